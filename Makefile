@@ -1,0 +1,63 @@
+# Two commands matter on a fresh machine: `make run` and `make test`.
+# Everything they need (the virtualenv, Python packages, Debian's gettext,
+# Chromium and CJK fonts) is installed here, so a clean clone just works.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PG_URL ?= postgres://postgres@127.0.0.1:5432/accord
+PYTEST := $(BIN)/pytest
+CATALOGUES := $(wildcard src/accord/locale/*/LC_MESSAGES/django.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+
+.PHONY: run test ci lint format test-sqlite test-postgres test-browser messages \
+        system-gettext system-browser postgres clean
+
+run: $(VENV)/.installed messages
+	$(BIN)/accord demo
+
+test: $(VENV)/.installed messages system-browser
+	$(PYTEST)
+
+ci: lint test-sqlite test-postgres test-browser
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
+
+format: $(VENV)/.installed
+	$(BIN)/ruff check --fix src tests tools
+	$(BIN)/ruff format src tests tools
+
+test-sqlite: $(VENV)/.installed messages
+	env -u ACCORD_DATABASE_URL $(PYTEST) -m "not browser" -p no:cacheprovider
+
+test-postgres: $(VENV)/.installed messages postgres
+	ACCORD_DATABASE_URL=$(PG_URL) $(PYTEST) -m "not browser" -p no:cacheprovider
+
+test-browser: $(VENV)/.installed messages system-browser
+	env -u ACCORD_DATABASE_URL $(PYTEST) -m browser -p no:cacheprovider
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+messages: $(COMPILED)
+
+%.mo: %.po | system-gettext
+	msgfmt --check -o $@ $<
+
+system-gettext:
+	@command -v msgfmt >/dev/null || tools/apt-install gettext
+
+system-browser:
+	@test -x /usr/bin/chromium || tools/apt-install chromium
+	@fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || tools/apt-install fonts-noto-cjk
+
+postgres:
+	tools/ensure-postgres
+
+clean:
+	rm -rf $(VENV) $(COMPILED) .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,54 @@
+"""Who may call each endpoint: one table for every URL pattern and API operation.
+
+The authorisation matrix test (tests/test_authorization_matrix.py) calls every
+entry as every role and as an anonymous visitor, and fails when an endpoint is
+missing here. Later apps add their rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accord.core.roles import Permission
+
+
+class Audience:
+    PUBLIC = "public"  # anyone, signed in or not
+    SIGNED_IN = "signed-in"  # any active user, whatever the role
+
+
+@dataclass(frozen=True)
+class Rule:
+    who: str | Permission  # an Audience, or the permission a role must grant
+    methods: tuple[str, ...] = ("GET",)
+    # URL kwargs for patterns that take arguments, filled in by the test fixtures.
+    kwargs: tuple[str, ...] = ()
+
+
+WEB: dict[str, Rule] = {
+    "well-known": Rule(Audience.PUBLIC),
+    "healthz": Rule(Audience.PUBLIC),
+    "web:login": Rule(Audience.PUBLIC, ("GET", "POST")),
+    "web:logout": Rule(Audience.PUBLIC, ("POST",)),
+    "web:set-language": Rule(Audience.PUBLIC, ("POST",)),
+    "web:dashboard": Rule(Permission.VIEW_DASHBOARD),
+    "web:password": Rule(Audience.SIGNED_IN, ("GET", "POST")),
+    "web:users": Rule(Permission.MANAGE_USERS, ("GET", "POST")),
+    "web:user-role": Rule(Permission.MANAGE_USERS, ("POST",), ("user_id",)),
+    "web:user-active": Rule(Permission.MANAGE_USERS, ("POST",), ("user_id",)),
+    "web:audit": Rule(Permission.VIEW_AUDIT),
+    "web:audit-verify": Rule(Permission.VIEW_AUDIT, ("POST",)),
+    # The API's description is public: it reveals no data, and partners' tools read it.
+    "api:openapi-json": Rule(Audience.PUBLIC),
+    "api:openapi-view": Rule(Audience.PUBLIC),
+    "api:api-root": Rule(Audience.PUBLIC),
+}
+
+# API operations by "METHOD /path" as the OpenAPI schema names them.
+API: dict[str, Rule] = {
+    "GET /api/v1/me": Rule(Audience.SIGNED_IN),
+    "GET /api/v1/node": Rule(Audience.SIGNED_IN),
+    "GET /api/v1/users": Rule(Permission.MANAGE_USERS),
+    "POST /api/v1/users": Rule(Permission.MANAGE_USERS, ("POST",)),
+    "GET /api/v1/audit/events": Rule(Permission.VIEW_AUDIT),
+    "POST /api/v1/audit/verify": Rule(Permission.VIEW_AUDIT, ("POST",)),
+}

@@ -1,0 +1,159 @@
+"""The JSON API (django-ninja, OpenAPI at /api/v1/openapi.json). Handlers are
+thin: they read through restricted querysets and change state through services.
+Apps add their routers here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.security import django_auth
+from pydantic import Field
+
+from accord.core import services
+from accord.core.audit import Actor
+from accord.core.identity import this_node
+from accord.core.models import AuditEvent, User
+from accord.core.roles import ROLE_PERMISSIONS, Permission, Role
+from accord.core.signals import client_ip
+
+api = NinjaAPI(
+    title="Accord node API",
+    version="1",
+    urls_namespace="api",
+    auth=django_auth,
+    description="Session-authenticated JSON API of one Accord node.",
+)
+
+
+@api.exception_handler(PermissionDenied)
+def permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc)}, status=403)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.messages}, status=422)
+
+
+def actor(request: HttpRequest) -> Actor:
+    return Actor.of(request.user)  # type: ignore[arg-type]
+
+
+class MeOut(Schema):
+    username: str
+    full_name: str
+    role: str
+    role_label: str
+    language: str
+    permissions: list[str]
+
+
+class NodeOut(Schema):
+    node_id: str
+    party: str
+    agency: str
+    fingerprint: str
+    protocol_version: int
+
+
+class UserOut(Schema):
+    id: int
+    username: str
+    full_name: str = Field(validation_alias="first_name")
+    email: str
+    role: str
+    is_active: bool
+    last_login: datetime | None
+
+
+class UserIn(Schema):
+    username: str = Field(min_length=1, max_length=150)
+    role: Role
+    password: str = Field(min_length=1, max_length=4096)
+    email: str = Field(default="", max_length=254)
+    full_name: str = Field(default="", max_length=150)
+
+
+class AuditEventOut(Schema):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    data: dict[str, Any]
+    ip: str
+    prev_hash: str
+    hash: str
+
+
+class VerifyOut(Schema):
+    ok: bool
+    count: int
+    head_hash: str
+    problem: str
+    seq: int | None
+
+
+@api.get("/me", response=MeOut, tags=["core"])
+def me(request: HttpRequest) -> dict[str, Any]:
+    user: User = request.user  # type: ignore[assignment]
+    return {
+        "username": user.username,
+        "full_name": user.first_name,
+        "role": user.role,
+        "role_label": str(user.role_label),
+        "language": user.language,
+        "permissions": sorted(str(p) for p in ROLE_PERMISSIONS.get(Role(user.role), ())),
+    }
+
+
+@api.get("/node", response=NodeOut, tags=["core"])
+def node(request: HttpRequest) -> dict[str, Any]:
+    return this_node().public_document()
+
+
+@api.get("/users", response=list[UserOut], tags=["users"])
+@paginate(LimitOffsetPagination)
+def list_users(request: HttpRequest) -> Any:
+    services.require(actor(request), Permission.MANAGE_USERS, what="list_users")
+    return User.objects.restrict(request.user).order_by("username")
+
+
+@api.post("/users", response={201: UserOut}, tags=["users"])
+def create_user(request: HttpRequest, payload: UserIn) -> Status:
+    created = services.create_user(
+        actor(request),
+        payload.username,
+        payload.role,
+        payload.password,
+        email=payload.email,
+        full_name=payload.full_name,
+        ip=client_ip(request),
+    )
+    return Status(201, created)
+
+
+@api.get("/audit/events", response=list[AuditEventOut], tags=["audit"])
+@paginate(LimitOffsetPagination)
+def audit_events(request: HttpRequest, action: str = "") -> Any:
+    services.require(actor(request), Permission.VIEW_AUDIT, what="audit_events")
+    events = AuditEvent.objects.restrict(request.user).order_by("seq")
+    return events.filter(action=action) if action else events
+
+
+@api.post("/audit/verify", response=VerifyOut, tags=["audit"])
+def audit_verify(request: HttpRequest) -> dict[str, Any]:
+    result = services.verify_audit(actor(request), ip=client_ip(request))
+    return {
+        "ok": result.ok,
+        "count": result.count,
+        "head_hash": result.head_hash,
+        "problem": result.problem,
+        "seq": result.seq,
+    }

@@ -1,0 +1,100 @@
+"""The `accord` command: a thin front to the node's Django management commands.
+
+`--data-dir` may stand before the command; it sets ACCORD_DATA_DIR before the
+settings are read, so every command sees the same node."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+COMMANDS = {
+    "init": "create this node: keys, secret key and database",
+    "serve": "run the web server and the background worker",
+    "worker": "run only the background worker",
+    "createuser": "add a user with a role (password on standard input)",
+    "audit": "verify the hash-chained audit log",
+    "check": "check the configuration, data directory and database",
+    "migrate": "apply database migrations",
+    "demo": "run the two-node demo federation on loopback (what `make run` does)",
+    "manage": "run any Django management command (for operators)",
+}
+
+# Commands that act on an existing node: refused with one line when there is none.
+NEEDS_NODE = {"serve", "worker", "createuser", "audit", "migrate", "check"}
+
+ALIASES = {"check": ["check", "--deploy", "--database", "default"], "worker": ["db_worker"]}
+
+USAGE = (
+    "usage: accord [--data-dir DIR] COMMAND [ARGS…]\n\ncommands:\n"
+    + "\n".join(f"  {name:<11} {text}" for name, text in COMMANDS.items())
+    + "\n\nRun `accord COMMAND --help` for a command's options."
+)
+
+
+def _take_data_dir(args: list[str]) -> list[str]:
+    """Accept `--data-dir DIR` / `--data-dir=DIR` anywhere; it must win over the environment."""
+    rest: list[str] = []
+    iterator = iter(args)
+    for arg in iterator:
+        if arg == "--data-dir":
+            value = next(iterator, None)
+            if not value:
+                raise SystemExit("accord: --data-dir needs a directory")
+            os.environ["ACCORD_DATA_DIR"] = value
+        elif arg.startswith("--data-dir="):
+            os.environ["ACCORD_DATA_DIR"] = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+    return rest
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(USAGE)
+        return
+    args = _take_data_dir(args)
+    if not args:
+        raise SystemExit("accord: no command given\n\n" + USAGE)
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        raise SystemExit(f"accord: unknown command {command!r}\n\n" + USAGE)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "accord.settings")
+    if command == "manage":
+        django_args = rest
+    else:
+        django_args = ALIASES.get(command, [command]) + rest
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import DatabaseError
+
+    try:
+        from django.conf import settings
+        from django.core.management import execute_from_command_line
+
+        wants_help = "-h" in rest or "--help" in rest
+        if command in NEEDS_NODE and not wants_help:
+            _require_node(settings.DATA_DIR)
+        execute_from_command_line(["accord", *django_args])
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"accord: configuration error: {exc}") from None
+    except DatabaseError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SystemExit(f"accord: database error: {first_line}") from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+def _require_node(data_dir: object) -> None:
+    from accord.core.identity import NODE_FILE
+
+    if not (Path(str(data_dir)) / NODE_FILE).exists():
+        raise SystemExit(
+            f"accord: no node in {data_dir}: run `accord init` first, "
+            "or set ACCORD_DATA_DIR / --data-dir to the node's data directory"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""The append-only, hash-chained audit log.
+
+Each event's hash is SHA-256 over the RFC 8785 canonical JSON of its fields and
+the previous event's hash. `record` must run inside the transaction of the change
+it records, so that the event and the change commit or vanish together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import models, transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from accord.core.canonical import canonical_hash
+from accord.core.models import AuditEvent, AuditHead, User
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditAction(models.TextChoices):
+    """Tags are `source:subject:action` (as warehouse's event tags)."""
+
+    NODE_INIT = "core:node:init", _("Node initialised")
+    LOGIN = "core:user:login", _("Logged in")
+    LOGIN_FAILED = "core:user:login-failed", _("Failed login")
+    LOGOUT = "core:user:logout", _("Logged out")
+    USER_CREATE = "core:user:create", _("User created")
+    USER_ROLE_CHANGE = "core:user:role-change", _("Role changed")
+    USER_DEACTIVATE = "core:user:deactivate", _("User deactivated")
+    USER_ACTIVATE = "core:user:activate", _("User reactivated")
+    USER_PASSWORD_CHANGE = "core:user:password-change", _("Password changed")
+    USER_LANGUAGE_CHANGE = "core:user:language-change", _("Language changed")
+    ACCESS_DENIED = "core:access:denied", _("Access refused")
+    AUDIT_VERIFY = "core:audit:verify", _("Audit log verified")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: a user, or the operator at the node's shell (the CLI)."""
+
+    label: str
+    user: User | None = None
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(label=f"user:{user.username}", user=user)
+
+    @classmethod
+    def system(cls, how: str = "cli") -> Actor:
+        return cls(label=f"system:{how}")
+
+
+def event_fields(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": event.actor,
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "data": event.data,
+        "ip": event.ip,
+        "prev_hash": event.prev_hash,
+    }
+
+
+def compute_hash(event: AuditEvent) -> str:
+    return canonical_hash(event_fields(event))
+
+
+def record(
+    actor: Actor,
+    action: AuditAction,
+    target: models.Model | None = None,
+    *,
+    target_type: str = "",
+    target_id: str = "",
+    data: dict[str, Any] | None = None,
+    ip: str = "",
+) -> AuditEvent:
+    if target is not None:
+        target_type = target._meta.label_lower
+        target_id = str(target.pk)
+    with transaction.atomic():
+        head, _created = AuditHead.objects.select_for_update().get_or_create(
+            pk=1, defaults={"seq": 0, "hash": GENESIS_HASH}
+        )
+        event = AuditEvent(
+            seq=head.seq + 1,
+            at=datetime.now(UTC),
+            actor=actor.label[:200],
+            actor_user=actor.user,
+            action=str(action),
+            target_type=target_type[:100],
+            target_id=str(target_id)[:200],
+            data=data or {},
+            ip=ip[:64],
+            prev_hash=head.hash,
+        )
+        event.hash = compute_hash(event)
+        event.save(force_insert=True)
+        head.seq, head.hash = event.seq, event.hash
+        head.save(update_fields=["seq", "hash"])
+    return event
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    count: int
+    head_hash: str
+    problem: str = ""
+    seq: int | None = None
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"OK: {self.count} events, chain intact, head {self.head_hash}"
+        where = f" at event {self.seq}" if self.seq is not None else ""
+        return f"BROKEN{where}: {self.problem}"
+
+
+def verify(batch_size: int = 2000) -> VerifyResult:
+    """Walk the whole chain in sequence order; stop at the first fault."""
+    expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
+    events = AuditEvent.objects.order_by("seq").iterator(chunk_size=batch_size)
+    for event in events:
+        if event.seq != expected_seq:
+            return VerifyResult(
+                False,
+                count,
+                prev_hash,
+                gettext("event %(seq)s is missing (next stored is %(next)s)")
+                % {"seq": expected_seq, "next": event.seq},
+                expected_seq,
+            )
+        if event.prev_hash != prev_hash:
+            return VerifyResult(
+                False,
+                count,
+                prev_hash,
+                gettext("it does not link to the event before it"),
+                event.seq,
+            )
+        if compute_hash(event) != event.hash:
+            return VerifyResult(
+                False, count, prev_hash, gettext("its content does not match its hash"), event.seq
+            )
+        prev_hash, expected_seq, count = event.hash, expected_seq + 1, count + 1
+    head = AuditHead.objects.filter(pk=1).first()
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    if head_seq != count or head_hash != prev_hash:
+        return VerifyResult(
+            False,
+            count,
+            prev_hash,
+            gettext(
+                "the log ends at event %(count)s but its head records event %(head)s: "
+                "events were removed from the end or the head was altered"
+            )
+            % {"count": count, "head": head_seq},
+            count + 1,
+        )
+    return VerifyResult(True, count, prev_hash)

@@ -1,0 +1,184 @@
+"""The two-node demo federation that `make run` starts on loopback.
+
+Each node is a real `accord serve` process with its own data directory and
+SQLite database, so the demo behaves exactly like two agencies' nodes. Data is
+synthetic and kept between runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import httpx
+
+from accord.core.roles import Role
+
+DEMO_PASSWORD = "accord-demo-2026"  # noqa: S105  (published demo credential, synthetic data)
+READY_TIMEOUT_SECONDS = 60
+STOP_GRACE_SECONDS = 20
+
+
+class DemoError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class DemoNode:
+    node_id: str
+    party: str
+    agency: str
+    port: int
+    people: dict[Role, str]  # role -> full name (synthetic)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+
+USERNAMES = {
+    Role.INVESTIGATOR: "investigator",
+    Role.PROSECUTOR: "prosecutor",
+    Role.CENTRAL_AUTHORITY: "central",
+    Role.ANALYST: "analyst",
+    Role.AUDITOR: "auditor",
+    Role.NODE_ADMIN: "admin",
+}
+
+NODES = (
+    DemoNode(
+        "cn.mps", "China", "Ministry of Public Security", 8001,
+        {
+            Role.INVESTIGATOR: "李明 Li Ming (demo)",
+            Role.PROSECUTOR: "王芳 Wang Fang (demo)",
+            Role.CENTRAL_AUTHORITY: "张伟 Zhang Wei (demo)",
+            Role.ANALYST: "刘洋 Liu Yang (demo)",
+            Role.AUDITOR: "陈静 Chen Jing (demo)",
+            Role.NODE_ADMIN: "赵磊 Zhao Lei (demo)",
+        },
+    ),
+    DemoNode(
+        "us.doj", "United States", "Department of Justice", 8002,
+        {
+            Role.INVESTIGATOR: "Alex Morgan (demo)",
+            Role.PROSECUTOR: "Jordan Lee (demo)",
+            Role.CENTRAL_AUTHORITY: "Sam Rivera (demo)",
+            Role.ANALYST: "Casey Kim (demo)",
+            Role.AUDITOR: "Taylor Brooks (demo)",
+            Role.NODE_ADMIN: "Robin Hayes (demo)",
+        },
+    ),
+)  # fmt: skip
+
+
+def node_env(root: Path, node: DemoNode) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+    env["ACCORD_DATA_DIR"] = str(root / node.node_id)
+    env["DJANGO_SETTINGS_MODULE"] = "accord.settings"
+    return env
+
+
+def accord(root: Path, node: DemoNode, *args: str, stdin: str | None = None) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "accord.cli", *args],
+        env=node_env(root, node),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        message = (result.stderr or result.stdout).strip().splitlines()
+        raise DemoError(f"{node.node_id}: accord {args[0]} failed: {' '.join(message[-1:])}")
+
+
+def prepare(root: Path, node: DemoNode, out: TextIO) -> None:
+    """Initialise once; later runs reuse the node and only apply new migrations."""
+    if (root / node.node_id / "node.json").exists():
+        accord(root, node, "migrate", "--no-input", "-v", "0")
+        return
+    out.write(f"Creating demo node {node.node_id} …\n")
+    accord(root, node, "init", "--node-id", node.node_id, "--party", node.party,
+           "--agency", node.agency)  # fmt: skip
+    for role, username in USERNAMES.items():
+        accord(root, node, "createuser", username, "--role", role.value, "--password-stdin",
+               "--full-name", node.people[role], stdin=DEMO_PASSWORD + "\n")  # fmt: skip
+
+
+def wait_ready(node: DemoNode, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DemoError(f"{node.node_id} exited while starting (code {process.returncode})")
+        try:
+            if httpx.get(node.url + ".well-known/accord", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise DemoError(f"{node.node_id} did not answer within {READY_TIMEOUT_SECONDS} s")
+
+
+def banner(out: TextIO) -> None:
+    out.write("\nAccord demo federation is running (synthetic data):\n")
+    for node in NODES:
+        out.write(f"  {node.node_id:<8} {node.agency}, {node.party}: {node.url}\n")
+    out.write("\nSign in on either node as any of these users, password " + DEMO_PASSWORD + ":\n")
+    for role, username in USERNAMES.items():
+        out.write(f"  {username:<13} {role.label}\n")
+    out.write("\nPress Ctrl-C to stop both nodes.\n")
+    out.flush()
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def run_demo(root_name: str, out: TextIO) -> int:
+    root = Path(root_name).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    for node in NODES:
+        prepare(root, node, out)
+    interrupted = {"flag": False}
+
+    def on_signal(signum: int, frame: object) -> None:
+        interrupted["flag"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    processes: list[subprocess.Popen] = []
+    try:
+        for node in NODES:
+            command = [sys.executable, "-m", "accord.cli", "serve", "--host", "127.0.0.1",
+                       "--port", str(node.port)]  # fmt: skip
+            # Own session: Ctrl-C reaches only this supervisor, which then stops
+            # each node in order instead of every process dying at once.
+            processes.append(
+                subprocess.Popen(command, env=node_env(root, node), start_new_session=True)
+            )
+        for node, process in zip(NODES, processes, strict=True):
+            wait_ready(node, process)
+        banner(out)
+        while not interrupted["flag"]:
+            if any(p.poll() is not None for p in processes):
+                return 1
+            time.sleep(0.3)
+        out.write("\nStopping the demo nodes …\n")
+        return 0
+    finally:
+        stop(processes)
+        out.write("Demo nodes stopped.\n")

@@ -1,0 +1,173 @@
+"""This node's identity: id, party, agency and its two key pairs.
+
+The private keys live in the data directory, each in its own 0600 file, and
+never in the database, so a database dump does not carry them."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey
+
+from accord.core.canonical import sha256_hex
+
+PROTOCOL_VERSION = 1
+NODE_FILE = "node.json"
+SIGNING_KEY_FILE = "signing.key"
+ENCRYPTION_KEY_FILE = "encryption.key"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name)
+NODE_FILES = (NODE_FILE, SIGNING_KEY_FILE, ENCRYPTION_KEY_FILE, SECRET_KEY_FILE)
+
+NODE_ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,30}(\.[a-z][a-z0-9-]{0,30}){1,3}$")
+
+
+class IdentityError(Exception):
+    """A node identity that is missing, malformed or would be overwritten."""
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    node_id: str
+    party: str
+    agency: str
+    signing_key: SigningKey
+    encryption_key: PrivateKey
+
+    @property
+    def signing_public(self) -> bytes:
+        return bytes(self.signing_key.verify_key)
+
+    @property
+    def encryption_public(self) -> bytes:
+        return bytes(self.encryption_key.public_key)
+
+    @property
+    def fingerprint(self) -> str:
+        """The node's fingerprint is its signing key's: that key vouches for the rest."""
+        return key_fingerprint(self.signing_public)
+
+    def public_document(self) -> dict:
+        return {
+            "node_id": self.node_id,
+            "party": self.party,
+            "agency": self.agency,
+            "protocol_version": PROTOCOL_VERSION,
+            "fingerprint": self.fingerprint,
+            "keys": {
+                "signing": {
+                    "algorithm": "Ed25519",
+                    "public_key": b64(self.signing_public),
+                    "fingerprint": key_fingerprint(self.signing_public),
+                },
+                "encryption": {
+                    "algorithm": "X25519",
+                    "public_key": b64(self.encryption_public),
+                    "fingerprint": key_fingerprint(self.encryption_public),
+                },
+            },
+        }
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def key_fingerprint(public_key: bytes) -> str:
+    """SHA-256 of the raw public key, lower-case hex (what an officer reads out)."""
+    return sha256_hex(public_key)
+
+
+def validate_node_fields(node_id: str, party: str, agency: str) -> None:
+    if not NODE_ID_PATTERN.match(node_id):
+        raise IdentityError(
+            f"node id {node_id!r} must be lower-case dotted words, like cn.mps or us.doj"
+        )
+    for label, value in (("party", party), ("agency", agency)):
+        if not value.strip() or len(value) > 200:
+            raise IdentityError(f"{label} must be 1 to 200 characters")
+
+
+def existing_node_files(data_dir: Path) -> list[str]:
+    return [name for name in NODE_FILES if (data_dir / name).exists()]
+
+
+def _write_private(path: Path, content: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content + "\n")
+    os.chmod(path, 0o600)
+
+
+def write_identity(data_dir: Path, node_id: str, party: str, agency: str) -> NodeIdentity:
+    """Generate fresh keys and write them; refuses if any node file exists.
+    node.json is written last: its presence marks a complete node."""
+    validate_node_fields(node_id, party, agency)
+    present = existing_node_files(data_dir)
+    if present:
+        raise IdentityError(
+            f"{data_dir} already holds a node ({', '.join(present)}); refusing to overwrite it"
+        )
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    identity = NodeIdentity(
+        node_id=node_id,
+        party=party.strip(),
+        agency=agency.strip(),
+        signing_key=SigningKey.generate(),
+        encryption_key=PrivateKey.generate(),
+    )
+    _write_private(data_dir / SECRET_KEY_FILE, secrets.token_urlsafe(50))
+    _write_private(data_dir / SIGNING_KEY_FILE, b64(bytes(identity.signing_key)))
+    _write_private(data_dir / ENCRYPTION_KEY_FILE, b64(bytes(identity.encryption_key)))
+    node = {"node_id": identity.node_id, "party": identity.party, "agency": identity.agency}
+    _write_private(data_dir / NODE_FILE, json.dumps(node, ensure_ascii=False, indent=2))
+    return identity
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        raw = base64.b64decode(path.read_text().strip(), validate=True)
+    except FileNotFoundError:
+        raise IdentityError(f"{path} is missing") from None
+    except ValueError:
+        raise IdentityError(f"{path} is not a base64 key") from None
+    if len(raw) != 32:
+        raise IdentityError(f"{path} does not hold a 32-byte key")
+    return raw
+
+
+def read_identity(data_dir: Path) -> NodeIdentity:
+    node_path = data_dir / NODE_FILE
+    try:
+        node = json.loads(node_path.read_text())
+    except FileNotFoundError:
+        raise IdentityError(
+            f"no node in {data_dir}: run `accord init` (or set ACCORD_DATA_DIR)"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise IdentityError(f"{node_path} is not valid JSON: {exc}") from None
+    try:
+        identity = NodeIdentity(
+            node_id=node["node_id"],
+            party=node["party"],
+            agency=node["agency"],
+            signing_key=SigningKey(_read_key(data_dir / SIGNING_KEY_FILE)),
+            encryption_key=PrivateKey(_read_key(data_dir / ENCRYPTION_KEY_FILE)),
+        )
+    except KeyError as exc:
+        raise IdentityError(f"{node_path} lacks {exc.args[0]!r}") from None
+    validate_node_fields(identity.node_id, identity.party, identity.agency)
+    return identity
+
+
+@cache
+def this_node() -> NodeIdentity:
+    return read_identity(settings.DATA_DIR)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from accord.core.demo import DEMO_PASSWORD, DemoError, run_demo
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the two-node demo federation on loopback: cn.mps on 127.0.0.1:8001 and "
+        "us.doj on 127.0.0.1:8002, with separate SQLite databases under var/demo/. "
+        f"Every demo user's password is {DEMO_PASSWORD!r}. Ctrl-C stops both."
+    )
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--root", default="var/demo", help="where the demo nodes keep data")
+
+    def handle(self, *args: Any, root: str, **options: Any) -> None:
+        try:
+            code = run_demo(root, out=self.stdout)
+        except DemoError as exc:
+            raise CommandError(str(exc)) from None
+        if code:
+            raise CommandError("a demo node stopped unexpectedly", returncode=code)

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from accord.core import identity
+
+STOP_GRACE_SECONDS = 15
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the node: gunicorn serving the web UI, API and federation endpoints, "
+        "plus the background task worker. SIGTERM or Ctrl-C stops both cleanly."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=2, help="web worker processes")
+        parser.add_argument("--threads", type=int, default=4, help="threads per web worker")
+        parser.add_argument(
+            "--no-worker", action="store_true", help="do not start the background task worker"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self._check_ready()
+        if not 0 < options["port"] < 65536:
+            raise CommandError("--port must be between 1 and 65535")
+        if options["workers"] < 1 or options["threads"] < 1:
+            raise CommandError("--workers and --threads must be at least 1")
+        bind = f"{options['host']}:{options['port']}"
+        web = [
+            sys.executable, "-m", "gunicorn", "accord.wsgi:application",
+            "--bind", bind,
+            "--workers", str(options["workers"]),
+            "--worker-class", "gthread",
+            "--threads", str(options["threads"]),
+            "--graceful-timeout", "10",
+            "--timeout", "60",
+            "--access-logfile", "-",
+            # Several nodes may run on one machine; a shared control socket would clash.
+            "--no-control-socket",
+        ]  # fmt: skip
+        children = [subprocess.Popen(web, env=os.environ.copy())]
+        if not options["no_worker"]:
+            worker = [sys.executable, "-m", "accord.cli", "worker"]
+            children.append(subprocess.Popen(worker, env=os.environ.copy()))
+        node = identity.this_node()
+        self.stdout.write(f"Node {node.node_id} serving on http://{bind}/", ending="\n")
+        self.stdout.flush()
+        code = self._supervise(children)
+        if code:
+            raise CommandError("a node process stopped unexpectedly", returncode=code)
+
+    def _check_ready(self) -> None:
+        try:
+            identity.this_node()
+        except identity.IdentityError as exc:
+            raise CommandError(str(exc)) from None
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            raise CommandError("the database has unapplied migrations: run `accord migrate`")
+        connection.close()
+
+    def _supervise(self, children: list[subprocess.Popen]) -> int:
+        """Wait until a signal or a child exits; then stop all children."""
+        stopping = {"signal": False}
+
+        def on_signal(signum: int, frame: Any) -> None:
+            stopping["signal"] = True
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        exited = None
+        while not stopping["signal"] and exited is None:
+            exited = next((c for c in children if c.poll() is not None), None)
+            time.sleep(0.2)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        if stopping["signal"]:
+            return 0
+        return exited.returncode or 1 if exited is not None else 0

@@ -1,0 +1,63 @@
+"""Roles, permissions and who holds which: enums, not loose strings."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    INVESTIGATOR = "investigator", _("Investigator")
+    PROSECUTOR = "prosecutor", _("Validating prosecutor or judge")
+    CENTRAL_AUTHORITY = "central_authority", _("Central-authority officer")
+    ANALYST = "analyst", _("Analyst")
+    AUDITOR = "auditor", _("Auditor")
+    NODE_ADMIN = "node_admin", _("Node administrator")
+
+
+class Permission(models.TextChoices):
+    VIEW_DASHBOARD = "core.view_dashboard", _("See the dashboard")
+    MANAGE_USERS = "core.manage_users", _("Create users and change their roles")
+    VIEW_AUDIT = "core.view_audit", _("Read and verify the audit log")
+    VIEW_REQUESTS = "assistance.view", _("Work on mutual-assistance requests")
+    VIEW_CASES = "cases.view", _("Work on cases and observables")
+    RUN_MATCHING = "matching.run", _("Run hit/no-hit checks")
+    VIEW_INTEL = "intel.view", _("Work with threat intelligence")
+    VIEW_EVIDENCE = "evidence.view", _("Handle evidence")
+    VIEW_DIALOGUE = "dialogue.view", _("Follow the dialogue and its commitments")
+    MANAGE_FEDERATION = "federation.manage", _("Manage peers and the federation channel")
+
+
+_EVERYONE = {Permission.VIEW_DASHBOARD, Permission.VIEW_DIALOGUE}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.INVESTIGATOR: frozenset(
+        _EVERYONE
+        | {
+            Permission.VIEW_REQUESTS,
+            Permission.VIEW_CASES,
+            Permission.RUN_MATCHING,
+            Permission.VIEW_INTEL,
+            Permission.VIEW_EVIDENCE,
+        }
+    ),
+    Role.PROSECUTOR: frozenset(
+        _EVERYONE | {Permission.VIEW_REQUESTS, Permission.VIEW_CASES, Permission.VIEW_EVIDENCE}
+    ),
+    Role.CENTRAL_AUTHORITY: frozenset(
+        _EVERYONE | {Permission.VIEW_REQUESTS, Permission.RUN_MATCHING, Permission.VIEW_EVIDENCE}
+    ),
+    Role.ANALYST: frozenset(
+        _EVERYONE | {Permission.VIEW_CASES, Permission.RUN_MATCHING, Permission.VIEW_INTEL}
+    ),
+    Role.AUDITOR: frozenset(
+        _EVERYONE | {Permission.VIEW_AUDIT, Permission.VIEW_REQUESTS, Permission.VIEW_EVIDENCE}
+    ),
+    Role.NODE_ADMIN: frozenset(
+        _EVERYONE | {Permission.MANAGE_USERS, Permission.VIEW_AUDIT, Permission.MANAGE_FEDERATION}
+    ),
+}
+
+
+def roles_with(permission: Permission) -> frozenset[Role]:
+    return frozenset(role for role, perms in ROLE_PERMISSIONS.items() if permission in perms)

@@ -1,0 +1,45 @@
+"""Logins, logouts and failed logins go into the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from accord.core import audit
+from accord.core.audit import Actor, AuditAction
+
+
+def client_ip(request: HttpRequest | None) -> str:
+    if request is None:
+        return ""
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+@receiver(user_logged_in)
+def audit_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    audit.record(Actor.of(user), AuditAction.LOGIN, user, ip=client_ip(request))
+
+
+@receiver(user_logged_out)
+def audit_logout(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        audit.record(Actor.of(user), AuditAction.LOGOUT, user, ip=client_ip(request))
+
+
+@receiver(user_login_failed)
+def audit_login_failed(
+    sender: Any, credentials: dict, request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    # Django has already masked the password in `credentials`; keep only the name.
+    attempted = str(credentials.get("username", ""))[:150]
+    audit.record(
+        Actor(label="anonymous"),
+        AuditAction.LOGIN_FAILED,
+        target_type="core.user",
+        target_id=attempted,
+        data={"username": attempted},
+        ip=client_ip(request),
+    )

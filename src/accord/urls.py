@@ -1,0 +1,11 @@
+from django.urls import include, path
+
+from accord.api import api
+from accord.core import views as core_views
+
+urlpatterns = [
+    path(".well-known/accord", core_views.well_known, name="well-known"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("api/v1/", api.urls),
+    path("", include("accord.web.urls")),
+]

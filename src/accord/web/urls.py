@@ -1,0 +1,18 @@
+from django.urls import path
+
+from accord.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("language/", views.set_language, name="set-language"),
+    path("account/password/", views.password_change, name="password"),
+    path("admin/users/", views.users, name="users"),
+    path("admin/users/<int:user_id>/role/", views.user_role, name="user-role"),
+    path("admin/users/<int:user_id>/active/", views.user_active, name="user-active"),
+    path("audit/", views.audit_log, name="audit"),
+    path("audit/verify/", views.audit_verify, name="audit-verify"),
+]

@@ -1,0 +1,74 @@
+"""Shared fixtures: a node identity for in-process tests, users for every role,
+and live nodes (real servers, separate databases) for end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from accord.core import identity
+from accord.core.audit import Actor
+from accord.core.models import User
+from accord.core.roles import Role
+from tests.live import TEST_PASSWORD, LiveNode, discard_node, make_node
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_node_identity() -> identity.NodeIdentity:
+    data_dir = settings.DATA_DIR  # a fresh temporary folder (tests/settings.py)
+    if not (data_dir / identity.NODE_FILE).exists():
+        identity.write_identity(data_dir, "xx.test", "Testland", "Test Agency")
+    identity.this_node.cache_clear()
+    return identity.this_node()
+
+
+@pytest.fixture
+def system() -> Actor:
+    return Actor.system("test")
+
+
+@pytest.fixture
+def users(db) -> dict[Role, User]:
+    """One active user per role, all with TEST_PASSWORD."""
+    from accord.core import services
+
+    return {
+        role: services.create_user(Actor.system("test"), f"{role.value}-user", role, TEST_PASSWORD)
+        for role in Role
+    }
+
+
+@pytest.fixture
+def client_for(users) -> Iterator:
+    def make(role: Role | None) -> Client:
+        client = Client()
+        if role is not None:
+            client.force_login(users[role])
+        return client
+
+    yield make
+
+
+@pytest.fixture(scope="session")
+def two_live_nodes(tmp_path_factory) -> Iterator[tuple[LiveNode, LiveNode]]:
+    """cn.test and us.test: initialised, one user per role each (username = role
+    value, password TEST_PASSWORD), serving. Shared by the session: tests add
+    to them but must not assume they are empty."""
+    root = tmp_path_factory.mktemp("live")
+    nodes = (
+        make_node(root, "cn.test", "China", "Ministry of Public Security"),
+        make_node(root, "us.test", "United States", "Department of Justice"),
+    )
+    try:
+        for node in nodes:
+            node.init()
+            for role in Role:
+                node.create_user(role.value, role.value)
+            node.start()
+        yield nodes
+    finally:
+        for node in nodes:
+            discard_node(node)

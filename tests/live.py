@@ -1,0 +1,154 @@
+"""Live nodes for tests: real `accord serve` processes on free loopback ports,
+each with its own data directory and its own database (SQLite file, or a fresh
+PostgreSQL database when the suite runs on PostgreSQL). Started and stopped by
+fixtures; every wait is bounded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 20
+TEST_PASSWORD = "correct-horse-battery-9"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def suite_database_url() -> str:
+    return os.environ.get("ACCORD_DATABASE_URL", "")
+
+
+def _postgres_admin_url(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, ""))
+
+
+def create_postgres_database(url: str) -> str:
+    """A fresh database on the suite's PostgreSQL server; returns its URL."""
+    import psycopg
+
+    name = f"accord_live_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_postgres_admin_url(url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return _postgres_admin_url(url, name)
+
+
+def drop_postgres_database(url: str) -> None:
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(_postgres_admin_url(url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class LiveNode:
+    node_id: str
+    party: str
+    agency: str
+    data_dir: Path
+    port: int
+    database_url: str = ""
+    process: subprocess.Popen | None = None
+    log_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log_path = self.data_dir.parent / f"{self.node_id}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+        env["ACCORD_DATA_DIR"] = str(self.data_dir)
+        env["DJANGO_SETTINGS_MODULE"] = "accord.settings"
+        if self.database_url:
+            env["ACCORD_DATABASE_URL"] = self.database_url
+        return env
+
+    def accord(self, *args: str, stdin: str | None = None, check: bool = True):
+        """Run the `accord` command against this node; returns the CompletedProcess."""
+        result = subprocess.run(
+            [sys.executable, "-m", "accord.cli", *args],
+            env=self.env, input=stdin, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        if check and result.returncode != 0:
+            raise AssertionError(f"accord {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+        return result
+
+    def init(self) -> None:
+        self.accord("init", "--node-id", self.node_id, "--party", self.party,
+                    "--agency", self.agency)  # fmt: skip
+
+    def create_user(self, username: str, role: str, password: str = TEST_PASSWORD) -> None:
+        self.accord("createuser", username, "--role", role, "--password-stdin",
+                    stdin=password + "\n")  # fmt: skip
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "accord.cli", "serve", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", "1"],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.node_id} exited on start:\n{self.log()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise AssertionError(f"{self.node_id} did not start in {START_TIMEOUT_SECONDS} s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10, follow_redirects=False)
+
+
+def make_node(root: Path, node_id: str, party: str, agency: str) -> LiveNode:
+    data_dir = root / node_id
+    database_url = ""
+    suite_url = suite_database_url()
+    if suite_url.startswith(("postgres://", "postgresql://")):
+        database_url = create_postgres_database(suite_url)
+    return LiveNode(node_id, party, agency, data_dir, free_port(), database_url)
+
+
+def discard_node(node: LiveNode) -> None:
+    node.stop()
+    if node.database_url:
+        drop_postgres_database(node.database_url)

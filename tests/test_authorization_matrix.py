@@ -1,0 +1,129 @@
+"""Every URL pattern and API operation, called as every role and as an anonymous
+visitor, behaves as the one table in accord/access.py declares. An endpoint
+missing from the table fails here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accord.access import API, WEB, Audience, Rule
+from accord.api import api
+from accord.core.models import AuditEvent
+from accord.core.roles import ROLE_PERMISSIONS, Role
+
+PRINCIPALS: list[Role | None] = [None, *Role]
+
+# Valid bodies, so that a permitted caller gets past input validation and a
+# refused one is refused for its role, not for its input.
+SAMPLE_BODIES = {
+    "POST /api/v1/users": {"username": "matrix-made", "role": "analyst",
+                           "password": "matrix-long-passphrase"},
+}  # fmt: skip
+
+
+def walk(patterns, prefix: str = "", namespace: str | None = None) -> Iterator[tuple[str, str]]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from walk(
+                pattern.url_patterns, prefix + str(pattern.pattern), pattern.namespace or namespace
+            )
+        elif isinstance(pattern, URLPattern):
+            name = f"{namespace}:{pattern.name}" if namespace and pattern.name else pattern.name
+            yield name or "", "/" + prefix + str(pattern.pattern)
+
+
+def api_operations() -> set[str]:
+    schema = api.get_openapi_schema()
+    return {f"{method.upper()} {path}" for path, ops in schema["paths"].items() for method in ops}
+
+
+def api_paths() -> set[str]:
+    return {op.split(" ", 1)[1] for op in api_operations()}
+
+
+def test_every_url_pattern_is_in_the_table():
+    missing = []
+    for name, route in walk(get_resolver().url_patterns):
+        if route in api_paths():
+            continue  # an API operation: checked against API below
+        if name not in WEB:
+            missing.append(f"{name or '(unnamed)'} {route}")
+    assert not missing, f"add these endpoints to accord/access.py: {missing}"
+
+
+def test_every_api_operation_is_in_the_table():
+    assert api_operations() == set(API), "accord/access.py API differs from the OpenAPI schema"
+
+
+def test_the_table_names_no_endpoint_that_does_not_exist():
+    names = {name for name, _ in walk(get_resolver().url_patterns)}
+    assert set(WEB) <= names
+
+
+def allowed(rule: Rule, principal: Role | None) -> bool:
+    if rule.who == Audience.PUBLIC:
+        return True
+    if principal is None:
+        return False
+    if rule.who == Audience.SIGNED_IN:
+        return True
+    return rule.who in ROLE_PERMISSIONS[principal]
+
+
+def web_cases() -> Iterator:
+    for name, rule in WEB.items():
+        for method in rule.methods:
+            for principal in PRINCIPALS:
+                yield pytest.param(name, method, principal, id=f"{name}-{method}-{principal}")
+
+
+def api_cases() -> Iterator:
+    for operation in API:
+        for principal in PRINCIPALS:
+            yield pytest.param(operation, principal, id=f"{operation}-{principal}")
+
+
+def assert_outcome(response, rule: Rule, principal: Role | None, what: str) -> None:
+    status = response.status_code
+    redirected_to_login = status == 302 and "/login/?next=" in response.get("Location", "")
+    if allowed(rule, principal):
+        assert status not in (401, 403) and not redirected_to_login, f"{what}: refused ({status})"
+        assert status < 500, f"{what}: server error {status}"
+    elif principal is None:
+        assert status == 401 or redirected_to_login, f"{what}: anonymous got {status}"
+    else:
+        assert status == 403, f"{what}: {principal} got {status}, expected 403"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "method", "principal"), web_cases())
+def test_web_endpoint(client_for, users, name, method, principal):
+    rule = WEB[name]
+    kwargs = {key: users[Role.ANALYST].pk for key in rule.kwargs}
+    url = reverse(name, kwargs=kwargs)
+    client = client_for(principal)
+    denied_before = AuditEvent.objects.filter(action="core:access:denied").count()
+    response = client.get(url) if method == "GET" else client.post(url, {})
+    assert_outcome(response, rule, principal, f"{method} {url}")
+    if principal is not None and not allowed(rule, principal):
+        denied_after = AuditEvent.objects.filter(action="core:access:denied").count()
+        assert denied_after == denied_before + 1, "a refusal must be audited"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("operation", "principal"), api_cases())
+def test_api_operation(client_for, operation, principal):
+    rule = API[operation]
+    method, path = operation.split(" ", 1)
+    client = client_for(principal)
+    if method == "GET":
+        response = client.get(path)
+    else:
+        body = SAMPLE_BODIES.get(operation, {})
+        response = client.generic(method, path, data=json.dumps(body),
+                                  content_type="application/json")  # fmt: skip
+    assert_outcome(response, rule, principal, operation)

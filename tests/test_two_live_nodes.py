@@ -1,0 +1,50 @@
+"""Two real nodes, separate databases and data directories, over loopback HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+
+from tests.live import TEST_PASSWORD
+
+pytestmark = pytest.mark.live
+
+
+def test_each_node_publishes_its_own_identity(two_live_nodes):
+    documents = []
+    for node in two_live_nodes:
+        with node.client() as http:
+            response = http.get("/.well-known/accord")
+        assert response.status_code == 200
+        document = response.json()
+        assert document["node_id"] == node.node_id
+        assert document["protocol_version"] == 1
+        for key in document["keys"].values():
+            raw = base64.b64decode(key["public_key"])
+            assert len(raw) == 32
+            assert key["fingerprint"] == hashlib.sha256(raw).hexdigest()
+        documents.append(document)
+    cn, us = documents
+    assert cn["keys"]["signing"]["public_key"] != us["keys"]["signing"]["public_key"]
+    assert cn["keys"]["encryption"]["public_key"] != us["keys"]["encryption"]["public_key"]
+
+
+def sign_in(node, username: str) -> int:
+    with node.client() as http:
+        token = http.get("/login/").cookies["csrftoken"]
+        response = http.post(
+            "/login/",
+            data={"username": username, "password": TEST_PASSWORD, "csrfmiddlewaretoken": token},
+        )
+    return response.status_code
+
+
+def test_users_of_one_node_do_not_exist_on_the_other(two_live_nodes):
+    cn, us = two_live_nodes
+    cn.create_user("only.on.cn", "analyst")
+    assert sign_in(cn, "only.on.cn") == 302
+    assert sign_in(us, "only.on.cn") == 200  # the form again, with an error
+    assert cn.accord("audit", "verify").stdout.startswith("OK")
+    assert us.accord("audit", "verify").stdout.startswith("OK")
