@@ -100,7 +100,7 @@ def assert_outcome(response, rule: Rule, principal: Role | None, what: str) -> N
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("name", "method", "principal"), web_cases())
+@pytest.mark.parametrize(("name", "method", "principal"), list(web_cases()))
 def test_web_endpoint(client_for, users, name, method, principal):
     rule = WEB[name]
     kwargs = {key: users[Role.ANALYST].pk for key in rule.kwargs}
@@ -115,7 +115,7 @@ def test_web_endpoint(client_for, users, name, method, principal):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("operation", "principal"), api_cases())
+@pytest.mark.parametrize(("operation", "principal"), list(api_cases()))
 def test_api_operation(client_for, operation, principal):
     rule = API[operation]
     method, path = operation.split(" ", 1)

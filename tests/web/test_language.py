@@ -58,3 +58,14 @@ def test_unknown_language_changes_nothing(users):
 def test_redirect_stays_on_this_site(users):
     response = Client().post("/language/", {"language": "en", "next": "https://evil.example/"})
     assert response["Location"] == "/"
+
+
+def test_sign_in_restores_the_users_language_in_the_browser(users):
+    from accord.core import services
+
+    services.set_language(users[Role.ANALYST], "zh-hans")
+    client = Client()
+    client.post("/login/", {"username": "analyst-user", "password": TEST_PASSWORD})
+    assert client.cookies["accord_language"].value == "zh-hans"
+    client.post("/logout/")
+    assert zh("Sign in to Accord") in client.get("/login/").content.decode()

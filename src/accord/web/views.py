@@ -3,6 +3,9 @@ through services."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
@@ -37,6 +40,25 @@ class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
     redirect_authenticated_user = True
 
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        language = form.get_user().language
+        if language:
+            # The browser keeps the user's language after sign-out too.
+            set_language_cookie(response, language)
+        return response
+
+
+def set_language_cookie(response: HttpResponse, language: str) -> None:
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        httponly=True,
+        secure=settings.HTTPS,
+    )
+
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
@@ -57,9 +79,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         services.set_language(request.user, language, ip=client_ip(request))
     translation.activate(language)
-    response.set_cookie(
-        "accord_language", language, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
-    )
+    set_language_cookie(response, language)
     return response
 
 
@@ -73,7 +93,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "areas": [a for a in AREAS if a.key != "dashboard" and user.has_permission(a.permission)],
         "recent_events": AuditEvent.objects.restrict(user).order_by("-seq")[:8],
         "can_audit": user.has_permission(Permission.VIEW_AUDIT),
-        "user_count": User.objects.restrict(user).filter(is_active=True).count(),
+        "user_count": (
+            User.objects.restrict(user).filter(is_active=True).count()
+            if user.has_permission(Permission.MANAGE_USERS)
+            else None
+        ),
     }
     return render(request, "web/dashboard.html", context)
 
@@ -170,11 +194,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         if form.cleaned_data["actor"]:
             events = events.filter(actor__icontains=form.cleaned_data["actor"])
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    labels = dict(AuditAction.choices)
     return render(
-        request,
-        "web/audit.html",
-        {"form": form, "page": page, "labels": labels, "actions": AuditAction.choices},
+        request, "web/audit.html", {"form": form, "page": page, "actions": AuditAction.choices}
     )
 
 
