@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -152,3 +153,51 @@ def discard_node(node: LiveNode) -> None:
     node.stop()
     if node.database_url:
         drop_postgres_database(node.database_url)
+
+
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.25, what: str = "condition"):
+    """Poll `predicate` until it returns a truthy value; bounded in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def identity_of(node: LiveNode) -> dict:
+    return httpx.get(node.url + "/.well-known/accord", timeout=10).json()
+
+
+def peer_nodes(a: LiveNode, b: LiveNode, *, b_url: str | None = None,
+               a_url: str | None = None) -> None:  # fmt: skip
+    """Each pins the other's fingerprint, as two administrators would after a call."""
+    a.accord("peer", "add", b_url or b.url, "--fingerprint", identity_of(b)["fingerprint"])
+    b.accord("peer", "add", a_url or a.url, "--fingerprint", identity_of(a)["fingerprint"])
+
+
+@contextmanager
+def signed_in(node: LiveNode, username: str, password: str = TEST_PASSWORD):
+    """An HTTP session on the node, with the CSRF header the API expects."""
+    with node.client() as client:
+        yield _sign_in(client, node, username, password)
+
+
+def _sign_in(client: httpx.Client, node: LiveNode, username: str, password: str) -> httpx.Client:
+    token = client.get("/login/").cookies["csrftoken"]
+    response = client.post(
+        "/login/", data={"username": username, "password": password, "csrfmiddlewaretoken": token}
+    )
+    if response.status_code != 302:
+        raise AssertionError(f"sign-in as {username} on {node.node_id} failed")
+    client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+    client.headers["Referer"] = node.url + "/"
+    return client
+
+
+def outbox_status(node: LiveNode) -> dict[str, dict]:
+    import json
+
+    rows = json.loads(node.accord("outbox", "status", "--json").stdout)
+    return {row["node_id"]: row for row in rows}

@@ -20,6 +20,8 @@ PRINCIPALS: list[Role | None] = [None, *Role]
 # Valid bodies, so that a permitted caller gets past input validation and a
 # refused one is refused for its role, not for its input.
 SAMPLE_BODIES = {
+    "POST /api/v1/federation/peers": {"url": "http://127.0.0.1:9", "fingerprint": "0" * 64},
+    "POST /api/v1/federation/notes": {"peer": "absent.test", "subject": "s", "text": "t"},
     "POST /api/v1/users": {"username": "matrix-made", "role": "analyst",
                            "password": "matrix-long-passphrase"},
 }  # fmt: skip
@@ -103,7 +105,9 @@ def assert_outcome(response, rule: Rule, principal: Role | None, what: str) -> N
 @pytest.mark.parametrize(("name", "method", "principal"), list(web_cases()))
 def test_web_endpoint(client_for, users, name, method, principal):
     rule = WEB[name]
-    kwargs = {key: users[Role.ANALYST].pk for key in rule.kwargs}
+    values = {"user_id": users[Role.ANALYST].pk, "node_id": "absent.test",
+              "message_id": "01890000-0000-7000-8000-000000000000"}  # fmt: skip
+    kwargs = {key: values[key] for key in rule.kwargs}
     url = reverse(name, kwargs=kwargs)
     client = client_for(principal)
     denied_before = AuditEvent.objects.filter(action="core:access:denied").count()

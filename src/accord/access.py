@@ -38,6 +38,14 @@ WEB: dict[str, Rule] = {
     "web:audit": Rule(Permission.VIEW_AUDIT),
     "web:audit-verify": Rule(Permission.VIEW_AUDIT, ("POST",)),
     # The API's description is public: it reveals no data, and partners' tools read it.
+    # Peers post envelopes here; the signatures authenticate them, not a session.
+    "federation:inbox": Rule(Audience.PUBLIC, ("POST",)),
+    "federation:channel": Rule(Permission.MANAGE_FEDERATION),
+    "federation:peer-add": Rule(Permission.MANAGE_FEDERATION, ("POST",)),
+    "federation:peer-remove": Rule(Permission.MANAGE_FEDERATION, ("POST",), ("node_id",)),
+    "federation:retry": Rule(Permission.MANAGE_FEDERATION, ("POST",)),
+    "federation:message": Rule(Permission.MANAGE_FEDERATION, ("GET",), ("message_id",)),
+    "federation:notes": Rule(Permission.EXCHANGE_NOTES, ("GET", "POST")),
     "api:openapi-json": Rule(Audience.PUBLIC),
     "api:openapi-view": Rule(Audience.PUBLIC),
     "api:api-root": Rule(Audience.PUBLIC),
@@ -51,4 +59,10 @@ API: dict[str, Rule] = {
     "POST /api/v1/users": Rule(Permission.MANAGE_USERS, ("POST",)),
     "GET /api/v1/audit/events": Rule(Permission.VIEW_AUDIT),
     "POST /api/v1/audit/verify": Rule(Permission.VIEW_AUDIT, ("POST",)),
+    "GET /api/v1/federation/peers": Rule(Permission.MANAGE_FEDERATION),
+    "POST /api/v1/federation/peers": Rule(Permission.MANAGE_FEDERATION, ("POST",)),
+    "GET /api/v1/federation/outbox": Rule(Permission.MANAGE_FEDERATION),
+    "GET /api/v1/federation/inbox": Rule(Permission.MANAGE_FEDERATION),
+    "GET /api/v1/federation/notes": Rule(Permission.EXCHANGE_NOTES),
+    "POST /api/v1/federation/notes": Rule(Permission.EXCHANGE_NOTES, ("POST",)),
 }

@@ -30,6 +30,12 @@ api = NinjaAPI(
 )
 
 
+def _add_routers() -> None:
+    from accord.federation.api import router as federation
+
+    api.add_router("/", federation)
+
+
 @api.exception_handler(PermissionDenied)
 def permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc)}, status=403)
@@ -157,3 +163,6 @@ def audit_verify(request: HttpRequest) -> dict[str, Any]:
         "problem": result.problem,
         "seq": result.seq,
     }
+
+
+_add_routers()

@@ -13,7 +13,10 @@ COMMANDS = {
     "init": "create this node: keys, secret key and database",
     "serve": "run the web server and the background worker",
     "worker": "run only the background worker",
+    "deliver": "run only the federation deliverer",
     "createuser": "add a user with a role (password on standard input)",
+    "peer": "add, list, remove or ping peer nodes",
+    "outbox": "show the federation outbox per peer, or retry delivery",
     "audit": "verify the hash-chained audit log",
     "check": "check the configuration, data directory and database",
     "migrate": "apply database migrations",
@@ -22,7 +25,17 @@ COMMANDS = {
 }
 
 # Commands that act on an existing node: refused with one line when there is none.
-NEEDS_NODE = {"serve", "worker", "createuser", "audit", "migrate", "check"}
+NEEDS_NODE = {
+    "serve",
+    "worker",
+    "deliver",
+    "createuser",
+    "audit",
+    "migrate",
+    "check",
+    "peer",
+    "outbox",
+}
 
 ALIASES = {"check": ["check", "--deploy", "--database", "default"], "worker": ["db_worker"]}
 

@@ -93,6 +93,18 @@ DATABASES = {
 # Seconds a login session lasts without activity.
 SESSION_COOKIE_AGE = env_int("ACCORD_SESSION_SECONDS", 8 * 3600, minimum=60)
 HTTPS = env_bool("ACCORD_HTTPS", False)
+# Federation channel (docs/protocol.md).
+FEDERATION_REPLAY_WINDOW_SECONDS = env_int("ACCORD_FEDERATION_REPLAY_WINDOW", 600, minimum=10)
+FEDERATION_BATCH_SIZE = env_int("ACCORD_FEDERATION_BATCH_SIZE", 200, minimum=1)
+FEDERATION_MAX_BATCH = env_int("ACCORD_FEDERATION_MAX_BATCH", 1000, minimum=1)
+FEDERATION_MAX_BODY_BYTES = env_int("ACCORD_FEDERATION_MAX_BODY_BYTES", 1_048_576, minimum=1024)
+FEDERATION_MAX_REQUEST_BYTES = env_int(
+    "ACCORD_FEDERATION_MAX_REQUEST_BYTES", 16 * 1_048_576, minimum=4096
+)
+FEDERATION_BACKOFF_MAX_SECONDS = env_int("ACCORD_FEDERATION_BACKOFF_MAX", 300, minimum=1)
+FEDERATION_HTTP_TIMEOUT_SECONDS = env_int("ACCORD_FEDERATION_HTTP_TIMEOUT", 30, minimum=1)
+# Django must let the inbox read a full batch; the inbox enforces its own limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = FEDERATION_MAX_REQUEST_BYTES + 1024
 LOG_LEVEL = env_str("ACCORD_LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
     raise ImproperlyConfigured("ACCORD_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
@@ -107,6 +119,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "ninja",
     "accord.core",
+    "accord.federation",
     "accord.web",
 ]
 

@@ -7,5 +7,6 @@ urlpatterns = [
     path(".well-known/accord", core_views.well_known, name="well-known"),
     path("healthz", core_views.healthz, name="healthz"),
     path("api/v1/", api.urls),
+    path("", include("accord.federation.urls")),
     path("", include("accord.web.urls")),
 ]

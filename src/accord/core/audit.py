@@ -35,6 +35,16 @@ class AuditAction(models.TextChoices):
     USER_LANGUAGE_CHANGE = "core:user:language-change", _("Language changed")
     ACCESS_DENIED = "core:access:denied", _("Access refused")
     AUDIT_VERIFY = "core:audit:verify", _("Audit log verified")
+    PEER_ADD = "federation:peer:add", _("Peer added")
+    PEER_REMOVE = "federation:peer:remove", _("Peer removed")
+    PEER_BLOCKED = "federation:peer:blocked", _("Delivery to a peer stopped")
+    OUTBOX_RETRY = "federation:outbox:retry", _("Delivery retried")
+    OUTBOX_DELIVERED = "federation:outbox:delivered", _("Messages delivered")
+    INBOX_APPLY = "federation:inbox:apply", _("Message received and applied")
+    INBOX_REFUSE = "federation:inbox:refuse", _("Message received and refused")
+    INBOX_REJECT = "federation:inbox:reject", _("Envelope rejected")
+    NOTE_SEND = "federation:note:send", _("Note sent")
+    PING_SEND = "federation:ping:send", _("Channel test sent")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from django.conf import settings
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
-from accord.core.canonical import sha256_hex
+from accord.core.canonical import canonical_bytes, sha256_hex
 
 PROTOCOL_VERSION = 1
 NODE_FILE = "node.json"
@@ -56,6 +56,13 @@ class NodeIdentity:
         return key_fingerprint(self.signing_public)
 
     def public_document(self) -> dict:
+        """The identity peers pin, signed by the node's signing key (the key the
+        fingerprint names), so pinning the fingerprint authenticates all of it."""
+        document = self._unsigned_document()
+        document["signature"] = b64(self.signing_key.sign(canonical_bytes(document)).signature)
+        return document
+
+    def _unsigned_document(self) -> dict:
         return {
             "node_id": self.node_id,
             "party": self.party,

@@ -26,13 +26,17 @@ class Permission(models.TextChoices):
     VIEW_EVIDENCE = "evidence.view", _("Handle evidence")
     VIEW_DIALOGUE = "dialogue.view", _("Follow the dialogue and its commitments")
     MANAGE_FEDERATION = "federation.manage", _("Manage peers and the federation channel")
+    EXCHANGE_NOTES = "federation.notes", _("Send and read notes to and from partner nodes")
 
 
 _EVERYONE = {Permission.VIEW_DASHBOARD, Permission.VIEW_DIALOGUE}
+# Officers who correspond with partner agencies (auditors only read the record).
+_CORRESPONDENTS = {Permission.EXCHANGE_NOTES}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.INVESTIGATOR: frozenset(
         _EVERYONE
+        | _CORRESPONDENTS
         | {
             Permission.VIEW_REQUESTS,
             Permission.VIEW_CASES,
@@ -42,13 +46,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.PROSECUTOR: frozenset(
-        _EVERYONE | {Permission.VIEW_REQUESTS, Permission.VIEW_CASES, Permission.VIEW_EVIDENCE}
+        _EVERYONE
+        | _CORRESPONDENTS
+        | {Permission.VIEW_REQUESTS, Permission.VIEW_CASES, Permission.VIEW_EVIDENCE}
     ),
     Role.CENTRAL_AUTHORITY: frozenset(
-        _EVERYONE | {Permission.VIEW_REQUESTS, Permission.RUN_MATCHING, Permission.VIEW_EVIDENCE}
+        _EVERYONE
+        | _CORRESPONDENTS
+        | {Permission.VIEW_REQUESTS, Permission.RUN_MATCHING, Permission.VIEW_EVIDENCE}
     ),
     Role.ANALYST: frozenset(
-        _EVERYONE | {Permission.VIEW_CASES, Permission.RUN_MATCHING, Permission.VIEW_INTEL}
+        _EVERYONE
+        | _CORRESPONDENTS
+        | {Permission.VIEW_CASES, Permission.RUN_MATCHING, Permission.VIEW_INTEL}
     ),
     Role.AUDITOR: frozenset(
         _EVERYONE | {Permission.VIEW_AUDIT, Permission.VIEW_REQUESTS, Permission.VIEW_EVIDENCE}

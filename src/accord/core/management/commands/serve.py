@@ -28,7 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2, help="web worker processes")
         parser.add_argument("--threads", type=int, default=4, help="threads per web worker")
         parser.add_argument(
-            "--no-worker", action="store_true", help="do not start the background task worker"
+            "--no-worker",
+            action="store_true",
+            help="do not start the background task worker and the federation deliverer",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -52,8 +54,9 @@ class Command(BaseCommand):
         ]  # fmt: skip
         children = [subprocess.Popen(web, env=os.environ.copy())]
         if not options["no_worker"]:
-            worker = [sys.executable, "-m", "accord.cli", "worker"]
-            children.append(subprocess.Popen(worker, env=os.environ.copy()))
+            for role in ("worker", "deliver"):
+                command = [sys.executable, "-m", "accord.cli", role]
+                children.append(subprocess.Popen(command, env=os.environ.copy()))
         node = identity.this_node()
         self.stdout.write(f"Node {node.node_id} serving on http://{bind}/", ending="\n")
         self.stdout.flush()

@@ -1,0 +1,143 @@
+"""JSON API of the federation channel: peers, outbox and inbox for node
+administrators; notes for the officers who exchange them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
+from pydantic import Field
+
+from accord.core.audit import Actor
+from accord.core.roles import Permission
+from accord.core.services import require
+from accord.core.signals import client_ip
+from accord.federation import notes, services
+from accord.federation.models import InboxMessage, Note, OutboxMessage, Peer
+
+router = Router(tags=["federation"])
+
+
+class ChannelOut(Schema):
+    node_id: str
+    url: str
+    fingerprint: str
+    active: bool
+    blocked: bool
+    outbox_depth: int
+    oldest_undelivered_at: datetime | None
+    last_delivery_at: datetime | None
+    last_error: str
+    last_error_at: datetime | None
+    next_attempt_at: datetime | None
+    next_out_seq: int
+    next_in_seq: int
+
+
+class PeerIn(Schema):
+    url: str = Field(max_length=500)
+    fingerprint: str = Field(max_length=120)
+
+
+class OutboxOut(Schema):
+    id: UUID
+    peer: str = Field(validation_alias="peer.node_id")
+    seq: int
+    kind: str
+    status: str
+    created_at: datetime
+    delivered_at: datetime | None
+    refusal_reason: str
+    receipt: dict[str, Any] | None
+
+
+class InboxOut(Schema):
+    id: UUID
+    peer: str = Field(validation_alias="peer.node_id")
+    seq: int
+    kind: str
+    status: str
+    received_at: datetime
+    refusal_reason: str
+    receipt: dict[str, Any]
+
+
+class NoteIn(Schema):
+    peer: str = Field(max_length=100)
+    subject: str = Field(max_length=notes.MAX_SUBJECT)
+    text: str = Field(max_length=notes.MAX_TEXT)
+    language: str = Field(default="en", max_length=16)
+
+
+class NoteOut(Schema):
+    id: int
+    direction: str
+    peer: str = Field(validation_alias="peer.node_id")
+    message_id: UUID
+    author_name: str
+    subject: str
+    text: str
+    language: str
+    created_at: datetime
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.of(request.user)  # type: ignore[arg-type]
+
+
+@router.get("/federation/peers", response=list[ChannelOut])
+def list_peers(request: HttpRequest) -> list[dict]:
+    require(_actor(request), Permission.MANAGE_FEDERATION, what="list_peers")
+    return [services.channel_summary(p) for p in Peer.objects.restrict(request.user)]
+
+
+@router.post("/federation/peers", response={201: ChannelOut})
+def add_peer(request: HttpRequest, payload: PeerIn) -> Status:
+    peer = services.add_peer(
+        _actor(request), payload.url, payload.fingerprint, ip=client_ip(request)
+    )
+    return Status(201, services.channel_summary(peer))
+
+
+@router.get("/federation/outbox", response=list[OutboxOut])
+@paginate(LimitOffsetPagination)
+def list_outbox(request: HttpRequest, peer: str = "", status: str = "") -> Any:
+    require(_actor(request), Permission.MANAGE_FEDERATION, what="list_outbox")
+    rows = (
+        OutboxMessage.objects.restrict(request.user).select_related("peer").order_by("peer", "seq")
+    )
+    rows = rows.filter(peer__node_id=peer) if peer else rows
+    return rows.filter(status=status) if status else rows
+
+
+@router.get("/federation/inbox", response=list[InboxOut])
+@paginate(LimitOffsetPagination)
+def list_inbox(request: HttpRequest, peer: str = "") -> Any:
+    require(_actor(request), Permission.MANAGE_FEDERATION, what="list_inbox")
+    rows = (
+        InboxMessage.objects.restrict(request.user).select_related("peer").order_by("peer", "seq")
+    )
+    return rows.filter(peer__node_id=peer) if peer else rows
+
+
+@router.get("/federation/notes", response=list[NoteOut])
+@paginate(LimitOffsetPagination)
+def list_notes(request: HttpRequest) -> Any:
+    require(_actor(request), Permission.EXCHANGE_NOTES, what="list_notes")
+    return Note.objects.restrict(request.user).select_related("peer")
+
+
+@router.post("/federation/notes", response={201: NoteOut})
+def send_note(request: HttpRequest, payload: NoteIn) -> Status:
+    actor = _actor(request)
+    require(actor, Permission.EXCHANGE_NOTES, what="send_note")
+    peer = get_object_or_404(Peer.objects.restrict(request.user, "message"), node_id=payload.peer)
+    note = notes.send_note(
+        actor, peer, payload.subject, payload.text, payload.language, ip=client_ip(request)
+    )
+    return Status(201, note)

@@ -1,0 +1,231 @@
+"""The deliverer: sends each peer's outbox in seq order, in batches, and marks a
+message done only when the peer's signed receipt for it verifies.
+
+One deliverer at a time holds a peer's lease (a conditional UPDATE whose row
+count says who won), so several deliverers may run against one PostgreSQL
+without sending a channel out of order; the receiver's id check makes a rare
+double send harmless anyway."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import Q
+
+from accord.core import audit
+from accord.core.audit import Actor, AuditAction
+from accord.core.identity import this_node
+from accord.federation.envelope import EnvelopeError, verify_receipt
+from accord.federation.models import MessageStatus, OutboxMessage, Peer
+from accord.federation.services import backoff_until, outbox_envelope
+
+log = logging.getLogger(__name__)
+
+INBOX_PATH = "/federation/v1/inbox"
+# Reasons after which retrying the same bytes cannot succeed: an operator must act.
+PERMANENT = {
+    "unknown_sender",
+    "bad_signature",
+    "wrong_recipient",
+    "unsupported_version",
+    "malformed",
+    "out_of_order",
+}
+LEASE_SECONDS = 60
+
+
+@dataclass
+class Outcome:
+    delivered: int = 0
+    transient: str = ""
+    permanent: str = ""
+
+
+class Deliverer:
+    def __init__(self, *, batch_size: int | None = None, timeout: float | None = None) -> None:
+        self.owner = secrets.token_hex(8)
+        self.batch_size = batch_size or settings.FEDERATION_BATCH_SIZE
+        self.client = httpx.Client(timeout=timeout or settings.FEDERATION_HTTP_TIMEOUT_SECONDS)
+        self.stopping = threading.Event()
+
+    def run(self, poll_seconds: float = 0.25) -> None:
+        while not self.stopping.is_set():
+            close_old_connections()
+            worked = self.deliver_due()
+            if not worked:
+                self.stopping.wait(poll_seconds)
+        self.client.close()
+
+    def deliver_due(self) -> bool:
+        now = datetime.now(UTC)
+        due = (
+            Peer.objects.filter(active=True, blocked=False, outbox__status=MessageStatus.PENDING)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .distinct()
+            .values_list("pk", flat=True)
+        )
+        worked = False
+        for peer_pk in list(due):
+            if self.stopping.is_set():
+                break
+            if self._claim(peer_pk):
+                try:
+                    worked |= self.deliver_peer(Peer.objects.get(pk=peer_pk)) > 0
+                finally:
+                    self._release(peer_pk)
+        return worked
+
+    def _claim(self, peer_pk: int) -> bool:
+        now = datetime.now(UTC)
+        free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=self.owner)
+        claimed = Peer.objects.filter(free, pk=peer_pk).update(
+            lease_owner=self.owner, lease_until=now + timedelta(seconds=LEASE_SECONDS)
+        )
+        return claimed == 1
+
+    def _release(self, peer_pk: int) -> None:
+        Peer.objects.filter(pk=peer_pk, lease_owner=self.owner).update(
+            lease_owner="", lease_until=None
+        )
+
+    def deliver_peer(self, peer: Peer) -> int:
+        """Send batches until the outbox is empty, a failure, or a stop request."""
+        total = 0
+        while not self.stopping.is_set():
+            batch = list(
+                peer.outbox.filter(status=MessageStatus.PENDING).order_by("seq")[: self.batch_size]
+            )
+            if not batch:
+                break
+            outcome = self.send_batch(peer, batch)
+            total += outcome.delivered
+            if outcome.transient or outcome.permanent:
+                self._record_failure(peer, outcome)
+                break
+            self._claim(peer.pk)  # renew the lease
+        return total
+
+    def send_batch(self, peer: Peer, batch: list[OutboxMessage]) -> Outcome:
+        now = datetime.now(UTC)
+        payload = {"envelopes": [outbox_envelope(message, now) for message in batch]}
+        for message in batch:
+            message.peer = peer
+        try:
+            response = self.client.post(peer.url + INBOX_PATH, json=payload)
+        except httpx.HTTPError as exc:
+            OutboxMessage.objects.filter(pk__in=[m.pk for m in batch]).update(
+                last_error=f"network: {exc}"[:500]
+            )
+            return Outcome(transient=f"network: {type(exc).__name__}: {exc}")
+        if response.status_code >= 500:
+            return Outcome(transient=f"HTTP {response.status_code} from {peer.node_id}")
+        try:
+            document = response.json()
+            receipts = document.get("receipts", [])
+            error = document.get("error")
+        except (ValueError, AttributeError):
+            return Outcome(transient=f"HTTP {response.status_code}: the answer is not JSON")
+        delivered = self._apply_receipts(peer, batch, receipts)
+        outcome = Outcome(delivered=delivered)
+        if error and error.get("reason") != "duplicate":
+            reason = str(error.get("reason", "unknown"))
+            text = f"{reason}: {error.get('detail', '')}".strip()
+            if reason == "too_large" and len(batch) > 1:
+                self.batch_size = max(1, len(batch) // 2)
+                return outcome
+            if reason in PERMANENT and delivered == 0:
+                outcome.permanent = text
+            elif delivered == 0:
+                outcome.transient = text
+        return outcome
+
+    def _apply_receipts(self, peer: Peer, batch: list[OutboxMessage], receipts: list) -> int:
+        by_id = {str(message.id): message for message in batch}
+        keys = [base64.b64decode(peer.signing_key)]
+        if peer.previous_signing_key:
+            keys.append(base64.b64decode(peer.previous_signing_key))
+        now = datetime.now(UTC)
+        done: list[OutboxMessage] = []
+        for receipt in receipts if isinstance(receipts, list) else []:
+            message = (
+                by_id.get(str(receipt.get("message_id"))) if isinstance(receipt, dict) else None
+            )
+            if message is None:
+                continue
+            try:
+                verify_receipt(
+                    receipt,
+                    message_id=str(message.id),
+                    sender=this_node().node_id,
+                    recipient=peer.node_id,
+                    seq=message.seq,
+                    body_hash=message.body_sha256,
+                    keys=keys,
+                )
+            except EnvelopeError as exc:
+                log.warning("receipt for %s from %s rejected: %s", message.id, peer.node_id, exc)
+                continue
+            message.status = receipt["status"]
+            message.receipt = receipt
+            message.refusal_reason = receipt.get("reason") or ""
+            message.delivered_at = now
+            done.append(message)
+        if not done:
+            return 0
+        with transaction.atomic():
+            OutboxMessage.objects.bulk_update(
+                done, ["status", "receipt", "refusal_reason", "delivered_at"], batch_size=500
+            )
+            Peer.objects.filter(pk=peer.pk).update(
+                last_delivery_at=now, failures=0, next_attempt_at=None
+            )
+            refused = [m.seq for m in done if m.status == MessageStatus.REFUSED]
+            audit.record(
+                Actor.system("deliverer"),
+                AuditAction.OUTBOX_DELIVERED,
+                peer,
+                data={
+                    "count": len(done),
+                    "first_seq": min(m.seq for m in done),
+                    "last_seq": max(m.seq for m in done),
+                    "refused_seqs": refused,
+                },
+            )
+        return len(done)
+
+    def _record_failure(self, peer: Peer, outcome: Outcome) -> None:
+        now = datetime.now(UTC)
+        with transaction.atomic():
+            locked = Peer.objects.select_for_update().get(pk=peer.pk)
+            locked.last_error = (outcome.permanent or outcome.transient)[:2000]
+            locked.last_error_at = now
+            if outcome.permanent:
+                locked.blocked = True
+                audit.record(
+                    Actor.system("deliverer"),
+                    AuditAction.PEER_BLOCKED,
+                    locked,
+                    data={"reason": locked.last_error[:500]},
+                )
+            else:
+                locked.failures += 1
+                locked.next_attempt_at = backoff_until(locked.failures, now, random.random())  # noqa: S311
+            locked.save(
+                update_fields=[
+                    "last_error",
+                    "last_error_at",
+                    "blocked",
+                    "failures",
+                    "next_attempt_at",
+                ]
+            )
+        log.warning("delivery to %s failed: %s", peer.node_id, locked.last_error)

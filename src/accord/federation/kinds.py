@@ -1,0 +1,69 @@
+"""Message kinds: each app registers the kinds it handles, with a strict body
+schema and the function that applies a body (DESIGN.md: kinds are namespaced)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Refusal(Exception):
+    """Raised by a handler to refuse an authentic, in-order message for its
+    content; the seq is consumed and the sender gets a negative receipt."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class StrictBody(BaseModel):
+    """Base for every body schema: unknown fields are an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+@dataclass(frozen=True)
+class InboundContext:
+    """What a handler knows about the message it applies."""
+
+    peer: Any  # federation.models.Peer
+    message_id: str
+    seq: int
+    in_reply_to: str | None
+
+
+Handler = Callable[[InboundContext, Any], None]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    schema: type[StrictBody]
+    handler: Handler
+
+
+_REGISTRY: dict[str, Kind] = {}
+
+
+def register(name: str, schema: type[StrictBody]) -> Callable[[Handler], Handler]:
+    if "." not in name:
+        raise ValueError(f"message kind {name!r} must be namespaced, like app.action")
+
+    def decorate(handler: Handler) -> Handler:
+        if name in _REGISTRY and _REGISTRY[name].handler is not handler:
+            raise ValueError(f"message kind {name!r} is registered twice")
+        _REGISTRY[name] = Kind(name, schema, handler)
+        return handler
+
+    return decorate
+
+
+def get(name: str) -> Kind | None:
+    return _REGISTRY.get(name)
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from accord.core.audit import Actor
+from accord.federation import services
+from accord.federation.management.commands.peer import _dumps
+from accord.federation.models import MessageStatus, Peer
+
+
+class Command(BaseCommand):
+    help = "Inspect and nudge the outbox: `status` per peer, `retry` to clear back-off."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        status = sub.add_parser("status", help="messages waiting, delivered and refused per peer")
+        status.add_argument("--json", action="store_true")
+        retry = sub.add_parser("retry", help="retry delivery now (also after a permanent failure)")
+        retry.add_argument("node_id", nargs="?", help="only this peer")
+
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
+        if action == "retry":
+            peer = None
+            if options.get("node_id"):
+                peer = Peer.objects.filter(node_id=options["node_id"]).first()
+                if peer is None:
+                    raise CommandError(f"no peer {options['node_id']!r}")
+            count = services.retry(Actor.system("cli"), peer)
+            self.stdout.write(f"Delivery will be retried now for {count} peer(s).")
+            return
+        rows = []
+        for peer in Peer.objects.all():
+            row = services.channel_summary(peer)
+            counts = {s: peer.outbox.filter(status=s).count() for s in MessageStatus.values}
+            row.update(
+                {
+                    "applied": counts["applied"],
+                    "refused": counts["refused"],
+                    "received": peer.inbox.count(),
+                }
+            )
+            rows.append(row)
+        if options["json"]:
+            self.stdout.write(_dumps(rows))
+            return
+        for row in rows:
+            oldest = row["oldest_undelivered_at"] or "-"
+            self.stdout.write(
+                f"{row['node_id']:<16} waiting {row['outbox_depth']:<6} "
+                f"applied {row['applied']:<6} refused {row['refused']:<4} "
+                f"received {row['received']:<6} oldest {oldest}  "
+                f"last error {row['last_error'] or '-'}"
+            )

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accord.core.models import User
+from accord.core.querysets import RestrictedQuerySet
+from accord.core.roles import Permission
+
+
+def _admins_only(user: User) -> Q:
+    return Q() if user.has_permission(Permission.MANAGE_FEDERATION) else Q(pk__in=[])
+
+
+class Peer(models.Model):
+    """Another node whose keys this node has pinned (after an out-of-band
+    fingerprint check), and the state of the channel with it."""
+
+    node_id = models.CharField(_("node id"), max_length=100, unique=True)
+    url = models.URLField(_("address"), max_length=500)
+    party = models.CharField(_("party"), max_length=200)
+    agency = models.CharField(_("agency"), max_length=200)
+    signing_key = models.CharField(max_length=64)
+    previous_signing_key = models.CharField(max_length=64, blank=True)
+    encryption_key = models.CharField(max_length=64)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64)
+    added_at = models.DateTimeField(_("added"), auto_now_add=True)
+    active = models.BooleanField(_("active"), default=True)
+    # Outgoing: the seq the next message to this peer gets.
+    next_out_seq = models.BigIntegerField(default=1)
+    # Incoming: the seq this node expects next from the peer.
+    next_in_seq = models.BigIntegerField(default=1)
+    # Delivery state, kept by the deliverer.
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    failures = models.IntegerField(default=0)
+    blocked = models.BooleanField(
+        default=False,
+        help_text=_("A permanent failure stopped delivery until an operator retries."),
+    )
+    last_delivery_at = models.DateTimeField(_("last delivery"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["node_id"]
+
+    def __str__(self) -> str:
+        return self.node_id
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        if action == "message" and user.has_permission(Permission.EXCHANGE_NOTES):
+            return Q(active=True)
+        return _admins_only(user)
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for delivery")
+    APPLIED = "applied", _("Delivered and applied")
+    REFUSED = "refused", _("Delivered and refused")
+
+
+class OutboxMessage(models.Model):
+    """A message to a peer, written in the transaction of the change that caused
+    it. The body is encrypted once, here, so every retry carries the same
+    ciphertext and the receipt's body hash stays valid."""
+
+    id = models.UUIDField(primary_key=True)
+    peer = models.ForeignKey(Peer, on_delete=models.PROTECT, related_name="outbox")
+    seq = models.BigIntegerField()
+    kind = models.CharField(max_length=100)
+    in_reply_to = models.UUIDField(null=True, blank=True)
+    body = models.TextField()
+    body_sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(
+        max_length=16, choices=MessageStatus.choices, default=MessageStatus.PENDING
+    )
+    attempts = models.IntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    receipt = models.JSONField(null=True, blank=True)
+    refusal_reason = models.TextField(blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["peer", "seq"], name="outbox_peer_seq")]
+        indexes = [models.Index(fields=["peer", "status", "seq"], name="outbox_pending")]
+        ordering = ["peer", "seq"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.seq} to {self.peer_id}"
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        return _admins_only(user)
+
+
+class InboxMessage(models.Model):
+    """A message a peer sent, recorded in the transaction that applied (or
+    refused) it, with the signed receipt this node answered."""
+
+    id = models.UUIDField(primary_key=True)
+    peer = models.ForeignKey(Peer, on_delete=models.PROTECT, related_name="inbox")
+    seq = models.BigIntegerField()
+    kind = models.CharField(max_length=100)
+    in_reply_to = models.UUIDField(null=True, blank=True)
+    body_sha256 = models.CharField(max_length=64)
+    received_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=MessageStatus.choices)
+    refusal_reason = models.TextField(blank=True)
+    receipt = models.JSONField()
+    envelope = models.JSONField(help_text=_("The envelope as received, signature included."))
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["peer", "seq"], name="inbox_peer_seq")]
+        ordering = ["peer", "seq"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.seq} from {self.peer_id}"
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        return _admins_only(user)
+
+
+class InboxRejection(models.Model):
+    """An envelope refused before it could be applied (nothing was applied, the
+    seq was not consumed): the node administrator's log of what arrived."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    sender = models.CharField(max_length=100, blank=True)
+    message_id = models.CharField(max_length=64, blank=True)
+    seq = models.BigIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=64)
+    detail = models.TextField(blank=True)
+    remote_addr = models.CharField(max_length=64, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.reason} from {self.sender or '?'}"
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        return _admins_only(user)
+
+
+class Note(models.Model):
+    """A signed text note between officers of two nodes (kind `core.note`)."""
+
+    class Direction(models.TextChoices):
+        OUT = "out", _("Sent")
+        IN = "in", _("Received")
+
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    peer = models.ForeignKey(Peer, on_delete=models.PROTECT, related_name="notes")
+    message_id = models.UUIDField(unique=True)
+    author = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT)
+    author_name = models.CharField(_("from"), max_length=300)
+    subject = models.CharField(_("subject"), max_length=200)
+    text = models.TextField(_("text"))
+    language = models.CharField(_("language"), max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        if user.has_permission(Permission.EXCHANGE_NOTES) or user.has_permission(
+            Permission.MANAGE_FEDERATION
+        ):
+            return Q()
+        return Q(pk__in=[])

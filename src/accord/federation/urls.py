@@ -1,0 +1,15 @@
+from django.urls import path
+
+from accord.federation import views
+
+app_name = "federation"
+
+urlpatterns = [
+    path("federation/v1/inbox", views.inbox, name="inbox"),
+    path("federation/", views.channel, name="channel"),
+    path("federation/peers/add/", views.peer_add, name="peer-add"),
+    path("federation/peers/<str:node_id>/remove/", views.peer_remove, name="peer-remove"),
+    path("federation/retry/", views.outbox_retry, name="retry"),
+    path("federation/messages/<uuid:message_id>/", views.message_detail, name="message"),
+    path("notes/", views.note_list, name="notes"),
+]

@@ -1,0 +1,126 @@
+"""The inbox endpoint peers post to, and the pages for the channel and notes."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from accord.core.audit import Actor
+from accord.core.roles import Permission
+from accord.core.signals import client_ip
+from accord.federation import notes, services
+from accord.federation.forms import NoteForm, PeerForm
+from accord.federation.models import InboxMessage, InboxRejection, Note, OutboxMessage, Peer
+from accord.web.guards import permission_required
+
+
+@csrf_exempt  # authenticated by the envelope signatures, not by a session
+@require_POST
+def inbox(request: HttpRequest) -> JsonResponse:
+    try:
+        result = services.receive_batch(request.body, client_ip(request))
+    except DatabaseError:
+        return JsonResponse(
+            {"receipts": [], "error": {"reason": "unavailable", "detail": "try again later"}},
+            status=503,
+        )
+    return JsonResponse(result.as_response(), status=result.status)
+
+
+@permission_required(Permission.MANAGE_FEDERATION)
+def channel(request: HttpRequest) -> HttpResponse:
+    peers = Peer.objects.restrict(request.user).order_by("-active", "node_id")
+    context = {
+        "channels": [(peer, services.channel_summary(peer)) for peer in peers],
+        "form": PeerForm(),
+        "rejections": InboxRejection.objects.restrict(request.user)[:50],
+    }
+    return render(request, "federation/channel.html", context)
+
+
+@require_POST
+@permission_required(Permission.MANAGE_FEDERATION)
+def peer_add(request: HttpRequest) -> HttpResponse:
+    form = PeerForm(request.POST)
+    if form.is_valid():
+        try:
+            peer = services.add_peer(
+                Actor.of(request.user),
+                form.cleaned_data["url"],
+                form.cleaned_data["fingerprint"],
+                ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("%(node)s is now a peer.") % {"node": peer.node_id})
+    else:
+        messages.error(request, _("Give the peer's address and fingerprint."))
+    return redirect("federation:channel")
+
+
+@require_POST
+@permission_required(Permission.MANAGE_FEDERATION)
+def peer_remove(request: HttpRequest, node_id: str) -> HttpResponse:
+    peer = get_object_or_404(Peer.objects.restrict(request.user), node_id=node_id)
+    services.remove_peer(Actor.of(request.user), peer, ip=client_ip(request))
+    messages.success(request, _("%(node)s is no longer a peer.") % {"node": node_id})
+    return redirect("federation:channel")
+
+
+@require_POST
+@permission_required(Permission.MANAGE_FEDERATION)
+def outbox_retry(request: HttpRequest) -> HttpResponse:
+    count = services.retry(Actor.of(request.user), ip=client_ip(request))
+    messages.success(
+        request, _("Delivery will be retried now (%(count)s peers).") % {"count": count}
+    )
+    return redirect("federation:channel")
+
+
+@permission_required(Permission.MANAGE_FEDERATION)
+def message_detail(request: HttpRequest, message_id: str) -> HttpResponse:
+    outgoing = OutboxMessage.objects.restrict(request.user).filter(pk=message_id).first()
+    incoming = None
+    if outgoing is None:
+        incoming = get_object_or_404(InboxMessage.objects.restrict(request.user), pk=message_id)
+    return render(request, "federation/message.html", {"outgoing": outgoing, "incoming": incoming})
+
+
+@permission_required(Permission.EXCHANGE_NOTES)
+def note_list(request: HttpRequest) -> HttpResponse:
+    peers = list(Peer.objects.restrict(request.user, "message"))
+    form = NoteForm(
+        request.POST or None, peers=peers, initial={"language": translation.get_language()}
+    )
+    if request.method == "POST" and form.is_valid():
+        peer = next(p for p in peers if p.node_id == form.cleaned_data["peer"])
+        try:
+            notes.send_note(
+                Actor.of(request.user),
+                peer,
+                form.cleaned_data["subject"],
+                form.cleaned_data["text"],
+                form.cleaned_data["language"],
+                ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Note queued for %(node)s.") % {"node": peer.node_id})
+            return redirect("federation:notes")
+    listed = list(Note.objects.restrict(request.user).select_related("peer")[:100])
+    states = dict(
+        OutboxMessage.objects.filter(pk__in=[n.message_id for n in listed]).values_list(
+            "pk", "status"
+        )
+    )
+    rows = [(note, states.get(note.message_id)) for note in listed]
+    return render(request, "federation/notes.html", {"form": form, "rows": rows, "peers": peers})
