@@ -10,7 +10,7 @@ PYTEST := $(BIN)/pytest
 CATALOGUES := $(wildcard src/accord/locale/*/LC_MESSAGES/django.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: run test ci lint format test-sqlite test-postgres test-browser messages \
+.PHONY: run test ci bench lint format test-sqlite test-postgres test-browser messages \
         system-gettext system-browser postgres clean
 
 run: $(VENV)/.installed messages
@@ -22,12 +22,12 @@ test: $(VENV)/.installed messages system-browser
 ci: lint test-sqlite test-postgres test-browser
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests tools
-	$(BIN)/ruff format --check src tests tools
+	$(BIN)/ruff check src tests tools bench
+	$(BIN)/ruff format --check src tests tools bench
 
 format: $(VENV)/.installed
-	$(BIN)/ruff check --fix src tests tools
-	$(BIN)/ruff format src tests tools
+	$(BIN)/ruff check --fix src tests tools bench
+	$(BIN)/ruff format src tests tools bench
 
 test-sqlite: $(VENV)/.installed messages
 	env -u ACCORD_DATABASE_URL $(PYTEST) -m "not browser" -p no:cacheprovider
@@ -61,3 +61,6 @@ postgres:
 
 clean:
 	rm -rf $(VENV) $(COMPILED) .pytest_cache .ruff_cache test-artifacts
+
+bench: $(VENV)/.installed messages postgres
+	$(BIN)/python bench/federation.py

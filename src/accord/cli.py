@@ -17,6 +17,7 @@ COMMANDS = {
     "createuser": "add a user with a role (password on standard input)",
     "peer": "add, list, remove or ping peer nodes",
     "outbox": "show the federation outbox per peer, or retry delivery",
+    "keys": "show this node's public keys, or rotate them",
     "audit": "verify the hash-chained audit log",
     "check": "check the configuration, data directory and database",
     "migrate": "apply database migrations",

@@ -38,6 +38,8 @@ class AuditAction(models.TextChoices):
     PEER_ADD = "federation:peer:add", _("Peer added")
     PEER_REMOVE = "federation:peer:remove", _("Peer removed")
     PEER_BLOCKED = "federation:peer:blocked", _("Delivery to a peer stopped")
+    PEER_KEYS_ROTATED = "federation:peer:keys-rotated", _("A peer rotated its keys")
+    KEYS_ROTATE = "core:node:keys-rotate", _("This node's keys rotated")
     OUTBOX_RETRY = "federation:outbox:retry", _("Delivery retried")
     OUTBOX_DELIVERED = "federation:outbox:delivered", _("Messages delivered")
     INBOX_APPLY = "federation:inbox:apply", _("Message received and applied")
@@ -81,6 +83,18 @@ def compute_hash(event: AuditEvent) -> str:
     return canonical_hash(event_fields(event))
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One event to record; `record_many` writes several under one head lock."""
+
+    actor: Actor
+    action: AuditAction
+    target_type: str = ""
+    target_id: str = ""
+    data: dict[str, Any] | None = None
+    ip: str = ""
+
+
 def record(
     actor: Actor,
     action: AuditAction,
@@ -94,27 +108,36 @@ def record(
     if target is not None:
         target_type = target._meta.label_lower
         target_id = str(target.pk)
+    return record_many([Entry(actor, action, target_type, target_id, data, ip)])[0]
+
+
+def record_many(entries: list[Entry]) -> list[AuditEvent]:
+    """Append events in order, linking each to the one before."""
     with transaction.atomic():
         head, _created = AuditHead.objects.select_for_update().get_or_create(
             pk=1, defaults={"seq": 0, "hash": GENESIS_HASH}
         )
-        event = AuditEvent(
-            seq=head.seq + 1,
-            at=datetime.now(UTC),
-            actor=actor.label[:200],
-            actor_user=actor.user,
-            action=str(action),
-            target_type=target_type[:100],
-            target_id=str(target_id)[:200],
-            data=data or {},
-            ip=ip[:64],
-            prev_hash=head.hash,
-        )
-        event.hash = compute_hash(event)
-        event.save(force_insert=True)
-        head.seq, head.hash = event.seq, event.hash
-        head.save(update_fields=["seq", "hash"])
-    return event
+        events = []
+        for entry in entries:
+            event = AuditEvent(
+                seq=head.seq + 1,
+                at=datetime.now(UTC),
+                actor=entry.actor.label[:200],
+                actor_user=entry.actor.user,
+                action=str(entry.action),
+                target_type=entry.target_type[:100],
+                target_id=str(entry.target_id)[:200],
+                data=entry.data or {},
+                ip=entry.ip[:64],
+                prev_hash=head.hash,
+            )
+            event.hash = compute_hash(event)
+            head.seq, head.hash = event.seq, event.hash
+            events.append(event)
+        if events:
+            AuditEvent.objects.bulk_create(events)
+            head.save(update_fields=["seq", "hash"])
+    return events
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ synthetic and kept between runs."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -83,7 +84,7 @@ def node_env(root: Path, node: DemoNode) -> dict[str, str]:
     return env
 
 
-def accord(root: Path, node: DemoNode, *args: str, stdin: str | None = None) -> None:
+def accord(root: Path, node: DemoNode, *args: str, stdin: str | None = None) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "accord.cli", *args],
         env=node_env(root, node),
@@ -95,6 +96,20 @@ def accord(root: Path, node: DemoNode, *args: str, stdin: str | None = None) -> 
     if result.returncode != 0:
         message = (result.stderr or result.stdout).strip().splitlines()
         raise DemoError(f"{node.node_id}: accord {args[0]} failed: {' '.join(message[-1:])}")
+    return result.stdout
+
+
+def peer_demo_nodes(root: Path, out: TextIO) -> None:
+    """Each demo node pins the other, as two administrators would after reading
+    their fingerprints to each other; skipped when already done."""
+    for node in NODES:
+        peers = {row["node_id"] for row in json.loads(accord(root, node, "peer", "list", "--json"))}
+        for other in NODES:
+            if other is node or other.node_id in peers:
+                continue
+            identity = httpx.get(other.url + ".well-known/accord", timeout=5).json()
+            accord(root, node, "peer", "add", other.url, "--fingerprint", identity["fingerprint"])
+            out.write(f"{node.node_id} now peers with {other.node_id}\n")
 
 
 def prepare(root: Path, node: DemoNode, out: TextIO) -> None:
@@ -131,6 +146,7 @@ def banner(out: TextIO) -> None:
     out.write("\nSign in on either node as any of these users, password " + DEMO_PASSWORD + ":\n")
     for role, username in USERNAMES.items():
         out.write(f"  {username:<13} {role.label}\n")
+    out.write("\nThe nodes are peers: send a note from one (Notes) and read it on the other.\n")
     out.write("\nPress Ctrl-C to stop both nodes.\n")
     out.flush()
 
@@ -172,6 +188,7 @@ def run_demo(root_name: str, out: TextIO) -> int:
             )
         for node, process in zip(NODES, processes, strict=True):
             wait_ready(node, process)
+        peer_demo_nodes(root, out)
         banner(out)
         while not interrupted["flag"]:
             if any(p.poll() is not None for p in processes):

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from nacl.public import PrivateKey
@@ -26,6 +27,7 @@ SIGNING_KEY_FILE = "signing.key"
 ENCRYPTION_KEY_FILE = "encryption.key"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name)
 NODE_FILES = (NODE_FILE, SIGNING_KEY_FILE, ENCRYPTION_KEY_FILE, SECRET_KEY_FILE)
+PREVIOUS = ".previous"
 
 NODE_ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,30}(\.[a-z][a-z0-9-]{0,30}){1,3}$")
 
@@ -41,6 +43,9 @@ class NodeIdentity:
     agency: str
     signing_key: SigningKey
     encryption_key: PrivateKey
+    # Kept after a key rotation until every peer has applied the announcement.
+    previous_signing_key: SigningKey | None = None
+    previous_encryption_key: PrivateKey | None = None
 
     @property
     def signing_public(self) -> bytes:
@@ -168,6 +173,10 @@ def read_identity(data_dir: Path) -> NodeIdentity:
             agency=node["agency"],
             signing_key=SigningKey(_read_key(data_dir / SIGNING_KEY_FILE)),
             encryption_key=PrivateKey(_read_key(data_dir / ENCRYPTION_KEY_FILE)),
+            previous_signing_key=_optional(data_dir / (SIGNING_KEY_FILE + PREVIOUS), SigningKey),
+            previous_encryption_key=_optional(
+                data_dir / (ENCRYPTION_KEY_FILE + PREVIOUS), PrivateKey
+            ),
         )
     except KeyError as exc:
         raise IdentityError(f"{node_path} lacks {exc.args[0]!r}") from None
@@ -175,6 +184,42 @@ def read_identity(data_dir: Path) -> NodeIdentity:
     return identity
 
 
+def _optional(path: Path, kind: type) -> Any:
+    return kind(_read_key(path)) if path.exists() else None
+
+
+def _key_stamp(data_dir: Path) -> tuple[int, ...]:
+    """Changes when `accord keys rotate` swaps the key files, so every process
+    (web workers, deliverer) picks up the new keys without a restart."""
+    stamps = []
+    for name in (NODE_FILE, SIGNING_KEY_FILE, ENCRYPTION_KEY_FILE):
+        try:
+            stamps.append((data_dir / name).stat().st_mtime_ns)
+        except FileNotFoundError:
+            stamps.append(0)
+    return tuple(stamps)
+
+
 @cache
+def _identity_at(data_dir: Path, stamp: tuple[int, ...]) -> NodeIdentity:
+    return read_identity(data_dir)
+
+
 def this_node() -> NodeIdentity:
-    return read_identity(settings.DATA_DIR)
+    return _identity_at(settings.DATA_DIR, _key_stamp(settings.DATA_DIR))
+
+
+this_node.cache_clear = _identity_at.cache_clear  # type: ignore[attr-defined]
+
+
+def install_rotated_keys(data_dir: Path, signing: SigningKey, encryption: PrivateKey) -> None:
+    """Make the new keys current and keep the old ones as `.previous`. Every
+    step is a copy or an atomic rename: a crash never leaves a key file missing."""
+    for name, key in ((SIGNING_KEY_FILE, signing), (ENCRYPTION_KEY_FILE, encryption)):
+        current = data_dir / name
+        for suffix, content in ((PREVIOUS, current.read_text().strip()), ("", b64(bytes(key)))):
+            staged = data_dir / (name + suffix + ".next")
+            staged.unlink(missing_ok=True)
+            _write_private(staged, content)
+            os.replace(staged, data_dir / (name + suffix))
+    _identity_at.cache_clear()

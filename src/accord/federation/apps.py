@@ -8,4 +8,5 @@ class FederationConfig(AppConfig):
     verbose_name = _("Federation")
 
     def ready(self) -> None:
-        from accord.federation import notes  # noqa: F401  (registers core.note, core.ping)
+        # Registers the kinds core.note, core.ping and core.key-rotation.
+        from accord.federation import notes, rotation  # noqa: F401

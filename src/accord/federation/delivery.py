@@ -26,6 +26,7 @@ from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.federation.envelope import EnvelopeError, verify_receipt
 from accord.federation.models import MessageStatus, OutboxMessage, Peer
+from accord.federation.rotation import ROTATION_KIND
 from accord.federation.services import backoff_until, outbox_envelope
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,9 @@ class Deliverer:
                 last_delivery_at=now, failures=0, next_attempt_at=None
             )
             refused = [m.seq for m in done if m.status == MessageStatus.REFUSED]
+            if any(m.kind == ROTATION_KIND and m.status == MessageStatus.APPLIED for m in done):
+                # The peer now holds this node's new keys: sign with them from here on.
+                Peer.objects.filter(pk=peer.pk).update(sign_with_previous=False)
             audit.record(
                 Actor.system("deliverer"),
                 AuditAction.OUTBOX_DELIVERED,

@@ -27,6 +27,9 @@ class Peer(models.Model):
     fingerprint = models.CharField(_("fingerprint"), max_length=64)
     added_at = models.DateTimeField(_("added"), auto_now_add=True)
     active = models.BooleanField(_("active"), default=True)
+    # After this node rotates its keys: keep signing for this peer with the
+    # previous key until the peer has applied the rotation announcement.
+    sign_with_previous = models.BooleanField(default=False)
     # Outgoing: the seq the next message to this peer gets.
     next_out_seq = models.BigIntegerField(default=1)
     # Incoming: the seq this node expects next from the peer.

@@ -1,0 +1,88 @@
+"""Key rotation (DESIGN.md, Peering): a node announces its new keys in a
+message signed by its old key, in seq order with everything else it sends, so
+each peer switches over exactly between two messages and loses none."""
+
+from __future__ import annotations
+
+import base64
+
+from django.db import transaction
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey
+from pydantic import Field
+
+from accord.core import audit
+from accord.core.audit import Actor, AuditAction
+from accord.core.identity import b64, install_rotated_keys, key_fingerprint, this_node
+from accord.core.roles import Permission
+from accord.core.services import require
+from accord.federation import kinds
+from accord.federation.models import Peer
+
+ROTATION_KIND = "core.key-rotation"
+STAGED = ".next"
+
+
+class RotationBody(kinds.StrictBody):
+    signing_key: str = Field(min_length=44, max_length=44)
+    encryption_key: str = Field(min_length=44, max_length=44)
+
+
+@kinds.register(ROTATION_KIND, RotationBody)
+def receive_rotation(context: kinds.InboundContext, body: RotationBody) -> None:
+    try:
+        signing = base64.b64decode(body.signing_key, validate=True)
+        encryption = base64.b64decode(body.encryption_key, validate=True)
+    except ValueError:
+        raise kinds.Refusal("invalid_body: keys must be base64") from None
+    if len(signing) != 32 or len(encryption) != 32:
+        raise kinds.Refusal("invalid_body: keys must be 32 bytes")
+    peer: Peer = context.peer
+    old_fingerprint = peer.fingerprint
+    peer.previous_signing_key = peer.signing_key
+    peer.signing_key = body.signing_key
+    peer.encryption_key = body.encryption_key
+    peer.fingerprint = key_fingerprint(signing)
+    peer.save(
+        update_fields=["previous_signing_key", "signing_key", "encryption_key", "fingerprint"]
+    )
+    audit.record(
+        Actor(label=f"peer:{peer.node_id}"),
+        AuditAction.PEER_KEYS_ROTATED,
+        peer,
+        data={"from": old_fingerprint, "to": peer.fingerprint},
+    )
+
+
+def rotate_keys(actor: Actor) -> str:
+    """Generate new keys, announce them to every active peer (sealed and signed
+    with the old keys), then make them current. Returns the new fingerprint."""
+    require(actor, Permission.MANAGE_FEDERATION, what="rotate_keys")
+    from django.conf import settings
+
+    from accord.federation.services import enqueue
+
+    data_dir = settings.DATA_DIR
+    node = this_node()
+    signing, encryption = SigningKey.generate(), PrivateKey.generate()
+    body = RotationBody(
+        signing_key=b64(bytes(signing.verify_key)),
+        encryption_key=b64(bytes(encryption.public_key)),
+    )
+    fingerprint = key_fingerprint(bytes(signing.verify_key))
+    with transaction.atomic():
+        peers = list(Peer.objects.select_for_update().filter(active=True))
+        for peer in peers:
+            enqueue(peer, ROTATION_KIND, body)
+        Peer.objects.filter(pk__in=[p.pk for p in peers]).update(sign_with_previous=True)
+        audit.record(
+            actor,
+            AuditAction.KEYS_ROTATE,
+            target_type="core.node",
+            target_id=node.node_id,
+            data={"from": node.fingerprint, "to": fingerprint, "peers": [p.node_id for p in peers]},
+        )
+        # Installed only if the announcements commit; if the swap itself fails,
+        # the transaction rolls back and nothing was announced.
+        install_rotated_keys(data_dir, signing, encryption)
+    return fingerprint
