@@ -201,3 +201,9 @@ def outbox_status(node: LiveNode) -> dict[str, dict]:
 
     rows = json.loads(node.accord("outbox", "status", "--json").stdout)
     return {row["node_id"]: row for row in rows}
+
+
+def ensure_peered(a: LiveNode, b: LiveNode) -> None:
+    """Peer two nodes unless an earlier test already did (shared fixtures)."""
+    if b.node_id not in outbox_status(a):
+        peer_nodes(a, b)

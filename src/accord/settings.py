@@ -103,8 +103,8 @@ FEDERATION_MAX_REQUEST_BYTES = env_int(
 )
 FEDERATION_BACKOFF_MAX_SECONDS = env_int("ACCORD_FEDERATION_BACKOFF_MAX", 300, minimum=1)
 FEDERATION_HTTP_TIMEOUT_SECONDS = env_int("ACCORD_FEDERATION_HTTP_TIMEOUT", 30, minimum=1)
-# Django must let the inbox read a full batch; the inbox enforces its own limit.
-DATA_UPLOAD_MAX_MEMORY_SIZE = FEDERATION_MAX_REQUEST_BYTES + 1024
+# The inbox reads its request as a stream and enforces its own limit with a JSON
+# answer; forms elsewhere keep Django's default limit.
 LOG_LEVEL = env_str("ACCORD_LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
     raise ImproperlyConfigured("ACCORD_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")

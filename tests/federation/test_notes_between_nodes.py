@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.live import outbox_status, peer_nodes, signed_in, wait_until
+from tests.live import ensure_peered, signed_in, wait_until
 
 pytestmark = pytest.mark.live
 
 
 @pytest.fixture(scope="module")
 def peered(two_live_nodes):
-    cn, us = two_live_nodes
-    if "us.test" not in outbox_status(cn):
-        peer_nodes(cn, us)
-    return cn, us
+    ensure_peered(*two_live_nodes)
+    return two_live_nodes
 
 
 def test_a_note_arrives_with_a_signed_receipt(peered):

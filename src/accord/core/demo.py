@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -164,7 +164,9 @@ def stop(processes: list[subprocess.Popen]) -> None:
             process.wait()
 
 
-def run_demo(root_name: str, out: TextIO) -> int:
+def run_demo(root_name: str, out: TextIO, ports: tuple[int, int] = (8001, 8002)) -> int:
+    global NODES
+    NODES = tuple(replace(node, port=port) for node, port in zip(NODES, ports, strict=True))
     root = Path(root_name).resolve()
     root.mkdir(parents=True, exist_ok=True)
     for node in NODES:

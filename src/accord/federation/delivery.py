@@ -40,6 +40,7 @@ PERMANENT = {
     "unsupported_version",
     "malformed",
     "out_of_order",
+    "too_large",  # a single message over the receiver's limit: no retry can help
 }
 LEASE_SECONDS = 60
 
@@ -102,9 +103,7 @@ class Deliverer:
         """Send batches until the outbox is empty, a failure, or a stop request."""
         total = 0
         while not self.stopping.is_set():
-            batch = list(
-                peer.outbox.filter(status=MessageStatus.PENDING).order_by("seq")[: self.batch_size]
-            )
+            batch = self._next_batch(peer)
             if not batch:
                 break
             outcome = self.send_batch(peer, batch)
@@ -114,6 +113,18 @@ class Deliverer:
                 break
             self._claim(peer.pk)  # renew the lease
         return total
+
+    def _next_batch(self, peer: Peer) -> list[OutboxMessage]:
+        """The oldest pending messages, as many as fit the count and a byte
+        budget of half the receiver's default request limit."""
+        pending = peer.outbox.filter(status=MessageStatus.PENDING).order_by("seq")
+        budget, batch = settings.FEDERATION_MAX_REQUEST_BYTES // 2, []
+        for message in pending[: self.batch_size]:
+            budget -= len(message.body) + 600  # the envelope around the body
+            if batch and budget < 0:
+                break
+            batch.append(message)
+        return batch
 
     def send_batch(self, peer: Peer, batch: list[OutboxMessage]) -> Outcome:
         now = datetime.now(UTC)
@@ -129,6 +140,9 @@ class Deliverer:
             return Outcome(transient=f"network: {type(exc).__name__}: {exc}")
         if response.status_code >= 500:
             return Outcome(transient=f"HTTP {response.status_code} from {peer.node_id}")
+        if response.status_code == 413 and len(batch) > 1:
+            self.batch_size = max(1, len(batch) // 2)  # split, and try again at once
+            return Outcome()
         try:
             document = response.json()
             receipts = document.get("receipts", [])
@@ -137,16 +151,21 @@ class Deliverer:
             return Outcome(transient=f"HTTP {response.status_code}: the answer is not JSON")
         delivered = self._apply_receipts(peer, batch, receipts)
         outcome = Outcome(delivered=delivered)
-        if error and error.get("reason") != "duplicate":
-            reason = str(error.get("reason", "unknown"))
-            text = f"{reason}: {error.get('detail', '')}".strip()
-            if reason == "too_large" and len(batch) > 1:
-                self.batch_size = max(1, len(batch) // 2)
-                return outcome
-            if reason in PERMANENT and delivered == 0:
-                outcome.permanent = text
-            elif delivered == 0:
-                outcome.transient = text
+        reason = str(error.get("reason", "unknown")) if isinstance(error, dict) else ""
+        if reason == "too_large" and len(batch) > 1:
+            self.batch_size = max(1, len(batch) // 2)  # split, and try again at once
+            return outcome
+        if delivered:
+            return outcome
+        text = f"{reason}: {error.get('detail', '')}" if reason else ""
+        if reason in PERMANENT:
+            outcome.permanent = text
+        elif text:
+            outcome.transient = text
+        else:
+            # An answer without one valid receipt is a failure too, or the
+            # same batch would be resent in a tight loop.
+            outcome.transient = f"HTTP {response.status_code}: no valid receipt in the answer"
         return outcome
 
     def _apply_receipts(self, peer: Peer, batch: list[OutboxMessage], receipts: list) -> int:
@@ -165,6 +184,7 @@ class Deliverer:
             try:
                 verify_receipt(
                     receipt,
+                    kind=message.kind,
                     message_id=str(message.id),
                     sender=this_node().node_id,
                     recipient=peer.node_id,

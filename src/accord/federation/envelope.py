@@ -8,9 +8,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.public import Box, PrivateKey, PublicKey
@@ -19,6 +21,7 @@ from nacl.signing import SigningKey, VerifyKey
 from accord.core.canonical import canonical_bytes
 
 PROTOCOL_VERSION = 1
+BASE64_PATTERN = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 ENVELOPE_FIELDS = (
     "v",
     "id",
@@ -72,11 +75,25 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+TIME_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+MAX_SEQ = 2**53 - 1  # the largest integer RFC 8785 (I-JSON) carries exactly
+
+
 def parse_time(text: str) -> datetime:
     try:
+        if not TIME_PATTERN.match(text):
+            raise ValueError(text)
         return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     except (ValueError, TypeError):
         raise EnvelopeError("malformed", "sent_at must be YYYY-MM-DDTHH:MM:SS.ffffffZ") from None
+
+
+def is_canonical_uuid(text: str) -> bool:
+    """Ids are compared as text, so only one spelling is allowed: lower-case."""
+    try:
+        return str(UUID(text)) == text
+    except (ValueError, TypeError, AttributeError):
+        return False
 
 
 def seal_body(
@@ -113,15 +130,15 @@ def sign_document(document: dict[str, Any], fields: tuple[str, ...], key: Signin
     return b64encode(key.sign(canonical_bytes(_signed_part(document, fields))).signature)
 
 
-def verify_document(document: dict[str, Any], fields: tuple[str, ...], keys: list[bytes]) -> None:
+def verify_document(document: dict[str, Any], fields: tuple[str, ...], keys: list[bytes]) -> int:
     """Accept a signature by any of `keys` (the current key, and during a key
     rotation the previous one)."""
     signature = b64decode(document.get("sig", ""), "sig")
     message = canonical_bytes(_signed_part(document, fields))
-    for key in keys:
+    for index, key in enumerate(keys):
         try:
             VerifyKey(key).verify(message, signature)
-            return
+            return index
         except (BadSignatureError, ValueError):
             continue
     raise EnvelopeError("bad_signature", "the signature does not verify with the pinned key")
@@ -158,8 +175,9 @@ class Envelope:
         document = self.as_dict()
         return Envelope(**{**document, "sig": sign_document(document, ENVELOPE_FIELDS, key)})
 
-    def verify(self, keys: list[bytes]) -> None:
-        verify_document(self.as_dict(), ENVELOPE_FIELDS, keys)
+    def verify(self, keys: list[bytes]) -> int:
+        """Index of the key in `keys` that signed it; EnvelopeError if none did."""
+        return verify_document(self.as_dict(), ENVELOPE_FIELDS, keys)
 
     @property
     def body_sha256(self) -> str:
@@ -175,18 +193,27 @@ class Envelope:
             missing = sorted(expected - set(document))
             extra = sorted(set(document) - expected)
             raise EnvelopeError("malformed", f"fields missing {missing}, unexpected {extra}")
-        if document["v"] != PROTOCOL_VERSION:
+        if type(document["v"]) is not int or document["v"] != PROTOCOL_VERSION:
             raise EnvelopeError("unsupported_version", f"v must be {PROTOCOL_VERSION}")
         text_fields = ("id", "kind", "sender", "recipient", "sent_at", "body", "sig")
         for name in text_fields:
             if not isinstance(document[name], str) or not document[name]:
                 raise EnvelopeError("malformed", f"{name} must be a non-empty string")
         seq = document["seq"]
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            raise EnvelopeError("malformed", "seq must be a positive integer")
-        if document["in_reply_to"] is not None and not isinstance(document["in_reply_to"], str):
-            raise EnvelopeError("malformed", "in_reply_to must be a string or null")
+        if type(seq) is not int or not 1 <= seq <= MAX_SEQ:
+            raise EnvelopeError("malformed", f"seq must be an integer from 1 to {MAX_SEQ}")
+        if not is_canonical_uuid(document["id"]):
+            raise EnvelopeError("malformed", "id must be a lower-case UUID")
+        reply = document["in_reply_to"]
+        if reply is not None and not (isinstance(reply, str) and is_canonical_uuid(reply)):
+            raise EnvelopeError("malformed", "in_reply_to must be a lower-case UUID or null")
+        if not BASE64_PATTERN.match(document["body"]) or not BASE64_PATTERN.match(document["sig"]):
+            raise EnvelopeError("malformed", "body and sig must be standard base64")
         parse_time(document["sent_at"])
+        try:
+            canonical_bytes(document)
+        except Exception:  # e.g. a lone surrogate, which no UTF-8 text can carry
+            raise EnvelopeError("malformed", "the envelope has no canonical form") from None
         return cls(**document)
 
 
@@ -220,6 +247,7 @@ def verify_receipt(
     seq: int,
     body_hash: str,
     keys: list[bytes],
+    kind: str | None = None,
 ) -> None:
     """A receipt counts only if the recipient signed it for exactly this message."""
     if not isinstance(receipt, dict) or set(receipt) != {*RECEIPT_FIELDS, "sig"}:
@@ -233,6 +261,8 @@ def verify_receipt(
         "seq": seq,
         "body_sha256": body_hash,
     }
+    if kind is not None:
+        expected["kind"] = kind
     for name, value in expected.items():
         if receipt[name] != value:
             raise EnvelopeError("receipt_mismatch", f"receipt {name} is {receipt[name]!r}")

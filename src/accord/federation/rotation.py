@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 from pydantic import Field
@@ -72,6 +74,13 @@ def rotate_keys(actor: Actor) -> str:
     fingerprint = key_fingerprint(bytes(signing.verify_key))
     with transaction.atomic():
         peers = list(Peer.objects.select_for_update().filter(active=True))
+        waiting = [p.node_id for p in peers if p.sign_with_previous]
+        if waiting:
+            # A second rotation now would overwrite the only key these peers trust.
+            raise ValidationError(
+                _("The last key rotation has not reached %(peers)s yet; rotate again later.")
+                % {"peers": ", ".join(waiting)}
+            )
         for peer in peers:
             enqueue(peer, ROTATION_KIND, body)
         Peer.objects.filter(pk__in=[p.pk for p in peers]).update(sign_with_previous=True)

@@ -28,6 +28,7 @@ from accord.core.roles import Permission
 from accord.core.services import require
 from accord.federation import kinds
 from accord.federation.envelope import (
+    MAX_SEQ,
     Envelope,
     EnvelopeError,
     b64decode,
@@ -343,9 +344,13 @@ def _check_envelope(document: Any, now: datetime, peers: dict[str, Peer]) -> tup
             raise Rejected("unknown_sender", f"{envelope.sender} is not a peer of this node")
         peers[envelope.sender] = peer
     try:
-        envelope.verify(_peer_keys(peer))
+        used = envelope.verify(_peer_keys(peer))
     except EnvelopeError as exc:
         raise Rejected(exc.reason, exc.detail) from None
+    if used == 0 and peer.previous_signing_key:
+        # The peer signs with its new key now: its old key is retired for good.
+        peer.previous_signing_key = ""
+        Peer.objects.filter(pk=peer.pk).update(previous_signing_key="")
     if envelope.recipient != this_node().node_id:
         raise Rejected("wrong_recipient", f"this node is {this_node().node_id}")
     age = abs((now - parse_time(envelope.sent_at)).total_seconds())
@@ -457,6 +462,14 @@ def receive_batch(raw: bytes, remote_addr: str = "") -> BatchResult:
                     result.receipts.append(_duplicate_receipt(seen[envelope.id], envelope))
                     result.duplicates.append(envelope.id)
                     continue
+                if envelope.seq < peer.next_in_seq:
+                    # Re-read now that the peer row is locked: a retransmission
+                    # racing its original sees the original as committed.
+                    original = InboxMessage.objects.filter(id=envelope.id).first()
+                    if original is not None:
+                        result.receipts.append(_duplicate_receipt(original, envelope))
+                        result.duplicates.append(envelope.id)
+                        continue
                 if envelope.seq != peer.next_in_seq:
                     raise Rejected(
                         "out_of_order",
@@ -483,7 +496,7 @@ def receive_batch(raw: bytes, remote_addr: str = "") -> BatchResult:
             "detail": "already applied; receipts resent",
             "ids": result.duplicates,
         }
-        _audit_rejection("duplicate", f"{len(result.duplicates)} envelopes", None, remote_addr)
+        audit_rejection("duplicate", f"{len(result.duplicates)} envelopes", None, remote_addr)
     return result
 
 
@@ -513,14 +526,15 @@ def _reject(
 ) -> None:
     result.status = REJECTION_STATUS[exc.reason]
     result.error = {"index": index, "reason": exc.reason, "detail": exc.detail, **exc.extra}
-    _audit_rejection(exc.reason, exc.detail, document, remote_addr)
+    audit_rejection(exc.reason, exc.detail, document, remote_addr)
 
 
-def _audit_rejection(reason: str, detail: str, document: Any, remote_addr: str) -> None:
+def audit_rejection(reason: str, detail: str, document: Any, remote_addr: str) -> None:
     """Outside the batch's transaction: the record of a refusal must survive it."""
     fields = document if isinstance(document, dict) else {}
     sender = str(fields.get("sender", ""))[:100]
-    seq = fields.get("seq") if isinstance(fields.get("seq"), int) else None
+    raw_seq = fields.get("seq")
+    seq = raw_seq if type(raw_seq) is int and 1 <= raw_seq <= MAX_SEQ else None
     message_id = str(fields.get("id", ""))[:64]
 
     def write() -> None:
@@ -543,7 +557,7 @@ def _audit_rejection(reason: str, detail: str, document: Any, remote_addr: str) 
             )
 
     if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(write)
+        transaction.on_commit(write, robust=True)
     else:
         write()
 

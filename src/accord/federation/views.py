@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
@@ -24,8 +25,26 @@ from accord.web.guards import permission_required
 @csrf_exempt  # authenticated by the envelope signatures, not by a session
 @require_POST
 def inbox(request: HttpRequest) -> JsonResponse:
+    limit = settings.FEDERATION_MAX_REQUEST_BYTES
     try:
-        result = services.receive_batch(request.body, client_ip(request))
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        # Refused before reading it: the JSON answer tells the sender to split.
+        services.audit_rejection(
+            "too_large", f"request of {length} bytes", None, client_ip(request)
+        )
+        return JsonResponse(
+            {
+                "receipts": [],
+                "duplicates": [],
+                "error": {"index": 0, "reason": "too_large", "detail": f"over {limit} bytes"},
+            },
+            status=413,
+        )
+    try:
+        result = services.receive_batch(request.read(limit + 1), client_ip(request))
     except DatabaseError:
         return JsonResponse(
             {"receipts": [], "error": {"reason": "unavailable", "detail": "try again later"}},

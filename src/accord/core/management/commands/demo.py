@@ -17,10 +17,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--root", default="var/demo", help="where the demo nodes keep data")
+        parser.add_argument(
+            "--ports", default="8001,8002", help="loopback ports of cn.mps and us.doj"
+        )
 
-    def handle(self, *args: Any, root: str, **options: Any) -> None:
+    def handle(self, *args: Any, root: str, ports: str, **options: Any) -> None:
         try:
-            code = run_demo(root, out=self.stdout)
+            cn_port, us_port = (int(p) for p in ports.split(","))
+        except ValueError:
+            raise CommandError("--ports takes two port numbers, like 8001,8002") from None
+        try:
+            code = run_demo(root, out=self.stdout, ports=(cn_port, us_port))
         except DemoError as exc:
             raise CommandError(str(exc)) from None
         if code:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accord.core.audit import Actor
 from accord.core.identity import this_node
@@ -22,7 +23,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         if action == "rotate":
-            fingerprint = rotate_keys(Actor.system("cli"))
+            try:
+                fingerprint = rotate_keys(Actor.system("cli"))
+            except ValidationError as exc:
+                raise CommandError(" ".join(exc.messages)) from None
             self.stdout.write(f"New keys installed and announced. Fingerprint: {fingerprint}")
             return
         document = this_node().public_document()

@@ -1,0 +1,70 @@
+"""`make run` = `accord demo`: two peered nodes on loopback, stopped by Ctrl-C,
+data reused on the next run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.live import free_port, wait_until
+
+pytestmark = pytest.mark.live
+
+
+def start_demo(root, ports):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "accord.cli", "demo", "--root", str(root),
+         "--ports", f"{ports[0]},{ports[1]}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def read_until(process, marker: str, timeout: float = 180) -> str:
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    process.kill()
+    raise AssertionError("demo output ended early:\n" + "".join(seen))
+
+
+def interrupt(process) -> int:
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        return process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_demo_runs_two_peered_nodes_and_stops_cleanly(tmp_path):
+    ports = (free_port(), free_port())
+    demo = start_demo(tmp_path, ports)
+    output = read_until(demo, "Ctrl-C")
+    assert "accord-demo-2026" in output and "cn.mps now peers with us.doj" in output
+    documents = [httpx.get(f"http://127.0.0.1:{p}/.well-known/accord").json() for p in ports]
+    assert [d["node_id"] for d in documents] == ["cn.mps", "us.doj"]
+    assert documents[0]["fingerprint"] != documents[1]["fingerprint"]
+    assert interrupt(demo) == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{ports[0]}/healthz", timeout=2)
+
+    again = start_demo(tmp_path, ports)
+    output = read_until(again, "Ctrl-C")
+    assert "Creating demo node" not in output and "now peers" not in output
+    reused = httpx.get(f"http://127.0.0.1:{ports[0]}/.well-known/accord").json()
+    assert reused["fingerprint"] == documents[0]["fingerprint"]
+    wait_until(lambda: again.poll() is None, 1)
+    assert interrupt(again) == 0
