@@ -60,6 +60,12 @@ def channel(request: HttpRequest) -> HttpResponse:
         "channels": [(peer, services.channel_summary(peer)) for peer in peers],
         "form": PeerForm(),
         "rejections": InboxRejection.objects.restrict(request.user)[:50],
+        "sent": OutboxMessage.objects.restrict(request.user)
+        .select_related("peer")
+        .order_by("-created_at", "-seq")[:20],
+        "received": InboxMessage.objects.restrict(request.user)
+        .select_related("peer")
+        .order_by("-received_at", "-seq")[:20],
     }
     return render(request, "federation/channel.html", context)
 
@@ -142,4 +148,10 @@ def note_list(request: HttpRequest) -> HttpResponse:
         )
     )
     rows = [(note, states.get(note.message_id)) for note in listed]
-    return render(request, "federation/notes.html", {"form": form, "rows": rows, "peers": peers})
+    context = {
+        "form": form,
+        "rows": rows,
+        "peers": peers,
+        "can_inspect": request.user.has_permission(Permission.MANAGE_FEDERATION),
+    }
+    return render(request, "federation/notes.html", context)
