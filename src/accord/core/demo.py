@@ -18,6 +18,7 @@ from typing import TextIO
 
 import httpx
 
+from accord.core.processes import terminate
 from accord.core.roles import Role
 
 DEMO_PASSWORD = "accord-demo-2026"  # noqa: S105  (published demo credential, synthetic data)
@@ -151,19 +152,6 @@ def banner(out: TextIO) -> None:
     out.flush()
 
 
-def stop(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def run_demo(root_name: str, out: TextIO, ports: tuple[int, int] = (8001, 8002)) -> int:
     global NODES
     NODES = tuple(replace(node, port=port) for node, port in zip(NODES, ports, strict=True))
@@ -199,5 +187,5 @@ def run_demo(root_name: str, out: TextIO, ports: tuple[int, int] = (8001, 8002))
         out.write("\nStopping the demo nodes …\n")
         return 0
     finally:
-        stop(processes)
+        terminate(processes, STOP_GRACE_SECONDS)
         out.write("Demo nodes stopped.\n")

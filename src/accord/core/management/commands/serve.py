@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from accord.core import identity
+from accord.core.processes import terminate
 
 STOP_GRACE_SECONDS = 15
 
@@ -87,16 +88,7 @@ class Command(BaseCommand):
         while not stopping["signal"] and exited is None:
             exited = next((c for c in children if c.poll() is not None), None)
             time.sleep(0.2)
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        terminate(children, STOP_GRACE_SECONDS)
         if stopping["signal"]:
             return 0
         return exited.returncode or 1 if exited is not None else 0
