@@ -64,7 +64,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         _EVERYONE | {Permission.VIEW_AUDIT, Permission.VIEW_REQUESTS, Permission.VIEW_EVIDENCE}
     ),
     Role.NODE_ADMIN: frozenset(
-        _EVERYONE | {Permission.MANAGE_USERS, Permission.VIEW_AUDIT, Permission.MANAGE_FEDERATION}
+        _EVERYONE
+        | _CORRESPONDENTS
+        | {Permission.MANAGE_USERS, Permission.VIEW_AUDIT, Permission.MANAGE_FEDERATION}
     ),
 }
 
