@@ -10,6 +10,7 @@ import json
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -205,11 +206,28 @@ def _identity_at(data_dir: Path, stamp: tuple[int, ...]) -> NodeIdentity:
     return read_identity(data_dir)
 
 
+_STAMP_TTL_SECONDS = 1.0
+_last_stamp: dict[Path, tuple[float, tuple[int, ...]]] = {}
+
+
 def this_node() -> NodeIdentity:
-    return _identity_at(settings.DATA_DIR, _key_stamp(settings.DATA_DIR))
+    """This node's identity; the key files are looked at (stat) at most once a
+    second, so a rotation reaches every process within a second."""
+    data_dir = settings.DATA_DIR
+    now = time.monotonic()
+    checked = _last_stamp.get(data_dir)
+    if checked is None or now - checked[0] > _STAMP_TTL_SECONDS:
+        checked = (now, _key_stamp(data_dir))
+        _last_stamp[data_dir] = checked
+    return _identity_at(data_dir, checked[1])
 
 
-this_node.cache_clear = _identity_at.cache_clear  # type: ignore[attr-defined]
+def _clear_identity_cache() -> None:
+    _last_stamp.clear()
+    _identity_at.cache_clear()
+
+
+this_node.cache_clear = _clear_identity_cache  # type: ignore[attr-defined]
 
 
 def install_rotated_keys(data_dir: Path, signing: SigningKey, encryption: PrivateKey) -> None:
@@ -222,4 +240,4 @@ def install_rotated_keys(data_dir: Path, signing: SigningKey, encryption: Privat
             staged.unlink(missing_ok=True)
             _write_private(staged, content)
             os.replace(staged, data_dir / (name + suffix))
-    _identity_at.cache_clear()
+    _clear_identity_cache()

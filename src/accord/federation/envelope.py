@@ -18,7 +18,7 @@ from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.public import Box, PrivateKey, PublicKey
 from nacl.signing import SigningKey, VerifyKey
 
-from accord.core.canonical import canonical_bytes
+from accord.core.canonical import CanonicalizationError, canonical_bytes
 
 PROTOCOL_VERSION = 1
 BASE64_PATTERN = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
@@ -212,7 +212,7 @@ class Envelope:
         parse_time(document["sent_at"])
         try:
             canonical_bytes(document)
-        except Exception:  # e.g. a lone surrogate, which no UTF-8 text can carry
+        except CanonicalizationError:  # e.g. a lone surrogate, which UTF-8 cannot carry
             raise EnvelopeError("malformed", "the envelope has no canonical form") from None
         return cls(**document)
 
