@@ -11,6 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -83,7 +84,7 @@ def parse_time(text: str) -> datetime:
     try:
         if not TIME_PATTERN.match(text):
             raise ValueError(text)
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return datetime.fromisoformat(text)
     except (ValueError, TypeError):
         raise EnvelopeError("malformed", "sent_at must be YYYY-MM-DDTHH:MM:SS.ffffffZ") from None
 
@@ -104,14 +105,21 @@ def seal_body(
 ) -> str:
     """Encrypt the body's canonical JSON to the recipient (crypto_box: X25519,
     XSalsa20-Poly1305); the 24-byte nonce leads the ciphertext."""
-    box = Box(sender_key, PublicKey(recipient_public))
+    box = _box(bytes(sender_key), recipient_public)
     return b64encode(bytes(box.encrypt(canonical_bytes(body), nonce)))
+
+
+@lru_cache(maxsize=256)
+def _box(private_key: bytes, public_key: bytes) -> Box:
+    """A Box holds the X25519 shared key; computing it is most of a box's cost,
+    and a channel uses the same pair of keys for every message."""
+    return Box(PrivateKey(private_key), PublicKey(public_key))
 
 
 def open_body(ciphertext_b64: str, recipient_key: PrivateKey, sender_public: bytes) -> bytes:
     raw = b64decode(ciphertext_b64, "body")
     try:
-        return Box(recipient_key, PublicKey(sender_public)).decrypt(raw)
+        return _box(bytes(recipient_key), sender_public).decrypt(raw)
     except CryptoError:
         raise EnvelopeError(
             "undecryptable", "the body does not open with the pinned keys"
