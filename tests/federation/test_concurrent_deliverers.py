@@ -1,0 +1,65 @@
+"""Several deliverers against one database never send a channel twice: the
+lease on the peer row admits one at a time (docs/protocol.md, section 11)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.live import (
+    discard_node,
+    make_node,
+    outbox_status,
+    peer_nodes,
+    signed_in,
+    wait_until,
+)
+
+pytestmark = pytest.mark.live
+COUNT = 1500
+
+
+@pytest.fixture
+def pair(tmp_path):
+    cn = make_node(tmp_path, "cn.many", "China", "Ministry of Public Security")
+    us = make_node(tmp_path, "us.many", "United States", "Department of Justice")
+    try:
+        for node in (cn, us):
+            node.init()
+            node.start()
+        us.create_user("auditor", "auditor")
+        peer_nodes(cn, us)
+        yield cn, us
+    finally:
+        discard_node(cn)
+        discard_node(us)
+
+
+def test_three_deliverers_send_each_message_once(pair):
+    cn, us = pair
+    extra = [
+        subprocess.Popen([sys.executable, "-m", "accord.cli", "deliver", "--poll", "0.05"],
+                         env=cn.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(2)
+    ]  # fmt: skip
+    try:
+        cn.accord("peer", "ping", "us.many", "--count", str(COUNT), "--size", "256")
+        wait_until(lambda: outbox_status(cn)["us.many"]["applied"] == COUNT, 180,
+                   what="every ping applied")  # fmt: skip
+    finally:
+        for process in extra:
+            process.terminate()
+            process.wait(timeout=30)
+    assert outbox_status(us)["cn.many"]["received"] == COUNT
+    with signed_in(us, "auditor") as auditor:
+        rejected = auditor.get(
+            "/api/v1/audit/events", params={"action": "federation:inbox:reject", "limit": 1}
+        ).json()
+        applied = auditor.get(
+            "/api/v1/audit/events", params={"action": "federation:inbox:apply", "limit": 1}
+        ).json()
+    # A second copy of any message would have been answered as a duplicate.
+    assert rejected["count"] == 0
+    assert applied["count"] == COUNT
