@@ -13,6 +13,7 @@ import logging
 import random
 import secrets
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -79,14 +80,23 @@ class Deliverer:
         self.owner = secrets.token_hex(8)
         self.batch_size = batch_size or settings.FEDERATION_BATCH_SIZE
         self.client = httpx.Client(timeout=timeout or settings.FEDERATION_HTTP_TIMEOUT_SECONDS)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-send")
         self.stopping = threading.Event()
 
     def run(self, poll_seconds: float = 0.25) -> None:
         while not self.stopping.is_set():
             close_old_connections()
-            worked = self.deliver_due()
+            try:
+                worked = self.deliver_due()
+            except Exception:
+                # A database hiccup or a bug must not end the deliverer (and
+                # with it the node); log it and try again shortly.
+                log.exception("delivery round failed; retrying")
+                worked = False
+                self.stopping.wait(max(1.0, poll_seconds))
             if not worked:
                 self.stopping.wait(poll_seconds)
+        self.pool.shutdown(wait=True)
         self.client.close()
 
     def deliver_due(self) -> bool:
@@ -122,24 +132,62 @@ class Deliverer:
         )
 
     def deliver_peer(self, peer: Peer) -> int:
-        """Send batches until the outbox is empty, a failure, or a stop request."""
-        total = 0
-        while not self.stopping.is_set():
-            batch = self._next_batch(peer)
-            if not batch:
-                break
-            outcome = self.send_batch(peer, batch)
+        """Send batches until the outbox is empty, a failure, or a stop request.
+
+        Pipelined: when a batch comes back fully answered, the next batch goes
+        out at once and this batch's receipts are checked and stored while the
+        peer works on it. At most one request is in flight, so the channel
+        stays in seq order."""
+        total, failure = 0, None
+        current = self._send_next(peer, self._next_batch(peer))
+        while current is not None:
+            batch, future = current
+            current = None
+            answer = future.result()
+            go_on = failure is None and not self.stopping.is_set()
+            if go_on and self._fully_answered(answer, batch):
+                current = self._send_next(peer, self._next_batch(peer, after=batch[-1].seq))
+            outcome = self.settle(peer, batch, answer)
             total += outcome.delivered
             if outcome.transient or outcome.permanent:
-                self._record_failure(peer, outcome)
-                break
+                failure = failure or outcome
+            elif current is None and go_on:
+                current = self._send_next(peer, self._next_batch(peer))
             self._claim(peer.pk)  # renew the lease
+        if failure is not None:
+            self._record_failure(peer, failure)
         return total
 
-    def _next_batch(self, peer: Peer) -> list[OutboxMessage]:
-        """The oldest pending messages, as many as fit the count and a byte
-        budget of half the receiver's default request limit."""
-        pending = peer.outbox.filter(status=MessageStatus.PENDING).order_by("seq")
+    def _send_next(self, peer: Peer, batch: list[OutboxMessage]) -> tuple | None:
+        if not batch:
+            return None
+        for message in batch:
+            message.peer = peer
+        return batch, self.pool.submit(self._post, peer, batch)
+
+    def _post(self, peer: Peer, batch: list[OutboxMessage]) -> httpx.Response | Exception:
+        """Sign (at this moment) and post one batch; runs in the sending thread."""
+        now = datetime.now(UTC)
+        payload = {"envelopes": [outbox_envelope(message, now) for message in batch]}
+        try:
+            return self.client.post(peer.url + INBOX_PATH, json=payload)
+        except httpx.HTTPError as exc:
+            return exc
+
+    @staticmethod
+    def _fully_answered(answer: httpx.Response | Exception, batch: list[OutboxMessage]) -> bool:
+        if not isinstance(answer, httpx.Response) or answer.status_code != 200:
+            return False
+        try:
+            document = answer.json()
+        except ValueError:
+            return False
+        return document.get("error") is None and len(document.get("receipts", [])) == len(batch)
+
+    def _next_batch(self, peer: Peer, after: int = 0) -> list[OutboxMessage]:
+        """The oldest pending messages (past seq `after`), as many as fit the
+        count and a byte budget of half the receiver's default request limit."""
+        pending = peer.outbox.filter(status=MessageStatus.PENDING, seq__gt=after).order_by("seq")
         budget, batch = settings.FEDERATION_MAX_REQUEST_BYTES // 2, []
         for message in pending[: self.batch_size]:
             budget -= len(message.body) + 600  # the envelope around the body
@@ -149,17 +197,20 @@ class Deliverer:
         return batch
 
     def send_batch(self, peer: Peer, batch: list[OutboxMessage]) -> Outcome:
-        now = datetime.now(UTC)
-        payload = {"envelopes": [outbox_envelope(message, now) for message in batch]}
+        """Send one batch and settle it (no pipelining)."""
         for message in batch:
             message.peer = peer
-        try:
-            response = self.client.post(peer.url + INBOX_PATH, json=payload)
-        except httpx.HTTPError as exc:
+        return self.settle(peer, batch, self._post(peer, batch))
+
+    def settle(
+        self, peer: Peer, batch: list[OutboxMessage], response: httpx.Response | Exception
+    ) -> Outcome:
+        """Store the receipts of an answer and classify what went wrong, if anything."""
+        if isinstance(response, Exception):
             OutboxMessage.objects.filter(pk__in=[m.pk for m in batch]).update(
-                last_error=f"network: {exc}"[:500]
+                last_error=f"network: {response}"[:500]
             )
-            return Outcome(transient=f"network: {type(exc).__name__}: {exc}")
+            return Outcome(transient=f"network: {type(response).__name__}: {response}")
         if response.status_code >= 500:
             return Outcome(transient=f"HTTP {response.status_code} from {peer.node_id}")
         if response.status_code == 413 and len(batch) > 1:
