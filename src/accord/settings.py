@@ -103,6 +103,11 @@ FEDERATION_MAX_REQUEST_BYTES = env_int(
 )
 FEDERATION_BACKOFF_MAX_SECONDS = env_int("ACCORD_FEDERATION_BACKOFF_MAX", 300, minimum=1)
 FEDERATION_HTTP_TIMEOUT_SECONDS = env_int("ACCORD_FEDERATION_HTTP_TIMEOUT", 30, minimum=1)
+# How long a deliverer's claim on a channel lasts unless renewed (each batch).
+# Longer than the HTTP timeout, so a slow answer never lets a second deliverer in.
+FEDERATION_LEASE_SECONDS = env_int(
+    "ACCORD_FEDERATION_LEASE", FEDERATION_HTTP_TIMEOUT_SECONDS + 15, minimum=5
+)
 # The inbox reads its request as a stream and enforces its own limit with a JSON
 # answer; forms elsewhere keep Django's default limit.
 LOG_LEVEL = env_str("ACCORD_LOG_LEVEL", "INFO").upper()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -63,3 +64,31 @@ def test_three_deliverers_send_each_message_once(pair):
     # A second copy of any message would have been answered as a duplicate.
     assert rejected["count"] == 0
     assert applied["count"] == COUNT
+
+
+def test_a_successor_takes_over_the_lease_of_a_dead_deliverer(pair):
+    """A deliverer killed while holding a channel's lease does not stall the
+    channel until the lease runs out: its pid is gone, so a successor on the
+    same machine claims the channel at once."""
+    cn = pair[0]
+    cn.stop()
+    doomed = subprocess.Popen(
+        [sys.executable, "-m", "accord.cli", "deliver", "--poll", "0.05"],
+        env=cn.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    before = outbox_status(cn)["us.many"]["applied"]
+    cn.accord("peer", "ping", "us.many", "--count", "3000", "--size", "512")
+    wait_until(lambda: outbox_status(cn)["us.many"]["applied"] > before, 60, interval=0.05,
+               what="delivery to start")  # fmt: skip
+    doomed.kill()
+    doomed.wait(timeout=30)
+    holder = outbox_status(cn)["us.many"]
+    assert holder["outbox_depth"] > 0, "the test needs messages left after the kill"
+    started = time.monotonic()
+    cn.start()
+    wait_until(lambda: outbox_status(cn)["us.many"]["outbox_depth"] == 0, 120,
+               what="the successor to deliver the rest")  # fmt: skip
+    # Far less than the lease (ACCORD_FEDERATION_LEASE, 45 s by default).
+    assert time.monotonic() - started < 40

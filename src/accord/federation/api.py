@@ -34,6 +34,7 @@ class ChannelOut(Schema):
     last_delivery_at: datetime | None
     last_error: str
     last_error_at: datetime | None
+    error_resolved: bool
     next_attempt_at: datetime | None
     next_out_seq: int
     next_in_seq: int

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import random
 import secrets
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
@@ -43,7 +45,25 @@ PERMANENT = {
     "out_of_order",
     "too_large",  # a single message over the receiver's limit: no retry can help
 }
-LEASE_SECONDS = 60
+HOST = socket.gethostname()
+
+
+def _dead_local_owners(owners: list[str]) -> list[str]:
+    """Lease owners (host:pid:token) on this machine whose process is gone: a
+    deliverer that crashed, whose lease a successor may take at once."""
+    dead = []
+    for owner in owners:
+        host, _, rest = owner.partition(":")
+        pid = rest.partition(":")[0]
+        if host != HOST or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            dead.append(owner)
+        except PermissionError:
+            continue
+    return dead
 
 
 @dataclass
@@ -77,7 +97,7 @@ def store_receipts(messages: list[OutboxMessage]) -> None:
 
 class Deliverer:
     def __init__(self, *, batch_size: int | None = None, timeout: float | None = None) -> None:
-        self.owner = secrets.token_hex(8)
+        self.owner = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"[:64]
         self.batch_size = batch_size or settings.FEDERATION_BATCH_SIZE
         self.client = httpx.Client(timeout=timeout or settings.FEDERATION_HTTP_TIMEOUT_SECONDS)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-send")
@@ -119,10 +139,16 @@ class Deliverer:
         return worked
 
     def _claim(self, peer_pk: int) -> bool:
+        """Take or renew the peer's lease with one conditional UPDATE; the row
+        count says whether this deliverer won."""
         now = datetime.now(UTC)
         free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=self.owner)
+        holder = Peer.objects.filter(pk=peer_pk).values_list("lease_owner", flat=True).first()
+        if holder and _dead_local_owners([holder]):
+            free |= Q(lease_owner=holder)
+        lease = timedelta(seconds=settings.FEDERATION_LEASE_SECONDS)
         claimed = Peer.objects.filter(free, pk=peer_pk).update(
-            lease_owner=self.owner, lease_until=now + timedelta(seconds=LEASE_SECONDS)
+            lease_owner=self.owner, lease_until=now + lease
         )
         return claimed == 1
 
@@ -151,6 +177,10 @@ class Deliverer:
             total += outcome.delivered
             if outcome.transient or outcome.permanent:
                 failure = failure or outcome
+                pending = [m.pk for m in batch]
+                OutboxMessage.objects.filter(pk__in=pending, status=MessageStatus.PENDING).update(
+                    last_error=(outcome.permanent or outcome.transient)[:500]
+                )
             elif current is None and go_on:
                 current = self._send_next(peer, self._next_batch(peer))
             self._claim(peer.pk)  # renew the lease
@@ -161,6 +191,9 @@ class Deliverer:
     def _send_next(self, peer: Peer, batch: list[OutboxMessage]) -> tuple | None:
         if not batch:
             return None
+        OutboxMessage.objects.filter(pk__in=[m.pk for m in batch]).update(
+            attempts=F("attempts") + 1
+        )
         for message in batch:
             message.peer = peer
         return batch, self.pool.submit(self._post, peer, batch)

@@ -191,7 +191,11 @@ def retry(actor: Actor, peer: Peer | None = None, *, ip: str = "") -> int:
         peers = Peer.objects.filter(active=True)
         if peer is not None:
             peers = peers.filter(pk=peer.pk)
-        count = peers.update(blocked=False, failures=0, next_attempt_at=None)
+        # Clearing the lease too lets a deliverer take over at once from one
+        # that died holding it (on another machine, where its pid cannot be checked).
+        count = peers.update(
+            blocked=False, failures=0, next_attempt_at=None, lease_owner="", lease_until=None
+        )
         audit.record(
             actor,
             AuditAction.OUTBOX_RETRY,
@@ -578,6 +582,12 @@ def channel_summary(peer: Peer) -> dict[str, Any]:
         "oldest_undelivered_at": oldest,
         "last_delivery_at": peer.last_delivery_at,
         "last_error": peer.last_error,
+        # The error is history once a delivery has succeeded since.
+        "error_resolved": bool(
+            peer.last_error_at
+            and peer.last_delivery_at
+            and peer.last_delivery_at > peer.last_error_at
+        ),
         "last_error_at": peer.last_error_at,
         "next_attempt_at": peer.next_attempt_at,
         "next_out_seq": peer.next_out_seq,
