@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/accord
 PYTEST := $(BIN)/pytest
+# Two workers, one test file each at a time: live-node tests spend much of
+# their time waiting on servers, and module fixtures stay in one worker.
+PARALLEL ?= -n 2 --dist loadfile
 CATALOGUES := $(wildcard src/accord/locale/*/LC_MESSAGES/django.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
@@ -17,7 +20,7 @@ run: $(VENV)/.installed messages
 	$(BIN)/accord demo
 
 test: $(VENV)/.installed messages system-browser
-	$(PYTEST)
+	$(PYTEST) $(PARALLEL)
 
 ci: lint test-sqlite test-postgres test-browser
 
@@ -30,10 +33,10 @@ format: $(VENV)/.installed
 	$(BIN)/ruff format src tests tools bench
 
 test-sqlite: $(VENV)/.installed messages
-	env -u ACCORD_DATABASE_URL $(PYTEST) -m "not browser" -p no:cacheprovider
+	env -u ACCORD_DATABASE_URL $(PYTEST) $(PARALLEL) -m "not browser" -p no:cacheprovider
 
 test-postgres: $(VENV)/.installed messages postgres
-	ACCORD_DATABASE_URL=$(PG_URL) $(PYTEST) -m "not browser" -p no:cacheprovider
+	ACCORD_DATABASE_URL=$(PG_URL) $(PYTEST) $(PARALLEL) -m "not browser" -p no:cacheprovider
 
 test-browser: $(VENV)/.installed messages system-browser
 	env -u ACCORD_DATABASE_URL $(PYTEST) -m browser -p no:cacheprovider
