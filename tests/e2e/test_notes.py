@@ -60,3 +60,17 @@ def test_a_note_written_on_one_node_is_read_on_the_other(two_live_nodes, new_pag
     # The nodes are shared with other tests: leave both users in English.
     switch_to(writer, "en")
     switch_to(reader, "en")
+
+
+def test_the_federation_page_shows_the_channel_in_chinese(two_live_nodes, page, screenshot):
+    cn, us = two_live_nodes
+    ensure_peered(cn, us)
+    sign_in(page, cn, "node_admin")
+    switch_to(page, "zh-hans")
+    page.click("a[data-area=federation]")
+    expect(page.locator("h1")).to_have_text(in_chinese("Federation"))
+    row = page.get_by_test_id("peer-table").locator("tr", has_text="us.test")
+    expect(row).to_be_visible()
+    expect(page.get_by_role("heading", name=in_chinese("Latest messages sent"))).to_be_visible()
+    screenshot(page, "federation-cn-zh")
+    switch_to(page, "en")
