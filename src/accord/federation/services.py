@@ -15,7 +15,7 @@ from uuid import UUID
 import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import OperationalError, transaction
 from django.utils.translation import gettext as _
 from pydantic import ValidationError as SchemaError
 from uuid6 import uuid7
@@ -401,23 +401,19 @@ class Applied:
     audit: audit.Entry
 
 
-def _apply(envelope: Envelope, peer: Peer, now: datetime) -> Applied:
+class _RetryCarefully(Exception):
+    """A handler failed on the fast path: redo the batch with a savepoint per message."""
+
+
+def _apply(envelope: Envelope, peer: Peer, now: datetime, careful: bool) -> Applied:
     """Apply one checked, in-order envelope; its seq is consumed either way."""
-    status, reason = MessageStatus.APPLIED, None
     try:
-        with transaction.atomic():
-            kind, body = _decode_body(envelope, peer)
-            context = kinds.InboundContext(peer, envelope.id, envelope.seq, envelope.in_reply_to)
-            kind.handler(context, body)
-    except EnvelopeError as exc:
+        kind, body = _decode_body(envelope, peer)  # writes nothing
+    except (EnvelopeError, kinds.Refusal) as exc:
         status, reason = MessageStatus.REFUSED, exc.reason
-    except kinds.Refusal as exc:
-        status, reason = MessageStatus.REFUSED, exc.reason
-    except DatabaseError:
-        raise  # transient: nothing is consumed, the sender retries
-    except Exception:
-        log.exception("handler for %s #%s failed", envelope.kind, envelope.seq)
-        status, reason = MessageStatus.REFUSED, "internal_error"
+    else:
+        context = kinds.InboundContext(peer, envelope.id, envelope.seq, envelope.in_reply_to)
+        status, reason = _run_handler(kind, context, body, careful)
     receipt = make_receipt(envelope, str(status), reason, now, signing_key_for(peer))
     action = (
         AuditAction.INBOX_APPLY if status == MessageStatus.APPLIED else AuditAction.INBOX_REFUSE
@@ -445,6 +441,30 @@ def _apply(envelope: Envelope, peer: Peer, now: datetime) -> Applied:
     return Applied(receipt, inbox, entry)
 
 
+def _run_handler(
+    kind: kinds.Kind, context: kinds.InboundContext, body: Any, careful: bool
+) -> tuple[str, str | None]:
+    """Most handlers succeed, so the fast path runs them without a savepoint
+    (two round trips per message fewer). If one fails there, whatever it wrote
+    must not survive: the whole batch is rolled back and redone carefully."""
+    try:
+        if not careful:
+            kind.handler(context, body)
+            return MessageStatus.APPLIED, None
+        with transaction.atomic():
+            kind.handler(context, body)
+        return MessageStatus.APPLIED, None
+    except OperationalError:
+        raise  # the database itself failed (transient): nothing is consumed, the sender retries
+    except Exception as exc:
+        if not careful:
+            raise _RetryCarefully from exc
+        if isinstance(exc, kinds.Refusal):
+            return MessageStatus.REFUSED, exc.reason
+        log.exception("handler for %s #%s failed", context.message_id, context.seq)
+        return MessageStatus.REFUSED, "internal_error"
+
+
 def receive_batch(raw: bytes, remote_addr: str = "") -> BatchResult:
     """Check, apply and receipt a batch of envelopes from one sender, in order,
     in one transaction; stop at the first envelope that cannot be applied."""
@@ -455,6 +475,23 @@ def receive_batch(raw: bytes, remote_addr: str = "") -> BatchResult:
         _reject(result, exc, None, remote_addr, index=0)
         return result
     now = datetime.now(UTC)
+    try:
+        result = _receive(envelopes, now, remote_addr, careful=False)
+    except _RetryCarefully:
+        result = _receive(envelopes, now, remote_addr, careful=True)
+    if result.duplicates and result.error is None:
+        result.status = 409
+        result.error = {
+            "reason": "duplicate",
+            "detail": "already applied; receipts resent",
+            "ids": result.duplicates,
+        }
+        audit_rejection("duplicate", f"{len(result.duplicates)} envelopes", None, remote_addr)
+    return result
+
+
+def _receive(envelopes: list, now: datetime, remote_addr: str, careful: bool) -> BatchResult:
+    result = BatchResult()
     with transaction.atomic():
         locked_peers: dict[str, Peer] = {}
         applied: list[Applied] = []
@@ -480,7 +517,7 @@ def receive_batch(raw: bytes, remote_addr: str = "") -> BatchResult:
                         f"expected seq {peer.next_in_seq}",
                         expected_seq=peer.next_in_seq,
                     )
-                outcome = _apply(envelope, peer, now)
+                outcome = _apply(envelope, peer, now, careful)
                 applied.append(outcome)
                 result.receipts.append(outcome.receipt)
                 seen[envelope.id] = outcome.inbox
@@ -493,14 +530,6 @@ def receive_batch(raw: bytes, remote_addr: str = "") -> BatchResult:
         audit.record_many([a.audit for a in applied])
         for peer in locked_peers.values():
             Peer.objects.filter(pk=peer.pk).update(next_in_seq=peer.next_in_seq)
-    if result.duplicates and result.error is None:
-        result.status = 409
-        result.error = {
-            "reason": "duplicate",
-            "detail": "already applied; receipts resent",
-            "ids": result.duplicates,
-        }
-        audit_rejection("duplicate", f"{len(result.duplicates)} envelopes", None, remote_addr)
     return result
 
 
