@@ -14,6 +14,7 @@ from django.db import models, transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accord.core.bulk import insert_many
 from accord.core.canonical import canonical_hash
 from accord.core.models import AuditEvent, AuditHead, User
 
@@ -134,8 +135,11 @@ def record_many(entries: list[Entry]) -> list[AuditEvent]:
             event.hash = compute_hash(event)
             head.seq, head.hash = event.seq, event.hash
             events.append(event)
+        if len(events) == 1:
+            events[0].save(force_insert=True)  # a single event gets its id back
+        else:
+            insert_many(events)
         if events:
-            AuditEvent.objects.bulk_create(events)
             head.save(update_fields=["seq", "hash"])
     return events
 

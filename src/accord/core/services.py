@@ -88,6 +88,8 @@ def create_user(
                 ip=ip,
             )
     except IntegrityError:
+        if not User.objects.filter(username=username).exists():
+            raise  # some other constraint: a bug to see, not a message to mask it
         raise ValidationError(
             _("A user named %(username)s already exists.") % {"username": username}
         ) from None

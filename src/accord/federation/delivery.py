@@ -21,11 +21,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
+from accord.core.bulk import update_many
 from accord.core.identity import this_node
 from accord.federation.envelope import EnvelopeError, verify_receipt
 from accord.federation.models import MessageStatus, OutboxMessage, Peer
@@ -74,25 +75,6 @@ class Outcome:
 
 
 RECEIPT_COLUMNS = ("status", "receipt", "refusal_reason", "delivered_at")
-
-
-def store_receipts(messages: list[OutboxMessage]) -> None:
-    """One prepared UPDATE run for all rows: Django's bulk_update builds a CASE
-    expression per row and field, which cost most of the sender's time."""
-    meta = OutboxMessage._meta
-    quote = connection.ops.quote_name
-    fields = [meta.get_field(name) for name in RECEIPT_COLUMNS]
-    key = meta.pk
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    # Only model metadata (quoted) goes into the text; every value is a parameter.
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(key.column)} = %s"  # noqa: S608
-    rows = [
-        [field.get_db_prep_save(getattr(message, field.attname), connection) for field in fields]
-        + [key.get_db_prep_value(message.pk, connection)]
-        for message in messages
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
 
 
 class Deliverer:
@@ -309,7 +291,7 @@ class Deliverer:
         if not done:
             return 0
         with transaction.atomic():
-            store_receipts(done)
+            update_many(done, RECEIPT_COLUMNS)
             Peer.objects.filter(pk=peer.pk).update(
                 last_delivery_at=now, failures=0, next_attempt_at=None
             )

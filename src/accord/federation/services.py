@@ -22,6 +22,7 @@ from uuid6 import uuid7
 
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
+from accord.core.bulk import insert_many
 from accord.core.canonical import canonical_bytes
 from accord.core.identity import NODE_ID_PATTERN, key_fingerprint, this_node
 from accord.core.roles import Permission
@@ -526,7 +527,7 @@ def _receive(envelopes: list, now: datetime, remote_addr: str, careful: bool) ->
                 _reject(result, exc, document, remote_addr, index=index)
                 break
         # One write of each kind per batch: what makes the channel fast.
-        InboxMessage.objects.bulk_create([a.inbox for a in applied])
+        insert_many([a.inbox for a in applied])
         audit.record_many([a.audit for a in applied])
         for peer in locked_peers.values():
             Peer.objects.filter(pk=peer.pk).update(next_in_seq=peer.next_in_seq)
