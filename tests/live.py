@@ -65,6 +65,8 @@ class LiveNode:
     data_dir: Path
     port: int
     database_url: str = ""
+    # ACCORD_* settings for this node's processes (everything else is inherited).
+    extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     log_path: Path = field(init=False)
 
@@ -82,6 +84,7 @@ class LiveNode:
         env["DJANGO_SETTINGS_MODULE"] = "accord.settings"
         if self.database_url:
             env["ACCORD_DATABASE_URL"] = self.database_url
+        env.update(self.extra_env)
         return env
 
     def accord(self, *args: str, stdin: str | None = None, check: bool = True):
@@ -140,13 +143,13 @@ class LiveNode:
         return httpx.Client(base_url=self.url, timeout=10, follow_redirects=False)
 
 
-def make_node(root: Path, node_id: str, party: str, agency: str) -> LiveNode:
+def make_node(root: Path, node_id: str, party: str, agency: str, **env: str) -> LiveNode:
     data_dir = root / node_id
     database_url = ""
     suite_url = suite_database_url()
     if suite_url.startswith(("postgres://", "postgresql://")):
         database_url = create_postgres_database(suite_url)
-    return LiveNode(node_id, party, agency, data_dir, free_port(), database_url)
+    return LiveNode(node_id, party, agency, data_dir, free_port(), database_url, extra_env=env)
 
 
 def discard_node(node: LiveNode) -> None:

@@ -20,7 +20,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -50,43 +50,23 @@ KILL_WAIT_SECONDS = 15
 LEASE_SECONDS = 45
 
 
-@dataclass
-class FaultNode(LiveNode):
-    """A LiveNode with extra environment for its processes.
-
-    ACCORD_FEDERATION_BACKOFF_MAX=2: after a failed attempt the deliverer backs
-    off 0.5 s * 2^failures, up to 300 s by default. These tests fail attempts
-    on purpose (receiver down, killed, requests dropped), so with the default
-    cap a few consecutive failures would leave the sender idle for minutes after
-    the receiver is back. Capping the back-off at 2 s keeps the file fast; it
-    changes when retries happen, not what is delivered."""
-
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = super().env
-        env.update(self.extra_env)
-        return env
+# ACCORD_FEDERATION_BACKOFF_MAX=2: after a failed attempt the deliverer backs
+# off 0.5 s * 2^failures, up to 300 s by default. These tests fail attempts on
+# purpose (receiver down, killed, requests dropped), so with the default cap a
+# few consecutive failures would leave the sender idle for minutes after the
+# receiver is back. Capping the back-off at 2 s keeps the file fast; it changes
+# when retries happen, not what is delivered.
+FAST_RETRY = {"ACCORD_FEDERATION_BACKOFF_MAX": "2"}
 
 
-def fault_node(root: Path, node_id: str, party: str, agency: str, **env: str) -> FaultNode:
-    base = make_node(root, node_id, party, agency)
-    return FaultNode(
-        base.node_id,
-        base.party,
-        base.agency,
-        base.data_dir,
-        base.port,
-        base.database_url,
-        extra_env={"ACCORD_FEDERATION_BACKOFF_MAX": "2", **env},
-    )
+def fault_node(root: Path, node_id: str, party: str, agency: str, **env: str) -> LiveNode:
+    return make_node(root, node_id, party, agency, **FAST_RETRY, **env)
 
 
 @dataclass
 class Pair:
-    cn: FaultNode
-    us: FaultNode
+    cn: LiveNode
+    us: LiveNode
     proxy: FaultProxy
 
 
@@ -301,7 +281,7 @@ def test_nothing_lost_or_applied_twice_when_either_side_is_killed_mid_delivery(p
     received = InboxCounter(us, cn)
     rng = random.Random(1517)
 
-    def kill_mid_delivery(node: FaultNode) -> tuple[int, int]:
+    def kill_mid_delivery(node: LiveNode) -> tuple[int, int]:
         """Kill `node` once the receiver's count moves, a moment later so as to
         land inside the next batch (200 messages with 512 bytes of padding take
         the receiver a fraction of a second to a second or two, with the load).
