@@ -93,6 +93,9 @@ DATABASES = {
 # Seconds a login session lasts without activity.
 SESSION_COOKIE_AGE = env_int("ACCORD_SESSION_SECONDS", 8 * 3600, minimum=60)
 HTTPS = env_bool("ACCORD_HTTPS", False)
+# Sign-in throttling per account (accord.core.auth).
+LOGIN_MAX_FAILURES = env_int("ACCORD_LOGIN_MAX_FAILURES", 10, minimum=1)
+LOGIN_LOCK_MINUTES = env_int("ACCORD_LOGIN_LOCK_MINUTES", 15, minimum=1)
 # Federation channel (docs/protocol.md).
 FEDERATION_REPLAY_WINDOW_SECONDS = env_int("ACCORD_FEDERATION_REPLAY_WINDOW", 600, minimum=10)
 FEDERATION_BATCH_SIZE = env_int("ACCORD_FEDERATION_BATCH_SIZE", 200, minimum=1)
@@ -166,6 +169,7 @@ TEMPLATES = [
     }
 ]
 
+AUTHENTICATION_BACKENDS = ["accord.core.auth.ThrottledBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
 ]

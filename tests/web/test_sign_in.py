@@ -65,3 +65,17 @@ def test_refused_page_says_so_and_is_audited(client_for):
     assert response.status_code == 403
     assert "recorded in the audit log" in response.content.decode()
     assert last_event().action == AuditAction.ACCESS_DENIED
+
+
+def test_too_many_failures_lock_the_account_for_a_while(users, settings):
+    settings.LOGIN_MAX_FAILURES = 3
+    client = Client()
+    for _ in range(3):
+        client.post("/login/", {"username": "analyst-user", "password": "wrong-guess-1"})
+    response = client.post("/login/", {"username": "analyst-user", "password": TEST_PASSWORD})
+    assert response.status_code == 200
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert last_event().action == AuditAction.LOGIN_FAILED
+    # Other accounts are not affected.
+    other = Client().post("/login/", {"username": "auditor-user", "password": TEST_PASSWORD})
+    assert other.status_code == 302

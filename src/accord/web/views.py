@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from accord.core import services
 from accord.core.audit import Actor, AuditAction
+from accord.core.auth import SignInForm
 from accord.core.models import AuditEvent, User
 from accord.core.roles import ROLE_PERMISSIONS, Permission, Role
 from accord.core.signals import client_ip
@@ -39,6 +40,7 @@ AUDIT_PAGE_SIZE = 50
 class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
     redirect_authenticated_user = True
+    authentication_form = SignInForm
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
