@@ -25,10 +25,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 from nacl.public import PrivateKey  # noqa: E402
 from nacl.signing import SigningKey  # noqa: E402
 from tests.live import (  # noqa: E402
-    discard_node,
-    make_node,
     outbox_status,
-    peer_nodes,
+    peered_pair,
     signed_in,
     wait_until,
 )
@@ -113,14 +111,8 @@ def run_database(label: str, database_url: str, count: int, size: int, latency_r
     else:
         os.environ.pop("ACCORD_DATABASE_URL", None)
     root = Path(tempfile.mkdtemp(prefix=f"accord-bench-{label}-"))
-    sender = make_node(root, "cn.bench", "China", "Ministry of Public Security")
-    receiver = make_node(root, "us.bench", "United States", "Department of Justice")
-    try:
-        for node in (sender, receiver):
-            node.init()
-            node.start()
+    with peered_pair(root, "bench") as (sender, receiver):
         sender.create_user("node_admin", "node_admin")
-        peer_nodes(sender, receiver)
         # Warm-up: connections, caches, first page of the deliverer.
         sender.accord("peer", "ping", "us.bench", "--count", "50", "--size", str(size))
         wait_until(lambda: outbox_status(sender)["us.bench"]["outbox_depth"] == 0, 120)
@@ -157,9 +149,6 @@ def run_database(label: str, database_url: str, count: int, size: int, latency_r
             "latency_note": "a note posted to the API until its receipt is stored; "
             "includes the deliverer's idle poll (0.25 s)",
         }
-    finally:
-        discard_node(sender)
-        discard_node(receiver)
 
 
 def report(results: dict) -> str:

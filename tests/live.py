@@ -210,3 +210,20 @@ def ensure_peered(a: LiveNode, b: LiveNode) -> None:
     """Peer two nodes unless an earlier test already did (shared fixtures)."""
     if b.node_id not in outbox_status(a):
         peer_nodes(a, b)
+
+
+@contextmanager
+def peered_pair(root: Path, suffix: str, cn_env: dict | None = None, us_env: dict | None = None):
+    """Two fresh serving nodes, cn.SUFFIX and us.SUFFIX, that peer with each
+    other; stopped (and their databases dropped) on exit."""
+    cn = make_node(root, f"cn.{suffix}", "China", "Ministry of Public Security", **(cn_env or {}))
+    us = make_node(root, f"us.{suffix}", "United States", "Department of Justice", **(us_env or {}))
+    try:
+        for node in (cn, us):
+            node.init()
+            node.start()
+        peer_nodes(cn, us)
+        yield cn, us
+    finally:
+        discard_node(cn)
+        discard_node(us)

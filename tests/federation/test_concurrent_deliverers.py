@@ -9,10 +9,8 @@ import sys
 import pytest
 
 from tests.live import (
-    discard_node,
-    make_node,
     outbox_status,
-    peer_nodes,
+    peered_pair,
     signed_in,
     wait_until,
 )
@@ -25,20 +23,9 @@ COUNT = 1500
 def pair(tmp_path):
     # A lease of an hour: a successor that waited for it to run out would
     # never deliver within the test's waits.
-    cn = make_node(
-        tmp_path, "cn.many", "China", "Ministry of Public Security", ACCORD_FEDERATION_LEASE="3600"
-    )
-    us = make_node(tmp_path, "us.many", "United States", "Department of Justice")
-    try:
-        for node in (cn, us):
-            node.init()
-            node.start()
+    with peered_pair(tmp_path, "many", cn_env={"ACCORD_FEDERATION_LEASE": "3600"}) as (cn, us):
         us.create_user("auditor", "auditor")
-        peer_nodes(cn, us)
         yield cn, us
-    finally:
-        discard_node(cn)
-        discard_node(us)
 
 
 def test_three_deliverers_send_each_message_once(pair):

@@ -8,11 +8,9 @@ import json
 import pytest
 
 from tests.live import (
-    discard_node,
     identity_of,
-    make_node,
     outbox_status,
-    peer_nodes,
+    peered_pair,
     wait_until,
 )
 
@@ -21,17 +19,8 @@ pytestmark = pytest.mark.live
 
 @pytest.fixture
 def pair(tmp_path):
-    cn = make_node(tmp_path, "cn.rotate", "China", "Ministry of Public Security")
-    us = make_node(tmp_path, "us.rotate", "United States", "Department of Justice")
-    try:
-        for node in (cn, us):
-            node.init()
-            node.start()
-        peer_nodes(cn, us)
-        yield cn, us
-    finally:
-        discard_node(cn)
-        discard_node(us)
+    with peered_pair(tmp_path, "rotate") as nodes:
+        yield nodes
 
 
 def peers_of(node) -> dict:
