@@ -105,13 +105,16 @@ def note_latencies(sender, rounds: int) -> list[float]:
     return latencies
 
 
-def run_database(label: str, database_url: str, count: int, size: int, latency_rounds: int) -> dict:
+def run_database(
+    label: str, database_url: str, count: int, size: int, latency_rounds: int, batch: int
+) -> dict:
     if database_url:
         os.environ["ACCORD_DATABASE_URL"] = database_url
     else:
         os.environ.pop("ACCORD_DATABASE_URL", None)
     root = Path(tempfile.mkdtemp(prefix=f"accord-bench-{label}-"))
-    with peered_pair(root, "bench") as (sender, receiver):
+    sender_env = {"ACCORD_FEDERATION_BATCH_SIZE": str(batch)}
+    with peered_pair(root, "bench", cn_env=sender_env) as (sender, receiver):
         sender.create_user("node_admin", "node_admin")
         # Warm-up: connections, caches, first page of the deliverer.
         sender.accord("peer", "ping", "us.bench", "--count", "50", "--size", str(size))
@@ -140,6 +143,7 @@ def run_database(label: str, database_url: str, count: int, size: int, latency_r
             "database": label,
             "messages": count,
             "body_bytes": size,
+            "batch_size": batch,
             "enqueue_seconds": round(enqueue_seconds, 3),
             "deliver_seconds": round(deliver_seconds, 3),
             "messages_per_second": round(count / deliver_seconds, 1),
@@ -186,6 +190,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--latency-rounds", type=int, default=10)
     parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--batch-size", type=int, default=200, help="the sender's batch size")
     args = parser.parse_args()
     per_message = crypto_per_message(args.size, 2000)
     results = {
@@ -202,7 +207,9 @@ def main() -> None:
     }
     for label in args.databases.split(","):
         url = PG_URL if label == "postgres" else ""
-        results["runs"].append(run_database(label, url, args.count, args.size, args.latency_rounds))
+        results["runs"].append(
+            run_database(label, url, args.count, args.size, args.latency_rounds, args.batch_size)
+        )
         print(json.dumps(results["runs"][-1]), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "federation.json").write_text(json.dumps(results, indent=2) + "\n")
