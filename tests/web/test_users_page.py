@@ -33,9 +33,13 @@ def test_mismatched_passwords_create_nobody(client_for):
     before = User.objects.count()
     response = client_for(Role.NODE_ADMIN).post(
         "/admin/users/",
-        {"username": "x1", "role": "analyst", "password": "a-long-passphrase-9",
-         "password_again": "different-passphrase-9"},
-    )  # fmt: skip
+        {
+            "username": "x1",
+            "role": "analyst",
+            "password": "a-long-passphrase-9",
+            "password_again": "different-passphrase-9",
+        },
+    )
     assert response.status_code == 200
     assert "The two passwords differ." in response.content.decode()
     assert User.objects.count() == before
@@ -56,3 +60,32 @@ def test_audit_page_verifies_the_chain(client_for):
     client = client_for(Role.AUDITOR)
     response = client.post("/audit/verify/", follow=True)
     assert "The audit log is intact" in response.content.decode()
+
+
+def test_a_user_changes_their_own_password_on_the_page(client_for, users):
+    from tests.live import TEST_PASSWORD
+
+    client = client_for(Role.ANALYST)
+    mismatch = client.post(
+        "/account/password/",
+        {
+            "old_password": TEST_PASSWORD,
+            "new_password": "brand-new-passphrase-1",
+            "new_password_again": "brand-new-passphrase-2",
+        },
+    )
+    assert "The two passwords differ." in mismatch.content.decode()
+    users[Role.ANALYST].refresh_from_db()
+    assert users[Role.ANALYST].check_password(TEST_PASSWORD)
+    done = client.post(
+        "/account/password/",
+        {
+            "old_password": TEST_PASSWORD,
+            "new_password": "brand-new-passphrase-1",
+            "new_password_again": "brand-new-passphrase-1",
+        },
+    )
+    assert done.status_code == 302
+    users[Role.ANALYST].refresh_from_db()
+    assert users[Role.ANALYST].check_password("brand-new-passphrase-1")
+    assert client.get("/").status_code == 200  # still signed in after the change
