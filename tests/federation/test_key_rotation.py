@@ -11,6 +11,7 @@ from tests.live import (
     identity_of,
     outbox_status,
     peered_pair,
+    signed_in,
     wait_until,
 )
 
@@ -62,3 +63,17 @@ def test_rotation_switches_keys_without_losing_messages(pair):
     wait_until(lambda: delivered(us, "cn.rotate", 35), 60, what="us after rotation")
     for node in pair:
         assert node.accord("audit", "verify").stdout.startswith("OK")
+
+
+def test_the_peers_old_key_is_retired_and_audited_once_it_signs_with_the_new(pair):
+    cn, us = pair
+    us.create_user("auditor", "auditor")
+    cn.accord("keys", "rotate")
+    cn.accord("peer", "ping", "us.rotate", "--count", "3")
+    wait_until(lambda: delivered(cn, "us.rotate", 4), 60, what="rotation and pings")
+    with signed_in(us, "auditor") as auditor:
+        events = auditor.get(
+            "/api/v1/audit/events", params={"action": "federation:peer:old-key-retired"}
+        ).json()
+    assert events["count"] == 1
+    assert events["items"][0]["data"]["current_fingerprint"] == identity_of(cn)["fingerprint"]

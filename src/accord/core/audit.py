@@ -41,6 +41,7 @@ class AuditAction(models.TextChoices):
     PEER_BLOCKED = "federation:peer:blocked", _("Delivery to a peer stopped")
     PEER_KEYS_ROTATED = "federation:peer:keys-rotated", _("A peer rotated its keys")
     KEYS_ROTATE = "core:node:keys-rotate", _("This node's keys rotated")
+    PEER_OLD_KEY_RETIRED = "federation:peer:old-key-retired", _("A peer's old key retired")
     OUTBOX_RETRY = "federation:outbox:retry", _("Delivery retried")
     OUTBOX_DELIVERED = "federation:outbox:delivered", _("Messages delivered")
     INBOX_APPLY = "federation:inbox:apply", _("Message received and applied")

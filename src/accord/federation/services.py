@@ -354,8 +354,15 @@ def _check_envelope(document: Any, now: datetime, peers: dict[str, Peer]) -> tup
         raise Rejected(exc.reason, exc.detail) from None
     if used == 0 and peer.previous_signing_key:
         # The peer signs with its new key now: its old key is retired for good.
+        retired = key_fingerprint(base64.b64decode(peer.previous_signing_key))
         peer.previous_signing_key = ""
         Peer.objects.filter(pk=peer.pk).update(previous_signing_key="")
+        audit.record(
+            Actor(label=f"peer:{peer.node_id}"),
+            AuditAction.PEER_OLD_KEY_RETIRED,
+            peer,
+            data={"retired_fingerprint": retired, "current_fingerprint": peer.fingerprint},
+        )
     if envelope.recipient != this_node().node_id:
         raise Rejected("wrong_recipient", f"this node is {this_node().node_id}")
     age = abs((now - parse_time(envelope.sent_at)).total_seconds())
