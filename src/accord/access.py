@@ -65,4 +65,19 @@ API: dict[str, Rule] = {
     "GET /api/v1/federation/inbox": Rule(Permission.MANAGE_FEDERATION),
     "GET /api/v1/federation/notes": Rule(Permission.EXCHANGE_NOTES),
     "POST /api/v1/federation/notes": Rule(Permission.EXCHANGE_NOTES, ("POST",)),
+    "GET /api/v1/assistance/requests": Rule(Permission.VIEW_REQUESTS),
+    "POST /api/v1/assistance/requests": Rule(Permission.VIEW_REQUESTS, ("POST",)),
+    "GET /api/v1/assistance/requests/{request_id}": Rule(Permission.VIEW_REQUESTS),
+    "PUT /api/v1/assistance/requests/{request_id}": Rule(Permission.VIEW_REQUESTS, ("PUT",)),
+    "POST /api/v1/assistance/requests/{request_id}/actions": Rule(
+        Permission.VIEW_REQUESTS, ("POST",)
+    ),
+    "POST /api/v1/assistance/requests/{request_id}/findings": Rule(
+        Permission.VIEW_REQUESTS, ("POST",)
+    ),
+    "POST /api/v1/assistance/requests/{request_id}/team": Rule(Permission.VIEW_REQUESTS, ("POST",)),
+    "GET /api/v1/assistance/requests/{request_id}/files/{sha256}": Rule(Permission.VIEW_REQUESTS),
+    "GET /api/v1/assistance/metrics": Rule(Permission.VIEW_REQUESTS),
+    "GET /api/v1/assistance/reminders": Rule(Permission.VIEW_REQUESTS),
+    "GET /api/v1/assistance/vocabulary": Rule(Permission.VIEW_REQUESTS),
 }

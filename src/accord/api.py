@@ -14,6 +14,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import django_auth
 from pydantic import Field
 
+from accord.assistance.services import TransitionRefused
 from accord.core import services
 from accord.core.audit import Actor
 from accord.core.identity import this_node
@@ -31,14 +32,21 @@ api = NinjaAPI(
 
 
 def _add_routers() -> None:
+    from accord.assistance.api import router as assistance
     from accord.federation.api import router as federation
 
     api.add_router("/", federation)
+    api.add_router("/", assistance)
 
 
 @api.exception_handler(PermissionDenied)
 def permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc)}, status=403)
+
+
+@api.exception_handler(TransitionRefused)
+def transition_refused(request: HttpRequest, exc: TransitionRefused) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.message}, status=exc.status)
 
 
 @api.exception_handler(ValidationError)

@@ -113,6 +113,19 @@ FEDERATION_LEASE_SECONDS = env_int(
 )
 # The inbox reads its request as a stream and enforces its own limit with a JSON
 # answer; forms elsewhere keep Django's default limit.
+# How often `accord serve`'s clock runs timed work (holds lapsing, reminders).
+CLOCK_SECONDS = env_int("ACCORD_CLOCK_SECONDS", 60, minimum=1)
+# Chromium prints the request form to PDF (Debian's package; `make` installs it).
+CHROMIUM = env_str("ACCORD_CHROMIUM", "/usr/bin/chromium")
+# Deadline reminders go by e-mail too when an SMTP server is configured.
+EMAIL_HOST = env_str("ACCORD_EMAIL_HOST", "")
+EMAIL_PORT = env_int("ACCORD_EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("ACCORD_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("ACCORD_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("ACCORD_EMAIL_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("ACCORD_EMAIL_FROM", "accord@localhost")
+EMAIL_REMINDERS = bool(EMAIL_HOST)
+
 LOG_LEVEL = env_str("ACCORD_LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
     raise ImproperlyConfigured("ACCORD_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
@@ -128,6 +141,7 @@ INSTALLED_APPS = [
     "ninja",
     "accord.core",
     "accord.federation",
+    "accord.assistance",
     "accord.web",
 ]
 

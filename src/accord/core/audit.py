@@ -49,6 +49,28 @@ class AuditAction(models.TextChoices):
     INBOX_REJECT = "federation:inbox:reject", _("Envelope rejected")
     NOTE_SEND = "federation:note:send", _("Note sent")
     PING_SEND = "federation:ping:send", _("Channel test sent")
+    REQUEST_CREATE = "assistance:request:create", _("Assistance request drafted")
+    REQUEST_UPDATE = "assistance:request:update", _("Assistance request edited")
+    REQUEST_TRANSITION = "assistance:request:transition", _("Assistance request moved on")
+    REQUEST_ACTION_ASKED = (
+        "assistance:request:action-asked",
+        _("Assistance request action sent to the partner"),
+    )
+    REQUEST_ACTION_REFUSED = (
+        "assistance:request:action-refused",
+        _("Assistance request action refused"),
+    )
+    REQUEST_RECEIVE = "assistance:request:receive", _("Assistance request update received")
+    REQUEST_READ = "assistance:request:read", _("Assistance request read")
+    REQUEST_LIST = "assistance:request:list", _("Assistance requests listed")
+    REQUEST_EXPORT = "assistance:request:export", _("Assistance request exported")
+    REQUEST_FINDING = "assistance:request:finding", _("Screening finding recorded")
+    REQUEST_TEAM = "assistance:request:team", _("Request team changed")
+    REQUEST_FILES_DELETED = (
+        "assistance:request:files-deleted",
+        _("Response files deleted at the provider's demand"),
+    )
+    REMINDER_SEND = "assistance:reminder:send", _("Deadline reminders sent")
 
 
 @dataclass(frozen=True)

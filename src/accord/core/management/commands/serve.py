@@ -20,7 +20,8 @@ STOP_GRACE_SECONDS = 15
 class Command(BaseCommand):
     help = (
         "Run the node: gunicorn serving the web UI, API and federation endpoints, "
-        "plus the background task worker. SIGTERM or Ctrl-C stops both cleanly."
+        "plus the task worker, the federation deliverer and the clock. "
+        "SIGTERM or Ctrl-C stops them all cleanly."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -31,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-worker",
             action="store_true",
-            help="do not start the background task worker and the federation deliverer",
+            help="do not start the task worker, the federation deliverer and the clock",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -55,7 +56,7 @@ class Command(BaseCommand):
         ]  # fmt: skip
         children = [subprocess.Popen(web, env=os.environ.copy())]
         if not options["no_worker"]:
-            for role in ("worker", "deliver"):
+            for role in ("worker", "deliver", "clock"):
                 command = [sys.executable, "-m", "accord.cli", role]
                 children.append(subprocess.Popen(command, env=os.environ.copy()))
         node = identity.this_node()

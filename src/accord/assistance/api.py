@@ -1,0 +1,292 @@
+"""JSON API for mutual-assistance requests: the same services, so the same rules
+as the pages and the CLI."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
+from pydantic import Field
+
+from accord.assistance import files, services
+from accord.assistance.deadlines import deadlines_of
+from accord.assistance.machine import REQUESTED, REQUESTING, TRANSITIONS, available
+from accord.assistance.models import AssistanceRequest, Reminder, ScreeningFinding
+from accord.assistance.types import (
+    STATUTES,
+    ConditionKind,
+    LegalBasis,
+    OffenceCategory,
+    RefusalGround,
+    RequestType,
+    Urgency,
+)
+from accord.core.audit import Actor
+from accord.core.models import User
+from accord.core.roles import Permission, Role
+from accord.core.services import require
+from accord.core.signals import client_ip
+from accord.federation.models import Peer
+
+router = Router(tags=["assistance"])
+
+
+class RequestIn(Schema):
+    peer: str = Field(max_length=100, description="the requested node's id")
+    request_type: str
+    legal_basis: str
+    requesting_authority: str
+    central_authority: str
+    offences: list[dict[str, Any]]
+    summary: str
+    purpose: str
+    urgency: str = "standard"
+    urgency_reason: str = ""
+    confidential: bool = False
+    confidentiality_reasons: str = ""
+    desired_deadline: str | None = None
+    language: str = "en"
+    translation: str = ""
+    signer: str
+    details: dict[str, Any]
+
+
+class AttachmentIn(Schema):
+    name: str = Field(max_length=255)
+    content_type: str = Field(default="application/octet-stream", max_length=100)
+    data_base64: str
+
+
+class ActionIn(Schema):
+    action: str = Field(max_length=40)
+    version: int
+    payload: dict[str, Any] = Field(default_factory=dict)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=services.MAX_FILES)
+
+
+class FindingIn(Schema):
+    ground: str = Field(max_length=40)
+    applies: bool
+    rationale: str = Field(max_length=10_000)
+
+
+class MemberIn(Schema):
+    username: str = Field(max_length=150)
+
+
+class SummaryOut(Schema):
+    id: UUID
+    reference: str
+    direction: str
+    partner: str
+    request_type: str
+    state: str
+    urgency: str
+    confidential: bool
+    version: int
+    created_at: datetime
+    submitted_at: datetime | None
+    next_due: datetime | None
+    overdue: bool
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.of(request.user)  # type: ignore[arg-type]
+
+
+def summary(row: AssistanceRequest, now: datetime) -> dict[str, Any]:
+    open_deadlines = [d for d in deadlines_of(row) if d.met_at is None] if not row.is_final else []
+    return {
+        "id": row.pk, "reference": row.reference,
+        "direction": "outgoing" if row.outgoing else "incoming",
+        "partner": row.peer.node_id, "request_type": row.request_type, "state": row.state,
+        "urgency": row.urgency, "confidential": row.confidential, "version": row.version,
+        "created_at": row.created_at, "submitted_at": row.submitted_at,
+        "next_due": min((d.due_at for d in open_deadlines), default=None),
+        "overdue": any(d.overdue(now) for d in open_deadlines),
+    }  # fmt: skip
+
+
+def detail(row: AssistanceRequest, user: Any) -> dict[str, Any]:
+    """The shared replica plus what this node alone knows and this user may do."""
+    now = timezone.now()
+    side = REQUESTING if row.outgoing else REQUESTED
+    screening = not row.outgoing and user.role in (Role.CENTRAL_AUTHORITY, Role.AUDITOR)
+    return {
+        **services.shared_view(row),
+        "direction": "outgoing" if row.outgoing else "incoming",
+        "deadlines": [
+            {"key": d.key, "due_at": d.due_at, "met_at": d.met_at, "overdue": d.overdue(now),
+             "seconds_left": int(d.time_left(now).total_seconds())}
+            for d in deadlines_of(row)
+        ],
+        "actions": [t.action for t in available(row, user.role, side)],
+        "pending_actions": [
+            {"id": str(p.pk), "action": p.action, "outcome": p.outcome, "refusal": p.refusal}
+            for p in row.pending_actions.order_by("created_at")
+        ],
+        "team": sorted(u.username for u in row.team.all()),
+        "findings": [
+            {"ground": f.ground, "applies": f.applies, "rationale": f.rationale,
+             "reviewer": f.reviewer.username if f.reviewer else "", "at": f.at}
+            for f in row.findings.all()
+        ] if screening else [],
+    }  # fmt: skip
+
+
+def _open(request: HttpRequest, request_id: UUID, how: str = "read") -> AssistanceRequest:
+    try:
+        return services.open_request(_actor(request), request_id, how=how, ip=client_ip(request))
+    except AssistanceRequest.DoesNotExist:
+        from django.http import Http404
+
+        raise Http404 from None
+
+
+@router.get("/assistance/requests", response=list[SummaryOut])
+@paginate(LimitOffsetPagination)
+def list_requests(
+    request: HttpRequest,
+    direction: str = "",
+    state: str = "",
+    request_type: str = "",
+    urgency: str = "",
+    overdue: bool = False,
+    topic: str = "",
+    q: str = "",
+) -> Any:
+    actor = _actor(request)
+    filters = services.Filters(direction, state, request_type, urgency, overdue, topic, q)
+    rows = list(services.list_requests(actor, filters, ip=client_ip(request)))
+    services.audit_list(actor, len(rows), filters, client_ip(request))
+    now = timezone.now()
+    return [summary(row, now) for row in rows]
+
+
+@router.post("/assistance/requests", response={201: dict[str, Any]})
+def create_request(request: HttpRequest, payload: RequestIn) -> Status:
+    actor = _actor(request)
+    require(actor, Permission.VIEW_REQUESTS, what="create_request", ip=client_ip(request))
+    peer = Peer.objects.filter(node_id=payload.peer, active=True).first()
+    if peer is None:
+        raise ValidationError(f"{payload.peer} is not an active peer of this node.")
+    data = payload.model_dump(exclude={"peer"})
+    created = services.create_request(actor, peer, data, ip=client_ip(request))
+    return Status(201, detail(created, request.user))
+
+
+@router.get("/assistance/requests/{request_id}", response=dict[str, Any])
+def get_request(request: HttpRequest, request_id: UUID) -> dict[str, Any]:
+    return detail(_open(request, request_id), request.user)
+
+
+@router.put("/assistance/requests/{request_id}", response=dict[str, Any])
+def update_request(request: HttpRequest, request_id: UUID, payload: RequestIn) -> dict[str, Any]:
+    row = _open(request, request_id)
+    data = payload.model_dump(exclude={"peer"})
+    updated = services.update_draft(_actor(request), row, data, ip=client_ip(request))
+    return detail(updated, request.user)
+
+
+@router.post("/assistance/requests/{request_id}/actions", response=dict[str, Any])
+def take_action(request: HttpRequest, request_id: UUID, payload: ActionIn) -> dict[str, Any]:
+    row = _open(request, request_id)
+    uploads = []
+    for attachment in payload.attachments:
+        try:
+            data = base64.b64decode(attachment.data_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError(f"{attachment.name}: data_base64 is not base64") from None
+        uploads.append((attachment.name, attachment.content_type, data))
+    updated = services.perform(
+        _actor(request), row, payload.action, payload.payload, version=payload.version,
+        uploads=uploads, ip=client_ip(request),
+    )  # fmt: skip
+    updated.refresh_from_db()
+    return detail(updated, request.user)
+
+
+@router.post("/assistance/requests/{request_id}/findings", response={201: dict[str, Any]})
+def add_finding(request: HttpRequest, request_id: UUID, payload: FindingIn) -> Status:
+    row = _open(request, request_id)
+    finding = services.record_finding(
+        _actor(request), row, payload.ground, payload.applies, payload.rationale,
+        ip=client_ip(request),
+    )  # fmt: skip
+    return Status(201, {"ground": finding.ground, "applies": finding.applies,
+                        "rationale": finding.rationale})  # fmt: skip
+
+
+@router.post("/assistance/requests/{request_id}/team", response=dict[str, Any])
+def add_member(request: HttpRequest, request_id: UUID, payload: MemberIn) -> dict[str, Any]:
+    row = _open(request, request_id)
+    user = User.objects.filter(username=payload.username, is_active=True).first()
+    if user is None:
+        raise ValidationError(f"No active user {payload.username}.")
+    services.add_member(_actor(request), row, user, ip=client_ip(request))
+    return detail(row, request.user)
+
+
+@router.get("/assistance/requests/{request_id}/files/{sha256}", response={200: None})
+def download_file(request: HttpRequest, request_id: UUID, sha256: str) -> HttpResponse:
+    row = _open(request, request_id, how="file")
+    return file_response(row, sha256)
+
+
+def file_response(row: AssistanceRequest, sha256: str) -> HttpResponse:
+    from django.http import Http404
+
+    ref = row.files.filter(sha256=sha256, deleted=False).first()
+    if ref is None or not files.exists(sha256):
+        raise Http404
+    response = HttpResponse(files.load(sha256), content_type=ref.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{ref.name.replace(chr(34), "")}"'
+    response["X-Content-SHA256"] = sha256
+    return response
+
+
+@router.get("/assistance/metrics", response=dict[str, Any])
+def metrics(request: HttpRequest) -> dict[str, Any]:
+    return services.metrics_for(_actor(request), ip=client_ip(request))
+
+
+@router.get("/assistance/reminders", response=list[dict[str, Any]])
+def reminders(request: HttpRequest) -> list[dict[str, Any]]:
+    from accord.assistance.reminders import text_of
+
+    require(_actor(request), Permission.VIEW_REQUESTS, what="reminders", ip=client_ip(request))
+    rows = Reminder.objects.restrict(request.user).select_related("request", "user")[:200]
+    return [{"request": str(r.request_id), "reference": r.request.reference,
+             "deadline": r.deadline, "threshold": r.threshold, "due_at": r.due_at,
+             "text": text_of(r), "created_at": r.created_at} for r in rows]  # fmt: skip
+
+
+@router.get("/assistance/vocabulary", response=dict[str, Any])
+def vocabulary(request: HttpRequest) -> dict[str, Any]:
+    """Codes and labels for request forms in other tools: types, legal bases,
+    urgency, offence categories with their statutes, grounds, conditions, steps."""
+    require(_actor(request), Permission.VIEW_REQUESTS, what="vocabulary", ip=client_ip(request))
+
+    def pairs(choices: Any) -> list[dict[str, str]]:
+        return [{"code": value, "label": str(label)} for value, label in choices.choices]
+
+    return {
+        "types": pairs(RequestType), "legal_bases": pairs(LegalBasis),
+        "urgencies": pairs(Urgency), "grounds": pairs(RefusalGround),
+        "condition_kinds": pairs(ConditionKind),
+        "offence_categories": [{**c, "statutes": STATUTES[c["code"]]}
+                               for c in pairs(OffenceCategory)],
+        "steps": [{"code": t.action, "label": str(t.label), "side": t.side,
+                   "roles": sorted(t.roles), "from": sorted(t.sources),
+                   "to": t.target or "", "types": sorted(t.types)}
+                  for t in TRANSITIONS.values()],
+        "dual_criminality_finding": ScreeningFinding.DUAL_CRIMINALITY,
+    }  # fmt: skip

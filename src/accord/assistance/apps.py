@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AssistanceConfig(AppConfig):
+    name = "accord.assistance"
+    label = "assistance"
+    verbose_name = _("Assistance requests")
+
+    def ready(self) -> None:
+        # Registers the assistance.* message kinds with the federation channel.
+        from accord.assistance import messages  # noqa: F401

@@ -1,0 +1,160 @@
+"""`accord requests`: the same operations as the pages and the API, with the
+same rules. Steps are taken as a named user (`--as`), so side and role checks
+and the audit trail are the same as in the browser."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.serializers.json import DjangoJSONEncoder
+
+from accord.assistance import services
+from accord.assistance.models import AssistanceRequest
+from accord.core.audit import Actor
+from accord.core.models import User
+from accord.federation.models import Peer
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
+
+
+class Command(BaseCommand):
+    help = "Mutual-assistance requests: list, show, create, take a step, screen, run the clock."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        listing = sub.add_parser("list", help="list requests")
+        listing.add_argument("--direction", choices=["incoming", "outgoing"], default="")
+        listing.add_argument("--state", default="")
+        listing.add_argument("--type", dest="request_type", default="")
+        listing.add_argument("--overdue", action="store_true")
+        listing.add_argument("--json", action="store_true")
+        show = sub.add_parser("show", help="one request, as JSON (the read is audited)")
+        show.add_argument("reference", help="reference or id")
+        create = sub.add_parser("create", help="draft a request from a JSON file (- for stdin)")
+        create.add_argument("file")
+        create.add_argument("--as", dest="username", required=True, help="the drafting user")
+        step = sub.add_parser("step", help="take one step of the workflow")
+        step.add_argument("reference")
+        step.add_argument("step", help="e.g. validate, submit, acknowledge, accept, respond")
+        step.add_argument("--as", dest="username", required=True)
+        step.add_argument("--payload", default="{}", help="the step's fields as JSON")
+        step.add_argument("--version", type=int, help="the version you saw (default: current)")
+        step.add_argument("--attach", action="append", default=[], help="a file to send")
+        finding = sub.add_parser("finding", help="record a screening finding")
+        finding.add_argument("reference")
+        finding.add_argument("ground")
+        finding.add_argument("--applies", choices=["yes", "no"], required=True)
+        finding.add_argument("--rationale", required=True)
+        finding.add_argument("--as", dest="username", required=True)
+        clock = sub.add_parser("tick", help="lapse expired holds and send deadline reminders")
+        clock.add_argument("--at", help="ISO time to run the clock at (default: now)")
+
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
+        try:
+            getattr(self, f"do_{action}")(**options)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
+        except services.TransitionRefused as exc:
+            raise CommandError(exc.message) from None
+
+    def _user(self, username: str) -> Actor:
+        user = User.objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise CommandError(f"no active user {username!r}")
+        return Actor.of(user)
+
+    def _request(self, reference: str) -> AssistanceRequest:
+        found = AssistanceRequest.objects.filter(reference=reference).first()
+        if found is None:
+            try:
+                found = AssistanceRequest.objects.filter(pk=reference).first()
+            except ValidationError:
+                found = None
+        if found is None:
+            raise CommandError(f"no request {reference!r} on this node")
+        return found
+
+    def do_list(self, json: bool = False, **options: Any) -> None:
+        filters = services.Filters(
+            direction=options["direction"], state=options["state"],
+            request_type=options["request_type"], overdue=options["overdue"],
+        )  # fmt: skip
+        actor = Actor.system("cli")
+        rows = list(services.list_requests(actor, filters))
+        services.audit_list(actor, len(rows), filters)
+        if json:
+            self.stdout.write(_dumps([services.shared_view(r) for r in rows]))
+            return
+        if not rows:
+            self.stdout.write("No requests.")
+        for row in rows:
+            direction = "out" if row.outgoing else "in"
+            self.stdout.write(
+                f"{row.reference:<24} {direction:<3} {row.peer.node_id:<12} "
+                f"{row.request_type:<22} {row.state:<24} v{row.version}"
+            )
+
+    def do_show(self, reference: str, **options: Any) -> None:
+        row = self._request(reference)
+        opened = services.open_request(Actor.system("cli"), row.pk)
+        self.stdout.write(_dumps(services.shared_view(opened)))
+
+    def do_create(self, file: str, username: str, **options: Any) -> None:
+        actor = self._user(username)
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise CommandError(f"{file}: not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise CommandError(f"{file}: expected a JSON object")
+        peer = Peer.objects.filter(node_id=data.pop("peer", ""), active=True).first()
+        if peer is None:
+            raise CommandError('name an active peer in "peer"')
+        created = services.create_request(actor, peer, data)
+        self.stdout.write(f"{created.reference} {created.pk} drafted")
+
+    def do_step(self, reference: str, step: str, username: str, payload: str,
+                version: int | None, attach: list[str], **options: Any) -> None:  # fmt: skip
+        actor = self._user(username)
+        row = self._request(reference)
+        try:
+            fields = json.loads(payload)
+        except ValueError as exc:
+            raise CommandError(f"--payload is not JSON ({exc})") from None
+        uploads = []
+        for name in attach:
+            path = Path(name)
+            if not path.is_file():
+                raise CommandError(f"no file {name}")
+            uploads.append((path.name, "application/octet-stream", path.read_bytes()))
+        done = services.perform(actor, row, step, fields, version=version or row.version,
+                                uploads=uploads)  # fmt: skip
+        done.refresh_from_db()
+        waiting = done.pending_actions.filter(outcome="").exists()
+        note = " (sent; takes effect when the partner confirms)" if waiting else ""
+        self.stdout.write(f"{done.reference}: {done.state} v{done.version}{note}")
+
+    def do_finding(self, reference: str, ground: str, applies: str, rationale: str,
+                   username: str, **options: Any) -> None:  # fmt: skip
+        row = self._request(reference)
+        services.record_finding(self._user(username), row, ground, applies == "yes", rationale)
+        self.stdout.write(f"{row.reference}: {ground} recorded")
+
+    def do_tick(self, at: str | None = None, **options: Any) -> None:
+        try:
+            moment = datetime.fromisoformat(at) if at else None
+        except ValueError:
+            raise CommandError("--at takes an ISO time, like 2027-01-31T12:00:00+00:00") from None
+        if moment is not None and moment.tzinfo is None:
+            raise CommandError("--at needs a time zone, like +00:00")
+        result = services.tick(moment)
+        self.stdout.write(f"{result.lapsed} holds lapsed, {result.reminders} reminders sent")

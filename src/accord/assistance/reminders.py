@@ -1,0 +1,108 @@
+"""Deadline reminders at 50 %, 80 % and 100 % of every deadline (DOMAIN.md),
+to the officers who answer for it on this node: in the app, and by e-mail when
+an SMTP server is configured."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from accord.assistance.deadlines import THRESHOLDS, Deadline, deadlines_of
+from accord.assistance.models import FINAL_STATES, AssistanceRequest, Reminder
+from accord.core import audit
+from accord.core.audit import Actor, AuditAction
+from accord.core.models import User
+from accord.core.roles import Role
+
+log = logging.getLogger(__name__)
+
+
+def responsible(request: AssistanceRequest) -> list[User]:
+    """The central authority and the request's team on this node."""
+    people = {u.pk: u for u in User.objects.filter(is_active=True, role=Role.CENTRAL_AUTHORITY)}
+    people.update({u.pk: u for u in request.team.filter(is_active=True)})
+    return list(people.values())
+
+
+def due_thresholds(deadline: Deadline, now: datetime) -> list[int]:
+    if deadline.met_at is not None:
+        return []
+    used = deadline.fraction_used(now) * 100
+    return [t for t in THRESHOLDS if used >= t]
+
+
+def send_reminders(now: datetime) -> int:
+    sent = 0
+    open_requests = AssistanceRequest.objects.exclude(state__in=FINAL_STATES).exclude(
+        submitted_at=None
+    )
+    for request in open_requests.iterator():
+        side = "requesting" if request.outgoing else "requested"
+        for deadline in deadlines_of(request):
+            if deadline.owner != side:
+                continue
+            for threshold in due_thresholds(deadline, now):
+                sent += _remind(request, deadline, threshold)
+    return sent
+
+
+def _remind(request: AssistanceRequest, deadline: Deadline, threshold: int) -> int:
+    created = []
+    with transaction.atomic():
+        for user in responsible(request):
+            reminder, new = Reminder.objects.get_or_create(
+                request=request, user=user, deadline=deadline.key, threshold=threshold,
+                due_at=deadline.due_at,
+            )  # fmt: skip
+            if new:
+                created.append(reminder)
+        if created:
+            audit.record(Actor.system("clock"), AuditAction.REMINDER_SEND, request,
+                         data={"reference": request.reference, "deadline": deadline.key,
+                               "threshold": threshold,
+                               "users": [r.user.username for r in created]})  # fmt: skip
+    if settings.EMAIL_REMINDERS:
+        for reminder in created:
+            transaction.on_commit(lambda r=reminder: email(r))
+    return len(created)
+
+
+def text_of(reminder: Reminder) -> str:
+    with translation.override(reminder.user.language or "en"):
+        if reminder.threshold >= 100:
+            return _("%(ref)s: the deadline “%(what)s” has passed (%(due)s UTC).") % _fields(
+                reminder
+            )
+        return _("%(ref)s: %(pct)s%% of the time to “%(what)s” is used; due %(due)s UTC.") % (
+            _fields(reminder)
+        )
+
+
+def _fields(reminder: Reminder) -> dict[str, str]:
+    labels = {d.key: str(d.label) for d in deadlines_of(reminder.request)}
+    return {
+        "ref": reminder.request.reference,
+        "what": labels.get(reminder.deadline, reminder.deadline),
+        "due": reminder.due_at.strftime("%Y-%m-%d %H:%M"),
+        "pct": str(reminder.threshold),
+    }
+
+
+def email(reminder: Reminder) -> None:
+    """One e-mail per reminder; a mail failure is logged, never lost silently:
+    the reminder stays in the app either way."""
+    if not reminder.user.email:
+        return
+    text = text_of(reminder)
+    try:
+        send_mail(f"[Accord] {text[:120]}", text, None, [reminder.user.email])
+    except OSError:
+        log.exception("reminder e-mail to %s failed", reminder.user.username)
+        return
+    Reminder.objects.filter(pk=reminder.pk).update(emailed=True)
