@@ -8,5 +8,6 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("api/v1/", api.urls),
     path("", include("accord.federation.urls")),
+    path("", include("accord.assistance.urls")),
     path("", include("accord.web.urls")),
 ]

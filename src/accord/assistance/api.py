@@ -57,6 +57,7 @@ class RequestIn(Schema):
     translation: str = ""
     signer: str
     details: dict[str, Any]
+    synthetic: bool = False
 
 
 class AttachmentIn(Schema):

@@ -113,6 +113,19 @@ def peer_demo_nodes(root: Path, out: TextIO) -> None:
             out.write(f"{node.node_id} now peers with {other.node_id}\n")
 
 
+def seed_requests(root: Path, out: TextIO) -> None:
+    """Example requests in several states, once (the nodes keep them across runs)."""
+    from accord.assistance.demo import SeedError, seed
+
+    if json.loads(accord(root, NODES[0], "requests", "list", "--json")):
+        return
+    out.write("Creating example requests (synthetic data) …\n")
+    try:
+        seed(NODES[0].url, NODES[1].url, DEMO_PASSWORD, out)
+    except (SeedError, httpx.HTTPError) as exc:
+        out.write(f"warning: the example requests are incomplete: {exc}\n")
+
+
 def prepare(root: Path, node: DemoNode, out: TextIO) -> None:
     """Initialise once; later runs reuse the node and only apply new migrations."""
     if (root / node.node_id / "node.json").exists():
@@ -148,6 +161,7 @@ def banner(out: TextIO) -> None:
     for role, username in USERNAMES.items():
         out.write(f"  {username:<13} {role.label}\n")
     out.write("\nThe nodes are peers: send a note from one (Notes) and read it on the other.\n")
+    out.write("Assistance requests hold synthetic examples in several states.\n")
     out.write("\nPress Ctrl-C to stop both nodes.\n")
     out.flush()
 
@@ -179,6 +193,7 @@ def run_demo(root_name: str, out: TextIO, ports: tuple[int, int] = (8001, 8002))
         for node, process in zip(NODES, processes, strict=True):
             wait_ready(node, process)
         peer_demo_nodes(root, out)
+        seed_requests(root, out)
         banner(out)
         while not interrupted["flag"]:
             if any(p.poll() is not None for p in processes):

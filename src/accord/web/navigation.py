@@ -23,7 +23,7 @@ class Area:
 AREAS: tuple[Area, ...] = (
     Area("dashboard", _("Dashboard"), Permission.VIEW_DASHBOARD, "web:dashboard",
          _("Your work at a glance")),
-    Area("requests", _("Assistance requests"), Permission.VIEW_REQUESTS, None,
+    Area("requests", _("Assistance requests"), Permission.VIEW_REQUESTS, "assistance:list",
          _("Mutual-assistance requests, both directions, with deadlines")),
     Area("cases", _("Cases"), Permission.VIEW_CASES, None,
          _("Cases, subjects and observables, correlated")),

@@ -101,6 +101,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             else None
         ),
     }
+    if user.has_permission(Permission.VIEW_REQUESTS):
+        from accord.assistance.dashboard import panel
+
+        context["assistance"] = panel(Actor.of(user))
     return render(request, "web/dashboard.html", context)
 
 

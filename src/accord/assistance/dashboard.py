@@ -1,0 +1,81 @@
+"""The dashboard's request panel: turnaround charts against the treaty-channel
+baseline, overdue counts, refusals by ground and the user's reminders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from accord.assistance import services
+from accord.assistance.models import Reminder
+from accord.assistance.reminders import text_of
+from accord.assistance.types import RefusalGround, RequestType
+from accord.core.audit import Actor
+
+# DOMAIN.md: treaty channels take six weeks to ten months today.
+TREATY_BASELINE_HOURS = 6 * 7 * 24
+
+
+def hours_text(hours: float | None) -> str:
+    if hours is None:
+        return "—"
+    if hours < 48:
+        return _("%(n)s h") % {"n": round(hours, 1)}
+    return _("%(n)s d") % {"n": round(hours / 24, 1)}
+
+
+def _bars(rows: list[tuple[str, float | None, float | None]]) -> list[dict[str, Any]]:
+    scale = max([TREATY_BASELINE_HOURS] + [p or 0 for _l, _m, p in rows]) or 1
+    return [
+        {
+            "label": label,
+            "median": hours_text(median),
+            "p90": hours_text(p90),
+            "width": round(100 * (median or 0) / scale, 1),
+            "p90_width": round(100 * (p90 or 0) / scale, 1),
+        }
+        for label, median, p90 in rows
+    ]
+
+
+def panel(actor: Actor) -> dict[str, Any]:
+    data = services.metrics_for(actor)
+    labels = dict(RequestType.choices)
+    stages = []
+    measures = (("acknowledge", _("acknowledge")), ("decide", _("decide")),
+                ("respond", _("respond")))  # fmt: skip
+    for direction, label in (("incoming", _("Incoming")), ("outgoing", _("Outgoing"))):
+        summary = data["by_direction"][direction]
+        for measure, measure_label in measures:
+            cell = summary[measure]
+            if cell["count"]:
+                name = f"{label}: {measure_label}"
+                stages.append((name, cell["median_hours"], cell["p90_hours"]))
+    by_type = []
+    for row in data["by_type"]:
+        if row["respond"]["count"]:
+            way = _("in") if row["direction"] == "incoming" else _("out")
+            name = f"{labels.get(row['type'], row['type'])} ({way})"
+            by_type.append((name, row["respond"]["median_hours"], row["respond"]["p90_hours"]))
+    grounds = dict(RefusalGround.choices)
+    reminders = (
+        Reminder.objects.restrict(actor.user)
+        .filter(read_at=None)
+        .select_related("request", "user")[:8]
+    )
+    return {
+        "metrics": data,
+        "stage_bars": _bars(stages),
+        "type_bars": _bars(by_type),
+        "baseline": hours_text(TREATY_BASELINE_HOURS),
+        "refusals": [
+            {
+                "label": grounds.get(row["ground"], row["ground"]),
+                "count": row["count"],
+                "width": round(100 * row["rate"], 1),
+            }
+            for row in data["refusals_by_ground"]
+        ],
+        "reminders": [(r, text_of(r)) for r in reminders],
+    }

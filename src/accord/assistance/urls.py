@@ -1,0 +1,18 @@
+from django.urls import path
+
+from accord.assistance import views
+
+app_name = "assistance"
+
+urlpatterns = [
+    path("requests/", views.request_list, name="list"),
+    path("requests/new/", views.request_create, name="create"),
+    path("requests/<uuid:request_id>/", views.request_detail, name="detail"),
+    path("requests/<uuid:request_id>/edit/", views.request_edit, name="edit"),
+    path("requests/<uuid:request_id>/step/", views.request_step, name="step"),
+    path("requests/<uuid:request_id>/findings/", views.request_finding, name="finding"),
+    path("requests/<uuid:request_id>/team/", views.request_member, name="member"),
+    path("requests/<uuid:request_id>/files/<str:sha256>/", views.request_file, name="file"),
+    path("requests/<uuid:request_id>/print/", views.request_print, name="print"),
+    path("requests/<uuid:request_id>/pdf/", views.request_pdf, name="pdf"),
+]

@@ -1,0 +1,348 @@
+"""Pages for mutual-assistance requests: thin, every change through services."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accord.assistance import pdf, services
+from accord.assistance.api import file_response
+from accord.assistance.deadlines import deadlines_of
+from accord.assistance.forms import (
+    DETAIL_FIELDS,
+    STEP_CHOICES,
+    RequestForm,
+    initial_from,
+    payload_from_post,
+)
+from accord.assistance.machine import REQUESTED, REQUESTING, TRANSITIONS, available
+from accord.assistance.models import AssistanceRequest, ScreeningFinding, State
+from accord.assistance.types import (
+    LEGAL_SYSTEM_LABELS,
+    STATUTES,
+    OffenceCategory,
+    RefusalGround,
+    RequestType,
+    Urgency,
+    legal_system_of,
+)
+from accord.core.audit import Actor
+from accord.core.identity import this_node
+from accord.core.models import User
+from accord.core.roles import Permission, Role
+from accord.core.signals import client_ip
+from accord.federation.models import Peer
+from accord.web.guards import permission_required
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.of(request.user)  # type: ignore[arg-type]
+
+
+def _open(request: HttpRequest, request_id: UUID, how: str = "read") -> AssistanceRequest:
+    try:
+        return services.open_request(_actor(request), request_id, how=how, ip=client_ip(request))
+    except AssistanceRequest.DoesNotExist:
+        raise Http404(_("No such request, or it is not for you.")) from None
+
+
+@permission_required(Permission.VIEW_REQUESTS)
+def request_list(request: HttpRequest) -> HttpResponse:
+    get = request.GET
+    filters = services.Filters(
+        direction=get.get("direction", ""), state=get.get("state", ""),
+        request_type=get.get("type", ""), urgency=get.get("urgency", ""),
+        overdue=get.get("overdue") == "1", topic=get.get("topic", ""), search=get.get("q", ""),
+    )  # fmt: skip
+    actor = _actor(request)
+    rows = list(services.list_requests(actor, filters, ip=client_ip(request))[:500])
+    services.audit_list(actor, len(rows), filters, client_ip(request))
+    now = timezone.now()
+    context = {
+        "rows": [(row, _next_deadline(row, now)) for row in rows],
+        "filters": filters,
+        "states": State.choices, "types": RequestType.choices, "urgencies": Urgency.choices,
+        "topics": OffenceCategory.choices, "now": now,
+        "can_create": request.user.role == Role.INVESTIGATOR,  # type: ignore[union-attr]
+    }  # fmt: skip
+    return render(request, "assistance/list.html", context)
+
+
+def _next_deadline(row: AssistanceRequest, now: Any) -> Any:
+    if row.is_final:
+        return None
+    pending = [d for d in deadlines_of(row) if d.met_at is None]
+    return min(pending, key=lambda d: d.due_at) if pending else None
+
+
+def _peers() -> list[str]:
+    return list(Peer.objects.filter(active=True).values_list("node_id", flat=True))
+
+
+@permission_required(Permission.VIEW_REQUESTS)
+def request_create(request: HttpRequest) -> HttpResponse:
+    request_type = request.GET.get("type") or request.POST.get("request_type", "")
+    if request_type not in RequestType.values:
+        return render(request, "assistance/choose_type.html", {"types": RequestType.choices})
+    node = this_node()
+    initial = {"central_authority": node.agency, "language": translation.get_language()}
+    form = RequestForm(request_type, _peers(), request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        peer = Peer.objects.filter(node_id=form.cleaned_data["peer"], active=True).first()
+        try:
+            if peer is None:
+                raise ValidationError(_("Choose an active partner node."))
+            created = services.create_request(_actor(request), peer, form.to_data(),
+                                              ip=client_ip(request))  # fmt: skip
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        except services.TransitionRefused as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Draft %(ref)s saved.") % {"ref": created.reference})
+            return redirect("assistance:detail", request_id=created.pk)
+    context = {"form": form, "request_type": request_type,
+               "type_label": RequestType(request_type).label, "editing": None}  # fmt: skip
+    return render(request, "assistance/form.html", context)
+
+
+@permission_required(Permission.VIEW_REQUESTS)
+def request_edit(request: HttpRequest, request_id: UUID) -> HttpResponse:
+    row = _open(request, request_id)
+    form = RequestForm(row.request_type, [row.requested_node], request.POST or None,
+                       initial=initial_from(row))  # fmt: skip
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_draft(_actor(request), row, form.to_data(), ip=client_ip(request))
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        except services.TransitionRefused as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Draft saved."))
+            return redirect("assistance:detail", request_id=row.pk)
+    context = {"form": form, "request_type": row.request_type,
+               "type_label": row.get_request_type_display(), "editing": row}  # fmt: skip
+    return render(request, "assistance/form.html", context)
+
+
+@permission_required(Permission.VIEW_REQUESTS)
+def request_detail(request: HttpRequest, request_id: UUID) -> HttpResponse:
+    row = _open(request, request_id)
+    return render(request, "assistance/detail.html", detail_context(row, request.user))
+
+
+def detail_context(row: AssistanceRequest, user: Any) -> dict[str, Any]:
+    node = this_node()
+    system = legal_system_of(node.node_id, node.party)
+    side = REQUESTING if row.outgoing else REQUESTED
+    now = timezone.now()
+    role = user.role if user is not None else ""
+    steps = [t for t in available(row, role, side) if t.action != "lapse"]
+    waiting = row.pending_actions.filter(outcome="").exists()
+    return {
+        "r": row,
+        "now": now,
+        "deadlines": [
+            (d, d.overdue(now), max(0, min(100, int(d.fraction_used(now) * 100))))
+            for d in deadlines_of(row)
+        ],
+        "offences": [
+            (
+                o,
+                OffenceCategory(o["category"]).label,
+                STATUTES.get(o["category"], {}).get(system, "—"),
+            )
+            for o in row.offences
+        ],
+        "system_label": LEGAL_SYSTEM_LABELS[system],
+        "details": _detail_rows(row),
+        "events": [(e, _step_label(e.action)) for e in row.events.order_by("version")],
+        "steps": [] if waiting else [(t, t.payload.__name__.lower()) for t in steps],
+        "waiting": waiting,
+        "pending": row.pending_actions.order_by("-created_at")[:5],
+        "screening": not row.outgoing and role in (Role.CENTRAL_AUTHORITY, Role.AUDITOR),
+        "may_screen": not row.outgoing
+        and role == Role.CENTRAL_AUTHORITY
+        and row.state
+        in (
+            State.RECEIVED,
+            State.SCREENING,
+            State.LEGAL_REVIEW,
+            State.CONSULTATION,
+            State.POSTPONED,
+        ),
+        "findings": row.findings.select_related("reviewer"),
+        "finding_grounds": [(ScreeningFinding.DUAL_CRIMINALITY, _("Dual criminality"))]
+        + [c for c in RefusalGround.choices if c[0] != RefusalGround.NO_DUAL_CRIMINALITY],
+        "team": row.team.all(),
+        "may_add_member": role == Role.CENTRAL_AUTHORITY or user == row.created_by,
+        "candidates": User.objects.filter(
+            is_active=True, role__in=(Role.INVESTIGATOR, Role.PROSECUTOR, Role.CENTRAL_AUTHORITY)
+        ).exclude(pk__in=row.team.values("pk")),
+        "files": row.files.all(),
+        "may_edit": row.outgoing and row.state == State.DRAFT and role == Role.INVESTIGATOR,
+        "conditions": [(c, _condition_label(c["kind"])) for c in row.conditions],
+        "grounds": [(g, _ground_label(g["ground"])) for g in row.refusal_grounds],
+        **STEP_CHOICES,
+    }
+
+
+def _step_label(action: str) -> str:
+    if action == "create":
+        return _("Drafted")
+    transition = TRANSITIONS.get(action)
+    return str(transition.label) if transition else action
+
+
+def _ground_label(code: str) -> str:
+    try:
+        return str(RefusalGround(code).label)
+    except ValueError:
+        return code
+
+
+def _condition_label(code: str) -> str:
+    from accord.assistance.types import ConditionKind
+
+    try:
+        return str(ConditionKind(code).label)
+    except ValueError:
+        return code
+
+
+def _detail_rows(row: AssistanceRequest) -> list[tuple[str, str]]:
+    """The type's own fields as (label, text), in the form's order."""
+    from accord.assistance.forms import identifiers_text
+
+    details = dict(row.details)
+    details.update(details.pop("person", {}) or {})
+    rows = []
+    for name, label, _kind, _required, choices in DETAIL_FIELDS[row.request_type]:
+        value = details.get(name)
+        if value in (None, "", []):
+            continue
+        if name == "identifiers":
+            value = identifiers_text(value)
+        elif isinstance(value, bool):
+            value = _("yes") if value else _("no")
+        elif isinstance(value, list):
+            value = ", ".join(str(dict(choices.choices).get(v, v)) for v in value)
+        elif choices is not None:
+            value = dict(choices.choices).get(value, value)
+        rows.append((str(label), str(value)))
+    for condition in details.get("conditions", []) or []:
+        rows.append((str(_condition_label(condition["kind"])), condition["text"]))
+    return rows
+
+
+@require_POST
+@permission_required(Permission.VIEW_REQUESTS)
+def request_step(request: HttpRequest, request_id: UUID) -> HttpResponse:
+    row = _open(request, request_id, how="step")
+    action = request.POST.get("action", "")
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        version = -1
+    payload = payload_from_post(action, request.POST) if action in TRANSITIONS else {}
+    uploads = [(f.name, f.content_type or "", f.read()) for f in request.FILES.getlist("files")]
+    try:
+        done = services.perform(_actor(request), row, action, payload, version=version,
+                                uploads=uploads, ip=client_ip(request))  # fmt: skip
+    except services.TransitionRefused as exc:
+        messages.error(request, exc.message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if done.pending_actions.filter(outcome="").exists():
+            messages.info(request, _("Sent to the partner; it takes effect when they confirm."))
+        else:
+            messages.success(request, _("Done: the request is now %(state)s.")
+                             % {"state": done.get_state_display()})  # fmt: skip
+    return redirect("assistance:detail", request_id=row.pk)
+
+
+@require_POST
+@permission_required(Permission.VIEW_REQUESTS)
+def request_finding(request: HttpRequest, request_id: UUID) -> HttpResponse:
+    row = _open(request, request_id, how="screen")
+    try:
+        services.record_finding(
+            _actor(request),
+            row,
+            request.POST.get("ground", ""),
+            request.POST.get("applies") == "yes",
+            request.POST.get("rationale", ""),
+            ip=client_ip(request),
+        )
+    except services.TransitionRefused as exc:
+        messages.error(request, exc.message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Finding recorded."))
+    return redirect("assistance:detail", request_id=row.pk)
+
+
+@require_POST
+@permission_required(Permission.VIEW_REQUESTS)
+def request_member(request: HttpRequest, request_id: UUID) -> HttpResponse:
+    row = _open(request, request_id, how="team")
+    user = User.objects.filter(username=request.POST.get("username", ""), is_active=True).first()
+    try:
+        if user is None:
+            raise ValidationError(_("Choose an active user."))
+        services.add_member(_actor(request), row, user, ip=client_ip(request))
+    except services.TransitionRefused as exc:
+        messages.error(request, exc.message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("%(user)s added to the team.") % {"user": user.username})
+    return redirect("assistance:detail", request_id=row.pk)
+
+
+@permission_required(Permission.VIEW_REQUESTS)
+def request_file(request: HttpRequest, request_id: UUID, sha256: str) -> HttpResponse:
+    return file_response(_open(request, request_id, how="file"), sha256)
+
+
+def _print_language(request: HttpRequest, row: AssistanceRequest) -> str:
+    language = request.GET.get("lang") or translation.get_language() or row.language
+    return language if language in ("en", "zh-hans") else "en"
+
+
+def _print_html(row: AssistanceRequest, language: str, request: HttpRequest) -> str:
+    with translation.override(language):
+        context = {**detail_context(row, None), "language": language, "printed_at": timezone.now()}
+        return render_to_string("assistance/print.html", context, request=request)
+
+
+@permission_required(Permission.VIEW_REQUESTS)
+def request_print(request: HttpRequest, request_id: UUID) -> HttpResponse:
+    row = _open(request, request_id, how="print")
+    return HttpResponse(_print_html(row, _print_language(request, row), request))
+
+
+@permission_required(Permission.VIEW_REQUESTS)
+def request_pdf(request: HttpRequest, request_id: UUID) -> HttpResponse:
+    row = _open(request, request_id, how="pdf")
+    language = _print_language(request, row)
+    try:
+        document = pdf.render(_print_html(row, language, request))
+    except pdf.PdfUnavailable as exc:
+        return HttpResponse(str(exc), status=503, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(document, content_type="application/pdf")
+    name = f"{row.reference}-{language}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
