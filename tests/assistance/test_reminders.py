@@ -1,0 +1,127 @@
+"""The clock: deadline reminders at 50 %, 80 % and 100 % to the responsible
+officers (in the app, and by e-mail when configured), and preservation holds
+that lapse by themselves. In one process, with the partner node as a pinned peer."""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+
+from accord.assistance import services
+from accord.assistance.models import AssistanceRequest, Reminder
+from accord.core.audit import Actor
+from accord.core.identity import this_node
+from accord.core.models import AuditEvent
+from accord.core.roles import Role
+from accord.federation.models import OutboxMessage, Peer
+from tests.assistance.flow import request_body
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def peer(db) -> Peer:
+    key = base64.b64encode(os.urandom(32)).decode()
+    return Peer.objects.create(node_id="cn.clock", url="http://127.0.0.1:9/", party="China",
+                               agency="MPS", signing_key=key, encryption_key=key,
+                               fingerprint="0" * 64)  # fmt: skip
+
+
+def incoming(users, peer, request_type: str = "data_order", **overrides) -> AssistanceRequest:
+    """A request as it arrives from the partner: drafted, validated and
+    submitted there (here built with the same services), then received."""
+    body = request_body(request_type, peer.node_id, **overrides)
+    body.pop("peer")
+    draft = services.create_request(Actor.of(users[Role.INVESTIGATOR]), peer, body)
+    for role, step in ((Role.INVESTIGATOR, "send_for_validation"), (Role.PROSECUTOR, "validate"),
+                       (Role.CENTRAL_AUTHORITY, "submit")):  # fmt: skip
+        draft.refresh_from_db()
+        services.perform(Actor.of(users[role]), draft, step, version=draft.version)
+    draft.refresh_from_db()
+    wire = services.submit_body(draft).model_copy(update={
+        "request_id": str(uuid.uuid4()), "reference": f"CN.CLOCK-{uuid.uuid4().hex[:6]}",
+        "requesting_node": peer.node_id, "requested_node": this_node().node_id})  # fmt: skip
+    services.receive_submit(peer, wire)
+    return AssistanceRequest.objects.get(pk=wire.request_id)
+
+
+def test_reminders_go_out_at_half_four_fifths_and_the_whole_of_a_deadline(users, peer):
+    request = incoming(users, peer)
+    start, due = request.submitted_at, request.acknowledge_due
+    span = due - start
+    assert services.tick(start + span * 0.4).reminders == 0
+    assert services.tick(start + span * 0.55).reminders == 1  # the central authority
+    assert services.tick(start + span * 0.6).reminders == 0  # once per threshold
+    assert services.tick(start + span * 0.85).reminders == 1
+    assert services.tick(due + timedelta(seconds=1)).reminders == 1
+    sent = Reminder.objects.filter(request=request).order_by("threshold")
+    assert [r.threshold for r in sent] == [50, 80, 100]
+    assert {r.user.role for r in sent} == {Role.CENTRAL_AUTHORITY}
+    assert AuditEvent.objects.filter(action="assistance:reminder:send").count() == 3
+
+
+def test_a_met_deadline_reminds_nobody(users, peer):
+    request = incoming(users, peer)
+    services.perform(Actor.of(users[Role.CENTRAL_AUTHORITY]), request, "acknowledge",
+                     version=request.version)  # fmt: skip
+    request.refresh_from_db()
+    services.tick(request.acknowledge_due + timedelta(hours=1))
+    assert not Reminder.objects.filter(request=request, deadline="acknowledge").exists()
+
+
+def test_reminders_are_emailed_when_mail_is_configured(
+    users, peer, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_REMINDERS = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    officer = users[Role.CENTRAL_AUTHORITY]
+    officer.email = "ca@example.org"
+    officer.save()
+    request = incoming(users, peer)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.tick(request.acknowledge_due + timedelta(minutes=1))
+    assert len(mail.outbox) == 3  # 50, 80 and 100 % all passed
+    assert all(request.reference in message.body for message in mail.outbox)
+    assert mail.outbox[0].to == ["ca@example.org"]
+    assert Reminder.objects.filter(user=officer, emailed=True).count() == 3
+
+
+def test_a_preservation_hold_lapses_when_its_time_is_up(users, peer):
+    request = incoming(users, peer, "preservation")
+    officer = Actor.of(users[Role.CENTRAL_AUTHORITY])
+    for step in ("acknowledge", "start_screening", "accept", "preserve"):
+        request.refresh_from_db()
+        services.perform(officer, request, step, version=request.version)
+    request.refresh_from_db()
+    assert request.state == "preserved"
+    assert request.hold_expires - request.responded_at >= timedelta(days=60)
+    sent_before = OutboxMessage.objects.filter(peer=peer).count()
+    assert services.tick(request.hold_expires - timedelta(minutes=1)).lapsed == 0
+    assert services.tick(request.hold_expires + timedelta(seconds=1)).lapsed == 1
+    request.refresh_from_db()
+    assert request.state == "lapsed"
+    assert request.events.order_by("-version").first().action == "lapse"
+    # The partner hears of it through the channel, like any other step.
+    assert OutboxMessage.objects.filter(peer=peer).count() == sent_before + 1
+    assert services.tick(request.hold_expires + timedelta(days=1)).lapsed == 0
+
+
+def test_a_hold_shorter_than_sixty_days_is_refused(users, peer):
+    request = incoming(users, peer, "preservation")
+    officer = Actor.of(users[Role.CENTRAL_AUTHORITY])
+    for step in ("acknowledge", "start_screening", "accept"):
+        request.refresh_from_db()
+        services.perform(officer, request, step, version=request.version)
+    request.refresh_from_db()
+    soon = (request.received_at + timedelta(days=10)).isoformat()
+    with pytest.raises(services.TransitionRefused) as refused:
+        services.perform(officer, request, "preserve", {"expires_at": soon},
+                         version=request.version)  # fmt: skip
+    assert refused.value.status == 422
+    request.refresh_from_db()
+    assert request.state == "accepted"
