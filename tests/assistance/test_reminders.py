@@ -125,3 +125,18 @@ def test_a_hold_shorter_than_sixty_days_is_refused(users, peer):
     assert refused.value.status == 422
     request.refresh_from_db()
     assert request.state == "accepted"
+
+
+def test_opening_the_request_reads_its_reminders(users, peer, client_for):
+    from django.urls import reverse
+
+    request = incoming(users, peer)
+    services.tick(request.acknowledge_due + timedelta(minutes=1))
+    client = client_for(Role.CENTRAL_AUTHORITY)
+    listed = client.get("/api/v1/assistance/reminders").json()
+    assert {r["threshold"] for r in listed} == {50, 80, 100}
+    assert all(r["read_at"] is None for r in listed)
+    assert request.reference in client.get(reverse("web:dashboard")).content.decode()
+    client.get(reverse("assistance:detail", args=[request.pk]))
+    listed = client.get("/api/v1/assistance/reminders").json()
+    assert all(r["read_at"] is not None for r in listed)

@@ -186,7 +186,11 @@ def create_request(request: HttpRequest, payload: RequestIn) -> Status:
 
 @router.get("/assistance/requests/{request_id}", response=dict[str, Any])
 def get_request(request: HttpRequest, request_id: UUID) -> dict[str, Any]:
-    return detail(_open(request, request_id), request.user)
+    from accord.assistance.reminders import mark_read
+
+    row = _open(request, request_id)
+    mark_read(request.user, row)  # type: ignore[arg-type]
+    return detail(row, request.user)
 
 
 @router.put("/assistance/requests/{request_id}", response=dict[str, Any])
@@ -267,7 +271,8 @@ def reminders(request: HttpRequest) -> list[dict[str, Any]]:
     rows = Reminder.objects.restrict(request.user).select_related("request", "user")[:200]
     return [{"request": str(r.request_id), "reference": r.request.reference,
              "deadline": r.deadline, "threshold": r.threshold, "due_at": r.due_at,
-             "text": text_of(r), "created_at": r.created_at} for r in rows]  # fmt: skip
+             "text": text_of(r), "created_at": r.created_at, "read_at": r.read_at}
+            for r in rows]  # fmt: skip
 
 
 @router.get("/assistance/vocabulary", response=dict[str, Any])

@@ -10,7 +10,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accord.assistance.deadlines import THRESHOLDS, Deadline, deadlines_of
@@ -71,6 +71,13 @@ def _remind(request: AssistanceRequest, deadline: Deadline, threshold: int) -> i
         for reminder in created:
             transaction.on_commit(lambda r=reminder: email(r))
     return len(created)
+
+
+def mark_read(user: User, request: AssistanceRequest) -> int:
+    """Opening a request is reading its reminders."""
+    return Reminder.objects.filter(user=user, request=request, read_at=None).update(
+        read_at=timezone.now()
+    )
 
 
 def text_of(reminder: Reminder) -> str:

@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accord.assistance import pdf, services
+from accord.assistance import pdf, reminders, services
 from accord.assistance.api import file_response
 from accord.assistance.deadlines import deadlines_of
 from accord.assistance.forms import (
@@ -138,6 +138,7 @@ def request_edit(request: HttpRequest, request_id: UUID) -> HttpResponse:
 @permission_required(Permission.VIEW_REQUESTS)
 def request_detail(request: HttpRequest, request_id: UUID) -> HttpResponse:
     row = _open(request, request_id)
+    reminders.mark_read(request.user, row)  # type: ignore[arg-type]
     return render(request, "assistance/detail.html", detail_context(row, request.user))
 
 

@@ -26,7 +26,10 @@ def _dumps(value: Any) -> str:
 
 
 class Command(BaseCommand):
-    help = "Mutual-assistance requests: list, show, create, take a step, screen, run the clock."
+    help = (
+        "Mutual-assistance requests: list, show, create, take a step, screen, "
+        "add to the team, run the clock."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -54,6 +57,10 @@ class Command(BaseCommand):
         finding.add_argument("--applies", choices=["yes", "no"], required=True)
         finding.add_argument("--rationale", required=True)
         finding.add_argument("--as", dest="username", required=True)
+        team = sub.add_parser("team", help="add a user to a request's team on this node")
+        team.add_argument("reference")
+        team.add_argument("member", help="the username to add")
+        team.add_argument("--as", dest="username", required=True)
         clock = sub.add_parser("tick", help="lapse expired holds and send deadline reminders")
         clock.add_argument("--at", help="ISO time to run the clock at (default: now)")
 
@@ -148,6 +155,14 @@ class Command(BaseCommand):
         row = self._request(reference)
         services.record_finding(self._user(username), row, ground, applies == "yes", rationale)
         self.stdout.write(f"{row.reference}: {ground} recorded")
+
+    def do_team(self, reference: str, member: str, username: str, **options: Any) -> None:
+        row = self._request(reference)
+        user = User.objects.filter(username=member, is_active=True).first()
+        if user is None:
+            raise CommandError(f"no active user {member!r}")
+        services.add_member(self._user(username), row, user)
+        self.stdout.write(f"{row.reference}: {member} added to the team")
 
     def do_tick(self, at: str | None = None, **options: Any) -> None:
         try:
