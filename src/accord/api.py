@@ -9,8 +9,10 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.parser import Parser
 from ninja.security import django_auth
 from pydantic import Field
 
@@ -21,8 +23,28 @@ from accord.core.identity import this_node
 from accord.core.models import AuditEvent, User
 from accord.core.roles import ROLE_PERMISSIONS, Permission, Role
 from accord.core.signals import client_ip
+from accord.core.text import has_nul
+
+
+class StrictParser(Parser):
+    """Refuses text with NUL characters anywhere in a body or a query, with a
+    clear 422: no database stores them (PostgreSQL refuses them outright)."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        data = super().parse_body(request)
+        if has_nul(data):
+            raise ValidationError(_("Text may not contain NUL characters."))
+        return data
+
+    def parse_querydict(self, data: Any, list_fields: list[str], request: HttpRequest) -> Any:
+        parsed = super().parse_querydict(data, list_fields, request)
+        if has_nul(parsed):
+            raise ValidationError(_("Text may not contain NUL characters."))
+        return parsed
+
 
 api = NinjaAPI(
+    parser=StrictParser(),
     title="Accord node API",
     version="1",
     urls_namespace="api",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -249,6 +250,8 @@ def download_file(request: HttpRequest, request_id: UUID, sha256: str) -> HttpRe
 def file_response(row: AssistanceRequest, sha256: str) -> HttpResponse:
     from django.http import Http404
 
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise Http404
     ref = row.files.filter(sha256=sha256, deleted=False).first()
     if ref is None or not files.exists(sha256):
         raise Http404

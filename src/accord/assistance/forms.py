@@ -60,8 +60,7 @@ DETAIL_FIELDS: dict[str, list[tuple[str, Any, str, bool, Any]]] = {
     ],
     RequestType.DATA_ORDER: [
         ("data_category", _("Data category"), CHOICE, True, DataCategory),
-        ("identifiers", _("Identifiers, one per line: ip ADDRESS TIME, account NAME, "
-                          "phone +NUMBER or email ADDRESS"), AREA, True, None),
+        ("identifiers", _("Identifiers"), AREA, True, None),
         ("issuer", _("Issuing authority"), TEXT, True, None),
         ("issuer_is_judicial", _("The issuer is a judge, court or prosecutor"), FLAG, False, None),
     ],
@@ -83,6 +82,10 @@ DETAIL_FIELDS: dict[str, list[tuple[str, Any, str, bool, Any]]] = {
     RequestType.SPONTANEOUS: [
         ("information", _("Information offered"), AREA, True, None),
     ],
+}  # fmt: skip
+HELP = {
+    "identifiers": _("One per line: ip ADDRESS TIME (ISO 8601), account NAME, phone +NUMBER "
+                     "or email ADDRESS."),
 }  # fmt: skip
 PERSON_TYPES = (RequestType.LOCATE_PERSON, RequestType.IDENTITY_VERIFICATION)
 PERSON_NAMES = [name for name, *_rest in PERSON]
@@ -145,6 +148,7 @@ class RequestForm(forms.Form):
                 choices=[("", "—"), *OffenceCategory.choices])  # fmt: skip
         for name, label, kind, required, choices in DETAIL_FIELDS[request_type]:
             self.fields[f"d_{name}"] = _field(label, kind, required, choices)
+            self.fields[f"d_{name}"].help_text = HELP.get(name, "")
         if request_type == RequestType.SPONTANEOUS:
             _add_condition_rows(self)
 

@@ -133,6 +133,8 @@ class Transition:
     local: bool = False
     # A button that needs a second look before it is pressed.
     decisive: bool = False
+    # It ends or refuses the request: shown apart from the steps that move it on.
+    destructive: bool = False
 
     def leaves(self, state: str) -> State:
         return self.target if self.target is not None else State(state)
@@ -156,7 +158,7 @@ TRANSITIONS: dict[str, Transition] = {
            payload=Reason, local=True),
         _t("discard", _("Discard"), REQUESTING, DRAFTERS,
            {State.DRAFT, State.PENDING_VALIDATION, State.VALIDATED}, State.WITHDRAWN,
-           payload=Reason, local=True, decisive=True),
+           payload=Reason, local=True, decisive=True, destructive=True),
         _t("submit", _("Submit to the partner"), REQUESTING, CA, {State.VALIDATED},
            State.SUBMITTED, local=True, decisive=True),
         # The requesting side, after submission (ordered by the requested node).
@@ -165,13 +167,13 @@ TRANSITIONS: dict[str, Transition] = {
         _t("accept_conditions", _("Accept the conditions"), REQUESTING, CA,
            {State.ACCEPTED_WITH_CONDITIONS}, State.ACCEPTED, decisive=True),
         _t("withdraw", _("Withdraw the request"), REQUESTING, CA, _BEFORE_RESPONSE,
-           State.WITHDRAWN, payload=Reason, decisive=True),
+           State.WITHDRAWN, payload=Reason, decisive=True, destructive=True),
         _t("extend", _("Extend the hold"), REQUESTING, CA, _HOLDING, State.EXTENDED,
            payload=Extension, types=_PRESERVATION),
         _t("convert", _("Convert into a production request"), REQUESTING, CA, _HOLDING,
            State.CONVERTED, types=_PRESERVATION, decisive=True),
         _t("release", _("Release the hold"), REQUESTING, CA, _HOLDING, State.RELEASED,
-           types=_PRESERVATION, decisive=True),
+           types=_PRESERVATION, decisive=True, destructive=True),
         _t("close", _("Close"), REQUESTING, CA, {State.RESPONDED}, State.CLOSED),
         # The requested side.
         _t("acknowledge", _("Acknowledge receipt"), REQUESTED, CA, {State.SUBMITTED},
@@ -195,7 +197,7 @@ TRANSITIONS: dict[str, Transition] = {
         _t("resume", _("Resume screening"), REQUESTED, CA, {State.POSTPONED}, State.SCREENING,
            types=_REQUESTS),
         _t("refuse", _("Refuse"), REQUESTED, CA, _DECIDING, State.REFUSED, payload=Grounds,
-           types=_REQUESTS, decisive=True),
+           types=_REQUESTS, decisive=True, destructive=True),
         _t("begin_execution", _("Begin execution"), REQUESTED, CA, {State.ACCEPTED},
            State.IN_EXECUTION, types=_EXECUTABLE),
         _t("respond_partially", _("Send a partial response"), REQUESTED, CA,
@@ -214,7 +216,7 @@ TRANSITIONS: dict[str, Transition] = {
            {State.RECEIVED}, State.CLOSED, types=frozenset({RequestType.SPONTANEOUS})),
         _t("decline_information", _("Decline the information"), REQUESTED, CA,
            {State.RECEIVED}, State.REFUSED, payload=Reason,
-           types=frozenset({RequestType.SPONTANEOUS})),
+           types=frozenset({RequestType.SPONTANEOUS}), destructive=True),
     )
 }  # fmt: skip
 

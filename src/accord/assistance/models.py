@@ -125,6 +125,10 @@ class AssistanceRequest(models.Model):
         return self.reference
 
     @property
+    def language_label(self) -> str:
+        return {"en": "English", "zh-hans": "简体中文"}.get(self.language, self.language)
+
+    @property
     def side(self) -> Side:
         return Side.REQUESTING if self.outgoing else Side.REQUESTED
 

@@ -128,6 +128,7 @@ class RequestInput(Strict):
     translation: str = Field(default="", max_length=LINE)
     signer: str = Field(min_length=1, max_length=LINE)
     details: dict[str, Any]
+    synthetic: bool = False  # demo and training data, marked as such everywhere
 
 
 def schema_messages(exc: SchemaError) -> list[str]:
@@ -164,7 +165,10 @@ def parse_request(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
 
 def visible(user: User, action: str = "view") -> Any:
-    return AssistanceRequest.objects.restrict(user, action)
+    # The restriction joins the team: without distinct() a request's author
+    # (or a validating prosecutor) would see it once per team member, and
+    # open_request's get() would fail with MultipleObjectsReturned.
+    return AssistanceRequest.objects.restrict(user, action).distinct()
 
 
 def open_request(
@@ -866,7 +870,7 @@ def receive_submit(peer: Peer, body: SubmitBody) -> None:
         raise _refusal("wrong_parties: the request names other nodes")
     if AssistanceRequest.objects.filter(pk=body.request_id).exists():
         raise _refusal("duplicate_request: this request is already here")
-    content, problems = parse_request({k: v for k, v in body.content.items() if k != "synthetic"})
+    content, problems = parse_request(body.content)
     if problems:
         raise _refusal("invalid_request: " + "; ".join(problems)[:400])
     last = body.events[-1]
@@ -877,7 +881,7 @@ def receive_submit(peer: Peer, body: SubmitBody) -> None:
         requesting_node=peer.node_id, requested_node=node.node_id, peer=peer, outgoing=False,
         state=State.SUBMITTED, version=body.version,
         created_at=datetime.fromisoformat(body.created_at),
-        synthetic=bool(body.content.get("synthetic", False)), **_content_fields(content),
+        **_content_fields(content),
     )  # fmt: skip
     submitted = datetime.fromisoformat(last["at"])
     request.submitted_at = submitted
@@ -1025,7 +1029,6 @@ def _follow_up(preservation: AssistanceRequest, user: User | None) -> None:
             "risk_of_loss": True,
         },
     }
-    content.pop("synthetic")  # fmt: skip
     author = user if user and user.role == Role.INVESTIGATOR else preservation.created_by
     actor = Actor.of(author) if author else Actor.system("conversion")
     create_request(actor, preservation.peer, content, follows=preservation)

@@ -17,6 +17,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from accord.core.text import has_nul
+
 SERIOUS_OFFENCE_YEARS = 3  # EPOC: traffic and content data need max. penalty >= 3 years
 
 
@@ -188,6 +190,14 @@ LINE = 300
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def no_nul(cls, data: Any) -> Any:
+        # No database keeps NUL characters; a peer's message with one is refused.
+        if has_nul(data):
+            raise ValueError("text may not contain NUL characters")
+        return data
 
 
 class Offence(Strict):
