@@ -26,7 +26,10 @@ REQUEST_BODY = {
     "details": {"information": "i"},
 }  # fmt: skip
 # Path parameters, filled with values that name nothing.
-PATH_VALUES = {"{request_id}": "01890000-0000-7000-8000-000000000001", "{sha256}": "0" * 64}
+NOWHERE = "01890000-0000-7000-8000-000000000001"
+PATH_VALUES = {"{request_id}": NOWHERE, "{sha256}": "0" * 64, "{dialogue_id}": NOWHERE,
+               "{round_id}": NOWHERE, "{outcome_id}": NOWHERE, "{disagreement_id}": NOWHERE,
+               "{commitment_id}": NOWHERE}  # fmt: skip
 
 # Valid bodies, so that a permitted caller gets past input validation and a
 # refused one is refused for its role, not for its input.
@@ -36,6 +39,22 @@ SAMPLE_BODIES = {
     "POST /api/v1/users": {"username": "matrix-made", "role": "analyst",
                            "password": "matrix-long-passphrase"},
     "POST /api/v1/assistance/requests": REQUEST_BODY,
+    "POST /api/v1/dialogue/dialogues": {"peer": "absent.test", "track": "economic",
+                                        "title_en": "t", "title_zh": "t"},
+    "POST /api/v1/dialogue/dialogues/{dialogue_id}/rounds": {"number": 1, "date": "2017-10-04",
+                                                             "venue_en": "v"},
+    "PUT /api/v1/dialogue/rounds/{round_id}/delegation": {"people": []},
+    "POST /api/v1/dialogue/rounds/{round_id}/outcomes": {"topic": "narcotics", "text_en": "t",
+                                                         "text_zh": "t"},
+    "POST /api/v1/dialogue/outcomes/{outcome_id}/versions": {"text_en": "t", "text_zh": "t"},
+    "POST /api/v1/dialogue/outcomes/{outcome_id}/signatures": {"version": 1},
+    "POST /api/v1/dialogue/dialogues/{dialogue_id}/disagreements": {"topic": "narcotics",
+                                                                    "issue_en": "i"},
+    "PUT /api/v1/dialogue/disagreements/{disagreement_id}/position": {"text_en": "p"},
+    "POST /api/v1/dialogue/disagreements/{disagreement_id}/status": {"status": "managed"},
+    "POST /api/v1/dialogue/outcomes/{outcome_id}/commitments": {
+        "title_en": "c", "owner_node": "absent.test", "due_date": "2027-01-01"},
+    "POST /api/v1/dialogue/commitments/{commitment_id}/status": {"status": "done"},
     "PUT /api/v1/assistance/requests/{request_id}": REQUEST_BODY,
     "POST /api/v1/assistance/requests/{request_id}/actions": {"action": "validate", "version": 1},
     "POST /api/v1/assistance/requests/{request_id}/findings": {"ground": "dual_criminality",
@@ -124,7 +143,9 @@ def test_web_endpoint(client_for, users, name, method, principal):
     rule = WEB[name]
     values = {"user_id": users[Role.ANALYST].pk, "node_id": "absent.test",
               "message_id": "01890000-0000-7000-8000-000000000000",
-              "request_id": "01890000-0000-7000-8000-000000000001", "sha256": "0" * 64}  # fmt: skip
+              "request_id": NOWHERE, "sha256": "0" * 64, "dialogue_id": NOWHERE,
+              "round_id": NOWHERE, "outcome_id": NOWHERE, "disagreement_id": NOWHERE,
+              "commitment_id": NOWHERE}  # fmt: skip
     kwargs = {key: values[key] for key in rule.kwargs}
     url = reverse(name, kwargs=kwargs)
     client = client_for(principal)

@@ -56,6 +56,25 @@ WEB: dict[str, Rule] = {
     "assistance:file": Rule(Permission.VIEW_REQUESTS, ("GET",), ("request_id", "sha256")),
     "assistance:print": Rule(Permission.VIEW_REQUESTS, ("GET",), ("request_id",)),
     "assistance:pdf": Rule(Permission.VIEW_REQUESTS, ("GET",), ("request_id",)),
+    "dialogue:home": Rule(Permission.VIEW_DIALOGUE),
+    "dialogue:create": Rule(Permission.MANAGE_DIALOGUE, ("POST",)),
+    "dialogue:detail": Rule(Permission.VIEW_DIALOGUE, ("GET",), ("dialogue_id",)),
+    "dialogue:export": Rule(Permission.VIEW_DIALOGUE, ("GET",), ("dialogue_id",)),
+    "dialogue:round-save": Rule(Permission.MANAGE_DIALOGUE, ("POST",), ("dialogue_id",)),
+    "dialogue:disagreement": Rule(Permission.MANAGE_DIALOGUE, ("POST",), ("dialogue_id",)),
+    "dialogue:round": Rule(Permission.VIEW_DIALOGUE, ("GET",), ("round_id",)),
+    "dialogue:delegation": Rule(Permission.MANAGE_DIALOGUE, ("POST",), ("round_id",)),
+    "dialogue:propose": Rule(Permission.SIGN_OUTCOMES, ("POST",), ("round_id",)),
+    "dialogue:factsheet": Rule(Permission.VIEW_DIALOGUE, ("GET",), ("round_id",)),
+    "dialogue:factsheet-pdf": Rule(Permission.VIEW_DIALOGUE, ("GET",), ("round_id",)),
+    "dialogue:amend": Rule(Permission.SIGN_OUTCOMES, ("POST",), ("outcome_id",)),
+    "dialogue:sign": Rule(Permission.SIGN_OUTCOMES, ("POST",), ("outcome_id",)),
+    "dialogue:commitment": Rule(Permission.MANAGE_DIALOGUE, ("POST",), ("outcome_id",)),
+    "dialogue:position": Rule(Permission.MANAGE_DIALOGUE, ("POST",), ("disagreement_id",)),
+    "dialogue:disagreement-status": Rule(
+        Permission.MANAGE_DIALOGUE, ("POST",), ("disagreement_id",)
+    ),
+    "dialogue:commitment-status": Rule(Permission.MANAGE_DIALOGUE, ("POST",), ("commitment_id",)),
     "api:openapi-json": Rule(Audience.PUBLIC),
     "api:openapi-view": Rule(Audience.PUBLIC),
     "api:api-root": Rule(Audience.PUBLIC),
@@ -90,4 +109,35 @@ API: dict[str, Rule] = {
     "GET /api/v1/assistance/metrics": Rule(Permission.VIEW_REQUESTS),
     "GET /api/v1/assistance/reminders": Rule(Permission.VIEW_REQUESTS),
     "GET /api/v1/assistance/vocabulary": Rule(Permission.VIEW_REQUESTS),
+    "GET /api/v1/dialogue/dialogues": Rule(Permission.VIEW_DIALOGUE),
+    "POST /api/v1/dialogue/dialogues": Rule(Permission.MANAGE_DIALOGUE, ("POST",)),
+    "GET /api/v1/dialogue/dialogues/{dialogue_id}": Rule(Permission.VIEW_DIALOGUE),
+    "GET /api/v1/dialogue/dialogues/{dialogue_id}/export": Rule(Permission.VIEW_DIALOGUE),
+    "POST /api/v1/dialogue/dialogues/{dialogue_id}/rounds": Rule(
+        Permission.MANAGE_DIALOGUE, ("POST",)
+    ),
+    "PUT /api/v1/dialogue/rounds/{round_id}/delegation": Rule(Permission.MANAGE_DIALOGUE, ("PUT",)),
+    "POST /api/v1/dialogue/rounds/{round_id}/outcomes": Rule(Permission.SIGN_OUTCOMES, ("POST",)),
+    "POST /api/v1/dialogue/outcomes/{outcome_id}/versions": Rule(
+        Permission.SIGN_OUTCOMES, ("POST",)
+    ),
+    "POST /api/v1/dialogue/outcomes/{outcome_id}/signatures": Rule(
+        Permission.SIGN_OUTCOMES, ("POST",)
+    ),
+    "POST /api/v1/dialogue/dialogues/{dialogue_id}/disagreements": Rule(
+        Permission.MANAGE_DIALOGUE, ("POST",)
+    ),
+    "PUT /api/v1/dialogue/disagreements/{disagreement_id}/position": Rule(
+        Permission.MANAGE_DIALOGUE, ("PUT",)
+    ),
+    "POST /api/v1/dialogue/disagreements/{disagreement_id}/status": Rule(
+        Permission.MANAGE_DIALOGUE, ("POST",)
+    ),
+    "POST /api/v1/dialogue/outcomes/{outcome_id}/commitments": Rule(
+        Permission.MANAGE_DIALOGUE, ("POST",)
+    ),
+    "POST /api/v1/dialogue/commitments/{commitment_id}/status": Rule(
+        Permission.MANAGE_DIALOGUE, ("POST",)
+    ),
+    "GET /api/v1/dialogue/indicators": Rule(Permission.VIEW_DIALOGUE),
 }

@@ -55,10 +55,12 @@ api = NinjaAPI(
 
 def _add_routers() -> None:
     from accord.assistance.api import router as assistance
+    from accord.dialogue.api import router as dialogue
     from accord.federation.api import router as federation
 
     api.add_router("/", federation)
     api.add_router("/", assistance)
+    api.add_router("/", dialogue)
 
 
 @api.exception_handler(PermissionDenied)

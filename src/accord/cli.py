@@ -16,6 +16,7 @@ COMMANDS = {
     "deliver": "run only the federation deliverer",
     "clock": "run only the clock (holds lapsing, deadline reminders)",
     "requests": "list, show, create and move mutual-assistance requests",
+    "dialogue": "the dialogue record: export, verify offline, propose and sign outcomes",
     "createuser": "add a user with a role (password on standard input)",
     "peer": "add, list, remove or ping peer nodes",
     "outbox": "show the federation outbox per peer, or retry delivery",

@@ -142,6 +142,7 @@ INSTALLED_APPS = [
     "accord.core",
     "accord.federation",
     "accord.assistance",
+    "accord.dialogue",
     "accord.web",
 ]
 

@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("accord.federation.urls")),
     path("", include("accord.assistance.urls")),
+    path("", include("accord.dialogue.urls")),
     path("", include("accord.web.urls")),
 ]

@@ -8,5 +8,6 @@ class AssistanceConfig(AppConfig):
     verbose_name = _("Assistance requests")
 
     def ready(self) -> None:
-        # Registers the assistance.* message kinds with the federation channel.
-        from accord.assistance import messages  # noqa: F401
+        # Registers the assistance.* message kinds with the federation channel,
+        # and the request workflow's indicators for the dialogue.
+        from accord.assistance import indicators, messages  # noqa: F401

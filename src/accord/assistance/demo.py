@@ -9,27 +9,13 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-import httpx
+from accord.core.democlient import SeedError, SignedIn
 
 STEP_TIMEOUT_SECONDS = 30
 NOTE = "SYNTHETIC DEMO DATA. "
 
 
-class SeedError(Exception):
-    pass
-
-
-class Officer:
-    def __init__(self, url: str, username: str, password: str) -> None:
-        self.client = httpx.Client(base_url=url, timeout=30)
-        token = self.client.get("/login/").cookies["csrftoken"]
-        response = self.client.post("/login/", data={
-            "username": username, "password": password, "csrfmiddlewaretoken": token})  # fmt: skip
-        if response.status_code != 302:
-            raise SeedError(f"sign-in as {username} at {url} failed")
-        self.client.headers["X-CSRFToken"] = self.client.cookies["csrftoken"]
-        self.client.headers["Referer"] = url
-
+class Officer(SignedIn):
     def create(self, body: dict[str, Any]) -> str:
         response = self.client.post("/api/v1/assistance/requests", json=body)
         if response.status_code != 201:

@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accord.assistance import pdf, reminders, services
+from accord.assistance import reminders, services
 from accord.assistance.api import file_response
 from accord.assistance.deadlines import deadlines_of
 from accord.assistance.forms import (
@@ -35,6 +35,7 @@ from accord.assistance.types import (
     Urgency,
     legal_system_of,
 )
+from accord.core import pdf
 from accord.core.audit import Actor
 from accord.core.identity import this_node
 from accord.core.models import User

@@ -71,6 +71,11 @@ class AuditAction(models.TextChoices):
         _("Response files deleted at the provider's demand"),
     )
     REMINDER_SEND = "assistance:reminder:send", _("Deadline reminders sent")
+    DIALOGUE_CHANGE = "dialogue:record:change", _("Dialogue record changed")
+    DIALOGUE_SIGN = "dialogue:outcome:sign", _("Outcome proposed or signed")
+    DIALOGUE_RECEIVE = "dialogue:record:receive", _("Dialogue update received")
+    DIALOGUE_REFUSED = "dialogue:record:refused", _("Dialogue change refused")
+    DIALOGUE_EXPORT = "dialogue:record:export", _("Dialogue record exported")
 
 
 @dataclass(frozen=True)

@@ -113,17 +113,24 @@ def peer_demo_nodes(root: Path, out: TextIO) -> None:
             out.write(f"{node.node_id} now peers with {other.node_id}\n")
 
 
-def seed_requests(root: Path, out: TextIO) -> None:
-    """Example requests in several states, once (the nodes keep them across runs)."""
-    from accord.assistance.demo import SeedError, seed
+def seed_examples(root: Path, out: TextIO) -> None:
+    """Example requests and the reference dialogue, once (the nodes keep them)."""
+    from accord.assistance.demo import seed as seed_requests
+    from accord.core.democlient import SeedError
+    from accord.dialogue.demo import seed as seed_dialogue
 
-    if json.loads(accord(root, NODES[0], "requests", "list", "--json")):
-        return
-    out.write("Creating example requests (synthetic data) …\n")
-    try:
-        seed(NODES[0].url, NODES[1].url, DEMO_PASSWORD, out)
-    except (SeedError, httpx.HTTPError) as exc:
-        out.write(f"warning: the example requests are incomplete: {exc}\n")
+    steps = []
+    if not json.loads(accord(root, NODES[0], "requests", "list", "--json")):
+        out.write("Creating example requests (synthetic data) …\n")
+        steps.append(seed_requests)
+    if "No dialogues." in accord(root, NODES[0], "dialogue", "list"):
+        out.write("Loading the reference dialogue …\n")
+        steps.append(seed_dialogue)
+    for step in steps:
+        try:
+            step(NODES[0].url, NODES[1].url, DEMO_PASSWORD, out)
+        except (SeedError, httpx.HTTPError) as exc:
+            out.write(f"warning: the examples are incomplete: {exc}\n")
 
 
 def prepare(root: Path, node: DemoNode, out: TextIO) -> None:
@@ -161,7 +168,8 @@ def banner(out: TextIO) -> None:
     for role, username in USERNAMES.items():
         out.write(f"  {username:<13} {role.label}\n")
     out.write("\nThe nodes are peers: send a note from one (Notes) and read it on the other.\n")
-    out.write("Assistance requests hold synthetic examples in several states.\n")
+    out.write("Assistance requests hold synthetic examples in several states; Dialogue holds\n")
+    out.write("the reference dialogue's first round, its signed outcomes and commitments.\n")
     out.write("\nPress Ctrl-C to stop both nodes.\n")
     out.flush()
 
@@ -193,7 +201,7 @@ def run_demo(root_name: str, out: TextIO, ports: tuple[int, int] = (8001, 8002))
         for node, process in zip(NODES, processes, strict=True):
             wait_ready(node, process)
         peer_demo_nodes(root, out)
-        seed_requests(root, out)
+        seed_examples(root, out)
         banner(out)
         while not interrupted["flag"]:
             if any(p.poll() is not None for p in processes):

@@ -1,6 +1,6 @@
-"""The printable request form as PDF: Chromium prints the same HTML as the
-print view, so the PDF and the page never differ (CJK needs fonts-noto-cjk,
-which `make` installs with Chromium)."""
+"""Printable pages as PDF (request forms, dialogue fact sheets): Chromium
+prints the same HTML as the print view, so the PDF and the page never differ
+(CJK needs fonts-noto-cjk, which `make` installs with Chromium)."""
 
 from __future__ import annotations
 
@@ -40,5 +40,5 @@ def render(html: str) -> bytes:
         except subprocess.TimeoutExpired:
             raise PdfUnavailable(_("Printing to PDF took too long; try again.")) from None
         if not out.is_file() or out.stat().st_size == 0:
-            raise PdfUnavailable(_("Chromium could not print this request to PDF."))
+            raise PdfUnavailable(_("Chromium could not print this page to PDF."))
         return out.read_bytes()

@@ -25,6 +25,11 @@ class Permission(models.TextChoices):
     VIEW_INTEL = "intel.view", _("Work with threat intelligence")
     VIEW_EVIDENCE = "evidence.view", _("Handle evidence")
     VIEW_DIALOGUE = "dialogue.view", _("Follow the dialogue and its commitments")
+    MANAGE_DIALOGUE = (
+        "dialogue.manage",
+        _("Prepare the dialogue: rounds, delegations, positions, commitments"),
+    )
+    SIGN_OUTCOMES = "dialogue.sign", _("Propose and sign outcomes for this node")
     MANAGE_FEDERATION = "federation.manage", _("Manage peers and the federation channel")
     EXCHANGE_NOTES = "federation.notes", _("Send and read notes to and from partner nodes")
 
@@ -53,7 +58,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CENTRAL_AUTHORITY: frozenset(
         _EVERYONE
         | _CORRESPONDENTS
-        | {Permission.VIEW_REQUESTS, Permission.RUN_MATCHING, Permission.VIEW_EVIDENCE}
+        | {
+            Permission.VIEW_REQUESTS,
+            Permission.RUN_MATCHING,
+            Permission.VIEW_EVIDENCE,
+            Permission.MANAGE_DIALOGUE,
+            Permission.SIGN_OUTCOMES,
+        }
     ),
     Role.ANALYST: frozenset(
         _EVERYONE

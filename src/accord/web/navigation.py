@@ -33,7 +33,7 @@ AREAS: tuple[Area, ...] = (
          _("STIX 2.1 objects and TAXII 2.1 collections")),
     Area("evidence", _("Evidence"), Permission.VIEW_EVIDENCE, None,
          _("Encrypted evidence with its chain of custody")),
-    Area("dialogue", _("Dialogue"), Permission.VIEW_DIALOGUE, None,
+    Area("dialogue", _("Dialogue"), Permission.VIEW_DIALOGUE, "dialogue:home",
          _("Rounds, agreed outcomes and commitments")),
     Area("notes", _("Notes"), Permission.EXCHANGE_NOTES, "federation:notes",
          _("Signed notes to and from officers of partner nodes")),

@@ -1,0 +1,166 @@
+"""`accord dialogue`: the dialogue record from the shell. `verify FILE` needs no
+node at all: anyone holding an export can check its signatures offline."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from accord.core.audit import Actor
+
+
+class Command(BaseCommand):
+    help = (
+        "The dialogue record: list, show, export, verify an export offline, propose and "
+        "sign outcomes, read indicators."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        sub.add_parser("list", help="dialogues and their rounds")
+        show = sub.add_parser("show", help="one dialogue as JSON")
+        show.add_argument("dialogue_id")
+        out = sub.add_parser("export", help="the signed record as JSON (for verify)")
+        out.add_argument("dialogue_id")
+        out.add_argument("--out", help="write to this file instead of standard output")
+        check = sub.add_parser("verify", help="check an export's hashes and signatures offline")
+        check.add_argument("file", help="the export (- for standard input)")
+        propose = sub.add_parser("propose", help="propose an outcome and sign it for this node")
+        propose.add_argument("round_id")
+        propose.add_argument("--topic", required=True)
+        propose.add_argument("--text-en", required=True)
+        propose.add_argument("--text-zh", required=True)
+        propose.add_argument("--title", default="", help="the signer's title")
+        propose.add_argument("--as", dest="username", required=True)
+        sign = sub.add_parser("sign", help="co-sign an outcome's latest version for this node")
+        sign.add_argument("outcome_id")
+        sign.add_argument("--version", type=int, required=True)
+        sign.add_argument("--title", default="", help="the signer's title")
+        sign.add_argument("--as", dest="username", required=True)
+        sub.add_parser("indicators", help="every indicator, read now")
+
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
+        if action != "verify":
+            self._need_node()
+        try:
+            getattr(self, f"do_{action}")(**options)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
+        except PermissionDenied as exc:
+            raise CommandError(str(exc)) from None
+
+    def _need_node(self) -> None:
+        from accord.core.identity import NODE_FILE
+
+        if not (Path(settings.DATA_DIR) / NODE_FILE).exists():
+            raise CommandError(f"no node in {settings.DATA_DIR}: run `accord init` first")
+
+    def _actor(self, username: str) -> Actor:
+        from accord.core.models import User
+
+        user = User.objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise CommandError(f"no active user {username!r}")
+        return Actor.of(user)
+
+    def _find(self, model: Any, pk: str) -> Any:
+        try:
+            found = model.objects.filter(pk=pk).first()
+        except ValidationError:
+            found = None
+        if found is None:
+            raise CommandError(f"no {model.__name__.lower()} {pk!r} on this node")
+        return found
+
+    def do_list(self, **options: Any) -> None:
+        from accord.dialogue.models import Dialogue
+
+        rows = Dialogue.objects.select_related("peer").prefetch_related("rounds")
+        if not rows:
+            self.stdout.write("No dialogues.")
+        for d in rows:
+            self.stdout.write(f"{d.pk}  {d.track:<22} {d.title_en} (with {d.peer.node_id})")
+            for r in d.rounds.order_by("number"):
+                self.stdout.write(f"    round {r.number}: {r.date} {r.venue_en}  [{r.pk}]")
+
+    def do_show(self, dialogue_id: str, **options: Any) -> None:
+        from accord.dialogue.api import dialogue_json
+        from accord.dialogue.models import Dialogue
+
+        document = dialogue_json(self._find(Dialogue, dialogue_id))
+        self.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+
+    def do_export(self, dialogue_id: str, out: str | None = None, **options: Any) -> None:
+        from accord.core import audit
+        from accord.core.audit import AuditAction
+        from accord.dialogue.export import export_dialogue
+        from accord.dialogue.models import Dialogue
+
+        dialogue = self._find(Dialogue, dialogue_id)
+        text = json.dumps(export_dialogue(dialogue), ensure_ascii=False, indent=2)
+        audit.record(Actor.system("cli"), AuditAction.DIALOGUE_EXPORT, dialogue,
+                     data={"what": "export"})  # fmt: skip
+        if out:
+            Path(out).write_text(text + "\n", encoding="utf-8")
+            self.stdout.write(f"written to {out}")
+        else:
+            self.stdout.write(text)
+
+    def do_verify(self, file: str, **options: Any) -> None:
+        from accord.dialogue.export import verify
+
+        try:
+            text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+            document = json.loads(text)
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"{file}: cannot read it as JSON ({exc})") from None
+        findings = verify(document) if isinstance(document, dict) else []
+        if not findings and not isinstance(document, dict):
+            raise CommandError(f"{file}: not a dialogue export")
+        for node, keys in (document.get("nodes") or {}).items():
+            for key in keys:
+                self.stdout.write(f"key of {node}: SHA-256 {key.get('fingerprint')} "
+                                  "(compare it with the one you hold)")  # fmt: skip
+        broken = [f for f in findings if not f.ok]
+        for finding in findings:
+            mark = "OK  " if finding.ok else "FAIL"
+            self.stdout.write(f"{mark} {finding.item}: {finding.detail}")
+        if broken:
+            raise CommandError(f"{len(broken)} item(s) do not verify; first: {broken[0].item}: "
+                               f"{broken[0].detail}")  # fmt: skip
+        self.stdout.write(f"All {len(findings)} checks passed.")
+
+    def do_propose(self, round_id: str, topic: str, text_en: str, text_zh: str, title: str,
+                   username: str, **options: Any) -> None:  # fmt: skip
+        from accord.dialogue import services
+        from accord.dialogue.models import Round
+
+        outcome = services.propose_outcome(self._actor(username), self._find(Round, round_id),
+                                           topic, text_en, text_zh, title)  # fmt: skip
+        self.stdout.write(f"outcome {outcome.pk} version 1 proposed and signed")
+
+    def do_sign(self, outcome_id: str, version: int, title: str, username: str,
+                **options: Any) -> None:  # fmt: skip
+        from accord.dialogue import services
+        from accord.dialogue.models import Outcome
+
+        outcome = self._find(Outcome, outcome_id)
+        services.sign_outcome(self._actor(username), outcome, version, title)
+        self.stdout.write(f"outcome {outcome.pk} version {version} signed")
+
+    def do_indicators(self, **options: Any) -> None:
+        from accord.core.indicators import all_indicators
+        from accord.dialogue import progress
+
+        start, end = progress.period()
+        for indicator in all_indicators():
+            measured = progress.measure({"code": indicator.code}, start, end)
+            if measured:
+                self.stdout.write(f"{indicator.code:<34} {measured.reading.value!s:>10} "
+                                  f"{measured.reading.unit:<8} {start}..{end}")  # fmt: skip

@@ -1,0 +1,78 @@
+"""Measured progress: each commitment's linked indicators, computed from the
+platform's own data over a stated period (never typed in)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from accord.core import indicators
+from accord.core.indicators import Reading
+from accord.dialogue.models import Commitment
+from accord.dialogue.types import TOPIC_CATEGORIES, Topic
+
+PERIOD_DAYS = 365
+
+
+@dataclass(frozen=True)
+class Measured:
+    code: str
+    label: str
+    how: str
+    topic: str
+    start: date
+    end: date
+    reading: Reading
+    target: float | None
+
+    @property
+    def progress(self) -> int | None:
+        """Percent of the target reached (counts and percentages; for hours,
+        lower is better, so reaching the target means staying under it)."""
+        value, target = self.reading.value, self.target
+        if value is None or not target:
+            return None
+        if self.reading.unit == "hours":
+            return 100 if value <= target else max(0, int(100 * target / value))
+        return min(100, int(100 * value / target))
+
+
+def period(today: date | None = None) -> tuple[date, date]:
+    end = today or timezone.now().date()
+    return end - timedelta(days=PERIOD_DAYS - 1), end
+
+
+def params_for(link: dict[str, Any]) -> dict[str, Any]:
+    return {"categories": TOPIC_CATEGORIES.get(link.get("topic") or "", [])}
+
+
+def measure(link: dict[str, Any], start: date, end: date) -> Measured | None:
+    indicator = indicators.get(link.get("code", ""))
+    if indicator is None:
+        return None  # a source not installed on this node
+    reading = indicator.compute(params_for(link), start, end)
+    topic = link.get("topic") or ""
+    return Measured(
+        indicator.code,
+        str(indicator.label),
+        str(indicator.how),
+        str(dict(Topic.choices).get(topic, "")),
+        start,
+        end,
+        reading,
+        link.get("target"),
+    )
+
+
+def commitment_progress(item: Commitment, today: date | None = None) -> list[Measured]:
+    start, end = period(today)
+    return [m for m in (measure(link, start, end) for link in item.indicators) if m]
+
+
+def is_overdue(item: Commitment, today: date | None = None) -> bool:
+    return item.status in ("open", "in_progress") and item.due_date < (
+        today or timezone.now().date()
+    )

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+
+@register.filter
+def reading(value: Any, unit: str) -> str:
+    """An indicator value in its unit; no data is shown as such, never as zero."""
+    if value is None:
+        return _("no data yet")
+    if unit == "hours":
+        return (
+            _("%(n)s h") % {"n": value}
+            if value < 48
+            else _("%(n)s d") % {"n": round(value / 24, 1)}
+        )
+    if unit == "percent":
+        return f"{value} %"
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+@register.filter
+def bar_heights(series: list[tuple[str, Any]]) -> list[tuple[str, Any, int]]:
+    """Each month's value with its bar height in percent of the largest."""
+    top = max((v for _m, v in series if v is not None), default=0) or 1
+    return [(month, value, int(100 * (value or 0) / top)) for month, value in series]
+
+
+@register.filter
+def text_in(item: Any, language: str) -> str:
+    """An item's text in the language asked for, falling back to the other."""
+    for field in ("text", "title", "issue", "venue"):
+        english = getattr(item, f"{field}_en", None)
+        if english is not None:
+            chinese = getattr(item, f"{field}_zh", "")
+            return (chinese or english) if language == "zh-hans" else (english or chinese)
+    return ""
