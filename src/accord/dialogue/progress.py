@@ -3,6 +3,7 @@ platform's own data over a stated period (never typed in)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -36,8 +37,14 @@ class Measured:
         if value is None or not target:
             return None
         if self.reading.unit == "hours":
-            return 100 if value <= target else max(0, int(100 * target / value))
-        return min(100, int(100 * value / target))
+            return 100 if value <= target else max(0, _whole_percent(target, value))
+        return min(100, _whole_percent(value, target))
+
+
+def _whole_percent(part: float, whole: float) -> int:
+    """Rounded down, but not below what decimal arithmetic gives: 33.3 of 90 is
+    37 %, though 100 * 33.3 / 90 is 36.99999999999999 in floating point."""
+    return math.floor(round(100 * part / whole, 9))
 
 
 def period(today: date | None = None) -> tuple[date, date]:

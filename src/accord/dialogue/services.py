@@ -367,28 +367,33 @@ def sign_outcome(
     """This node's authorised official co-signs the version it has read."""
     require(actor, Permission.SIGN_OUTCOMES, what="sign_outcome", ip=ip)
     node = this_node().node_id
+    refusal = ""
     with transaction.atomic():
         version = outcome.versions.select_for_update().filter(version=version_number).first()
         if version is None:
             raise ValidationError(_("No such version."))
         latest = outcome.latest()
         if latest is None or latest.version != version.version:
-            _refuse(actor, "sign_outcome", _("Only the latest version can be signed."), outcome, ip)
-        if version.signatures.filter(node=node).exists():
-            _refuse(
-                actor, "sign_outcome", _("This node has already signed this version."), outcome, ip
+            refusal = _("Only the latest version can be signed.")
+        elif version.signatures.filter(node=node).exists():
+            refusal = _("This node has already signed this version.")
+        else:
+            signature = _sign(version, actor, signer_title)
+            federation.enqueue(
+                outcome.round.dialogue.peer,
+                SIGNATURE_KIND,
+                signature_body(outcome, version, signature),
             )
-        signature = _sign(version, actor, signer_title)
-        federation.enqueue(
-            outcome.round.dialogue.peer, SIGNATURE_KIND, signature_body(outcome, version, signature)
-        )
-        audit.record(
-            actor,
-            AuditAction.DIALOGUE_SIGN,
-            outcome,
-            ip=ip,
-            data={"what": "sign", "version": version.version, "sha256": version.content_sha256},
-        )
+            audit.record(
+                actor,
+                AuditAction.DIALOGUE_SIGN,
+                outcome,
+                ip=ip,
+                data={"what": "sign", "version": version.version, "sha256": version.content_sha256},
+            )
+    if refusal:
+        # Refused after the transaction: raising inside it would roll back the refusal's audit.
+        _refuse(actor, "sign_outcome", refusal, outcome, ip)
     return signature
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Track(models.TextChoices):
@@ -26,7 +27,7 @@ class Topic(models.TextChoices):
 
 
 class DisagreementStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("disagreement", "Open")
     MANAGED = "managed", _("Managed")
     RESOLVED = "resolved", _("Resolved")
 

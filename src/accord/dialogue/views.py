@@ -109,6 +109,7 @@ def detail_context(dialogue: Dialogue, user: Any) -> dict[str, Any]:
                 "older": versions[1:],
                 "status": services.status_of(latest, sides) if latest else "unsigned",
                 "may_sign": latest is not None and not signed_here,
+                "signed_here": signed_here,
                 "may_amend": outcome.author_node == node,
             }
         )
@@ -118,7 +119,7 @@ def detail_context(dialogue: Dialogue, user: Any) -> dict[str, Any]:
     ]
     return {
         "d": dialogue,
-        "node": node,
+        "here": node,
         "sides": sides,
         "rounds": dialogue.rounds.order_by("number").prefetch_related("delegates"),
         "outcomes": outcomes,
@@ -174,6 +175,7 @@ def factsheet_context(round_: Round, language: str) -> dict[str, Any]:
         "r": round_,
         "d": dialogue,
         "outcomes": outcomes,
+        "pending": [row for row in outcomes if row[2] != "agreed" and row[1] is not None],
         "commitments": commitments,
         "disagreements": dialogue.disagreements.filter(round=round_).prefetch_related("positions"),
         "language": language,

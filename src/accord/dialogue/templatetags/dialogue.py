@@ -40,3 +40,18 @@ def text_in(item: Any, language: str) -> str:
             chinese = getattr(item, f"{field}_zh", "")
             return (chinese or english) if language == "zh-hans" else (english or chinese)
     return ""
+
+
+@register.filter
+def moment(value: str) -> str:
+    """A stored ISO time as people read it: 2026-11-27 14:24 UTC."""
+    return f"{value[:10]} {value[11:16]} UTC" if len(value) >= 16 else value
+
+
+@register.filter
+def listing(items: list[str]) -> str:
+    """A list joined the way the interface language joins lists."""
+    from django.utils.translation import get_language
+
+    separator = "、" if (get_language() or "").startswith("zh") else ", "
+    return separator.join(str(item) for item in items)
