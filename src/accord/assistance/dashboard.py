@@ -50,13 +50,16 @@ def panel(actor: Actor) -> dict[str, Any]:
         for measure, measure_label in measures:
             cell = summary[measure]
             if cell["count"]:
-                name = f"{label}: {measure_label}"
+                name = _("%(direction)s: %(stage)s") % {"direction": label, "stage": measure_label}
                 stages.append((name, cell["median_hours"], cell["p90_hours"]))
     by_type = []
     for row in data["by_type"]:
         if row["respond"]["count"]:
-            way = _("in") if row["direction"] == "incoming" else _("out")
-            name = f"{labels.get(row['type'], row['type'])} ({way})"
+            kind = labels.get(row["type"], row["type"])
+            if row["direction"] == "incoming":
+                name = _("%(type)s (incoming)") % {"type": kind}
+            else:
+                name = _("%(type)s (outgoing)") % {"type": kind}
             by_type.append((name, row["respond"]["median_hours"], row["respond"]["p90_hours"]))
     grounds = dict(RefusalGround.choices)
     reminders = (

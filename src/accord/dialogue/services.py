@@ -206,7 +206,9 @@ def set_delegation(
                     "role": role,
                     "name": name,
                     "position": position,
-                    "title": _text(entry.get("title", ""), _("Title"), required=False, limit=300),
+                    "title": _text(
+                        entry.get("title", ""), _("Title or office"), required=False, limit=300
+                    ),
                 }
             )
     with transaction.atomic():

@@ -16,3 +16,31 @@ def is_overdue(deadline: Any, now: datetime) -> bool:
 @register.filter
 def get_item(mapping: dict, key: str) -> Any:
     return mapping.get(key, "") if isinstance(mapping, dict) else ""
+
+
+def _label(choices: Any, code: str) -> str:
+    try:
+        return str(choices(code).label)
+    except ValueError:
+        return code
+
+
+@register.filter
+def ground_label(code: str) -> str:
+    from accord.assistance.types import RefusalGround
+
+    return _label(RefusalGround, code)
+
+
+@register.filter
+def condition_label(code: str) -> str:
+    from accord.assistance.types import ConditionKind
+
+    return _label(ConditionKind, code)
+
+
+@register.filter
+def restriction_label(code: str) -> str:
+    from accord.assistance.types import RestrictionKind
+
+    return _label(RestrictionKind, code)

@@ -55,3 +55,19 @@ def listing(items: list[str]) -> str:
 
     separator = "、" if (get_language() or "").startswith("zh") else ", "
     return separator.join(str(item) for item in items)
+
+
+@register.filter
+def event_label(kind: str) -> str:
+    labels = {"opened": _("opened"), "position": _("position stated"), "status": _("status set")}
+    return str(labels.get(kind, kind))
+
+
+@register.filter
+def status_label(code: str) -> str:
+    from accord.dialogue.types import DisagreementStatus
+
+    try:
+        return str(DisagreementStatus(code).label)
+    except ValueError:
+        return code
