@@ -127,6 +127,11 @@ def api_cases() -> Iterator:
 
 def assert_outcome(response, rule: Rule, principal: Role | None, what: str) -> None:
     status = response.status_code
+    if rule.who == Audience.TAXII_ACCOUNT:
+        # A web session is no TAXII credential: everyone without one gets 401.
+        assert status == 401, f"{what}: {principal} got {status} without TAXII credentials"
+        assert "Basic" in response.get("WWW-Authenticate", ""), what
+        return
     redirected_to_login = status == 302 and "/login/?next=" in response.get("Location", "")
     if allowed(rule, principal):
         assert status not in (401, 403) and not redirected_to_login, f"{what}: refused ({status})"
@@ -145,13 +150,16 @@ def test_web_endpoint(client_for, users, name, method, principal):
               "message_id": "01890000-0000-7000-8000-000000000000",
               "request_id": NOWHERE, "sha256": "0" * 64, "dialogue_id": NOWHERE,
               "round_id": NOWHERE, "outcome_id": NOWHERE, "disagreement_id": NOWHERE,
-              "commitment_id": NOWHERE}  # fmt: skip
+              "commitment_id": NOWHERE, "root": "api1", "collection_id": NOWHERE,
+              "object_id": "indicator--" + NOWHERE, "status_id": NOWHERE}  # fmt: skip
     kwargs = {key: values[key] for key in rule.kwargs}
     url = reverse(name, kwargs=kwargs)
     client = client_for(principal)
     denied_before = AuditEvent.objects.filter(action="core:access:denied").count()
-    response = client.get(url) if method == "GET" else client.post(url, {})
+    response = client.generic(method, url) if method in ("GET", "DELETE") else client.post(url, {})
     assert_outcome(response, rule, principal, f"{method} {url}")
+    if rule.who == Audience.TAXII_ACCOUNT:
+        return
     if principal is not None and not allowed(rule, principal):
         denied_after = AuditEvent.objects.filter(action="core:access:denied").count()
         assert denied_after == denied_before + 1, "a refusal must be audited"

@@ -14,6 +14,8 @@ from accord.core.roles import Permission
 class Audience:
     PUBLIC = "public"  # anyone, signed in or not
     SIGNED_IN = "signed-in"  # any active user, whatever the role
+    # Partner tools with a TAXII account (HTTP Basic or Bearer), not web sessions.
+    TAXII_ACCOUNT = "taxii-account"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,19 @@ WEB: dict[str, Rule] = {
         Permission.MANAGE_DIALOGUE, ("POST",), ("disagreement_id",)
     ),
     "dialogue:commitment-status": Rule(Permission.MANAGE_DIALOGUE, ("POST",), ("commitment_id",)),
+    "taxii:discovery": Rule(Audience.TAXII_ACCOUNT),
+    "taxii:api-root": Rule(Audience.TAXII_ACCOUNT, ("GET",), ("root",)),
+    "taxii:collections": Rule(Audience.TAXII_ACCOUNT, ("GET",), ("root",)),
+    "taxii:collection": Rule(Audience.TAXII_ACCOUNT, ("GET",), ("root", "collection_id")),
+    "taxii:objects": Rule(Audience.TAXII_ACCOUNT, ("GET", "POST"), ("root", "collection_id")),
+    "taxii:object": Rule(
+        Audience.TAXII_ACCOUNT, ("GET", "DELETE"), ("root", "collection_id", "object_id")
+    ),
+    "taxii:versions": Rule(
+        Audience.TAXII_ACCOUNT, ("GET",), ("root", "collection_id", "object_id")
+    ),
+    "taxii:manifest": Rule(Audience.TAXII_ACCOUNT, ("GET",), ("root", "collection_id")),
+    "taxii:status": Rule(Audience.TAXII_ACCOUNT, ("GET",), ("root", "status_id")),
     "api:openapi-json": Rule(Audience.PUBLIC),
     "api:openapi-view": Rule(Audience.PUBLIC),
     "api:api-root": Rule(Audience.PUBLIC),

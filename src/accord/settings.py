@@ -113,6 +113,8 @@ FEDERATION_LEASE_SECONDS = env_int(
 )
 # The inbox reads its request as a stream and enforces its own limit with a JSON
 # answer; forms elsewhere keep Django's default limit.
+# The largest TAXII request body (an envelope of objects), in bytes.
+TAXII_MAX_CONTENT_LENGTH = env_int("ACCORD_TAXII_MAX_CONTENT", 10 * 1_048_576, minimum=65_536)
 # How often `accord serve`'s clock runs timed work (holds lapsing, reminders).
 CLOCK_SECONDS = env_int("ACCORD_CLOCK_SECONDS", 60, minimum=1)
 # Chromium prints the request form to PDF (Debian's package; `make` installs it).
@@ -143,6 +145,7 @@ INSTALLED_APPS = [
     "accord.federation",
     "accord.assistance",
     "accord.dialogue",
+    "accord.intel",
     "accord.web",
 ]
 

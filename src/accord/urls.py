@@ -10,5 +10,6 @@ urlpatterns = [
     path("", include("accord.federation.urls")),
     path("", include("accord.assistance.urls")),
     path("", include("accord.dialogue.urls")),
+    path("", include("accord.intel.urls")),
     path("", include("accord.web.urls")),
 ]

@@ -76,6 +76,10 @@ class AuditAction(models.TextChoices):
     DIALOGUE_RECEIVE = "dialogue:record:receive", _("Dialogue update received")
     DIALOGUE_REFUSED = "dialogue:record:refused", _("Dialogue change refused")
     DIALOGUE_EXPORT = "dialogue:record:export", _("Dialogue record exported")
+    INTEL_ACCOUNT = "intel:account:change", _("TAXII account changed")
+    INTEL_INGEST = "intel:objects:ingest", _("STIX objects received")
+    INTEL_DELETE = "intel:objects:delete", _("STIX object deleted")
+    INTEL_EXPORT = "intel:objects:export", _("STIX objects exported")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,156 @@
+"""STIX 2.1 objects in TAXII 2.1 collections, every version kept, and the
+partner accounts that read and write them."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accord.core.models import User
+from accord.core.querysets import RestrictedQuerySet
+from accord.core.roles import Permission
+
+
+def _analysts(user: User) -> Q:
+    return Q() if user.has_permission(Permission.VIEW_INTEL) else Q(pk__in=[])
+
+
+class Collection(models.Model):
+    id = models.UUIDField(primary_key=True)
+    alias = models.SlugField(_("alias"), max_length=100, unique=True)
+    title = models.CharField(_("title"), max_length=300)
+    description = models.TextField(_("description"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        return _analysts(user)
+
+
+class Tlp(models.TextChoices):
+    NONE = "", _("unmarked")
+    CLEAR = "clear", "TLP:CLEAR"
+    GREEN = "green", "TLP:GREEN"
+    AMBER = "amber", "TLP:AMBER"
+    AMBER_STRICT = "amber+strict", "TLP:AMBER+STRICT"
+    RED = "red", "TLP:RED"
+
+
+class StixObject(models.Model):
+    """One version of one STIX object in one collection, stored as the exact
+    JSON text it was received in (served back unchanged)."""
+
+    collection = models.ForeignKey(
+        Collection, on_delete=models.CASCADE, related_name="stix_objects"
+    )
+    stix_id = models.CharField(max_length=300)
+    stix_type = models.CharField(max_length=100)
+    spec_version = models.CharField(max_length=10)
+    # The version: `modified`, else `created`, else the time it was added
+    # (TAXII 2.1 §3.4.2), in the object's own timestamp text.
+    version = models.CharField(max_length=40)
+    date_added = models.DateTimeField()
+    tlp = models.CharField(max_length=16, choices=Tlp.choices, blank=True)
+    revoked = models.BooleanField(default=False)
+    # The newest and the oldest version of the object in this collection
+    # (match[version]=last / first), kept on write so reads stay index scans.
+    latest = models.BooleanField(default=True)
+    earliest = models.BooleanField(default=True)
+    body = models.TextField()
+    # A searchable value (indicator pattern, observable value, name).
+    search_text = models.TextField(blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collection", "stix_id", "version"], name="one_object_version"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["collection", "date_added", "id"], name="intel_added"),
+            models.Index(fields=["collection", "latest", "date_added", "id"], name="intel_latest"),
+            models.Index(fields=["collection", "stix_id"], name="intel_stix_id"),
+            models.Index(fields=["collection", "stix_type", "date_added"], name="intel_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stix_id} {self.version}"
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        return Q(collection__in=Collection.objects.restrict(user, action))
+
+
+class Status(models.Model):
+    """The outcome of one POST of an envelope (TAXII 2.1 §4.3)."""
+
+    id = models.UUIDField(primary_key=True)
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="statuses")
+    account = models.ForeignKey("intel.Account", null=True, on_delete=models.SET_NULL)
+    request_timestamp = models.DateTimeField()
+    status = models.CharField(max_length=16, default="complete")
+    total_count = models.IntegerField(default=0)
+    success_count = models.IntegerField(default=0)
+    failure_count = models.IntegerField(default=0)
+    pending_count = models.IntegerField(default=0)
+    successes = models.JSONField(default=list)
+    failures = models.JSONField(default=list)
+    pendings = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return str(self.pk)
+
+
+class Account(models.Model):
+    """A partner tool's TAXII account: HTTP Basic with a password, or API tokens."""
+
+    name = models.CharField(_("name"), max_length=150, unique=True)
+    password = models.CharField(max_length=200, blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        return Q() if user.has_permission(Permission.MANAGE_FEDERATION) else Q(pk__in=[])
+
+
+class Token(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="tokens")
+    digest = models.CharField(max_length=64, unique=True)  # SHA-256 of the token
+    prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}…"
+
+
+class Grant(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="grants")
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="grants")
+    can_read = models.BooleanField(default=False)
+    can_write = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "collection"], name="one_grant")]
+
+    def __str__(self) -> str:
+        return f"{self.account} on {self.collection}"

@@ -1,0 +1,323 @@
+"""The TAXII 2.1 server (OASIS TAXII 2.1): discovery, one API root, collections,
+objects, versions, manifests and status. Partner tools authenticate with HTTP
+Basic or a Bearer token; rights are per collection. Every error is a TAXII
+error object with its HTTP code."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from accord.core.audit import Actor
+from accord.core.identity import this_node
+from accord.intel import services, stix
+from accord.intel.models import Account, Collection, Status
+
+TAXII = "application/taxii+json;version=2.1"
+STIX = "application/stix+json;version=2.1"
+API_ROOT = "api1"
+
+
+def error(status: int, title: str, description: str = "") -> HttpResponse:
+    body = {"title": title, "description": description, "http_status": str(status)}
+    response = HttpResponse(json.dumps(body), status=status, content_type=TAXII)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Basic realm="TAXII", Bearer'
+    return response
+
+
+def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    response = HttpResponse(text, status=status, content_type=TAXII)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _media_ok(header: str, *, accept: bool) -> bool:
+    """TAXII 2.1 §1.6: the TAXII media type, version 2.1 (or unversioned)."""
+    for part in header.split(","):
+        kind, *params = [p.strip().lower() for p in part.split(";")]
+        versions = [p.split("=", 1)[1] for p in params if p.startswith("version=")]
+        if kind == "application/taxii+json" and (not versions or versions == ["2.1"]):
+            return True
+        if accept and kind in ("*/*", "application/*") and not versions:
+            return True
+    return False
+
+
+def _account(request: HttpRequest) -> Account | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            name, _, password = base64.b64decode(value.strip()).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return None
+        return services.authenticate_basic(name, password)
+    if scheme.lower() == "bearer" and value.strip():
+        return services.authenticate_token(value.strip())
+    return None
+
+
+View = Callable[..., HttpResponse]
+
+
+def endpoint(view: View) -> View:
+    """Authentication and content negotiation, before anything else runs."""
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        account = _account(request)
+        if account is None:
+            return error(401, "Unauthorized", "Give valid credentials (HTTP Basic or Bearer).")
+        if not _media_ok(request.META.get("HTTP_ACCEPT", TAXII), accept=True):
+            return error(406, "Not Acceptable", f"This server answers in {TAXII}.")
+        request.taxii_account = account  # type: ignore[attr-defined]
+        return view(request, account, *args, **kwargs)
+
+    return wrapper
+
+
+def _collection(account: Account, collection_id: str, *, write: bool = False
+                ) -> Collection | HttpResponse:  # fmt: skip
+    try:
+        found = Collection.objects.filter(pk=UUID(collection_id)).first()
+    except ValueError:
+        found = None
+    if found is None or not (services.may(account, found) or services.may(account, found, True)):
+        return error(404, "Not Found", "No such collection for this account.")
+    if not services.may(account, found, write):
+        return error(403, "Forbidden", "This account may not " + ("write" if write else "read")
+                     + " this collection.")  # fmt: skip
+    return found
+
+
+def _actor(account: Account) -> Actor:
+    return Actor(label=f"taxii:{account.name}")
+
+
+@endpoint
+def discovery(request: HttpRequest, account: Account) -> HttpResponse:
+    if request.method != "GET":
+        return error(405, "Method Not Allowed")
+    node = this_node()
+    root = request.build_absolute_uri(f"/taxii2/{API_ROOT}/")
+    return reply({"title": f"Accord {node.node_id}", "description": f"{node.agency}, {node.party}",
+                  "default": root, "api_roots": [root]})  # fmt: skip
+
+
+@endpoint
+def api_root(request: HttpRequest, account: Account, root: str) -> HttpResponse:
+    if root != API_ROOT:
+        return error(404, "Not Found", "No such API root.")
+    if request.method != "GET":
+        return error(405, "Method Not Allowed")
+    return reply({"title": "Accord intelligence", "versions": [TAXII],
+                  "max_content_length": settings.TAXII_MAX_CONTENT_LENGTH})  # fmt: skip
+
+
+def _collection_json(collection: Collection, can_read: bool, can_write: bool) -> dict[str, Any]:
+    return {"id": str(collection.pk), "title": collection.title,
+            "description": collection.description, "alias": collection.alias,
+            "can_read": can_read, "can_write": can_write, "media_types": [STIX]}  # fmt: skip
+
+
+@endpoint
+def collections(request: HttpRequest, account: Account, root: str) -> HttpResponse:
+    if root != API_ROOT:
+        return error(404, "Not Found", "No such API root.")
+    items = [_collection_json(c, r, w) for c, r, w in services.collections_for(account)]
+    return reply({"collections": items} if items else {})
+
+
+@endpoint
+def collection(
+    request: HttpRequest, account: Account, root: str, collection_id: str
+) -> HttpResponse:
+    if root != API_ROOT:
+        return error(404, "Not Found", "No such API root.")
+    found = _collection(account, collection_id)
+    if isinstance(found, HttpResponse):
+        return found
+    return reply(_collection_json(found, services.may(account, found),
+                                  services.may(account, found, True)))  # fmt: skip
+
+
+def _params(request: HttpRequest) -> dict[str, list[str]]:
+    return {key: request.GET.getlist(key) for key in request.GET}
+
+
+def _page_headers(result: services.Page) -> dict[str, str]:
+    if not result.rows:
+        return {}
+    return {"X-TAXII-Date-Added-First": stix.timestamp(result.first_added),
+            "X-TAXII-Date-Added-Last": stix.timestamp(result.last_added)}  # fmt: skip
+
+
+def _envelope(result: services.Page) -> str:
+    head = '{"more":' + ("true" if result.more else "false")
+    if result.next:
+        head += ',"next":' + json.dumps(result.next)
+    if not result.rows:
+        return head + "}"
+    return head + ',"objects":[' + ",".join(row.body for row in result.rows) + "]}"
+
+
+@endpoint
+def objects(request: HttpRequest, account: Account, root: str, collection_id: str) -> HttpResponse:
+    if root != API_ROOT:
+        return error(404, "Not Found", "No such API root.")
+    if request.method == "POST":
+        return _add_objects(request, account, collection_id)
+    if request.method != "GET":
+        return error(405, "Method Not Allowed")
+    found = _collection(account, collection_id)
+    if isinstance(found, HttpResponse):
+        return found
+    try:
+        rows = services.filtered(found, _params(request), partner=True)
+        result = services.page(rows, request.GET.get("limit"), request.GET.get("next"))
+    except services.BadFilter as exc:
+        return error(400, "Bad Request", str(exc))
+    return reply(_envelope(result), headers=_page_headers(result))
+
+
+def _add_objects(request: HttpRequest, account: Account, collection_id: str) -> HttpResponse:
+    found = _collection(account, collection_id, write=True)
+    if isinstance(found, HttpResponse):
+        return found
+    if not _media_ok(request.META.get("CONTENT_TYPE", ""), accept=False):
+        return error(415, "Unsupported Media Type", f"Send {TAXII}.")
+    limit = settings.TAXII_MAX_CONTENT_LENGTH
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        return error(413, "Request Entity Too Large", f"At most {limit} bytes per request.")
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        return error(413, "Request Entity Too Large", f"At most {limit} bytes per request.")
+    try:
+        envelope = json.loads(raw)
+    except ValueError:
+        return error(400, "Bad Request", "The body is not JSON.")
+    items = envelope.get("objects") if isinstance(envelope, dict) else None
+    if not isinstance(items, list):
+        return error(400, "Bad Request", 'Send an envelope: {"objects": [...]}.')
+    status = services.ingest(found, items, account, _actor(account))
+    return reply(status_json(status), status=202)
+
+
+def status_json(status: Status) -> dict[str, Any]:
+    return {
+        "id": str(status.pk), "status": status.status,
+        "request_timestamp": stix.timestamp(status.request_timestamp),
+        "total_count": status.total_count, "success_count": status.success_count,
+        "successes": status.successes, "failure_count": status.failure_count,
+        "failures": status.failures, "pending_count": status.pending_count,
+        "pendings": status.pendings,
+    }  # fmt: skip
+
+
+@endpoint
+def object_detail(request: HttpRequest, account: Account, root: str, collection_id: str,
+                  object_id: str) -> HttpResponse:  # fmt: skip
+    if root != API_ROOT:
+        return error(404, "Not Found", "No such API root.")
+    if request.method == "DELETE":
+        found = _collection(account, collection_id, write=True)
+        if isinstance(found, HttpResponse):
+            return found
+        try:
+            count = services.delete_object(found, object_id, _params(request), _actor(account))
+        except services.BadFilter as exc:
+            return error(400, "Bad Request", str(exc))
+        return HttpResponse(status=200) if count else error(404, "Not Found", "No such object.")
+    if request.method != "GET":
+        return error(405, "Method Not Allowed")
+    found = _collection(account, collection_id)
+    if isinstance(found, HttpResponse):
+        return found
+    try:
+        rows = services.filtered(found, _params(request), partner=True, object_id=object_id)
+        result = services.page(rows, request.GET.get("limit"), request.GET.get("next"))
+    except services.BadFilter as exc:
+        return error(400, "Bad Request", str(exc))
+    if not result.rows and not request.GET.get("next"):
+        return error(404, "Not Found", "No such object.")
+    return reply(_envelope(result), headers=_page_headers(result))
+
+
+@endpoint
+def versions(request: HttpRequest, account: Account, root: str, collection_id: str,
+             object_id: str) -> HttpResponse:  # fmt: skip
+    if root != API_ROOT:
+        return error(404, "Not Found", "No such API root.")
+    found = _collection(account, collection_id)
+    if isinstance(found, HttpResponse):
+        return found
+    params = {**_params(request), "match[version]": ["all"]}
+    try:
+        rows = services.filtered(found, params, partner=True, object_id=object_id)
+        result = services.page(rows, request.GET.get("limit"), request.GET.get("next"))
+    except services.BadFilter as exc:
+        return error(400, "Bad Request", str(exc))
+    if not result.rows and not request.GET.get("next"):
+        return error(404, "Not Found", "No such object.")
+    body: dict[str, Any] = {"more": result.more, "versions": [r.version for r in result.rows]}
+    if result.next:
+        body["next"] = result.next
+    return reply(body, headers=_page_headers(result))
+
+
+@endpoint
+def manifest(request: HttpRequest, account: Account, root: str, collection_id: str) -> HttpResponse:
+    if root != API_ROOT:
+        return error(404, "Not Found", "No such API root.")
+    found = _collection(account, collection_id)
+    if isinstance(found, HttpResponse):
+        return found
+    try:
+        rows = services.filtered(found, _params(request), partner=True)
+        result = services.page(rows, request.GET.get("limit"), request.GET.get("next"))
+    except services.BadFilter as exc:
+        return error(400, "Bad Request", str(exc))
+    body: dict[str, Any] = {"more": result.more}
+    if result.next:
+        body["next"] = result.next
+    if result.rows:
+        body["objects"] = [
+            {
+                "id": r.stix_id,
+                "date_added": stix.timestamp(r.date_added),
+                "version": r.version,
+                "media_type": STIX,
+            }
+            for r in result.rows
+        ]
+    return reply(body, headers=_page_headers(result))
+
+
+@endpoint
+def status(request: HttpRequest, account: Account, root: str, status_id: str) -> HttpResponse:
+    if root != API_ROOT:
+        return error(404, "Not Found", "No such API root.")
+    try:
+        found = Status.objects.filter(pk=UUID(status_id), account=account).first()
+    except ValueError:
+        found = None
+    if found is None:
+        return error(404, "Not Found", "No such status.")
+    return reply(status_json(found))
