@@ -151,7 +151,7 @@ def test_web_endpoint(client_for, users, name, method, principal):
               "request_id": NOWHERE, "sha256": "0" * 64, "dialogue_id": NOWHERE,
               "round_id": NOWHERE, "outcome_id": NOWHERE, "disagreement_id": NOWHERE,
               "commitment_id": NOWHERE, "root": "api1", "collection_id": NOWHERE,
-              "object_id": "indicator--" + NOWHERE, "status_id": NOWHERE}  # fmt: skip
+              "object_id": "indicator--" + NOWHERE, "status_id": NOWHERE, "pk": 999999}  # fmt: skip
     kwargs = {key: values[key] for key in rule.kwargs}
     url = reverse(name, kwargs=kwargs)
     client = client_for(principal)

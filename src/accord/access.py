@@ -77,6 +77,10 @@ WEB: dict[str, Rule] = {
         Permission.MANAGE_DIALOGUE, ("POST",), ("disagreement_id",)
     ),
     "dialogue:commitment-status": Rule(Permission.MANAGE_DIALOGUE, ("POST",), ("commitment_id",)),
+    "intel:home": Rule(Permission.VIEW_INTEL),
+    "intel:object": Rule(Permission.VIEW_INTEL, ("GET",), ("pk",)),
+    "intel:import": Rule(Permission.VIEW_INTEL, ("POST",)),
+    "intel:export": Rule(Permission.VIEW_INTEL, ("GET",), ("collection_id",)),
     "taxii:discovery": Rule(Audience.TAXII_ACCOUNT),
     "taxii:api-root": Rule(Audience.TAXII_ACCOUNT, ("GET",), ("root",)),
     "taxii:collections": Rule(Audience.TAXII_ACCOUNT, ("GET",), ("root",)),

@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("accord.assistance.urls")),
     path("", include("accord.dialogue.urls")),
     path("", include("accord.intel.urls")),
+    path("", include("accord.intel.urls_pages")),
     path("", include("accord.web.urls")),
 ]

@@ -29,7 +29,7 @@ AREAS: tuple[Area, ...] = (
          _("Cases, subjects and observables, correlated")),
     Area("matching", _("Hit/no-hit"), Permission.RUN_MATCHING, None,
          _("Privacy-preserving checks against partner nodes")),
-    Area("intel", _("Threat intelligence"), Permission.VIEW_INTEL, None,
+    Area("intel", _("Threat intelligence"), Permission.VIEW_INTEL, "intel:home",
          _("STIX 2.1 objects and TAXII 2.1 collections")),
     Area("evidence", _("Evidence"), Permission.VIEW_EVIDENCE, None,
          _("Encrypted evidence with its chain of custody")),

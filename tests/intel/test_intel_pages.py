@@ -1,0 +1,74 @@
+"""The intel pages: search, object detail with versions and relationships,
+bundle import (the form and its script's JSON answer) and export without RED."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import stix2
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from accord.core.models import AuditEvent
+from accord.core.roles import Role
+from accord.intel.models import Collection, StixObject
+
+pytestmark = pytest.mark.django_db
+RED = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
+
+
+def bundle(*objects) -> SimpleUploadedFile:
+    data = {"type": "bundle", "id": "bundle--6f2d4e7a-2f5e-4a63-9d7c-6c1f3b0f6a10",
+            "objects": [json.loads(o.serialize()) for o in objects]}  # fmt: skip
+    return SimpleUploadedFile("bundle.json", json.dumps(data).encode(), "application/json")
+
+
+def indicator(value: str, **extra) -> stix2.Indicator:
+    return stix2.Indicator(pattern=f"[ipv4-addr:value = '{value}']", pattern_type="stix",
+                           valid_from="2026-01-01T00:00:00Z", **extra)  # fmt: skip
+
+
+def test_an_analyst_imports_searches_and_opens_an_object(client_for):
+    shared = Collection.objects.get(alias="shared")
+    first, second = indicator("203.0.113.9"), indicator("198.51.100.4")
+    link = stix2.Relationship(source_ref=first.id, target_ref=second.id,
+                              relationship_type="related-to")  # fmt: skip
+    client = client_for(Role.ANALYST)
+    answer = client.post(reverse("intel:import"), {"collection": str(shared.pk),
+                         "bundle": bundle(first, second, link)},
+                         HTTP_X_REQUESTED_WITH="XMLHttpRequest")  # fmt: skip
+    assert answer.status_code == 200, answer.content
+    assert "3" in answer.json()["message"]
+    page = client.get(reverse("intel:home"), {"q": "203.0.113.9"}).content.decode()
+    assert "203.0.113.9" in page and "198.51.100.4" not in page
+    row = StixObject.objects.get(stix_id=first.id)
+    detail = client.get(reverse("intel:object", args=[row.pk])).content.decode()
+    assert "related-to" in detail and second.id in detail
+
+
+def test_a_file_that_is_not_a_bundle_is_refused_and_stores_nothing(client_for):
+    shared = Collection.objects.get(alias="shared")
+    upload = SimpleUploadedFile("x.json", b"not json", "application/json")
+    answer = client_for(Role.ANALYST).post(reverse("intel:import"),
+                                           {"collection": str(shared.pk), "bundle": upload},
+                                           HTTP_X_REQUESTED_WITH="XMLHttpRequest")  # fmt: skip
+    assert answer.status_code == 422
+    assert not StixObject.objects.exists()
+
+
+def test_the_export_withholds_tlp_red(client_for):
+    shared = Collection.objects.get(alias="shared")
+    client = client_for(Role.ANALYST)
+    secret = indicator("192.0.2.66", object_marking_refs=[RED])
+    client.post(reverse("intel:import"), {"collection": str(shared.pk),
+                "bundle": bundle(indicator("192.0.2.1"), secret)})  # fmt: skip
+    exported = client.get(reverse("intel:export", args=[shared.pk]))
+    objects = json.loads(exported.content)["objects"]
+    assert [o["pattern"] for o in objects] == ["[ipv4-addr:value = '192.0.2.1']"]
+    assert exported["X-Accord-Withheld-Red"] == "1"
+    assert AuditEvent.objects.filter(action="intel:objects:export").count() == 1
+    # Inside the node, the object is there and marked.
+    row = StixObject.objects.get(stix_id=secret.id)
+    page = client.get(reverse("intel:object", args=[row.pk])).content.decode()
+    assert "TLP:RED" in page
