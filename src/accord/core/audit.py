@@ -80,6 +80,7 @@ class AuditAction(models.TextChoices):
     INTEL_INGEST = "intel:objects:ingest", _("STIX objects received")
     INTEL_DELETE = "intel:objects:delete", _("STIX object deleted")
     INTEL_EXPORT = "intel:objects:export", _("STIX objects exported")
+    INTEL_SHARE = "intel:collection:share", _("Collection shared or subscribed")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from accord.core.identity import this_node
 from accord.dialogue import services
-from accord.dialogue.models import Dialogue
+from accord.dialogue.models import Dialogue, OutcomeSignature
 
 FORMAT = "accord.dialogue.export/1"
 
@@ -31,6 +31,15 @@ def export_dialogue(dialogue: Dialogue) -> dict[str, Any]:
         node.node_id: [base64.b64encode(bytes(k.verify_key)).decode() for k in own if k],
         peer.node_id: [k for k in (peer.signing_key, peer.previous_signing_key) if k],
     }
+    # Keys a node signed with before it rotated: each signature was checked
+    # against the key pinned for that node when it arrived.
+    for node_id, key in (
+        OutcomeSignature.objects.filter(version__outcome__round__dialogue=dialogue)
+        .values_list("node", "public_key")
+        .distinct()
+    ):
+        if node_id in keys and key not in keys[node_id]:
+            keys[node_id].append(key)
     rounds = list(dialogue.rounds.order_by("number"))
     return {
         "format": FORMAT,
@@ -128,6 +137,8 @@ def verify(document: dict[str, Any]) -> list[Finding]:
             return [Finding("file", False, f"not an {FORMAT} file")]
         keys = {n: {k["public_key"] for k in ks} for n, ks in document["nodes"].items()}
         parties = set(document["dialogue"]["parties"])
+        if len(parties) != 2 or not parties <= set(keys):
+            return [Finding("file", False, "a dialogue has exactly two parties, each with keys")]
         return [
             f
             for o in document["outcomes"]

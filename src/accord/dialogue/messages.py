@@ -9,6 +9,8 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.dialogue import services as s
@@ -257,6 +259,12 @@ def receive_commitment(context: kinds.InboundContext, body: s.CommitmentBody) ->
             due_date=date.fromisoformat(body.due_date),
             indicators=body.indicators,
         )
+        if body.owner_node not in s.parties(outcome.round.dialogue):
+            raise kinds.Refusal("invalid_body: the owner must be one of the two sides")
+        try:
+            found.indicators = s.validate_links(body.indicators)
+        except ValidationError as exc:
+            raise kinds.Refusal("invalid_body: " + " ".join(exc.messages)) from None
     elif found.owner_node != context.peer.node_id:
         raise kinds.Refusal("not_owner: only the side that owes a commitment reports on it")
     found.status, found.updated_at, found.history = body.status, body.updated_at, body.history

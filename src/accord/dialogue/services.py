@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
@@ -30,6 +30,7 @@ from accord.core.canonical import canonical_bytes
 from accord.core.identity import this_node
 from accord.core.roles import Permission
 from accord.core.services import require
+from accord.core.text import has_nul
 from accord.dialogue.models import (
     Commitment,
     DelegateEntry,
@@ -273,7 +274,8 @@ def signature_statement(sha256: str, node: str, name: str, title: str, at: str) 
 
 def _sign(version: OutcomeVersion, actor: Actor, title: str) -> OutcomeSignature:
     node = this_node()
-    name, at = actor_name(actor)[:300], now_iso()
+    # Signed exactly as stored: what is kept is what verifies.
+    name, at, title = actor_name(actor)[:300], now_iso(), (title or "").strip()[:300]
     statement = signature_statement(version.content_sha256, node.node_id, name, title, at)
     return OutcomeSignature.objects.create(
         version=version,
@@ -690,6 +692,13 @@ def set_commitment_status(
 class Wire(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def no_nul(cls, data: Any) -> Any:
+        if has_nul(data):
+            raise ValueError("text may not contain NUL characters")
+        return data
+
 
 class DialogueBody(Wire):
     id: str = Field(pattern=r"^[0-9a-f-]{36}$")
@@ -768,10 +777,13 @@ class PositionBody(Wire):
     actor_name: str = Field(max_length=300)
 
 
+ISO_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$"
+
+
 class StatusBody(Wire):
     disagreement_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     status: DisagreementStatus
-    at: str = Field(max_length=40)
+    at: str = Field(pattern=ISO_UTC)  # compared as text: one exact format
     node: str
     actor_name: str = Field(max_length=300)
     note: str = Field(max_length=TEXT)

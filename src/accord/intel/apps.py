@@ -6,3 +6,7 @@ class IntelConfig(AppConfig):
     name = "accord.intel"
     label = "intel"
     verbose_name = _("Threat intelligence")
+
+    def ready(self) -> None:
+        # Registers the intel.* message kinds (partner sync over the channel).
+        from accord.intel import sync  # noqa: F401

@@ -154,3 +154,65 @@ class Grant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} on {self.collection}"
+
+
+class Share(models.Model):
+    """This node's collection, pushed to a peer node through the signed channel.
+    The cursor moves in the transaction that queues the objects, so nothing is
+    sent twice or skipped, across restarts."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="shares")
+    peer = models.ForeignKey("federation.Peer", on_delete=models.CASCADE, related_name="shares")
+    cursor_added = models.DateTimeField(null=True, blank=True)
+    cursor_pk = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["collection", "peer"], name="one_share")]
+
+    def __str__(self) -> str:
+        return f"{self.collection} → {self.peer}"
+
+
+class Mirror(models.Model):
+    """Where a peer's shared collection lands on this node."""
+
+    peer = models.ForeignKey("federation.Peer", on_delete=models.CASCADE, related_name="mirrors")
+    remote_id = models.UUIDField()
+    collection = models.OneToOneField(Collection, on_delete=models.CASCADE, related_name="mirror")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["peer", "remote_id"], name="one_mirror")]
+
+    def __str__(self) -> str:
+        return f"{self.peer} {self.remote_id}"
+
+
+class Retraction(models.Model):
+    """A deletion sent to a peer; confirmed when the peer's signed receipt says
+    it applied it (a correction is never lost)."""
+
+    share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="retractions")
+    stix_id = models.CharField(max_length=300)
+    message = models.ForeignKey("federation.OutboxMessage", on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.stix_id
+
+
+class Subscription(models.Model):
+    """A partner's TAXII collection this node pulls, resuming from its cursor."""
+
+    collection = models.ForeignKey(
+        Collection, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    objects_url = models.URLField(max_length=500)
+    username = models.CharField(max_length=150, blank=True)
+    secret = models.CharField(max_length=300, blank=True)  # password, or a token if no username
+    added_after = models.CharField(max_length=40, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.objects_url

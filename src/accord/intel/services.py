@@ -124,7 +124,10 @@ def ingest(collection: Collection, objects: list[Any], account: Account | None,
         problems = stix.problems_of(obj)
         ident = obj.get("id", f"#{index}") if isinstance(obj, dict) else f"#{index}"
         if problems:
-            result.failures.append({"id": str(ident)[:300], "message": "; ".join(problems)[:1000]})
+            # TAXII 2.1 §4.3.1: status details carry a version, refused objects too.
+            version = stix.version_of(obj, now) if isinstance(obj, dict) else stix.timestamp(now)
+            result.failures.append({"id": str(ident)[:300], "version": version,
+                                    "message": "; ".join(problems)[:1000]})  # fmt: skip
             continue
         # Every object gets its own date_added: the keyset order stays total.
         added = now + timedelta(microseconds=index)
@@ -318,6 +321,16 @@ def delete_object(collection: Collection, object_id: str, params: dict[str, list
         count, _ = StixObject.objects.filter(
             pk__in=list(rows.values_list("pk", flat=True))
         ).delete()
+        # The versions left behind need their newest/oldest flags redone, or
+        # deleting the newest version would hide the object from match[version]=last.
+        refresh_flags(collection, {object_id})
+        if (
+            count
+            and not StixObject.objects.filter(collection=collection, stix_id=object_id).exists()
+        ):
+            from accord.intel.sync import retract
+
+            retract(collection, object_id)  # partners delete it too, and confirm
         audit.record(actor, AuditAction.INTEL_DELETE, collection,
                      data={"object": object_id, "versions": count})  # fmt: skip
     return count

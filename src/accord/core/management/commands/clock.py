@@ -1,5 +1,5 @@
 """The node's clock: timed work that no request triggers (preservation holds
-that lapse, deadline reminders). `accord serve` runs it beside the worker."""
+that lapse, deadline reminders, partner intel sync). `accord serve` runs it beside the worker."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, once: bool = False, **options: Any) -> None:
         from accord.assistance import services as assistance
+        from accord.intel import sync
 
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -37,6 +38,12 @@ class Command(BaseCommand):
             except DatabaseError:
                 # Transient (the database restarting): the next round tries again.
                 log.exception("clock: the database failed; retrying next round")
+            try:
+                moved = sync.sync_all()
+                if moved["pushed"] or moved["pulled"]:
+                    log.info("clock: intel pushed %s, pulled %s", moved["pushed"], moved["pulled"])
+            except DatabaseError:
+                log.exception("clock: intel sync failed on the database; retrying next round")
             if once:
                 return
             stop.wait(settings.CLOCK_SECONDS)

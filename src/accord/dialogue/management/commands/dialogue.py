@@ -123,8 +123,11 @@ class Command(BaseCommand):
         findings = verify(document) if isinstance(document, dict) else []
         if not findings and not isinstance(document, dict):
             raise CommandError(f"{file}: not a dialogue export")
-        for node, keys in (document.get("nodes") or {}).items():
-            for key in keys:
+        nodes = document.get("nodes") if isinstance(document.get("nodes"), dict) else {}
+        for node, keys in nodes.items():
+            for key in keys if isinstance(keys, list) else []:
+                if not isinstance(key, dict):
+                    continue
                 self.stdout.write(f"key of {node}: SHA-256 {key.get('fingerprint')} "
                                   "(compare it with the one you hold)")  # fmt: skip
         broken = [f for f in findings if not f.ok]

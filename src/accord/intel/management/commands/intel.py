@@ -34,6 +34,25 @@ class Command(BaseCommand):
         dump = sub.add_parser("export", help="export a collection as a STIX bundle")
         dump.add_argument("--collection", default="shared", help="alias or id")
         dump.add_argument("--out", help="write to this file instead of standard output")
+        shared = sub.add_parser(
+            "share", help="push a collection to a peer node (both ways: the peer shares its own)"
+        )
+        shared.add_argument("collection")
+        shared.add_argument("peer", help="the peer's node id")
+        subscribed = sub.add_parser("subscribe", help="pull a partner's TAXII collection")
+        subscribed.add_argument("collection", help="the local collection to fill")
+        subscribed.add_argument("objects_url", help="the partner collection's objects/ URL")
+        subscribed.add_argument("--user", default="", help="HTTP Basic user (else a token)")
+        subscribed.add_argument(
+            "--secret-stdin",
+            action="store_true",
+            help="read the password or token from standard input",
+        )
+        syncing = sub.add_parser(
+            "sync", help="push shares (to PEER only, if given) and pull subscriptions now"
+        )
+        syncing.add_argument("peer", nargs="?", default="")
+        sub.add_parser("retractions", help="deletions sent to peers, and whether confirmed")
         account = sub.add_parser("account", help="TAXII accounts for partner tools")
         what = account.add_subparsers(dest="account_action", required=True, metavar="ACTION")
         add = what.add_parser("add", help="add an account (password on standard input)")
@@ -107,6 +126,51 @@ class Command(BaseCommand):
             self.stdout.write(bundle)
         if withheld:
             self.stderr.write(f"{withheld} TLP:RED object(s) withheld: they never leave the node")
+
+    def do_share(self, collection: str, peer: str, **options: Any) -> None:
+        from accord.federation.models import Peer
+        from accord.intel import sync
+
+        found = Peer.objects.filter(node_id=peer, active=True).first()
+        if found is None:
+            raise CommandError(f"no active peer {peer!r}")
+        sync.share(Actor.system("cli"), self._collection(collection), found)
+        self.stdout.write(f"{collection} is shared with {peer}; run `accord intel sync` or wait "
+                          "for the clock")  # fmt: skip
+
+    def do_subscribe(self, collection: str, objects_url: str, user: str, secret_stdin: bool,
+                     **options: Any) -> None:  # fmt: skip
+        from accord.intel import sync
+
+        secret = sys.stdin.readline().rstrip("\n") if secret_stdin else ""
+        item = sync.subscribe(Actor.system("cli"), self._collection(collection), objects_url,
+                              user, secret)  # fmt: skip
+        self.stdout.write(f"subscription {item.pk} to {objects_url}")
+
+    def do_sync(self, peer: str = "", **options: Any) -> None:
+        import httpx
+
+        from accord.federation.models import Peer
+        from accord.intel import sync
+
+        target = None
+        if peer:
+            target = Peer.objects.filter(node_id=peer, active=True).first()
+            if target is None:
+                raise CommandError(f"no active peer {peer!r}")
+        try:
+            moved = sync.sync_all(target)
+        except httpx.HTTPError as exc:
+            raise CommandError(f"pull failed: {exc}") from None
+        self.stdout.write(f"{moved['pushed']} objects queued for peers, {moved['pulled']} pulled")
+
+    def do_retractions(self, **options: Any) -> None:
+        from accord.intel import sync
+        from accord.intel.models import Retraction
+
+        for item in Retraction.objects.select_related("share__peer", "message"):
+            self.stdout.write(f"{item.stix_id}  {item.share.peer.node_id:<12} "
+                              f"{sync.retraction_state(item)}")  # fmt: skip
 
     def do_account(self, account_action: str, **options: Any) -> None:
         actor = Actor.system("cli")
