@@ -3,6 +3,7 @@ and compare the two replicas."""
 
 from __future__ import annotations
 
+import base64
 from contextlib import ExitStack
 from typing import Any
 
@@ -84,8 +85,16 @@ def get(client: httpx.Client, request_id: str) -> dict[str, Any]:
     return response.json()
 
 
-def act(client: httpx.Client, request_id: str, action: str, payload: dict | None = None,
-        *, version: int | None = None, expect: int = 200, **extra: Any) -> dict[str, Any]:  # fmt: skip
+def act(
+    client: httpx.Client,
+    request_id: str,
+    action: str,
+    payload: dict | None = None,
+    *,
+    version: int | None = None,
+    expect: int = 200,
+    **extra: Any,
+) -> dict[str, Any]:
     if version is None:
         version = get(client, request_id)["version"]
     response = client.post(f"/api/v1/assistance/requests/{request_id}/actions",
@@ -114,10 +123,133 @@ def in_step(a: httpx.Client, b: httpx.Client, request_id: str, timeout: float = 
         left = b.get(f"/api/v1/assistance/requests/{request_id}")
         if left.status_code != 200:
             return False
-        found["a"], found["b"] = shared(get(a, request_id)), shared(left.json())
+        view = get(a, request_id)
+        found["a"], found["b"] = shared(view), shared(left.json())
         return found["a"] == found["b"] and not any(
-            p["outcome"] == "" for p in get(a, request_id)["pending_actions"]
+            p["outcome"] == "" for p in view["pending_actions"]
         )
 
     wait_until(same, timeout=timeout, what=f"both replicas of {request_id} agree")
     return found["a"]
+
+
+# ---------------------------------------------------------------- a pair of nodes
+
+REFUSED = "assistance:request:action-refused"
+DENIED = "core:access:denied"
+
+
+def attachment(name: str, data: bytes, content_type: str = "application/octet-stream") -> dict:
+    return {"name": name, "content_type": content_type,
+            "data_base64": base64.b64encode(data).decode()}  # fmt: skip
+
+
+def audit_count(client: httpx.Client, action: str) -> int:
+    """How many audit events of this kind the node holds (client: auditor or admin)."""
+    response = client.get("/api/v1/audit/events", params={"action": action, "limit": 1})
+    assert response.status_code == 200, response.text
+    return response.json()["count"]
+
+
+def audit_since(client: httpx.Client, action: str, count: int) -> list[dict[str, Any]]:
+    """The audit events of this kind after the first `count` (oldest first)."""
+    response = client.get(
+        "/api/v1/audit/events", params={"action": action, "offset": count, "limit": 1000}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+# Who takes each step before submission (after it, the central authorities do).
+LOCAL_ROLES = {"send_for_validation": "investigator", "validate": "prosecutor",
+               "return_to_draft": "prosecutor", "discard": "investigator",
+               "submit": "central_authority"}  # fmt: skip
+
+
+class Pair:
+    """Requests between cn (the requesting node) and us (the requested node),
+    driven step by step through the API by the officers of both, with both
+    replicas compared after every step once the partner knows the request."""
+
+    def __init__(self, officer: Officers, cn: LiveNode, us: LiveNode) -> None:
+        self.officer, self.cn, self.us = officer, cn, us
+
+    @property
+    def cn_ca(self) -> httpx.Client:
+        return self.officer(self.cn, "central_authority")
+
+    @property
+    def us_ca(self) -> httpx.Client:
+        return self.officer(self.us, "central_authority")
+
+    def owner(self, action: str) -> httpx.Client:
+        """The session of the officer who owns the step."""
+        from accord.assistance.machine import REQUESTING, TRANSITIONS
+
+        if action in LOCAL_ROLES:
+            return self.officer(self.cn, LOCAL_ROLES[action])
+        return self.cn_ca if TRANSITIONS[action].side == REQUESTING else self.us_ca
+
+    def draft(self, request_type: str, **overrides: Any) -> str:
+        investigator = self.officer(self.cn, "investigator")
+        body = request_body(request_type, self.us.node_id, **overrides)
+        created = investigator.post("/api/v1/assistance/requests", json=body)
+        assert created.status_code == 201, created.text
+        return created.json()["id"]
+
+    def submit(self, request_id: str) -> dict[str, Any]:
+        """Validate and submit a draft; returns the replicas' view once us has it."""
+        for action in ("send_for_validation", "validate", "submit"):
+            act(self.owner(action), request_id, action)
+        view = self.agreed(request_id)
+        assert view["state"] == "submitted", view["state"]
+        return view
+
+    def new(self, request_type: str, **overrides: Any) -> tuple[str, dict[str, Any]]:
+        """A request of this type, submitted and in step on both nodes."""
+        request_id = self.draft(request_type, **overrides)
+        return request_id, self.submit(request_id)
+
+    def agreed(self, request_id: str, timeout: float = 30) -> dict[str, Any]:
+        return in_step(self.cn_ca, self.us_ca, request_id, timeout=timeout)
+
+    def step(
+        self,
+        request_id: str,
+        action: str,
+        payload: dict | None = None,
+        *,
+        state: str | None = None,
+        timeout: float = 30,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """The step's owner takes it; after the partner applied (or confirmed)
+        it, both replicas are compared and the new history checked: one event
+        more, for this step, to the state the table says. Returns the view."""
+        from accord.assistance.machine import REQUESTED, TRANSITIONS
+
+        transition = TRANSITIONS[action]
+        response = act(self.owner(action), request_id, action, payload, **extra)
+        if transition.local and action != "submit":
+            return response
+        # A requesting-side step answers with the old version: the requested
+        # node orders it and it takes effect when that node confirms it.
+        ordered_here = transition.side == REQUESTED or action == "submit"
+        version = response["version"] + (0 if ordered_here else 1)
+        view = self.agreed(request_id, timeout=timeout)
+        last = view["events"][-1]
+        assert (view["version"], last["action"]) == (version, action), (
+            f"{action}: expected v{version}, got v{view['version']} {last['action']}; "
+            f"pending: {get(self.cn_ca, request_id)['pending_actions']}"
+        )
+        assert last["to_state"] == transition.leaves(last["from_state"]) == view["state"]
+        if state is not None:
+            assert view["state"] == state, f"{action}: {view['state']} is not {state}"
+        return view
+
+    def finding(self, request_id: str, ground: str, applies: bool,
+                rationale: str = "Considered on the conduct described") -> None:  # fmt: skip
+        response = self.us_ca.post(f"/api/v1/assistance/requests/{request_id}/findings",
+                                   json={"ground": ground, "applies": applies,
+                                         "rationale": rationale})  # fmt: skip
+        assert response.status_code == 201, response.text

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from accord.assistance import files, services
 from accord.assistance.deadlines import deadlines_of
@@ -41,6 +41,8 @@ router = Router(tags=["assistance"])
 
 
 class RequestIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     peer: str = Field(max_length=100, description="the requested node's id")
     request_type: str
     legal_basis: str
@@ -62,12 +64,16 @@ class RequestIn(Schema):
 
 
 class AttachmentIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(max_length=255)
     content_type: str = Field(default="application/octet-stream", max_length=100)
     data_base64: str
 
 
 class ActionIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     action: str = Field(max_length=40)
     version: int
     payload: dict[str, Any] = Field(default_factory=dict)
@@ -75,12 +81,16 @@ class ActionIn(Schema):
 
 
 class FindingIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     ground: str = Field(max_length=40)
     applies: bool
     rationale: str = Field(max_length=10_000)
 
 
 class MemberIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     username: str = Field(max_length=150)
 
 
@@ -122,15 +132,17 @@ def detail(row: AssistanceRequest, user: Any) -> dict[str, Any]:
     now = timezone.now()
     side = REQUESTING if row.outgoing else REQUESTED
     screening = not row.outgoing and user.role in (Role.CENTRAL_AUTHORITY, Role.AUDITOR)
+    waiting = services.waiting_actions(row).exists()
     return {
         **services.shared_view(row),
         "direction": "outgoing" if row.outgoing else "incoming",
         "deadlines": [
-            {"key": d.key, "due_at": d.due_at, "met_at": d.met_at, "overdue": d.overdue(now),
+            {"key": d.key, "due_at": d.due_at, "met_at": d.met_at,
+             "overdue": d.overdue(now) and not row.is_final,
              "seconds_left": int(d.time_left(now).total_seconds())}
             for d in deadlines_of(row)
         ],
-        "actions": [t.action for t in available(row, user.role, side)],
+        "actions": [] if waiting else [t.action for t in available(row, user.role, side)],
         "pending_actions": [
             {"id": str(p.pk), "action": p.action, "outcome": p.outcome, "refusal": p.refusal}
             for p in row.pending_actions.order_by("created_at")

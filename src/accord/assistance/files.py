@@ -57,5 +57,12 @@ def remove(digest: str) -> None:
     (root() / digest).unlink(missing_ok=True)
 
 
-def chunks(data: bytes) -> list[bytes]:
-    return [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
+def chunk_bytes() -> int:
+    """A chunk's size for this node's message limit: base64 twice (the chunk in
+    the body, the sealed body in the envelope) makes 16/9 of it, plus headroom."""
+    limit = settings.FEDERATION_MAX_BODY_BYTES
+    return max(1024, min(CHUNK_BYTES, (limit - 4096) * 9 // 16))
+
+
+def chunks(data: bytes, size: int = CHUNK_BYTES) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)] or [b""]

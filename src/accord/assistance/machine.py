@@ -5,12 +5,12 @@ payload it must carry. Anything not in this table is refused."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from accord.assistance.models import State
 from accord.assistance.types import (
@@ -80,7 +80,7 @@ class Response(Strict):
 
 
 class Preservation(Strict):
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
     comment: str = Field(default="", max_length=TEXT)
 
 
@@ -102,6 +102,8 @@ _PRESERVATION = frozenset({RequestType.PRESERVATION})
 _EXECUTABLE = _REQUESTS - _PRESERVATION
 _DECIDING = frozenset({State.SCREENING, State.LEGAL_REVIEW, State.CONSULTATION})
 _HOLDING = frozenset({State.PRESERVED, State.EXTENDED})
+# After conversion the hold stays until released, or until it lapses.
+_STILL_HOLDING = _HOLDING | {State.CONVERTED}
 _BEFORE_RESPONSE = frozenset(
     {
         State.SUBMITTED,
@@ -172,9 +174,11 @@ TRANSITIONS: dict[str, Transition] = {
            payload=Extension, types=_PRESERVATION),
         _t("convert", _("Convert into a production request"), REQUESTING, CA, _HOLDING,
            State.CONVERTED, types=_PRESERVATION, decisive=True),
-        _t("release", _("Release the hold"), REQUESTING, CA, _HOLDING, State.RELEASED,
+        _t("release", _("Release the hold"), REQUESTING, CA, _STILL_HOLDING, State.RELEASED,
            types=_PRESERVATION, decisive=True, destructive=True),
         _t("close", _("Close"), REQUESTING, CA, {State.RESPONDED}, State.CLOSED),
+        _t("reply", _("Reply to the partner"), REQUESTING, CA,
+           {State.CONSULTATION, State.ACCEPTED_WITH_CONDITIONS}, None, payload=Answers),
         # The requested side.
         _t("acknowledge", _("Acknowledge receipt"), REQUESTED, CA, {State.SUBMITTED},
            State.RECEIVED),
@@ -208,7 +212,7 @@ TRANSITIONS: dict[str, Transition] = {
            payload=Response, types=_EXECUTABLE, decisive=True),
         _t("preserve", _("Confirm preservation"), REQUESTED, CA, {State.ACCEPTED},
            State.PRESERVED, payload=Preservation, types=_PRESERVATION),
-        _t("lapse", _("Lapse"), REQUESTED, frozenset({SYSTEM_ROLE}), _HOLDING, State.LAPSED,
+        _t("lapse", _("Lapse"), REQUESTED, frozenset({SYSTEM_ROLE}), _STILL_HOLDING, State.LAPSED,
            types=_PRESERVATION),
         _t("restrict_use", _("Restrict use or require deletion"), REQUESTED, CA,
            {State.RESPONDED, State.CLOSED}, None, payload=Restriction, types=_EXECUTABLE),

@@ -46,12 +46,13 @@ class State(models.TextChoices):
     RELEASED = "released", _("Preservation released")
 
 
+# A converted preservation still holds the data while the full request is
+# decided (DOMAIN.md): it ends when released or when the hold lapses.
 FINAL_STATES = frozenset(
     {
         State.REFUSED,
         State.CLOSED,
         State.WITHDRAWN,
-        State.CONVERTED,
         State.LAPSED,
         State.RELEASED,
     }
@@ -108,6 +109,11 @@ class AssistanceRequest(models.Model):
     decision_due = models.DateTimeField(null=True, blank=True)
     response_due = models.DateTimeField(null=True, blank=True)
     hold_expires = models.DateTimeField(null=True, blank=True)
+    # The submission message, to show if the partner's node refused it.
+    submit_message = models.ForeignKey(
+        "federation.OutboxMessage", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
     follows = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
     )
@@ -191,6 +197,10 @@ class PendingAction(models.Model):
     user = models.ForeignKey(User, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     outcome = models.CharField(max_length=16, blank=True)  # "", applied, refused
+    message = models.ForeignKey(
+        "federation.OutboxMessage", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
     refusal = models.TextField(blank=True)
 
     def __str__(self) -> str:

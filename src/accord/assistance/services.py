@@ -131,11 +131,11 @@ class RequestInput(Strict):
     synthetic: bool = False  # demo and training data, marked as such everywhere
 
 
-def schema_messages(exc: SchemaError) -> list[str]:
-    """Pydantic errors as sentences naming the field."""
+def schema_messages(exc: SchemaError, within: tuple[str, ...] = ()) -> list[str]:
+    """Pydantic errors as sentences naming the field (its path from `within`)."""
     out = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
+        where = ".".join(str(part) for part in (*within, *error["loc"]))
         message = error["msg"].removeprefix("Value error, ")
         out.append(f"{where}: {message}" if where else message)
     return out
@@ -145,9 +145,13 @@ def parse_request(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Check a request's content; return it normalised, or the problems."""
     try:
         base = RequestInput.model_validate(data)
-        details = parse_details(base.request_type, base.details)
     except SchemaError as exc:
         return {}, schema_messages(exc)
+    try:
+        details = parse_details(base.request_type, base.details)
+    except SchemaError as exc:
+        # Checked on their own, the details' errors are named as in the request.
+        return {}, schema_messages(exc, within=("details",))
     problems = type_rule_problems(base.request_type, base.offences, details)
     if base.urgency != Urgency.STANDARD and not base.urgency_reason:
         problems.append(_("Say why the request is urgent."))
@@ -192,7 +196,8 @@ def open_request(
             ip=ip,
         )
         raise AssistanceRequest.DoesNotExist from None
-    action = AuditAction.REQUEST_READ if how == "read" else AuditAction.REQUEST_EXPORT
+    exported = how in ("print", "pdf", "file")
+    action = AuditAction.REQUEST_EXPORT if exported else AuditAction.REQUEST_READ
     audit.record(actor, action, request, data={"reference": request.reference, "how": how}, ip=ip)
     return request
 
@@ -371,11 +376,7 @@ def _check(
         )
     if request.state not in transition.sources or request.request_type not in transition.types:
         _refuse(actor, request, transition.action, _state_message(request, transition), 409, ip)
-    if (
-        request.outgoing
-        and not transition.local
-        and request.pending_actions.filter(outcome="").exists()
-    ):
+    if request.outgoing and not transition.local and waiting_actions(request).exists():
         _refuse(
             actor,
             request,
@@ -392,6 +393,22 @@ def _check(
     if problems:
         _refuse(actor, request, transition.action, " ".join(problems), 422, ip)
     return checked
+
+
+def waiting_actions(request: AssistanceRequest) -> Any:
+    """Requesting-side steps the partner has not yet applied. A step whose
+    message the partner's node refused outright will never be applied: it is
+    settled as refused here, so it neither blocks later steps nor hides."""
+    from accord.federation.models import MessageStatus
+
+    stuck = request.pending_actions.filter(outcome="", message__status=MessageStatus.REFUSED)
+    for pending in stuck.select_related("message"):
+        pending.outcome = "refused"
+        pending.refusal = _("The partner's node refused the message: %(reason)s") % {
+            "reason": pending.message.refusal_reason or "?"
+        }
+        pending.save(update_fields=["outcome", "refusal"])
+    return request.pending_actions.filter(outcome="")
 
 
 def _version_message(seen: int, current: int) -> str:
@@ -489,9 +506,14 @@ def _refuse(
 
 
 def _apply_local(
-    actor: Actor, request: AssistanceRequest, transition: Transition, payload: dict, ip: str
+    actor: Actor,
+    request: AssistanceRequest,
+    transition: Transition,
+    payload: dict,
+    ip: str,
+    at: datetime | None = None,
 ) -> None:
-    now = timezone.now()
+    now = at or timezone.now()
     if transition.action == "preserve" and not payload.get("expires_at"):
         payload = {**payload, "expires_at": (now + deadlines.HOLD_MINIMUM).isoformat()}
     event = _advance(request, transition, payload, REQUESTING if request.outgoing else REQUESTED,
@@ -499,7 +521,8 @@ def _apply_local(
     if transition.action == "validate" and actor.user:
         request.team.add(actor.user)
     if transition.action == "submit":
-        federation.enqueue(request.peer, SUBMIT_KIND, submit_body(request))
+        request.submit_message = federation.enqueue(request.peer, SUBMIT_KIND, submit_body(request))
+        request.save(update_fields=["submit_message"])
     elif not transition.local:
         _send_files(request, payload)
         federation.enqueue(request.peer, TRANSITION_KIND, transition_body(request, event, None))
@@ -531,7 +554,8 @@ def _ask_partner(
         base_version=request.version, actor_name=actor_name(actor)[:LINE],
         actor_role=actor_role(actor), payload=payload,
     )  # fmt: skip
-    federation.enqueue(request.peer, ACTION_KIND, body)
+    pending.message = federation.enqueue(request.peer, ACTION_KIND, body)
+    pending.save(update_fields=["message"])
     audit.record(actor, AuditAction.REQUEST_ACTION_ASKED, request, ip=ip,
                  data={"reference": request.reference, "action": transition.action,
                        "action_id": str(pending.pk)})  # fmt: skip
@@ -632,7 +656,7 @@ def _attach_files(
 def _send_files(request: AssistanceRequest, payload: dict[str, Any]) -> None:
     """Each file travels in chunks ahead of the response that lists it."""
     for ref in payload.get("files", []):
-        pieces = files.chunks(files.load(ref["sha256"]))
+        pieces = files.chunks(files.load(ref["sha256"]), files.chunk_bytes())
         bodies = [
             ChunkBody(request_id=str(request.pk), sha256=ref["sha256"], index=i,
                       total=len(pieces), data=base64.b64encode(piece).decode())
@@ -643,6 +667,10 @@ def _send_files(request: AssistanceRequest, payload: dict[str, Any]) -> None:
 
 
 def receive_chunk(peer: Peer, body: ChunkBody) -> None:
+    if body.index >= body.total:
+        raise _refusal("invalid_chunk: index beyond total")
+    if not AssistanceRequest.objects.filter(pk=body.request_id, peer=peer, outgoing=True).exists():
+        raise _refusal("unknown_request: a file for a request this node did not send")
     FileChunk.objects.update_or_create(
         request_id=uuid.UUID(body.request_id), sha256=body.sha256, index=body.index,
         defaults={"data": base64.b64decode(body.data)},
@@ -797,7 +825,7 @@ class ChunkBody(Strict):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     index: int = Field(ge=0, le=10_000)
     total: int = Field(ge=1, le=10_001)
-    data: str
+    data: str = Field(pattern=r"^[A-Za-z0-9+/]*={0,2}$")
 
 
 def event_dict(event: RequestEvent) -> dict[str, Any]:
@@ -1050,17 +1078,18 @@ def tick(now: datetime | None = None) -> TickResult:
 
     now = now or timezone.now()
     result = TickResult()
+    holding = (State.PRESERVED, State.EXTENDED, State.CONVERTED)
     expired = AssistanceRequest.objects.filter(
-        outgoing=False, state__in=(State.PRESERVED, State.EXTENDED), hold_expires__lte=now
+        outgoing=False, state__in=holding, hold_expires__lte=now
     )
     for request in expired:
         with transaction.atomic():
             locked = AssistanceRequest.objects.select_for_update().get(pk=request.pk)
-            if locked.state not in (State.PRESERVED, State.EXTENDED):
+            if locked.state not in holding:
                 continue
             if locked.hold_expires is None or locked.hold_expires > now:
                 continue
-            _apply_local(Actor.system("clock"), locked, TRANSITIONS["lapse"], {}, "")
+            _apply_local(Actor.system("clock"), locked, TRANSITIONS["lapse"], {}, "", at=now)
             result.lapsed += 1
     result.reminders = send_reminders(now)
     return result

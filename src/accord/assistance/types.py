@@ -329,7 +329,12 @@ DETAILS: dict[str, type[Strict]] = {
 NO_DUAL_CRIMINALITY = frozenset({RequestType.PRESERVATION, RequestType.SPONTANEOUS})
 # Data orders, the Art. 30/31 requests: the "10 days" clock; the rest are evidence.
 DATA_TYPES = frozenset(
-    {RequestType.DATA_ORDER, RequestType.TRAFFIC_DISCLOSURE, RequestType.PRESERVATION}
+    {
+        RequestType.DATA_ORDER,
+        RequestType.TRAFFIC_DISCLOSURE,
+        RequestType.STORED_DATA,
+        RequestType.PRESERVATION,
+    }
 )
 
 

@@ -150,12 +150,21 @@ def detail_context(row: AssistanceRequest, user: Any) -> dict[str, Any]:
     now = timezone.now()
     role = user.role if user is not None else ""
     steps = [t for t in available(row, role, side) if t.action != "lapse"]
-    waiting = row.pending_actions.filter(outcome="").exists()
+    waiting = services.waiting_actions(row).exists()
+    submit_refused = (
+        row.submit_message.refusal_reason
+        if row.submit_message and row.submit_message.status == "refused"
+        else ""
+    )
     return {
         "r": row,
         "now": now,
         "deadlines": [
-            (d, d.overdue(now), max(0, min(100, int(d.fraction_used(now) * 100))))
+            (
+                d,
+                d.overdue(now) and not row.is_final,
+                max(0, min(100, int(d.fraction_used(now) * 100))),
+            )
             for d in deadlines_of(row)
         ],
         "offences": [
@@ -171,6 +180,7 @@ def detail_context(row: AssistanceRequest, user: Any) -> dict[str, Any]:
         "events": [(e, _step_label(e.action)) for e in row.events.order_by("version")],
         "steps": [] if waiting else [(t, t.payload.__name__.lower()) for t in steps],
         "waiting": waiting,
+        "submit_refused": submit_refused,
         "pending": row.pending_actions.order_by("-created_at")[:5],
         "screening": not row.outgoing and role in (Role.CENTRAL_AUTHORITY, Role.AUDITOR),
         "may_screen": not row.outgoing
@@ -266,7 +276,7 @@ def request_step(request: HttpRequest, request_id: UUID) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        if done.pending_actions.filter(outcome="").exists():
+        if services.waiting_actions(done).exists():
             messages.info(request, _("Sent to the partner; it takes effect when they confirm."))
         else:
             messages.success(request, _("Done: the request is now %(state)s.")
