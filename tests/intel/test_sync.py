@@ -89,3 +89,27 @@ def test_a_revocation_and_a_deletion_reach_the_partner_and_are_confirmed(pair, t
     wait_until(lambda: f"{doomed['id']}  {us.node_id}" in cn.accord("intel", "retractions").stdout
                and "confirmed" in cn.accord("intel", "retractions").stdout,
                timeout=60, what="us's signed receipt for the deletion")  # fmt: skip
+
+
+def test_a_taxii_subscription_pulls_a_partner_collection_and_resumes(pair, tmp_path):
+    cn, us = pair
+    lines = cn.accord("intel", "collections").stdout.splitlines()
+    shared = next(line.split()[0] for line in lines if " shared " in line)
+    us.accord("intel", "collection", "pulled", "--title", "Pulled from cn over TAXII")
+    url = f"{cn.url}/taxii2/api1/collections/{shared}/objects/"
+    us.accord("intel", "subscribe", "pulled", url, "--user", "tool", "--secret-stdin",
+              stdin=PASSWORD + "\n")  # fmt: skip
+
+    def pulled() -> list[dict]:
+        return json.loads(us.accord("intel", "export", "--collection", "pulled").stdout)["objects"]
+
+    # The clock (every second here) pulls; `accord intel sync` would do the same at once.
+    wait_until(lambda: len(pulled()) >= 3, timeout=60, what="the first pull")
+    assert all("192.0.2.99" not in o.get("pattern", "") for o in pulled())
+    late = indicator("203.0.113.77")
+    load(cn, tmp_path, "late", [late])
+    wait_until(lambda: late["id"] in {o["id"] for o in pulled()}, timeout=60,
+               what="the object added after the cursor")  # fmt: skip
+    versions = [(o["id"], o.get("modified")) for o in pulled()]
+    assert len(versions) == len(set(versions)), "the cursor must not pull anything twice"
+    assert us.accord("intel", "sync").returncode == 0

@@ -3,6 +3,7 @@ validator), version, TLP marking and a searchable value."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,12 @@ def problems_of(obj: Any) -> list[str]:
     """Why an object is not valid STIX 2.1 (empty when it is)."""
     if not isinstance(obj, dict):
         return ["not a JSON object"]
+    try:
+        # What is stored and served must be strict JSON in UTF-8: Python's
+        # parser lets NaN/Infinity and lone surrogates through.
+        json.dumps(obj, ensure_ascii=False, allow_nan=False).encode()
+    except (ValueError, RecursionError) as exc:
+        return [f"not valid JSON text: {exc}"[:500]]
     if obj.get("spec_version") not in ("2.1", None) or not obj.get("id") or not obj.get("type"):
         return ["not a STIX 2.1 object (needs type, id and spec_version 2.1)"]
     try:
@@ -51,7 +58,7 @@ def version_of(obj: dict[str, Any], added: datetime) -> str:
     stamp = obj.get("modified") or obj.get("created")
     try:
         return timestamp(parse_timestamp(str(stamp))) if stamp else timestamp(added)
-    except ValueError:
+    except (ValueError, OverflowError):
         return timestamp(added)
 
 
@@ -86,4 +93,5 @@ def search_text_of(obj: dict[str, Any]) -> str:
     """The values an analyst searches for: pattern literals, observable values, names."""
     parts = [str(obj.get(key, "")) for key in ("value", "name", "hashes", "pattern")]
     parts += _PATTERN_VALUE.findall(str(obj.get("pattern", "")))
-    return " ".join(p for p in parts if p)[:2000].lower()
+    # No NUL: PostgreSQL text cannot hold it (the body keeps it, escaped).
+    return " ".join(p for p in parts if p)[:2000].lower().replace("\x00", "")

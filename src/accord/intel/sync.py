@@ -222,17 +222,19 @@ def pull(item: Subscription, max_pages: int = 1000) -> Pulled:
     return result
 
 
-def sync_all(peer: Peer | None = None) -> dict[str, int]:
-    """What the clock runs: push every share, pull every subscription."""
+def sync_all(peer: Peer | None = None) -> dict[str, Any]:
+    """What the clock runs: push every share, pull every subscription. A pull
+    that fails is recorded on its subscription and reported, never hidden."""
     pushed = sum(push(s) for s in Share.objects.select_related("peer", "collection").filter(
         peer__in=[peer] if peer else Peer.objects.filter(active=True)))  # fmt: skip
-    pulled = 0
+    pulled, errors = 0, []
     if peer is None:
         for item in Subscription.objects.select_related("collection"):
             try:
                 pulled += pull(item).objects
             except (httpx.HTTPError, ValueError) as exc:
+                errors.append(f"{item.objects_url}: {exc}"[:500])
                 Subscription.objects.filter(pk=item.pk).update(
                     last_error=str(exc)[:1000], last_run_at=timezone.now()
                 )
-    return {"pushed": pushed, "pulled": pulled}
+    return {"pushed": pushed, "pulled": pulled, "errors": errors}

@@ -206,12 +206,15 @@ def _add_objects(request: HttpRequest, account: Account, collection_id: str) -> 
         length = 0
     if length > limit:
         return error(413, "Request Entity Too Large", f"At most {limit} bytes per request.")
+    if not length and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # Django reads no body without a Content-Length: say so, not "not JSON".
+        return error(411, "Length Required", "Send the envelope with a Content-Length.")
     raw = request.read(limit + 1)
     if len(raw) > limit:
         return error(413, "Request Entity Too Large", f"At most {limit} bytes per request.")
     try:
         envelope = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         return error(400, "Bad Request", "The body is not JSON.")
     items = envelope.get("objects") if isinstance(envelope, dict) else None
     if not isinstance(items, list):

@@ -16,6 +16,20 @@ log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
+    @staticmethod
+    def _requests(assistance: Any, sync: Any) -> None:
+        result = assistance.tick()
+        if result.lapsed or result.reminders:
+            log.info("clock: %s holds lapsed, %s reminders", result.lapsed, result.reminders)
+
+    @staticmethod
+    def _intel(assistance: Any, sync: Any) -> None:
+        moved = sync.sync_all()
+        if moved["pushed"] or moved["pulled"]:
+            log.info("clock: intel pushed %s, pulled %s", moved["pushed"], moved["pulled"])
+        for problem in moved["errors"]:
+            log.warning("clock: intel pull failed: %s", problem)
+
     help = "Run timed work every ACCORD_CLOCK_SECONDS until SIGTERM or Ctrl-C."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,20 +44,16 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         while not stop.is_set():
             close_old_connections()
-            try:
-                result = assistance.tick()
-                if result.lapsed or result.reminders:
-                    log.info("clock: %s holds lapsed, %s reminders", result.lapsed,
-                             result.reminders)  # fmt: skip
-            except DatabaseError:
-                # Transient (the database restarting): the next round tries again.
-                log.exception("clock: the database failed; retrying next round")
-            try:
-                moved = sync.sync_all()
-                if moved["pushed"] or moved["pulled"]:
-                    log.info("clock: intel pushed %s, pulled %s", moved["pushed"], moved["pulled"])
-            except DatabaseError:
-                log.exception("clock: intel sync failed on the database; retrying next round")
+            for job in (self._requests, self._intel):
+                try:
+                    job(assistance, sync)
+                except DatabaseError:
+                    # Transient (the database restarting): the next round tries again.
+                    log.exception("clock: the database failed; retrying next round")
+                except Exception:
+                    # One job's bug must not stop the node (serve stops every
+                    # process when one exits) nor the other jobs: log it loudly.
+                    log.exception("clock: %s failed; retrying next round", job.__name__)
             if once:
                 return
             stop.wait(settings.CLOCK_SECONDS)

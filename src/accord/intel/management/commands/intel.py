@@ -163,6 +163,8 @@ class Command(BaseCommand):
         except httpx.HTTPError as exc:
             raise CommandError(f"pull failed: {exc}") from None
         self.stdout.write(f"{moved['pushed']} objects queued for peers, {moved['pulled']} pulled")
+        if moved["errors"]:
+            raise CommandError("pull failed: " + "; ".join(moved["errors"]))
 
     def do_retractions(self, **options: Any) -> None:
         from accord.intel import sync
