@@ -67,3 +67,4 @@ clean:
 
 bench: $(VENV)/.installed messages postgres
 	$(BIN)/python bench/federation.py
+	$(BIN)/python bench/taxii.py
