@@ -169,6 +169,16 @@ def ingest(collection: Collection, objects: list[Any], account: Account | None,
             search_text=stix.search_text_of(obj),
         ))  # fmt: skip
     with transaction.atomic():
+        # Stamp date_added under a per-collection lock, after validation: the
+        # objects become visible in the order of their dates, so a reader's
+        # added_after cursor never skips an envelope that committed late.
+        Collection.objects.select_for_update().filter(pk=collection.pk).first()
+        stamp = timezone.now()
+        for offset, row in enumerate(rows):
+            derived = row.version == stix.timestamp(row.date_added)
+            row.date_added = stamp + timedelta(microseconds=offset)
+            if derived:  # no created/modified: the version is the date added
+                row.version = stix.timestamp(row.date_added)
         existing = _existing_versions(collection, rows)
         fresh = [r for r in rows if (r.stix_id, r.version) not in existing]
         insert_many(fresh)

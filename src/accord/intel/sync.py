@@ -99,7 +99,9 @@ def retract(collection: Collection, stix_id: str) -> list[Retraction]:
     """Send a deletion to every peer the collection is shared with. Call inside
     the transaction that deletes the object."""
     made = []
-    for item in Share.objects.filter(collection=collection, peer__active=True):
+    # Lock the shares as push() does: a retraction is never queued ahead of
+    # a batch still carrying the object it retracts.
+    for item in Share.objects.select_for_update().filter(collection=collection, peer__active=True):
         message = federation.enqueue(
             item.peer, DELETE_KIND, DeleteBody(collection_id=str(collection.pk), stix_id=stix_id)
         )
@@ -191,16 +193,24 @@ def pull(item: Subscription, max_pages: int = 1000) -> Pulled:
     timeout = settings.FEDERATION_HTTP_TIMEOUT_SECONDS
     with httpx.Client(timeout=timeout, headers=headers, auth=auth) as client:
         cursor: str | None = None
+        # One run keeps the added_after it started with while it follows `next`
+        # (servers such as medallion refuse changed parameters mid-paging);
+        # the stored cursor still advances after each page, for resuming.
+        started_after = item.added_after
         for _page in range(max_pages):
             params = {"limit": "500"}
-            if item.added_after:
-                params["added_after"] = item.added_after
+            if started_after:
+                params["added_after"] = started_after
             if cursor:
                 params["next"] = cursor
             response = client.get(item.objects_url, params=params)
             response.raise_for_status()
             envelope = response.json()
+            if not isinstance(envelope, dict):
+                raise ValueError("the server's answer is not a TAXII envelope")
             objects = envelope.get("objects") or []
+            if not isinstance(objects, list):
+                raise ValueError("the envelope's objects are not a list")
             with transaction.atomic():
                 if objects:
                     services.ingest(

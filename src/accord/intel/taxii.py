@@ -137,6 +137,8 @@ def _collection_json(collection: Collection, can_read: bool, can_write: bool) ->
 def collections(request: HttpRequest, account: Account, root: str) -> HttpResponse:
     if root != API_ROOT:
         return error(404, "Not Found", "No such API root.")
+    if request.method != "GET":
+        return error(405, "Method Not Allowed")
     items = [_collection_json(c, r, w) for c, r, w in services.collections_for(account)]
     return reply({"collections": items} if items else {})
 
@@ -147,6 +149,8 @@ def collection(
 ) -> HttpResponse:
     if root != API_ROOT:
         return error(404, "Not Found", "No such API root.")
+    if request.method != "GET":
+        return error(405, "Method Not Allowed")
     found = _collection(account, collection_id)
     if isinstance(found, HttpResponse):
         return found
@@ -268,6 +272,8 @@ def versions(request: HttpRequest, account: Account, root: str, collection_id: s
              object_id: str) -> HttpResponse:  # fmt: skip
     if root != API_ROOT:
         return error(404, "Not Found", "No such API root.")
+    if request.method != "GET":
+        return error(405, "Method Not Allowed")
     found = _collection(account, collection_id)
     if isinstance(found, HttpResponse):
         return found
@@ -289,6 +295,8 @@ def versions(request: HttpRequest, account: Account, root: str, collection_id: s
 def manifest(request: HttpRequest, account: Account, root: str, collection_id: str) -> HttpResponse:
     if root != API_ROOT:
         return error(404, "Not Found", "No such API root.")
+    if request.method != "GET":
+        return error(405, "Method Not Allowed")
     found = _collection(account, collection_id)
     if isinstance(found, HttpResponse):
         return found
@@ -317,6 +325,8 @@ def manifest(request: HttpRequest, account: Account, root: str, collection_id: s
 def status(request: HttpRequest, account: Account, root: str, status_id: str) -> HttpResponse:
     if root != API_ROOT:
         return error(404, "Not Found", "No such API root.")
+    if request.method != "GET":
+        return error(405, "Method Not Allowed")
     try:
         found = Status.objects.filter(pk=UUID(status_id), account=account).first()
     except ValueError:
