@@ -267,19 +267,36 @@ def test_bad_query_parameters_are_400(taxii, http):
 
 
 def test_unsupported_methods_are_405(taxii, http):
+    """Only GET (and POST/DELETE where TAXII defines them): any other method is
+    refused, and never served as if it were a GET."""
     objects = taxii.objects_url("shared")
+    kept = indicator("198.51.100.80")
+    posted = http.post(
+        objects, content=json.dumps(envelope(kept)), headers=post_headers(taxii.rw.bearer)
+    )
+    assert posted.status_code == 202
+    status = f"{taxii.root_url}status/{posted.json()['id']}/"
+    only_get = [
+        taxii.discovery_url,
+        taxii.root_url,
+        taxii.root_url + "collections/",
+        taxii.collection_url("shared"),
+        f"{objects}{kept.id}/versions/",
+        taxii.collection_url("shared") + "manifest/",
+        status,
+    ]
     with NothingStored(taxii):
-        for method, url in [
-            ("PUT", objects),
-            ("PATCH", objects),
-            ("POST", taxii.discovery_url),
-            ("POST", taxii.root_url),
-            ("PUT", objects + UNKNOWN_OBJECT + "/"),
-        ]:
+        cases = [(m, url) for url in only_get for m in ("POST", "PUT", "DELETE", "PATCH")]
+        cases += [("PUT", objects), ("PATCH", objects), ("DELETE", objects)]
+        cases += [("PUT", f"{objects}{kept.id}/"), ("POST", f"{objects}{kept.id}/")]
+        for method, url in cases:
             answer = http.request(
                 method, url, content=fresh_envelope(), headers=post_headers(taxii.rw.bearer)
             )
+            assert answer.status_code == 405, (method, url, answer.status_code)
             assert_taxii_error(answer, 405)
+    still = http.get(f"{objects}{kept.id}/", headers=headers(taxii.rw.bearer))
+    assert still.json()["objects"] == [as_json(kept)]
 
 
 # ---------------------------------------------------------------- who is asking
