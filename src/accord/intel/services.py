@@ -381,6 +381,17 @@ def delete_object(collection: Collection, object_id: str, params: dict[str, list
     return count
 
 
+def create_collection(actor: Actor, alias: str, title: str, description: str = "") -> Collection:
+    if Collection.objects.filter(alias=alias).exists():
+        raise ValidationError(_("A collection %(alias)s exists.") % {"alias": alias})
+    with transaction.atomic():
+        collection = Collection.objects.create(
+            id=uuid.uuid4(), alias=alias, title=title, description=description
+        )
+        audit.record(actor, AuditAction.INTEL_SHARE, collection, data={"created": alias})
+    return collection
+
+
 def ensure_default_collection() -> Collection:
     collection, _created = Collection.objects.get_or_create(
         alias="shared",

@@ -92,6 +92,8 @@ def push(item: Share) -> int:
             federation.enqueue(locked.peer, OBJECTS_KIND, body)
             locked.cursor_added, locked.cursor_pk = batch[-1].date_added, batch[-1].pk
             locked.save(update_fields=["cursor_added", "cursor_pk"])
+            audit.record(Actor.system("sync"), AuditAction.INTEL_EXPORT, locked.collection,
+                         data={"peer": locked.peer.node_id, "objects": len(batch)})  # fmt: skip
             sent += len(batch)
 
 

@@ -88,10 +88,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{c.pk}  {c.alias:<20} {count:>8} objects  {c.title}")
 
     def do_collection(self, alias: str, title: str, description: str, **options: Any) -> None:
-        if Collection.objects.filter(alias=alias).exists():
-            raise CommandError(f"a collection {alias!r} exists")
-        c = Collection.objects.create(id=uuid.uuid4(), alias=alias, title=title,
-                                      description=description)  # fmt: skip
+        c = services.create_collection(Actor.system("cli"), alias, title, description)
         self.stdout.write(f"collection {c.alias} {c.pk}")
 
     def do_import(self, file: str, collection: str, **options: Any) -> None:
