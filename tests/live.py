@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -227,3 +227,45 @@ def peered_pair(root: Path, suffix: str, cn_env: dict | None = None, us_env: dic
     finally:
         discard_node(cn)
         discard_node(us)
+
+
+class InboxCounter:
+    """Counts inbox messages on `receiver` from `sender` through the API. One
+    signed-in session serves all calls: sessions live in the node's database,
+    so they outlast a restart, and signing in (a password hash) is too slow to
+    repeat per poll. A new session only if the node stops accepting this one."""
+
+    def __init__(self, receiver: LiveNode, sender: LiveNode, username: str) -> None:
+        self.receiver, self.sender, self.username = receiver, sender, username
+        self.stack = ExitStack()
+        self.client: httpx.Client | None = None
+
+    def __call__(self) -> int | None:
+        """The count, or None if the receiver does not answer."""
+        try:
+            if self.client is None:
+                self.client = self.stack.enter_context(signed_in(self.receiver, self.username))
+            response = self.client.get(
+                "/api/v1/federation/inbox", params={"peer": self.sender.node_id, "limit": 1}
+            )
+        except (httpx.HTTPError, AssertionError, KeyError):
+            return None  # down or restarting
+        if response.status_code == 200:
+            return response.json()["count"]
+        if response.status_code in (301, 302, 401, 403):
+            self.close()
+        return None
+
+    def close(self) -> None:
+        self.stack.close()
+        self.stack, self.client = ExitStack(), None
+
+
+def current(counter: InboxCounter) -> int:
+    """The count, waiting (bounded) for the receiver to answer."""
+
+    def answer() -> tuple[int] | None:
+        count = counter()
+        return None if count is None else (count,)  # a tuple, so that 0 counts as an answer
+
+    return wait_until(answer, timeout=60, what=f"{counter.receiver.node_id} to answer")[0]
