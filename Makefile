@@ -9,7 +9,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/accord
 PYTEST := $(BIN)/pytest
 # Two workers, one test file each at a time: live-node tests spend much of
 # their time waiting on servers, and module fixtures stay in one worker.
-PARALLEL ?= -n 2 --dist loadfile
+PARALLEL ?= -n 2 --dist loadfile --durations=15
 CATALOGUES := $(wildcard src/accord/locale/*/LC_MESSAGES/django.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 

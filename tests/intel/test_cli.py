@@ -86,7 +86,7 @@ def test_import_then_export_round_trips(taxii, tmp_path):
     bundle, stderr = export(taxii, "imported")
     assert bundle["type"] == "bundle" and bundle["id"].startswith("bundle--")
     assert bundle["objects"] == [as_json(o) for o in released], "exported exactly as imported"
-    assert "2 TLP:RED object(s) withheld" in stderr
+    assert "2 object(s) withheld: TLP:RED" in stderr
     text = json.dumps(bundle)
     for red in withheld:
         assert red.id not in text

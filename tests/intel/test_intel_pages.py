@@ -66,7 +66,7 @@ def test_the_export_withholds_tlp_red(client_for):
     exported = client.get(reverse("intel:export", args=[shared.pk]))
     objects = json.loads(exported.content)["objects"]
     assert [o["pattern"] for o in objects] == ["[ipv4-addr:value = '192.0.2.1']"]
-    assert exported["X-Accord-Withheld-Red"] == "1"
+    assert exported["X-Accord-Withheld"] == "1"
     assert AuditEvent.objects.filter(action="intel:objects:export").count() == 1
     # Inside the node, the object is there and marked.
     row = StixObject.objects.get(stix_id=secret.id)

@@ -5,6 +5,7 @@ TLP:RED never crosses."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from tests.live import peered_pair, wait_until
 
 RED = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
 PASSWORD = "sync-partner-password"
+EXTENSION = "extension-definition--4da54d41-2884-4772-ad2c-4d22b1f12193"
 
 
 def indicator(value: str, **extra) -> dict:
@@ -37,6 +39,19 @@ def mirror_of(node, origin: str) -> list[dict]:
     if alias is None:
         return []
     return json.loads(node.accord("intel", "export", "--collection", alias).stdout)["objects"]
+
+
+def taxii_ids(node, collection_id: str, account: str) -> set[str]:
+    """The ids a TAXII account of `node` is served from a collection."""
+    response = httpx.get(
+        f"{node.url}/taxii2/api1/collections/{collection_id}/objects/",
+        params={"limit": 1000},
+        auth=(account, PASSWORD),
+        headers={"Accept": "application/taxii+json;version=2.1"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return {o["id"] for o in response.json().get("objects", [])}
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +128,64 @@ def test_a_taxii_subscription_pulls_a_partner_collection_and_resumes(pair, tmp_p
     versions = [(o["id"], o.get("modified")) for o in pulled()]
     assert len(versions) == len(set(versions)), "the cursor must not pull anything twice"
     assert us.accord("intel", "sync").returncode == 0
+
+
+def test_handling_conditions_travel_with_the_objects_and_bind_the_partner(pair, tmp_path):
+    """cn sets conditions on import; its own partners and its share to us get
+    the objects (cn is the originator), and on us the conditions hold: no
+    onward release to us's TAXII accounts, no export of "no further sharing"."""
+    cn, us = pair
+    made = {
+        code: indicator(f"203.0.113.{200 + n}")
+        for n, code in enumerate(("national-authorities", "receiving-agency", "no-further-sharing"))
+    }
+    for code, obj in made.items():
+        path = tmp_path / f"{code}.json"
+        path.write_text(
+            json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [obj]})
+        )
+        cn.accord(
+            "intel",
+            "import",
+            str(path),
+            "--handling-code",
+            code,
+            "--reliability",
+            "B",
+            "--accuracy",
+            "2",
+            "--purpose",
+            "Operation Dawn",
+        )
+    lines = us.accord("intel", "collections").stdout.splitlines()
+    alias = next(line.split()[1] for line in lines if "from-cn-sync" in line)
+    us.accord(
+        "intel",
+        "account",
+        "add",
+        "us-tool",
+        "--read",
+        alias,
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    mirror_id = next(line.split()[0] for line in lines if "from-cn-sync" in line)
+
+    def served_by_us() -> set[str]:
+        return taxii_ids(us, mirror_id, "us-tool")
+
+    national, agency, closed = made.values()
+    wait_until(lambda: national["id"] in served_by_us(), timeout=60, what="the objects on us")
+    exported = {o["id"]: o for o in mirror_of(us, cn.node_id)}
+    # Everything arrived: the agency object is exported on us, conditions intact.
+    assert exported[agency["id"]]["extensions"][EXTENSION]["originator"] == cn.node_id
+    assert exported[agency["id"]]["extensions"][EXTENSION]["purpose"] == "Operation Dawn"
+    assert closed["id"] not in exported, "no further sharing: not even an export"
+    assert agency["id"] not in served_by_us() and closed["id"] not in served_by_us()
+    # On cn, the originator, its own conditions do not bind it.
+    shared = next(
+        line.split()[0]
+        for line in cn.accord("intel", "collections").stdout.splitlines()
+        if " shared " in line
+    )
+    assert {o["id"] for o in made.values()} <= taxii_ids(cn, shared, "tool")

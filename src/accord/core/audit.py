@@ -77,6 +77,7 @@ class AuditAction(models.TextChoices):
     DIALOGUE_REFUSED = "dialogue:record:refused", _("Dialogue change refused")
     DIALOGUE_EXPORT = "dialogue:record:export", _("Dialogue record exported")
     INTEL_ACCOUNT = "intel:account:change", _("TAXII account changed")
+    INTEL_SIGNIN_FAILED = "intel:account:signin-failed", _("Failed TAXII sign-in")
     INTEL_INGEST = "intel:objects:ingest", _("STIX objects received")
     INTEL_DELETE = "intel:objects:delete", _("STIX object deleted")
     INTEL_EXPORT = "intel:objects:export", _("STIX objects exported")

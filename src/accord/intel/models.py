@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accord.core.models import User
@@ -45,6 +46,16 @@ class Tlp(models.TextChoices):
     RED = "red", "TLP:RED"
 
 
+class HandlingCode(models.TextChoices):
+    NATIONAL = "national-authorities", _("May go to other national authorities")
+    PERMISSION = (
+        "originator-permission",
+        _("Other national authorities only with the originator's permission"),
+    )
+    AGENCY = "receiving-agency", _("Within the receiving agency only")
+    NONE = "no-further-sharing", _("No further sharing")
+
+
 class StixObject(models.Model):
     """One version of one STIX object in one collection, stored as the exact
     JSON text it was received in (served back unchanged)."""
@@ -68,6 +79,11 @@ class StixObject(models.Model):
     body = models.TextField()
     # A searchable value (indicator pattern, observable value, name).
     search_text = models.TextField(blank=True)
+    # The originator's handling conditions (accord.intel.stix.handling_of):
+    # the code, whether they bind this node (set by another), and the expiry.
+    handling = models.CharField(max_length=32, choices=HandlingCode.choices, blank=True)
+    handling_bound = models.BooleanField(default=False)
+    expires = models.DateTimeField(null=True, blank=True)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -86,6 +102,10 @@ class StixObject(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stix_id} {self.version}"
+
+    @property
+    def expired(self) -> bool:
+        return self.expires is not None and self.expires <= timezone.now()
 
     @classmethod
     def restriction(cls, user: User, action: str) -> Q:
@@ -209,7 +229,8 @@ class Subscription(models.Model):
     )
     objects_url = models.URLField(max_length=500)
     username = models.CharField(max_length=150, blank=True)
-    secret = models.CharField(max_length=300, blank=True)  # password, or a token if no username
+    # The password, or a token if no username: sealed (accord.core.sealed).
+    secret = models.CharField(max_length=600, blank=True)
     added_after = models.CharField(max_length=40, blank=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)

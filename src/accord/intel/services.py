@@ -17,6 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
@@ -30,13 +31,45 @@ from django.utils.translation import gettext as _
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.bulk import insert_many
-from accord.intel import stix
-from accord.intel.models import Account, Collection, Grant, Status, StixObject, Tlp, Token
+from accord.core.identity import this_node
+from accord.core.models import AuditEvent
+from accord.intel import stix, validation
+from accord.intel.models import (
+    Account,
+    Collection,
+    Grant,
+    HandlingCode,
+    Status,
+    StixObject,
+    Tlp,
+    Token,
+)
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 # Objects never released to a partner, whatever its grant.
 UNRELEASABLE = (Tlp.RED,)
+
+
+class Audience(StrEnum):
+    """Who an object would go to. LOCAL: this node's own users, in its pages.
+    PARTNER: a TAXII account (a partner tool of this country). PEER: a
+    foreign node, through the federation channel. EXPORT: a bundle file."""
+
+    LOCAL = "local"
+    PARTNER = "partner"
+    PEER = "peer"
+    EXPORT = "export"
+
+
+# Handling codes that keep an object from each way out, on every node the
+# conditions bind (docs/intel.md, "Handling conditions"). Foreign peers get
+# nothing that came with conditions from elsewhere.
+WITHHELD_FROM = {
+    Audience.PARTNER: [HandlingCode.PERMISSION, HandlingCode.AGENCY, HandlingCode.NONE],
+    Audience.EXPORT: [HandlingCode.NONE],
+    Audience.PEER: list(HandlingCode.values),
+}
 
 
 # ---------------------------------------------------------------- accounts
@@ -54,15 +87,22 @@ def _verified_key(name: str, password: str) -> str:
                     hashlib.sha256).hexdigest()  # fmt: skip
 
 
-def authenticate_basic(name: str, password: str) -> Account | None:
+def authenticate_basic(name: str, password: str, ip: str = "") -> Account | None:
+    """The active account with this name and password. Failures are audited;
+    after too many for one name within the sign-in window (the web sign-in's
+    limits) the name is refused without checking the password."""
     key = _verified_key(name, password)
     remembered = _VERIFIED.get(key)
     if remembered and remembered[1] > time.monotonic():
         account = Account.objects.filter(pk=remembered[0], active=True).first()
         if account is not None and account.name == name:
             return account
+    if _signin_locked(name):
+        _signin_failed(name, "locked: too many failed sign-ins", ip)
+        return None
     account = Account.objects.filter(name=name, active=True).first()
     if account is None or not account.password or not check_password(password, account.password):
+        _signin_failed(name, "wrong name or password", ip)
         return None
     if len(_VERIFIED) > 1000:
         _VERIFIED.clear()
@@ -70,10 +110,33 @@ def authenticate_basic(name: str, password: str) -> Account | None:
     return account
 
 
-def authenticate_token(token: str) -> Account | None:
+def authenticate_token(token: str, ip: str = "") -> Account | None:
     digest = hashlib.sha256(token.encode()).hexdigest()
     found = Token.objects.select_related("account").filter(digest=digest).first()
-    return found.account if found and found.account.active else None
+    if found is None or not found.account.active:
+        # Only a prefix is recorded: a mistyped token is nearly the real one.
+        _signin_failed("token:" + token[:6], "unknown or revoked token", ip)
+        return None
+    return found.account
+
+
+def _signin_locked(name: str) -> bool:
+    since = timezone.now() - timedelta(minutes=settings.LOGIN_LOCK_MINUTES)
+    failures = AuditEvent.objects.filter(
+        action=AuditAction.INTEL_SIGNIN_FAILED, target_id=name[:150], at__gte=since
+    ).count()
+    return failures >= settings.LOGIN_MAX_FAILURES
+
+
+def _signin_failed(name: str, reason: str, ip: str) -> None:
+    audit.record(
+        Actor(label="taxii"),
+        AuditAction.INTEL_SIGNIN_FAILED,
+        target_type="intel.account",
+        target_id=name[:150],
+        ip=ip,
+        data={"reason": reason},
+    )
 
 
 def add_account(
@@ -118,6 +181,45 @@ def issue_token(actor: Actor, account: Account) -> str:
     return token
 
 
+def set_active(actor: Actor, account: Account, active: bool) -> None:
+    """Disable (or enable again) an account: a disabled one is refused at once,
+    with its password and every token."""
+    with transaction.atomic():
+        Account.objects.filter(pk=account.pk).update(active=active)
+        audit.record(
+            actor,
+            AuditAction.INTEL_ACCOUNT,
+            target_type="intel.account",
+            target_id=account.name,
+            data={"active": active},
+        )
+
+
+def revoke_token(actor: Actor, account: Account, prefix: str) -> int:
+    """Revoke the account's tokens that start with `prefix` (as `account list`
+    shows them); returns how many."""
+    if len(prefix) < 6:
+        raise ValidationError(_("Give at least the first 6 characters of the token."))
+    with transaction.atomic():
+        doomed = [
+            t
+            for t in account.tokens.all()
+            if t.prefix.startswith(prefix[:10])
+            and (len(prefix) <= 10 or prefix.startswith(t.prefix))
+        ]
+        if not doomed:
+            raise ValidationError(_("No token %(prefix)s for this account.") % {"prefix": prefix})
+        Token.objects.filter(pk__in=[t.pk for t in doomed]).delete()
+        audit.record(
+            actor,
+            AuditAction.INTEL_ACCOUNT,
+            target_type="intel.account",
+            target_id=account.name,
+            data={"revoked": [t.prefix + "…" for t in doomed]},
+        )
+    return len(doomed)
+
+
 def may(account: Account, collection: Collection, write: bool = False) -> bool:
     grant = Grant.objects.filter(account=account, collection=collection).first()
     return bool(grant and (grant.can_write if write else grant.can_read))
@@ -141,12 +243,21 @@ def ingest(collection: Collection, objects: list[Any], account: Account | None,
            actor: Actor) -> Status:  # fmt: skip
     """Store an envelope's objects; each is accepted or refused on its own."""
     now = timezone.now()
+    node_id = this_node().node_id
     result = Ingested()
     rows: list[StixObject] = []
+    undated: list[bool] = []  # per row: no created/modified (most observables)
     seen: set[tuple[str, str]] = set()
-    for index, obj in enumerate(objects):
-        problems = stix.problems_of(obj)
+    verdicts = validation.problems_of_many(objects)
+    custom = _custom_markings(collection, objects, verdicts)
+    for index, (obj, problems) in enumerate(zip(objects, verdicts, strict=True)):
         ident = obj.get("id", f"#{index}") if isinstance(obj, dict) else f"#{index}"
+        handling = None
+        if not problems:
+            try:
+                handling = stix.handling_of(obj)
+            except ValueError as exc:
+                problems = [str(exc)]
         if problems:
             # TAXII 2.1 §4.3.1: status details carry a version, refused objects too.
             version = stix.version_of(obj, now) if isinstance(obj, dict) else stix.timestamp(now)
@@ -161,28 +272,44 @@ def ingest(collection: Collection, objects: list[Any], account: Account | None,
                                      "message": "duplicate in the envelope"})  # fmt: skip
             continue
         seen.add((obj["id"], version))
+        undated.append(not (obj.get("modified") or obj.get("created")))
         rows.append(StixObject(
             collection=collection, stix_id=obj["id"], stix_type=obj["type"],
             spec_version=str(obj.get("spec_version", "2.1")), version=version, date_added=added,
-            tlp=stix.tlp_of(obj), revoked=bool(obj.get("revoked")),
+            tlp=stix.tlp_of(obj, custom), revoked=bool(obj.get("revoked")),
             body=json.dumps(obj, ensure_ascii=False, separators=(",", ":")),
             search_text=stix.search_text_of(obj),
+            handling=handling.code if handling else "",
+            handling_bound=bool(handling and handling.binds(node_id)),
+            expires=handling.expires if handling else None,
         ))  # fmt: skip
+    audience = Audience.PARTNER if account is not None else Audience.LOCAL
     with transaction.atomic():
         # Stamp date_added under a per-collection lock, after validation: the
         # objects become visible in the order of their dates, so a reader's
         # added_after cursor never skips an envelope that committed late.
         Collection.objects.select_for_update().filter(pk=collection.pk).first()
         stamp = timezone.now()
-        for offset, row in enumerate(rows):
-            derived = row.version == stix.timestamp(row.date_added)
+        for offset, (row, no_dates) in enumerate(zip(rows, undated, strict=True)):
             row.date_added = stamp + timedelta(microseconds=offset)
-            if derived:  # no created/modified: the version is the date added
+            if no_dates:  # the version is the date added (TAXII 2.1 §3.4.2)
                 row.version = stix.timestamp(row.date_added)
         existing = _existing_versions(collection, rows)
-        fresh = [r for r in rows if (r.stix_id, r.version) not in existing]
+        # An object without dates that comes again unchanged is the same object,
+        # not a new version (a partner re-sending its observables).
+        same = _same_bodies(
+            collection, {r.stix_id for r, u in zip(rows, undated, strict=True) if u}
+        )
+        known = {stix_id for stix_id, _version in existing} | {i for i, _body in same}
+        fresh = []
+        for row, no_dates in zip(rows, undated, strict=True):
+            if (row.stix_id, row.version) in existing or (row.stix_id, row.body) in same:
+                continue
+            fresh.append(row)
+            if no_dates:
+                same.add((row.stix_id, row.body))
         insert_many(fresh)
-        known = {stix_id for stix_id, _version in existing}
+        _raise_marked_by(collection, objects, custom)
         batch_count: dict[str, int] = {}
         for row in fresh:
             batch_count[row.stix_id] = batch_count.get(row.stix_id, 0) + 1
@@ -191,8 +318,12 @@ def ingest(collection: Collection, objects: list[Any], account: Account | None,
             collection,
             {r.stix_id for r in fresh if r.stix_id in known or batch_count[r.stix_id] > 1},
         )
+        visible = _visible(collection, known, audience)
+        fresh_keys = {(r.stix_id, r.version) for r in fresh}
         for row in rows:
-            note = "stored" if (row.stix_id, row.version) not in existing else "already stored"
+            stored = (row.stix_id, row.version) in fresh_keys
+            # A version the account may not see is never called "already stored".
+            note = "already stored" if not stored and row.stix_id in visible else "stored"
             result.successes.append({"id": row.stix_id, "version": row.version, "message": note})
         status = Status.objects.create(
             id=uuid.uuid4(), collection=collection, account=account, request_timestamp=now,
@@ -204,6 +335,80 @@ def ingest(collection: Collection, objects: list[Any], account: Account | None,
                      data={"status": str(status.pk), "stored": len(fresh),
                            "refused": len(result.failures)})  # fmt: skip
     return status
+
+
+def _custom_markings(collection: Collection, objects: list[Any],
+                     verdicts: list[list[str]]) -> dict[str, Tlp]:  # fmt: skip
+    """TLP levels stated by marking definitions other than the standard ones,
+    from this envelope and from the store, for the refs the envelope uses."""
+    found: dict[str, Tlp] = {}
+    refs: set[str] = set()
+    for obj, problems in zip(objects, verdicts, strict=True):
+        if problems or not isinstance(obj, dict):
+            continue
+        level = stix.custom_tlp(obj)
+        if level is not None:
+            found[obj["id"]] = level
+        refs.update(ref for ref in stix.marking_refs(obj) if ref not in stix.TLP_MARKINGS)
+    wanted = sorted(refs - set(found))
+    for start in range(0, len(wanted), 500):
+        stored = StixObject.objects.filter(
+            stix_type="marking-definition", stix_id__in=wanted[start : start + 500]
+        )
+        for stix_id, body in stored.values_list("stix_id", "body"):
+            level = stix.custom_tlp(json.loads(body))
+            if level is not None and stix.STRICTNESS.index(level) > stix.STRICTNESS.index(
+                found.get(stix_id, Tlp.NONE)
+            ):
+                found[stix_id] = level
+    return found
+
+
+def _raise_marked_by(collection: Collection, objects: list[Any], custom: dict[str, Tlp]) -> None:
+    """A TLP marking definition that arrives after the objects it marks still
+    counts: those objects, anywhere in the store, take its level if stricter."""
+    new = {
+        o["id"]
+        for o in objects
+        if isinstance(o, dict) and o.get("id") in custom and o.get("type") == "marking-definition"
+    }
+    for marking in sorted(new):
+        for row in StixObject.objects.filter(body__contains=f'"{marking}"').exclude(
+            stix_type="marking-definition"
+        ):
+            level = stix.tlp_of(json.loads(row.body), custom)
+            if stix.STRICTNESS.index(level) > stix.STRICTNESS.index(row.tlp):
+                StixObject.objects.filter(pk=row.pk).update(tlp=level)
+
+
+def _same_bodies(collection: Collection, stix_ids: set[str]) -> set[tuple[str, str]]:
+    return _pairs(collection, stix_ids, "body")
+
+
+def _pairs(collection: Collection, stix_ids: set[str], column: str) -> set[tuple[str, str]]:
+    """(stix_id, column) of every stored version of these objects, in chunks
+    that stay under every database's limit on query parameters."""
+    ids = sorted(stix_ids)
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = StixObject.objects.filter(collection=collection, stix_id__in=chunk)
+        found.update(rows.values_list("stix_id", column))
+    return found
+
+
+def _visible(collection: Collection, stored: set[str], audience: Audience) -> set[str]:
+    """Which of the objects already stored the audience may see."""
+    ids = sorted(stored)
+    if audience == Audience.LOCAL:
+        return set(ids)
+    seen: set[str] = set()
+    for start in range(0, len(ids), 500):
+        stored = StixObject.objects.filter(
+            collection=collection, stix_id__in=ids[start : start + 500]
+        )
+        seen.update(released(stored, audience).values_list("stix_id", flat=True))
+    return seen
 
 
 def _storable(text: str) -> str:
@@ -232,13 +437,7 @@ def refresh_flags(collection: Collection, stix_ids: set[str]) -> None:
 
 
 def _existing_versions(collection: Collection, rows: list[StixObject]) -> set[tuple[str, str]]:
-    ids = list({r.stix_id for r in rows})
-    found: set[tuple[str, str]] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = StixObject.objects.filter(collection=collection, stix_id__in=chunk)
-        found.update(rows.values_list("stix_id", "version"))
-    return found
+    return _pairs(collection, {r.stix_id for r in rows}, "version")
 
 
 # ---------------------------------------------------------------- reading
@@ -263,14 +462,19 @@ class Page:
         return self.rows[-1].date_added if self.rows else None
 
 
-def released(rows: QuerySet, partner: bool) -> QuerySet:
-    return rows.exclude(tlp__in=UNRELEASABLE) if partner else rows
+def released(rows: QuerySet, audience: Audience) -> QuerySet:
+    """What may go to `audience`: never TLP:RED, nothing past its expiry, and
+    nothing the originator's handling code keeps from it."""
+    if audience == Audience.LOCAL:
+        return rows
+    rows = rows.exclude(tlp__in=UNRELEASABLE).exclude(expires__lte=timezone.now())
+    return rows.exclude(handling_bound=True, handling__in=WITHHELD_FROM[audience])
 
 
-def filtered(collection: Collection, params: dict[str, list[str]], *, partner: bool,
+def filtered(collection: Collection, params: dict[str, list[str]], *, audience: Audience,
              object_id: str | None = None) -> QuerySet:  # fmt: skip
     """TAXII 2.1 §3.6 filters: added_after, match[id|type|version|spec_version]."""
-    rows = released(StixObject.objects.filter(collection=collection), partner)
+    rows = released(StixObject.objects.filter(collection=collection), audience)
     if object_id is not None:
         rows = rows.filter(stix_id=object_id)
     if params.get("added_after"):
@@ -359,18 +563,22 @@ def _decode_cursor(token: str) -> tuple[datetime, int]:
 
 
 def delete_object(collection: Collection, object_id: str, params: dict[str, list[str]],
-                  actor: Actor) -> int:  # fmt: skip
+                  actor: Actor, audience: Audience = Audience.LOCAL) -> int:  # fmt: skip
+    """Delete versions of an object; a partner deletes only what it may see (so
+    it cannot learn that a TLP:RED object exists). Peers that were sent the
+    object are told to delete it too, and nobody else hears of it."""
     rows = filtered(collection, {**params, "match[version]": params.get("match[version]") or
-                                 ["all"]}, partner=False, object_id=object_id)  # fmt: skip
+                                 ["all"]}, audience=audience, object_id=object_id)  # fmt: skip
     with transaction.atomic():
-        count, _ = StixObject.objects.filter(
-            pk__in=list(rows.values_list("pk", flat=True))
-        ).delete()
+        doomed = StixObject.objects.filter(pk__in=list(rows.values_list("pk", flat=True)))
+        went_to_peers = released(doomed, Audience.PEER).exists() or _was_sent(doomed)
+        count, _ = doomed.delete()
         # The versions left behind need their newest/oldest flags redone, or
         # deleting the newest version would hide the object from match[version]=last.
         refresh_flags(collection, {object_id})
         if (
             count
+            and went_to_peers
             and not StixObject.objects.filter(collection=collection, stix_id=object_id).exists()
         ):
             from accord.intel.sync import retract
@@ -379,6 +587,96 @@ def delete_object(collection: Collection, object_id: str, params: dict[str, list
         audit.record(actor, AuditAction.INTEL_DELETE, collection,
                      data={"object": object_id, "versions": count})  # fmt: skip
     return count
+
+
+@dataclass(frozen=True)
+class Export:
+    bundle: str
+    count: int
+    withheld: int
+
+
+def export_bundle(collection: Collection, actor: Actor, ip: str = "") -> Export:
+    """The collection as a STIX bundle file: never TLP:RED, nothing expired,
+    nothing its originator marked for no further sharing. Objects that carry
+    handling conditions keep them, and the bundle defines the extension."""
+    everything = StixObject.objects.filter(collection=collection)
+    rows = released(everything, Audience.EXPORT).order_by("date_added", "pk")
+    bodies = list(rows.values_list("body", flat=True))
+    count, withheld = len(bodies), everything.count() - len(bodies)
+    if rows.exclude(handling="").exists():
+        bodies = [
+            json.dumps(o, separators=(",", ":")) for o in stix.handling_definitions()
+        ] + bodies
+    bundle = (
+        '{"type":"bundle","id":"bundle--'
+        + str(uuid.uuid4())
+        + '","objects":['
+        + ",".join(bodies)
+        + "]}"
+    )
+    audit.record(
+        actor,
+        AuditAction.INTEL_EXPORT,
+        collection,
+        ip=ip,
+        data={"objects": count, "withheld": withheld},
+    )
+    return Export(bundle, count, withheld)
+
+
+def handling_from(code: str, reliability: str = "", accuracy: str = "", purpose: str = "",
+                  expires: str = "") -> stix.Handling | None:  # fmt: skip
+    """Conditions an analyst of this node sets on import (form or CLI); None
+    when no handling code is given. ValidationError says what is wrong."""
+    code, reliability, purpose = code.strip(), reliability.strip().upper(), purpose.strip()
+    if not code:
+        if reliability or accuracy.strip() or purpose or expires.strip():
+            raise ValidationError(_("Choose a handling code to go with the other conditions."))
+        return None
+    if code not in HandlingCode.values:
+        raise ValidationError(_("Unknown handling code %(code)s.") % {"code": code})
+    if reliability and reliability not in stix.RELIABILITY:
+        raise ValidationError(_("Source reliability is a letter from A to F."))
+    level = None
+    if accuracy.strip():
+        if accuracy.strip() not in ("1", "2", "3", "4", "5", "6"):
+            raise ValidationError(_("Information accuracy is a number from 1 to 6."))
+        level = int(accuracy)
+    if len(purpose) > 1000:
+        raise ValidationError(_("Say the purpose in at most 1,000 characters."))
+    until = None
+    if expires.strip():
+        try:
+            text = expires.strip()
+            until = stix.parse_timestamp(text + ("T23:59:59Z" if len(text) == 10 else ""))
+        except ValueError:
+            raise ValidationError(_("Give the expiry as a date (YYYY-MM-DD).")) from None
+        if until <= timezone.now():
+            raise ValidationError(_("The expiry must be in the future."))
+    return stix.Handling(
+        code=code,
+        originator=this_node().node_id,
+        reliability=reliability,
+        accuracy=level,
+        purpose=purpose,
+        expires=until,
+    )
+
+
+def with_conditions(objects: list[Any], handling: stix.Handling | None) -> list[Any]:
+    """Objects being imported on this node, given its analyst's conditions
+    (objects that carry conditions of their own keep them)."""
+    if handling is None:
+        return objects
+    return [stix.with_handling(o, handling) if isinstance(o, dict) else o for o in objects]
+
+
+def _was_sent(rows: QuerySet) -> bool:
+    """Whether a peer may hold one of these rows: a version that has expired
+    since may have gone out before (a TLP:RED one never did)."""
+    return rows.exclude(tlp__in=UNRELEASABLE).filter(handling_bound=False,
+                                                     expires__isnull=False).exists()  # fmt: skip
 
 
 def create_collection(actor: Actor, alias: str, title: str, description: str = "") -> Collection:

@@ -1,6 +1,7 @@
 """Partner sync. Between Accord nodes a shared collection travels through the
 signed channel: `intel.objects` batches (releasable objects only: never
-TLP:RED, never what came from a third party) and `intel.delete` retractions,
+TLP:RED, nothing expired, never what came from a third party or with a third
+party's handling conditions) and `intel.delete` retractions,
 each confirmed by the peer's signed receipt. From any TAXII 2.1 server, a
 subscription pulls a collection and resumes from its `added_after` cursor."""
 
@@ -21,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import Field
 
-from accord.core import audit
+from accord.core import audit, sealed
 from accord.core.audit import Actor, AuditAction
 from accord.federation import kinds
 from accord.federation import services as federation
@@ -29,6 +30,7 @@ from accord.federation.models import MessageStatus, Peer
 from accord.intel import services, stix
 from accord.intel.models import Collection, Mirror, Retraction, Share, StixObject, Subscription
 
+SEALED_AS = "intel.subscription"
 BATCH_OBJECTS = 200
 BATCH_BYTES = 600_000  # a batch's objects stay well under the channel's 1 MiB body
 OBJECTS_KIND = "intel.objects"
@@ -62,8 +64,31 @@ def share(actor: Actor, collection: Collection, peer: Peer) -> Share:
     return found
 
 
+def unshare(actor: Actor, collection: Collection, peer: Peer) -> None:
+    """Stop pushing the collection to the peer. What it was sent stays there
+    (a deletion still reaches it only while the share exists)."""
+    with transaction.atomic():
+        count, _ = Share.objects.filter(collection=collection, peer=peer).delete()
+        if not count:
+            raise ValidationError(
+                _("%(collection)s is not shared with %(peer)s.")
+                % {"collection": collection.alias, "peer": peer.node_id}
+            )
+        audit.record(actor, AuditAction.INTEL_SHARE, collection, data={"unshared": peer.node_id})
+
+
+def unsubscribe(actor: Actor, item: Subscription) -> None:
+    """Stop pulling; what was pulled stays in the collection."""
+    with transaction.atomic():
+        audit.record(
+            actor, AuditAction.INTEL_SHARE, item.collection, data={"unsubscribed": item.objects_url}
+        )
+        item.delete()
+
+
 def releasable(collection: Collection) -> Any:
-    return services.released(StixObject.objects.filter(collection=collection), partner=True)
+    objects = StixObject.objects.filter(collection=collection)
+    return services.released(objects, services.Audience.PEER)
 
 
 def push(item: Share) -> int:
@@ -171,8 +196,12 @@ def subscribe(actor: Actor, collection: Collection, objects_url: str, username: 
     if not objects_url.startswith(("https://", "http://")) or "/objects" not in objects_url:
         raise ValidationError(_("Give the partner collection's TAXII objects URL."))
     with transaction.atomic():
-        item = Subscription.objects.create(collection=collection, objects_url=objects_url,
-                                           username=username, secret=secret)  # fmt: skip
+        item = Subscription.objects.create(
+            collection=collection,
+            objects_url=objects_url,
+            username=username,
+            secret=sealed.seal(secret, SEALED_AS),
+        )
         audit.record(actor, AuditAction.INTEL_SHARE, collection,
                      data={"subscribed": objects_url})  # fmt: skip
     return item
@@ -189,9 +218,14 @@ def pull(item: Subscription, max_pages: int = 1000) -> Pulled:
     page, so a stop (or crash) resumes where it left off."""
     result = Pulled()
     headers = {"Accept": "application/taxii+json;version=2.1"}
-    auth: Any = (item.username, item.secret) if item.username else None
-    if not item.username and item.secret:
-        headers["Authorization"] = f"Bearer {item.secret}"
+    try:
+        secret = sealed.unseal(item.secret, SEALED_AS)
+    except sealed.Unsealable:
+        raise ValueError("the stored credential cannot be read (the node's secret key "
+                         "changed): subscribe again") from None  # fmt: skip
+    auth: Any = (item.username, secret) if item.username else None
+    if not item.username and secret:
+        headers["Authorization"] = f"Bearer {secret}"
     timeout = settings.FEDERATION_HTTP_TIMEOUT_SECONDS
     with httpx.Client(timeout=timeout, headers=headers, auth=auth) as client:
         cursor: str | None = None

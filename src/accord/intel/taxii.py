@@ -19,12 +19,14 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accord.core.audit import Actor
 from accord.core.identity import this_node
+from accord.core.signals import client_ip
 from accord.intel import services, stix
 from accord.intel.models import Account, Collection, Status
 
 TAXII = "application/taxii+json;version=2.1"
 STIX = "application/stix+json;version=2.1"
 API_ROOT = "api1"
+PARTNER = services.Audience.PARTNER  # every read here is a partner tool's
 
 
 def error(status: int, title: str, description: str = "") -> HttpResponse:
@@ -63,9 +65,10 @@ def _account(request: HttpRequest) -> Account | None:
             name, _, password = base64.b64decode(value.strip()).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return None
-        return services.authenticate_basic(name, password)
-    if scheme.lower() == "bearer" and value.strip():
-        return services.authenticate_token(value.strip())
+        return services.authenticate_basic(name, password, client_ip(request))
+    # "Token" too: an alias for Bearer that some clients send.
+    if scheme.lower() in ("bearer", "token") and value.strip():
+        return services.authenticate_token(value.strip(), client_ip(request))
     return None
 
 
@@ -190,7 +193,7 @@ def objects(request: HttpRequest, account: Account, root: str, collection_id: st
     if isinstance(found, HttpResponse):
         return found
     try:
-        rows = services.filtered(found, _params(request), partner=True)
+        rows = services.filtered(found, _params(request), audience=PARTNER)
         result = services.page(rows, request.GET.get("limit"), request.GET.get("next"))
     except services.BadFilter as exc:
         return error(400, "Bad Request", str(exc))
@@ -248,7 +251,8 @@ def object_detail(request: HttpRequest, account: Account, root: str, collection_
         if isinstance(found, HttpResponse):
             return found
         try:
-            count = services.delete_object(found, object_id, _params(request), _actor(account))
+            count = services.delete_object(found, object_id, _params(request), _actor(account),
+                                           PARTNER)  # fmt: skip
         except services.BadFilter as exc:
             return error(400, "Bad Request", str(exc))
         return HttpResponse(status=200) if count else error(404, "Not Found", "No such object.")
@@ -258,7 +262,7 @@ def object_detail(request: HttpRequest, account: Account, root: str, collection_
     if isinstance(found, HttpResponse):
         return found
     try:
-        rows = services.filtered(found, _params(request), partner=True, object_id=object_id)
+        rows = services.filtered(found, _params(request), audience=PARTNER, object_id=object_id)
         result = services.page(rows, request.GET.get("limit"), request.GET.get("next"))
     except services.BadFilter as exc:
         return error(400, "Bad Request", str(exc))
@@ -279,7 +283,7 @@ def versions(request: HttpRequest, account: Account, root: str, collection_id: s
         return found
     params = {**_params(request), "match[version]": ["all"]}
     try:
-        rows = services.filtered(found, params, partner=True, object_id=object_id)
+        rows = services.filtered(found, params, audience=PARTNER, object_id=object_id)
         result = services.page(rows, request.GET.get("limit"), request.GET.get("next"))
     except services.BadFilter as exc:
         return error(400, "Bad Request", str(exc))
@@ -301,7 +305,7 @@ def manifest(request: HttpRequest, account: Account, root: str, collection_id: s
     if isinstance(found, HttpResponse):
         return found
     try:
-        rows = services.filtered(found, _params(request), partner=True)
+        rows = services.filtered(found, _params(request), audience=PARTNER)
         result = services.page(rows, request.GET.get("limit"), request.GET.get("next"))
     except services.BadFilter as exc:
         return error(400, "Bad Request", str(exc))

@@ -8,18 +8,18 @@ import json
 import uuid
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accord.core import audit
-from accord.core.audit import Actor, AuditAction
+from accord.core.audit import Actor
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
-from accord.intel import services
-from accord.intel.models import Collection, StixObject
+from accord.intel import services, stix
+from accord.intel.models import Collection, HandlingCode, StixObject
 from accord.web.guards import permission_required
 
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -44,6 +44,8 @@ def home(request: HttpRequest) -> HttpResponse:
                         for c in collections],
         "results": [(row, title_of(json.loads(row.body), row.stix_id)) for row in results],
         "q": q, "kind": kind, "types": list(types)[:200],
+        "handling_codes": HandlingCode.choices, "reliability": list(stix.RELIABILITY.items()),
+        "accuracy": list(stix.ACCURACY.items()),
     }  # fmt: skip
     return render(request, "intel/home.html", context)
 
@@ -64,8 +66,24 @@ def object_detail(request: HttpRequest, pk: int) -> HttpResponse:
             data.get("source_ref") or data.get("sighting_of_ref"))  # fmt: skip
         links.append((rel, data.get("relationship_type") or rel.stix_type, other))
     data = json.loads(row.body)
+    try:
+        handling = stix.handling_of(data)
+    except ValueError:  # stored before the rules were checked on the way in
+        handling = None
+    ways = {services.Audience.PARTNER: _("this node's TAXII partner accounts"),
+            services.Audience.PEER: _("partner nodes abroad"),
+            services.Audience.EXPORT: _("bundle exports")}  # fmt: skip
+    this = StixObject.objects.filter(pk=row.pk)
+    open_to = [label for audience, label in ways.items()
+               if services.released(this, audience).exists()]  # fmt: skip
     context = {
         "row": row,
+        "handling": handling,
+        "reliability_label": stix.RELIABILITY.get(handling.reliability, "") if handling else "",
+        "accuracy_label": stix.ACCURACY.get(handling.accuracy, "")
+        if handling and handling.accuracy
+        else "",
+        "released_to": ", ".join(str(x) for x in open_to) or _("nobody: it stays on this node"),
         "title": title_of(data, row.stix_type),
         "versions": versions,
         "links": links,
@@ -97,15 +115,23 @@ def import_bundle(request: HttpRequest) -> HttpResponse:
         try:
             document = json.loads(upload.read())
             items = document.get("objects") if isinstance(document, dict) else None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             items = None
         if not isinstance(items, list):
             problem = _("This is not a STIX bundle: no list of objects found.")
+    handling = None
+    if not problem:
+        try:
+            handling = services.handling_from(*(request.POST.get(name, "") for name in (
+                "handling_code", "reliability", "accuracy", "purpose", "expires")))  # fmt: skip
+        except ValidationError as exc:
+            problem = " ".join(exc.messages)
     if problem:
         if wants_json:
             return JsonResponse({"error": problem}, status=422)
         messages.error(request, problem)
         return redirect("intel:home")
+    items = services.with_conditions(items, handling)  # type: ignore[arg-type]
     status = services.ingest(collection, items, None, Actor.of(request.user))  # type: ignore[arg-type]
     text = _("%(ok)s objects stored or already known, %(bad)s refused.") % {
         "ok": status.success_count,
@@ -127,14 +153,8 @@ def _uuid(text: str) -> uuid.UUID | None:
 @permission_required(Permission.VIEW_INTEL)
 def export_bundle(request: HttpRequest, collection_id: uuid.UUID) -> HttpResponse:
     collection = get_object_or_404(Collection.objects.restrict(request.user), pk=collection_id)
-    rows = services.released(StixObject.objects.filter(collection=collection), partner=True)
-    withheld = StixObject.objects.filter(collection=collection).count() - rows.count()
-    body = ",".join(rows.order_by("date_added", "pk").values_list("body", flat=True))
-    audit.record(Actor.of(request.user), AuditAction.INTEL_EXPORT, collection,  # type: ignore[arg-type]
-                 ip=client_ip(request), data={"withheld_red": withheld})  # fmt: skip
-    response = HttpResponse('{"type":"bundle","id":"bundle--' + str(uuid.uuid4())
-                            + '","objects":[' + body + "]}",
-                            content_type="application/stix+json;version=2.1")  # fmt: skip
+    export = services.export_bundle(collection, Actor.of(request.user), client_ip(request))  # type: ignore[arg-type]
+    response = HttpResponse(export.bundle, content_type="application/stix+json;version=2.1")
     response["Content-Disposition"] = f'attachment; filename="{collection.alias}.json"'
-    response["X-Accord-Withheld-Red"] = str(withheld)
+    response["X-Accord-Withheld"] = str(export.withheld)
     return response

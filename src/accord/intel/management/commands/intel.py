@@ -12,10 +12,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accord.core import audit
-from accord.core.audit import Actor, AuditAction
+from accord.core.audit import Actor
 from accord.intel import services
-from accord.intel.models import Account, Collection, StixObject
+from accord.intel.models import Account, Collection, HandlingCode, StixObject
 
 
 class Command(BaseCommand):
@@ -31,6 +30,17 @@ class Command(BaseCommand):
         load = sub.add_parser("import", help="import a STIX 2.1 bundle or envelope (- for stdin)")
         load.add_argument("file")
         load.add_argument("--collection", default="shared", help="alias or id")
+        load.add_argument(
+            "--handling-code",
+            default="",
+            choices=["", *HandlingCode.values],
+            help="this node's release conditions for objects without their own",
+        )
+        load.add_argument("--reliability", default="", help="source reliability, A to F")
+        load.add_argument("--accuracy", default="", help="information accuracy, 1 to 6")
+        load.add_argument("--purpose", default="", help="what the information may be used for")
+        load.add_argument("--expires", default="", help="date (YYYY-MM-DD) after which it "
+                          "is no longer released")  # fmt: skip
         dump = sub.add_parser("export", help="export a collection as a STIX bundle")
         dump.add_argument("--collection", default="shared", help="alias or id")
         dump.add_argument("--out", help="write to this file instead of standard output")
@@ -48,6 +58,12 @@ class Command(BaseCommand):
             action="store_true",
             help="read the password or token from standard input",
         )
+        unshared = sub.add_parser("unshare", help="stop pushing a collection to a peer node")
+        unshared.add_argument("collection")
+        unshared.add_argument("peer", help="the peer's node id")
+        sub.add_parser("subscriptions", help="partner collections this node pulls")
+        dropped = sub.add_parser("unsubscribe", help="stop pulling a partner collection")
+        dropped.add_argument("subscription", type=int, help="its number, from `subscriptions`")
         syncing = sub.add_parser(
             "sync", help="push shares (to PEER only, if given) and pull subscriptions now"
         )
@@ -63,7 +79,13 @@ class Command(BaseCommand):
                          help="read the HTTP Basic password from standard input")  # fmt: skip
         token = what.add_parser("token", help="issue an API token (shown once)")
         token.add_argument("name")
-        what.add_parser("list", help="accounts and their rights")
+        what.add_parser("list", help="accounts, their rights and tokens")
+        for verb, text in (("disable", "refuse the account (password and tokens) from now on"),
+                           ("enable", "accept a disabled account again")):  # fmt: skip
+            what.add_parser(verb, help=text).add_argument("name")
+        revoke = what.add_parser("revoke", help="revoke a token (give its first characters)")
+        revoke.add_argument("name")
+        revoke.add_argument("prefix")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         try:
@@ -91,16 +113,25 @@ class Command(BaseCommand):
         c = services.create_collection(Actor.system("cli"), alias, title, description)
         self.stdout.write(f"collection {c.alias} {c.pk}")
 
-    def do_import(self, file: str, collection: str, **options: Any) -> None:
+    def do_import(self, file: str, collection: str, handling_code: str, reliability: str,
+                  accuracy: str, purpose: str, expires: str, **options: Any) -> None:  # fmt: skip
         target = self._collection(collection)
+        try:
+            handling = services.handling_from(handling_code, reliability, accuracy, purpose,
+                                              expires)  # fmt: skip
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
         try:
             text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
             document = json.loads(text)
+        except RecursionError:
+            raise CommandError(f"{file}: JSON nested too deeply to read") from None
         except (OSError, ValueError) as exc:
             raise CommandError(f"{file}: cannot read it as JSON ({exc})") from None
         items = document.get("objects") if isinstance(document, dict) else None
         if not isinstance(items, list):
             raise CommandError(f"{file}: not a STIX bundle or TAXII envelope (no objects list)")
+        items = services.with_conditions(items, handling)
         status = services.ingest(target, items, None, Actor.system("cli"))
         self.stdout.write(f"{status.success_count} stored or already there, "
                           f"{status.failure_count} refused")  # fmt: skip
@@ -109,20 +140,20 @@ class Command(BaseCommand):
 
     def do_export(self, collection: str, out: str | None = None, **options: Any) -> None:
         target = self._collection(collection)
-        rows = services.released(StixObject.objects.filter(collection=target), partner=True)
-        withheld = StixObject.objects.filter(collection=target).count() - rows.count()
-        objects = ",".join(rows.order_by("date_added", "pk").values_list("body", flat=True))
-        bundle = '{"type":"bundle","id":"bundle--' + str(uuid.uuid4()) + '","objects":[' + \
-            objects + "]}"  # fmt: skip
-        audit.record(Actor.system("cli"), AuditAction.INTEL_EXPORT, target,
-                     data={"withheld_red": withheld})  # fmt: skip
+        if out and not Path(out).parent.is_dir():
+            raise CommandError(f"{out}: no such directory {Path(out).parent}")
+        export = services.export_bundle(target, Actor.system("cli"))
         if out:
-            Path(out).write_text(bundle, encoding="utf-8")
-            self.stdout.write(f"written to {out}")
+            try:
+                Path(out).write_text(export.bundle, encoding="utf-8")
+            except OSError as exc:
+                raise CommandError(f"{out}: cannot write it ({exc.strerror})") from None
+            self.stdout.write(f"{export.count} object(s) written to {out}")
         else:
-            self.stdout.write(bundle)
-        if withheld:
-            self.stderr.write(f"{withheld} TLP:RED object(s) withheld: they never leave the node")
+            self.stdout.write(export.bundle)
+        if export.withheld:
+            self.stderr.write(f"{export.withheld} object(s) withheld: TLP:RED, expired, or "
+                              "marked by their originator for no further sharing")  # fmt: skip
 
     def do_share(self, collection: str, peer: str, **options: Any) -> None:
         from accord.federation.models import Peer
@@ -143,6 +174,37 @@ class Command(BaseCommand):
         item = sync.subscribe(Actor.system("cli"), self._collection(collection), objects_url,
                               user, secret)  # fmt: skip
         self.stdout.write(f"subscription {item.pk} to {objects_url}")
+
+    def do_unshare(self, collection: str, peer: str, **options: Any) -> None:
+        from accord.federation.models import Peer
+        from accord.intel import sync
+
+        found = Peer.objects.filter(node_id=peer).first()
+        if found is None:
+            raise CommandError(f"no peer {peer!r}")
+        sync.unshare(Actor.system("cli"), self._collection(collection), found)
+        self.stdout.write(f"{collection} is no longer shared with {peer}")
+
+    def do_subscriptions(self, **options: Any) -> None:
+        from accord.intel.models import Subscription
+
+        for item in Subscription.objects.select_related("collection").order_by("pk"):
+            state = f"error: {item.last_error[:120]}" if item.last_error else "ok"
+            last = item.last_run_at.isoformat(timespec="seconds") if item.last_run_at else "never"
+            self.stdout.write(
+                f"{item.pk:>4}  {item.collection.alias:<20} {item.objects_url}  "
+                f"after {item.added_after or '-'}  last run {last}  {state}"
+            )
+
+    def do_unsubscribe(self, subscription: int, **options: Any) -> None:
+        from accord.intel import sync
+        from accord.intel.models import Subscription
+
+        item = Subscription.objects.select_related("collection").filter(pk=subscription).first()
+        if item is None:
+            raise CommandError(f"no subscription {subscription}")
+        sync.unsubscribe(Actor.system("cli"), item)
+        self.stdout.write(f"subscription {subscription} ended; what it pulled stays")
 
     def do_sync(self, peer: str = "", **options: Any) -> None:
         import httpx
@@ -179,7 +241,9 @@ class Command(BaseCommand):
                     f"{g.collection.alias}:{'r' if g.can_read else ''}{'w' if g.can_write else ''}"
                     for g in account.grants.all()
                 )
-                self.stdout.write(f"{account.name:<24} {rights}")
+                tokens = " ".join(t.prefix + "…" for t in account.tokens.all()) or "-"
+                state = "" if account.active else " (disabled)"
+                self.stdout.write(f"{account.name:<24} {rights}  tokens: {tokens}{state}")
             return
         if account_action == "add":
             password = ""
@@ -196,4 +260,11 @@ class Command(BaseCommand):
         account = Account.objects.filter(name=options["name"]).first()
         if account is None:
             raise CommandError(f"no account {options['name']!r}")
-        self.stdout.write(services.issue_token(actor, account))
+        if account_action in ("disable", "enable"):
+            services.set_active(actor, account, account_action == "enable")
+            self.stdout.write(f"account {account.name} {account_action}d")
+        elif account_action == "revoke":
+            count = services.revoke_token(actor, account, options["prefix"])
+            self.stdout.write(f"{count} token(s) of {account.name} revoked")
+        else:
+            self.stdout.write(services.issue_token(actor, account))
