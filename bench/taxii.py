@@ -19,17 +19,16 @@ worker), with a partner account on HTTP Basic as `accord intel account add`
 makes it (--auth token uses a Bearer token instead); with Basic, the reads are
 done again with a Bearer token, to show them without the password check.
 Beside the throughput: the OASIS validator's own cost per object on the same
-objects, in-process, measured just before each node (the ceiling for ingest,
-which validates every object), the server's CPU per object, the time to the
+objects, one core, measured just before each node both as shipped and as
+Accord runs it (schema validators reused: accord.intel.validation), the
+server's CPU per object, the time to the
 first page with Basic and with a token, and the serving processes' RSS (/proc)
 as the store grows. The load average is recorded: on a shared machine the
 CPU times are the steadier figures.
 
-The default run (about 11 minutes on 2 cores) stops at 10,000 objects, since
-Accord's ingest is bound by the validator (~100-300 objects/s here).
-Longer runs: --large adds 100,000 objects for Accord alone (roughly half an
-hour per database: the validator on ingest, the password check on every page);
---full adds 100,000 and 1,000,000 (many hours); --sizes and --accord-sizes set
+The default run stops at 10,000 objects. Longer runs: --large adds 100,000
+objects for Accord alone (several minutes per database, mostly the validator
+on ingest); --full adds 100,000 and 1,000,000 (hours); --sizes and --accord-sizes set
 the sizes freely; --medallion-timeout 120 gives sharper bounds (+2 minutes).
 
 Results: bench/results/taxii.json and bench/results/taxii.md."""

@@ -72,3 +72,71 @@ def test_the_export_withholds_tlp_red(client_for):
     row = StixObject.objects.get(stix_id=secret.id)
     page = client.get(reverse("intel:object", args=[row.pk])).content.decode()
     assert "TLP:RED" in page
+
+
+def test_an_analyst_sets_handling_conditions_on_import_and_sees_them(client_for):
+    shared = Collection.objects.get(alias="shared")
+    first = indicator("203.0.113.31")
+    client = client_for(Role.ANALYST)
+    answer = client.post(reverse("intel:import"), {
+        "collection": str(shared.pk), "bundle": bundle(first), "handling_code": "receiving-agency",
+        "reliability": "B", "accuracy": "2", "purpose": "Operation Dawn", "expires": "2099-01-31",
+    }, HTTP_X_REQUESTED_WITH="XMLHttpRequest")  # fmt: skip
+    assert answer.status_code == 200, answer.content
+    row = StixObject.objects.get(stix_id=first.id)
+    assert (row.handling, row.handling_bound) == ("receiving-agency", False)
+    assert row.expires.isoformat().startswith("2099-01-31T23:59:59")
+    page = client.get(reverse("intel:object", args=[row.pk])).content.decode()
+    for text in ("Within the receiving agency only", "B: usually reliable", "2: probably true",
+                 "Operation Dawn", "this node"):  # fmt: skip
+        assert text in page, text
+    # Set here, so they do not bind this node: every way out is open.
+    assert "partner nodes abroad" in page and "bundle exports" in page
+
+
+def test_conditions_set_elsewhere_bind_and_show_it(client_for):
+    from accord.core.audit import Actor
+    from accord.intel import services
+
+    shared = Collection.objects.get(alias="shared")
+    data = json.loads(indicator("203.0.113.32").serialize())
+    data["extensions"] = {"extension-definition--4da54d41-2884-4772-ad2c-4d22b1f12193": {
+        "extension_type": "property-extension", "handling_code": "receiving-agency",
+        "originator": "us.doj"}}  # fmt: skip
+    services.ingest(shared, [data], None, Actor.system("test"))
+    row = StixObject.objects.get(stix_id=data["id"])
+    assert row.handling_bound
+    page = client_for(Role.ANALYST).get(reverse("intel:object", args=[row.pk])).content.decode()
+    assert "us.doj" in page and "binding on this node" in page
+    released = page.split("Released to", 1)[1][:200]
+    assert "bundle exports" in released and "partner nodes abroad" not in released
+    assert "TAXII partner accounts" not in released
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"handling_code": "receiving-agency", "reliability": "Q"}, "A to F"),
+        ({"purpose": "Only a purpose"}, "handling code"),
+        ({"handling_code": "receiving-agency", "expires": "2001-01-01"}, "future"),
+    ],
+)
+def test_bad_conditions_on_the_import_form_store_nothing(client_for, fields, message):
+    shared = Collection.objects.get(alias="shared")
+    answer = client_for(Role.ANALYST).post(
+        reverse("intel:import"),
+        {"collection": str(shared.pk), "bundle": bundle(indicator("203.0.113.33")), **fields},
+        HTTP_X_REQUESTED_WITH="XMLHttpRequest",
+    )
+    assert answer.status_code == 422 and message in answer.json()["error"]
+    assert not StixObject.objects.exists()
+
+
+def test_a_bundle_nested_too_deeply_is_refused_not_a_crash(client_for):
+    shared = Collection.objects.get(alias="shared")
+    upload = SimpleUploadedFile("deep.json", b"[" * 100_000 + b"]" * 100_000, "application/json")
+    answer = client_for(Role.ANALYST).post(reverse("intel:import"),
+                                           {"collection": str(shared.pk), "bundle": upload},
+                                           HTTP_X_REQUESTED_WITH="XMLHttpRequest")  # fmt: skip
+    assert answer.status_code == 422
+    assert not StixObject.objects.exists()
