@@ -32,10 +32,10 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix src tests tools bench
 	$(BIN)/ruff format src tests tools bench
 
-test-sqlite: $(VENV)/.installed messages
+test-sqlite: $(VENV)/.installed messages system-browser
 	env -u ACCORD_DATABASE_URL $(PYTEST) $(PARALLEL) -m "not browser" -p no:cacheprovider
 
-test-postgres: $(VENV)/.installed messages postgres
+test-postgres: $(VENV)/.installed messages postgres system-browser
 	ACCORD_DATABASE_URL=$(PG_URL) $(PYTEST) $(PARALLEL) -m "not browser" -p no:cacheprovider
 
 test-browser: $(VENV)/.installed messages system-browser

@@ -20,10 +20,6 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from stix2validator import ValidationOptions, validate_instance
-from stix2validator import validator as _library
-
-OPTIONS = ValidationOptions(version="2.1")
 # Below this many objects a pool costs more than it saves.
 PARALLEL_FROM = 200
 CHUNK = 50
@@ -42,8 +38,9 @@ def problems_of(obj: Any) -> list[str]:
         return [f"not valid JSON text: {exc}"[:500]]
     if obj.get("spec_version") not in ("2.1", None) or not obj.get("id") or not obj.get("type"):
         return ["not a STIX 2.1 object (needs type, id and spec_version 2.1)"]
+    validate, options = _library()
     try:
-        result = validate_instance(obj, OPTIONS)
+        result = validate(obj, options)
     except Exception as exc:  # the validator raises on shapes it cannot read
         return [f"cannot be validated: {exc}"[:500]]
     if result.is_valid:
@@ -98,13 +95,30 @@ def _reset_pool() -> None:
         _POOL = None
 
 
-def _reuse_schema_validators() -> None:
+_LOADED: tuple[Any, Any] | None = None
+
+
+def _library() -> tuple[Any, Any]:
+    """The validator, imported on first use: importing it (jsonschema's format
+    checkers) costs about a second, which every process that never validates
+    (the CLI, the deliverer, the clock) would otherwise pay at start."""
+    global _LOADED
+    if _LOADED is None:
+        from stix2validator import ValidationOptions, validate_instance
+        from stix2validator import validator as library
+
+        _reuse_schema_validators(library)
+        _LOADED = (validate_instance, ValidationOptions(version="2.1"))
+    return _LOADED
+
+
+def _reuse_schema_validators(library: Any) -> None:
     """Wrap the library's `load_validator` so that each schema's validator is
     built once, with a crawled registry of the schema files loaded so far
     (rebuilt when the library loads another one). Left alone if the library
     no longer has the internals this relies on: checks stay correct, only slower."""
-    original = getattr(_library, "load_validator", None)
-    loaded = getattr(_library, "_FILE_SCHEMAS", None)
+    original = getattr(library, "load_validator", None)
+    loaded = getattr(library, "_FILE_SCHEMAS", None)
     if original is None or not isinstance(loaded, dict) or getattr(original, "reused", False):
         return
     built: dict[tuple[str, str], tuple[Any, int]] = {}
@@ -127,7 +141,4 @@ def _reuse_schema_validators() -> None:
             return validator
 
     load_validator.reused = True  # type: ignore[attr-defined]
-    _library.load_validator = load_validator
-
-
-_reuse_schema_validators()
+    library.load_validator = load_validator
