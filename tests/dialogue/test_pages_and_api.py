@@ -376,3 +376,30 @@ def test_the_shell_verifies_an_export_and_fails_a_spoiled_one(record, tmp_path, 
         call_command("dialogue", "verify", str(path))
     name = f"round 1 outcome narcotics ({record.agreed.pk}) version 1"
     assert f"FAIL {name}: its text does not match" in capsys.readouterr().out
+
+
+def test_verify_checks_the_keys_against_fingerprints_held_out_of_band(record, tmp_path, capsys):
+    """A file re-signed with a forger's keys verifies against its own keys;
+    --trust pins each node to the fingerprint its officers read out."""
+    from django.core.management import CommandError
+
+    path = tmp_path / "export.json"
+    document = export.export_dialogue(record.dialogue)
+    path.write_text(json.dumps(document), encoding="utf-8")
+    nodes = document["nodes"]
+    pins = [f"--trust={node}={keys[0]['fingerprint']}" for node, keys in nodes.items()]
+    call_command("dialogue", "verify", str(path), *pins)
+    out = capsys.readouterr().out
+    assert "checks passed" in out and "were taken from the file" not in out
+
+    call_command("dialogue", "verify", str(path))
+    assert "were taken from the file" in capsys.readouterr().out
+
+    node = sorted(nodes)[0]
+    forged = "0" * 64
+    with pytest.raises(CommandError, match="do not verify"):
+        call_command("dialogue", "verify", str(path), f"--trust={node}={forged}")
+    out = capsys.readouterr().out
+    assert f"FAIL key of {node}: fingerprint" in out and "not trusted" in out
+    with pytest.raises(CommandError, match="NODE=FINGERPRINT"):
+        call_command("dialogue", "verify", str(path), "--trust=nonsense")

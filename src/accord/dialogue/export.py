@@ -129,17 +129,33 @@ def _content(document: dict[str, Any], outcome: dict[str, Any], version: dict[st
     }
 
 
-def verify(document: dict[str, Any]) -> list[Finding]:
+def verify(document: dict[str, Any], trusted: dict[str, set[str]] | None = None) -> list[Finding]:
     """Every outcome version: content hash, each signature, and whether both
-    parties signed it. A malformed file is one finding, not an exception."""
+    parties signed it. A malformed file is one finding, not an exception.
+
+    The file lists the keys it was signed with; `trusted` (node -> SHA-256
+    fingerprints held out of band) limits each named node to keys with those
+    fingerprints, so a file re-signed with a forger's keys fails."""
     try:
         if document.get("format") != FORMAT:
             return [Finding("file", False, f"not an {FORMAT} file")]
         keys = {n: {k["public_key"] for k in ks} for n, ks in document["nodes"].items()}
+        untrusted = []
+        for node, wanted in (trusted or {}).items():
+            listed = keys.get(node, set())
+            keys[node] = {k for k in listed if fingerprint(k) in wanted}
+            untrusted += [
+                Finding(
+                    f"key of {node}",
+                    False,
+                    f"fingerprint {fingerprint(k)} is not one you trust for it",
+                )
+                for k in sorted(listed - keys[node])
+            ]
         parties = set(document["dialogue"]["parties"])
         if len(parties) != 2 or not parties <= set(keys):
             return [Finding("file", False, "a dialogue has exactly two parties, each with keys")]
-        return [
+        return untrusted + [
             f
             for o in document["outcomes"]
             for v in o["versions"]
@@ -163,7 +179,9 @@ def _verify_version(
     for signature in version["signatures"]:
         who = f"{name}, signature of {signature.get('node')}"
         if signature.get("public_key") not in keys.get(signature.get("node"), set()):
-            findings.append(Finding(who, False, "signed with a key not listed for that node"))
+            findings.append(
+                Finding(who, False, "signed with a key not listed (or not trusted) for that node")
+            )
         elif not services.verify_signature(signature, expected):
             findings.append(Finding(who, False, "the signature does not verify"))
         else:

@@ -31,6 +31,14 @@ class Command(BaseCommand):
         out.add_argument("--out", help="write to this file instead of standard output")
         check = sub.add_parser("verify", help="check an export's hashes and signatures offline")
         check.add_argument("file", help="the export (- for standard input)")
+        check.add_argument(
+            "--trust",
+            action="append",
+            default=[],
+            metavar="NODE=FINGERPRINT",
+            help="accept only this key for NODE (SHA-256 fingerprint, as "
+            "`accord peer list` or the node's identity page shows); repeatable",
+        )
         propose = sub.add_parser("propose", help="propose an outcome and sign it for this node")
         propose.add_argument("round_id")
         propose.add_argument("--topic", required=True)
@@ -112,15 +120,27 @@ class Command(BaseCommand):
         else:
             self.stdout.write(text)
 
-    def do_verify(self, file: str, **options: Any) -> None:
+    def do_verify(self, file: str, trust: list[str], **options: Any) -> None:
         from accord.dialogue.export import verify
+
+        trusted: dict[str, set[str]] = {}
+        for item in trust:
+            node, _, print_ = item.partition("=")
+            print_ = print_.strip().lower().replace(":", "")
+            if (
+                not node.strip()
+                or len(print_) != 64
+                or any(c not in "0123456789abcdef" for c in print_)
+            ):
+                raise CommandError(f"--trust {item!r}: give NODE=FINGERPRINT (64 hex digits)")
+            trusted.setdefault(node.strip(), set()).add(print_)
 
         try:
             text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
             document = json.loads(text)
         except (OSError, ValueError) as exc:
             raise CommandError(f"{file}: cannot read it as JSON ({exc})") from None
-        findings = verify(document) if isinstance(document, dict) else []
+        findings = verify(document, trusted) if isinstance(document, dict) else []
         if not findings and not isinstance(document, dict):
             raise CommandError(f"{file}: not a dialogue export")
         nodes = document.get("nodes") if isinstance(document.get("nodes"), dict) else {}
@@ -138,6 +158,12 @@ class Command(BaseCommand):
             raise CommandError(f"{len(broken)} item(s) do not verify; first: {broken[0].item}: "
                                f"{broken[0].detail}")  # fmt: skip
         self.stdout.write(f"All {len(findings)} checks passed.")
+        unchecked = sorted(set(nodes) - set(trusted))
+        if unchecked:
+            self.stdout.write(
+                f"The keys of {', '.join(unchecked)} were taken from the file: "
+                "check their fingerprints, or pass --trust NODE=FINGERPRINT."
+            )
 
     def do_propose(self, round_id: str, topic: str, text_en: str, text_zh: str, title: str,
                    username: str, **options: Any) -> None:  # fmt: skip
