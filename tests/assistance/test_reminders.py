@@ -140,3 +140,30 @@ def test_opening_the_request_reads_its_reminders(users, peer, client_for):
     client.get(reverse("assistance:detail", args=[request.pk]))
     listed = client.get("/api/v1/assistance/reminders").json()
     assert all(r["read_at"] is not None for r in listed)
+
+
+def test_waiting_for_asked_information_stops_the_clock(users, peer):
+    """Deadlines move by the time the requested side waited for the answers."""
+    request = incoming(users, peer)
+    officer = Actor.of(users[Role.CENTRAL_AUTHORITY])
+    for step, payload in (("acknowledge", {}), ("start_screening", {}),
+                          ("request_information", {"questions": "Which account?"})):  # fmt: skip
+        request.refresh_from_db()
+        services.perform(officer, request, step, payload, version=request.version)
+    request.refresh_from_db()
+    decide, respond = request.decision_due, request.response_due
+    # The question went out three days ago (as the shared timeline records it).
+    asked = request.events.get(action="request_information")
+    asked.at -= timedelta(days=3)
+    asked.save(update_fields=["at"])
+    services.receive_action(peer, services.ActionBody(
+        request_id=str(request.pk), action_id=str(uuid.uuid4()), action="provide_information",
+        base_version=request.version, actor_name="Li Na", actor_role="central_authority",
+        payload={"answers": "Account 4471"}))  # fmt: skip
+    request.refresh_from_db()
+    assert request.state == "submitted"
+    answered = request.events.get(action="provide_information").at
+    waited = answered - asked.at
+    assert timedelta(days=3) <= waited < timedelta(days=3, minutes=5)
+    assert request.decision_due == decide + waited
+    assert request.response_due == respond + waited

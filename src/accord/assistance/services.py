@@ -593,6 +593,25 @@ def _write_event(
     )  # fmt: skip
 
 
+def _stop_the_clock(request: AssistanceRequest, answered_at: datetime) -> None:
+    """The time the requested side waited for the information it asked for
+    does not count against it: its open deadlines move by that much. Both
+    replicas compute it from the same timeline."""
+    asked_at = (
+        request.events.filter(action="request_information")
+        .order_by("-version")
+        .values_list("at", flat=True)
+        .first()
+    )
+    if asked_at is None or answered_at <= asked_at:
+        return
+    waited = answered_at - asked_at
+    if request.decided_at is None and request.decision_due:
+        request.decision_due += waited
+    if request.responded_at is None and request.response_due:
+        request.response_due += waited
+
+
 def _effects(
     request: AssistanceRequest, action: str, payload: dict[str, Any], at: datetime
 ) -> None:
@@ -605,6 +624,8 @@ def _effects(
         request.decision_due, request.response_due = deadlines.decision_and_response_due(
             at, request.request_type, request.urgency
         )
+    elif action == "provide_information":
+        _stop_the_clock(request, at)
     if action in DECISIONS and request.decided_at is None:
         request.decided_at = at
     if action == "accept_with_conditions":
