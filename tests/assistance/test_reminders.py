@@ -11,8 +11,10 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from accord.assistance import services
+from accord.assistance.deadlines import deadlines_of
 from accord.assistance.models import AssistanceRequest, Reminder
 from accord.core.audit import Actor
 from accord.core.identity import this_node
@@ -167,3 +169,26 @@ def test_waiting_for_asked_information_stops_the_clock(users, peer):
     assert timedelta(days=3) <= waited < timedelta(days=3, minutes=5)
     assert request.decision_due == decide + waited
     assert request.response_due == respond + waited
+
+
+def test_the_end_of_a_postponement_reminds_the_requested_side(users, peer):
+    request = incoming(users, peer)
+    officer = Actor.of(users[Role.CENTRAL_AUTHORITY])
+    until = (timezone.now() + timedelta(days=10)).date()
+    postponement = {"grounds": [{"ground": "domestic_investigation",
+                                 "rationale": "Our own case against the same suspect"}],
+                    "until": until.isoformat()}  # fmt: skip
+    for step, payload in (("acknowledge", {}), ("start_screening", {}),
+                          ("postpone", postponement)):  # fmt: skip
+        request.refresh_from_db()
+        services.perform(officer, request, step, payload, version=request.version)
+    request.refresh_from_db()
+    [resume] = [d for d in deadlines_of(request) if d.key == "resume"]
+    assert resume.due_at.date() == until and resume.owner == "requested"
+    services.tick(resume.due_at + timedelta(seconds=1))
+    assert Reminder.objects.filter(request=request, deadline="resume", threshold=100,
+                                   user=users[Role.CENTRAL_AUTHORITY]).exists()  # fmt: skip
+    request.refresh_from_db()
+    services.perform(officer, request, "resume", version=request.version)
+    request.refresh_from_db()
+    assert not [d for d in deadlines_of(request) if d.key == "resume"]

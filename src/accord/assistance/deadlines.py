@@ -12,7 +12,7 @@ them from the shared timeline alone, so both replicas show the same due times.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from django.utils.functional import Promise
@@ -98,6 +98,22 @@ class Deadline:
         return self.due_at - now
 
 
+def _postponement(r: AssistanceRequest) -> tuple[datetime, datetime] | None:
+    """(postponed at, end of the day it was postponed until, UTC) while the
+    request is postponed with a date; None otherwise."""
+    if r.state != "postponed":
+        return None
+    event = r.events.filter(action="postpone").order_by("-version").first()
+    until = (event.payload or {}).get("until") if event else None
+    if not until:
+        return None
+    try:
+        day = date.fromisoformat(str(until))
+    except ValueError:
+        return None
+    return event.at, datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+
+
 def deadlines_of(r: AssistanceRequest) -> list[Deadline]:
     found = []
     if r.submitted_at and r.acknowledge_due:
@@ -121,6 +137,14 @@ def deadlines_of(r: AssistanceRequest) -> list[Deadline]:
         found.append(
             Deadline(
                 "respond", _("Respond"), r.received_at, r.response_due, r.responded_at, "requested"
+            )
+        )
+    postponed = _postponement(r)
+    if postponed is not None:
+        # The requested side said when it would take the request up again.
+        found.append(
+            Deadline(
+                "resume", _("Postponement ends"), postponed[0], postponed[1], None, "requested"
             )
         )
     if r.hold_expires and r.responded_at:
