@@ -192,3 +192,32 @@ def test_the_end_of_a_postponement_reminds_the_requested_side(users, peer):
     services.perform(officer, request, "resume", version=request.version)
     request.refresh_from_db()
     assert not [d for d in deadlines_of(request) if d.key == "resume"]
+
+
+def test_a_reminder_email_that_failed_is_sent_by_a_later_round(
+    users, peer, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    settings.EMAIL_REMINDERS = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    officer = users[Role.CENTRAL_AUTHORITY]
+    officer.email = "ca@example.org"
+    officer.save()
+    request = incoming(users, peer)
+    from accord.assistance import reminders
+
+    def down(*args, **kwargs):
+        raise ConnectionRefusedError("the mail server is down")
+
+    monkeypatch.setattr(reminders, "send_mail", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.tick(request.acknowledge_due - timedelta(hours=1))
+    assert Reminder.objects.filter(user=officer).exists()
+    assert not Reminder.objects.filter(user=officer, emailed=True).exists()
+    monkeypatch.undo()
+    settings.EMAIL_REMINDERS = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    waiting = Reminder.objects.filter(user=officer, emailed=False).count()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.tick(request.acknowledge_due - timedelta(hours=1))
+    assert len(mail.outbox) == waiting > 0
+    assert not Reminder.objects.filter(user=officer, emailed=False).exists()

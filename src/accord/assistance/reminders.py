@@ -5,7 +5,7 @@ an SMTP server is configured."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -35,6 +35,26 @@ def due_thresholds(deadline: Deadline, now: datetime) -> list[int]:
         return []
     used = deadline.fraction_used(now) * 100
     return [t for t in THRESHOLDS if used >= t]
+
+
+# A reminder whose e-mail failed (the mail server down) is tried again by
+# each round of the clock for this long, unless its user has read it in the app.
+EMAIL_RETRY = timedelta(days=1)
+
+
+def retry_emails(made_before: datetime) -> int:
+    """E-mail again the recent reminders made before `made_before` (real time:
+    not those of this round, whose e-mails are on their way) whose e-mail
+    failed; returns how many went out this time."""
+    if not settings.EMAIL_REMINDERS:
+        return 0
+    # created_at is the real time a reminder was made, whatever time the
+    # clock runs as (accord requests tick --at).
+    since = timezone.now() - EMAIL_RETRY
+    pending = Reminder.objects.filter(emailed=False, read_at=None, created_at__gte=since,
+                                      created_at__lt=made_before)  # fmt: skip
+    pending = pending.exclude(user__email="")
+    return sum(email(r) for r in pending.select_related("user", "request")[:200])
 
 
 def send_reminders(now: datetime) -> int:
@@ -101,15 +121,18 @@ def _fields(reminder: Reminder) -> dict[str, str]:
     }
 
 
-def email(reminder: Reminder) -> None:
+def email(reminder: Reminder) -> bool:
     """One e-mail per reminder; a mail failure is logged, never lost silently:
-    the reminder stays in the app either way."""
+    the reminder stays in the app either way, and the clock tries the e-mail
+    again (retry_emails). True if it went out."""
     if not reminder.user.email:
-        return
+        return False
     text = text_of(reminder)
     try:
         send_mail(f"[Accord] {text[:120]}", text, None, [reminder.user.email])
     except OSError:
-        log.exception("reminder e-mail to %s failed", reminder.user.username)
-        return
+        log.exception("reminder e-mail to %s failed; the clock will try again",
+                      reminder.user.username)  # fmt: skip
+        return False
     Reminder.objects.filter(pk=reminder.pk).update(emailed=True)
+    return True

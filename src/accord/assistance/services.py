@@ -1095,7 +1095,7 @@ class TickResult:
 def tick(now: datetime | None = None) -> TickResult:
     """What time alone changes: preservation holds lapse when their time is up,
     and deadline reminders go out at 50 %, 80 % and 100 %."""
-    from accord.assistance.reminders import send_reminders
+    from accord.assistance.reminders import retry_emails, send_reminders
 
     now = now or timezone.now()
     result = TickResult()
@@ -1112,7 +1112,9 @@ def tick(now: datetime | None = None) -> TickResult:
                 continue
             _apply_local(Actor.system("clock"), locked, TRANSITIONS["lapse"], {}, "", at=now)
             result.lapsed += 1
+    round_started = timezone.now()
     result.reminders = send_reminders(now)
+    retry_emails(round_started)
     return result
 
 
