@@ -333,3 +333,28 @@ def test_a_commitments_progress_reads_its_linked_indicators_over_the_year(record
 def test_a_commitment_is_overdue_when_still_open_after_its_due_date(record, status, due, overdue):
     item = commitment(record, status, due, [])
     assert progress.is_overdue(item, date(2026, 3, 31)) is overdue
+
+
+def test_a_commitment_counts_only_the_cooperation_with_the_dialogues_partner(record, requests):
+    """Requests exchanged with a third node are not the dialogue's."""
+    import base64
+    import os
+
+    from accord.federation.models import Peer
+
+    key = base64.b64encode(os.urandom(32)).decode()
+    third = Peer.objects.create(node_id="gb.nca", url="http://127.0.0.1:9/", party="UK",
+                                agency="NCA", signing_key=key, encryption_key=key,
+                                fingerprint="1" * 64)  # fmt: skip
+    today = date(2026, 3, 31)
+    item = commitment(record, "in_progress", date(2026, 6, 30),
+                      [{"code": "assistance.submitted", "topic": "", "target": 10}])  # fmt: skip
+    [before] = progress.commitment_progress(item, today)
+    other = requests["r1"]
+    other.pk, other.reference, other.peer = uuid.uuid4(), "IND-third", third
+    other.save(force_insert=True)
+    [after] = progress.commitment_progress(item, today)
+    assert after.reading.value == before.reading.value == 12
+    # Unfiltered (the indicator explorer), the third node's request counts.
+    explorer = progress.measure({"code": "assistance.submitted"}, *progress.period(today))
+    assert explorer.reading.value == 13

@@ -1,7 +1,9 @@
 """The request workflow as a source of dialogue indicators (core.indicators).
 
 Parameters: `categories` (offence categories; empty means every category),
-`request_type` (one type, or any). Requests count in both directions: the
+`request_type` (one type, or any), `partner` (a peer's node id: only the
+requests exchanged with it; a dialogue's commitments pass their partner).
+Requests count in both directions: the
 dialogue measures the cooperation, not one side. Only submitted requests count
 (a draft is not cooperation yet)."""
 
@@ -18,7 +20,7 @@ from accord.assistance.models import AssistanceRequest, State
 from accord.assistance.types import RequestType
 from accord.core.indicators import Reading, months, register
 
-PARAMS = ("categories", "request_type")
+PARAMS = ("categories", "request_type", "partner")
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -31,6 +33,8 @@ def _requests(params: dict[str, Any]) -> list[AssistanceRequest]:
     rows = AssistanceRequest.objects.exclude(submitted_at=None)
     if params.get("request_type"):
         rows = rows.filter(request_type=params["request_type"])
+    if params.get("partner"):
+        rows = rows.filter(peer__node_id=params["partner"])
     wanted = set(params.get("categories") or [])
     found = list(rows)
     if wanted:

@@ -52,15 +52,20 @@ def period(today: date | None = None) -> tuple[date, date]:
     return end - timedelta(days=PERIOD_DAYS - 1), end
 
 
-def params_for(link: dict[str, Any]) -> dict[str, Any]:
-    return {"categories": TOPIC_CATEGORIES.get(link.get("topic") or "", [])}
+def params_for(link: dict[str, Any], partner: str = "") -> dict[str, Any]:
+    params: dict[str, Any] = {"categories": TOPIC_CATEGORIES.get(link.get("topic") or "", [])}
+    if partner:
+        params["partner"] = partner
+    return params
 
 
-def measure(link: dict[str, Any], start: date, end: date) -> Measured | None:
+def measure(link: dict[str, Any], start: date, end: date, partner: str = "") -> Measured | None:
+    """One indicator over the period; with `partner` (a node id), only what
+    this node did with that partner, else with every partner."""
     indicator = indicators.get(link.get("code", ""))
     if indicator is None:
         return None  # a source not installed on this node
-    reading = indicator.compute(params_for(link), start, end)
+    reading = indicator.compute(params_for(link, partner), start, end)
     topic = link.get("topic") or ""
     return Measured(
         indicator.code,
@@ -75,8 +80,10 @@ def measure(link: dict[str, Any], start: date, end: date) -> Measured | None:
 
 
 def commitment_progress(item: Commitment, today: date | None = None) -> list[Measured]:
+    """Measured on the cooperation with the dialogue's partner only."""
     start, end = period(today)
-    return [m for m in (measure(link, start, end) for link in item.indicators) if m]
+    partner = item.outcome.round.dialogue.peer.node_id
+    return [m for m in (measure(link, start, end, partner) for link in item.indicators) if m]
 
 
 def is_overdue(item: Commitment, today: date | None = None) -> bool:
