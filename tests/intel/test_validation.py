@@ -35,9 +35,36 @@ def indicator(n: int, **changes) -> dict:
     return {k: v for k, v in body.items() if v is not None}
 
 
+PATTERNS = [
+    "[ipv4-addr:value = '198.51.100.1'] AND [domain-name:value = 'example.com']",
+    "[file:hashes.'SHA-256' = 'aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f']",
+    "([ipv4-addr:value = '198.51.100.1'] FOLLOWEDBY [ipv4-addr:value = '198.51.100.2']) "
+    "WITHIN 300 SECONDS",
+    "[network-traffic:dst_port = 443] REPEATS 5 TIMES",
+    "[url:value = 'http://x.example/'] START t'2024-01-01T00:00:00Z' STOP t'2024-02-01T00:00:00Z'",
+    "[x-agency-thing:serial = 'A1']",
+    "[email-addr:value MATCHES '^.*@example\\.com$']",
+    "[process:name = 'a' OR process:pid = 4] AND [user-account:user_id = 'root']",
+    # Refused, for different reasons:
+    "[ipv4-addr:value = '198.51.100.1'] WITHIN 5 SECONDS WITHIN 6 SECONDS",
+    "[ipv4-addr:value = '198.51.100.1'] REPEATS 2 TIMES REPEATS 3 TIMES",
+    "[Not_A_Type:value = 'x']",
+    "[ipv4-addr:value_with_CAPS = 'x']",
+    "ipv4-addr:value = '198.51.100.1'",
+    "[ipv4-addr:value = '198.51.100.1'",
+    "[ipv4-addr:value = '198.51.100.1'] junk",
+    "[ipv4-addr:value = '198.51.100.1'] §",
+    "[file:size > 'big']",
+    "[network-traffic:dst_port = 443] WITHIN 0 SECONDS",
+    "",
+]
+
+
 def corpus() -> list:
     good = indicator(1)
     return [
+        *[indicator(1000 + n, pattern=text) for n, text in enumerate(PATTERNS)],
+        indicator(1100, pattern=PATTERNS[0], pattern_version="2.0"),
         good,
         indicator(2, pattern="[ipv4-addr:value = "),
         indicator(3, created="yesterday"),
@@ -108,7 +135,7 @@ def test_the_verdicts_are_the_stock_validators():
     for obj, mine, theirs in zip(objects, ours, stock, strict=True):
         assert mine == (theirs or []), obj["id"] if "id" in obj else obj
     # The corpus holds both kinds, so the comparison means something.
-    assert sum(1 for v in stock if v) >= 6 and sum(1 for v in stock if not v) >= 8
+    assert sum(1 for v in stock if v) >= 15 and sum(1 for v in stock if not v) >= 12
 
 
 def test_a_large_envelope_checked_in_parallel_gets_the_same_verdicts(monkeypatch):

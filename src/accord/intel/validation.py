@@ -5,8 +5,9 @@ The validator builds a fresh JSON-schema validator, with an empty reference
 registry, for every object it checks, so each check re-reads and re-crawls
 the shared schema files (core, identifier, timestamp, ...): two thirds of
 its time. `_reuse_schema_validators` keeps one validator per schema with a
-registry that already holds every schema file the library has loaded; the
-verdicts are the library's own (tests/intel/test_validation.py compares
+registry that already holds every schema file the library has loaded, and
+`_parse_patterns_once` parses an indicator's pattern once instead of twice.
+The verdicts are the library's own (tests/intel/test_validation.py compares
 them with the stock validator's). Large envelopes are also checked by a
 pool of processes, one per core."""
 
@@ -108,6 +109,7 @@ def _library() -> tuple[Any, Any]:
         from stix2validator import validator as library
 
         _reuse_schema_validators(library)
+        _parse_patterns_once()
         _LOADED = (validate_instance, ValidationOptions(version="2.1"))
     return _LOADED
 
@@ -142,3 +144,53 @@ def _reuse_schema_validators(library: Any) -> None:
 
     load_validator.reused = True  # type: ignore[attr-defined]
     library.load_validator = load_validator
+
+
+def _parse_patterns_once() -> None:
+    """The validator's pattern check parses every indicator's pattern twice
+    with ANTLR (stix2patterns' run_validator, then Pattern for the inspection):
+    half of what validation costs. Here a pattern is parsed once, with
+    stix2patterns' own Pattern, and run through the same checks run_validator
+    runs on its parse tree (observable objects, qualifiers, brackets); the tree
+    is then handed to the inspection. Only a pattern that passes every check
+    takes this path: any problem at all goes to the library's own
+    run_validator, so every error message is the library's. Left alone if the
+    internals it relies on are missing."""
+    try:
+        from stix2patterns.helpers import brackets_check
+        from stix2patterns.v21 import object_validator
+        from stix2patterns.v21.pattern import Pattern
+        from stix2patterns.v21.validator import DuplicateQualifierTypeError, ValidationListener
+        from stix2validator.v21 import musts
+    except ImportError:
+        return
+    original_check = getattr(musts, "pattern_validator", None)
+    if original_check is None or getattr(original_check, "once", False):
+        return
+    parsed: dict[str, Any] = {}  # pattern -> its tree, between the check and the inspection
+
+    def pattern_validator(pattern: Any, stix_version: str = "2.1") -> list[str]:
+        if stix_version != "2.1" or not isinstance(pattern, str) or not brackets_check(pattern):
+            return original_check(pattern, stix_version)
+        try:
+            compiled = Pattern(pattern)
+            clean = not object_validator.verify_object(compiled.inspect())
+            compiled.walk(ValidationListener())
+        except DuplicateQualifierTypeError:
+            clean = False
+        except Exception:  # a parse error (ParseException) or anything unforeseen
+            clean = False
+        if not clean:
+            return original_check(pattern, stix_version)
+        if len(parsed) > 64:
+            parsed.clear()
+        parsed[pattern] = compiled
+        return []
+
+    def compile_pattern(pattern: str) -> Any:
+        found = parsed.pop(pattern, None)
+        return found if found is not None else Pattern(pattern)
+
+    pattern_validator.once = True  # type: ignore[attr-defined]
+    musts.pattern_validator = pattern_validator
+    musts.Pattern = compile_pattern
