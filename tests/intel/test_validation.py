@@ -145,11 +145,18 @@ def test_a_large_envelope_checked_in_parallel_gets_the_same_verdicts(monkeypatch
     objects[205] = indicator(305, created="not a time")
     objects[230] = "not an object"
     parallel = validation.problems_of_many(objects)
+    workers = list(validation._POOL.processes)
+    assert len(workers) == 2 and all(w.poll() is None for w in workers)
+    # A worker that dies is replaced; the answer is the same.
+    workers[0].kill()
+    workers[0].wait(timeout=10)
+    again = validation.problems_of_many(objects)
     monkeypatch.setenv("ACCORD_VALIDATION_WORKERS", "1")
     serial = validation.problems_of_many(objects)
-    assert parallel == serial
+    assert parallel == again == serial
     refused = [index for index, problems in enumerate(parallel) if problems]
     assert refused == [7, 205, 230]
+    validation._POOL.stop()
 
 
 @pytest.mark.parametrize("value", [float("nan"), "\ud800"])

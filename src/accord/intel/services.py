@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -334,7 +334,28 @@ def ingest(collection: Collection, objects: list[Any], account: Account | None,
         audit.record(actor, AuditAction.INTEL_INGEST, collection,
                      data={"status": str(status.pk), "stored": len(fresh),
                            "refused": len(result.failures)})  # fmt: skip
+    if fresh:
+        _keep_statistics_fresh()
     return status
+
+
+def _keep_statistics_fresh() -> None:
+    """On PostgreSQL, re-analyse the object table once a tenth of it (and at
+    least a thousand rows) changed since the last analysis. Autovacuum would,
+    but up to a minute later: until then the planner, believing the table
+    small, sorts every row of a collection for a first page (measured: 50 to
+    80 ms at 100,000 objects, against 0.1 ms with fresh statistics)."""
+    if connection.vendor != "postgresql":
+        return
+    table = StixObject._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables WHERE relname = %s",
+            [table],
+        )
+        found = cursor.fetchone()
+        if found and found[0] > max(1000, found[1] // 10):
+            cursor.execute(f'ANALYZE "{table}"')
 
 
 def _custom_markings(collection: Collection, objects: list[Any],

@@ -13,12 +13,13 @@ pool of processes, one per core."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
-import multiprocessing
 import os
+import subprocess
+import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 # Below this many objects a pool costs more than it saves.
@@ -55,16 +56,15 @@ def problems_of_many(objects: list[Any]) -> list[list[str]]:
         return [problems_of(obj) for obj in objects]
     chunks = [objects[i : i + CHUNK] for i in range(0, len(objects), CHUNK)]
     try:
-        results = list(_pool().map(_check_chunk, chunks))
-    except Exception:  # a broken pool (a worker killed): check here instead
-        log.exception("the validation pool failed; validating in this process")
-        _reset_pool()
+        with _POOL_LOCK:
+            results = _POOL.map(chunks, _workers())
+    except (OSError, ValueError, RecursionError):
+        # A worker that died or could not start, or an object json cannot
+        # carry to it: this call validates here; the next starts new workers.
+        log.warning("the validation workers failed; validating in this process", exc_info=True)
+        _POOL.stop()
         return [problems_of(obj) for obj in objects]
     return [problems for chunk in results for problems in chunk]
-
-
-def _check_chunk(chunk: list[Any]) -> list[list[str]]:
-    return [problems_of(obj) for obj in chunk]
 
 
 def _workers() -> int:
@@ -74,26 +74,69 @@ def _workers() -> int:
     return min(os.cpu_count() or 1, 4)
 
 
-_POOL: ProcessPoolExecutor | None = None
+class _Workers:
+    """Validation worker processes (accord.intel.validation_worker), started on
+    first use and kept; each gets every n-th chunk, one JSON line each way."""
+
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen] = []
+
+    def _start(self, count: int) -> None:
+        alive = [p for p in self.processes if p.poll() is None]
+        if len(alive) != len(self.processes) or len(alive) != count:
+            self.stop()
+            self.processes = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "accord.intel.validation_worker"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    encoding="utf-8",
+                    bufsize=1,
+                )
+                for _ in range(count)
+            ]
+
+    def map(self, chunks: list[list[Any]], count: int) -> list[list[list[str]]]:
+        self._start(count)
+        lines = [json.dumps(chunk) for chunk in chunks]  # before any write: may raise
+        results: list[Any] = [None] * len(chunks)
+        errors: list[BaseException] = []
+
+        def serve(index: int, process: subprocess.Popen) -> None:
+            try:
+                assert process.stdin is not None and process.stdout is not None
+                for position in range(index, len(lines), len(self.processes)):
+                    process.stdin.write(lines[position] + "\n")
+                    process.stdin.flush()
+                    answer = process.stdout.readline()
+                    if not answer:
+                        raise OSError("a validation worker stopped")
+                    results[position] = json.loads(answer)
+            except (OSError, ValueError) as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=serve, args=(i, p), daemon=True)
+                   for i, p in enumerate(self.processes)]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors or any(r is None for r in results):
+            raise OSError(f"validation workers failed: {errors[:1]}")
+        return results
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+        self.processes = []
+
+
+_POOL = _Workers()
 _POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ProcessPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            # spawn: a web worker may run threads, which fork does not copy safely.
-            context = multiprocessing.get_context("spawn")
-            _POOL = ProcessPoolExecutor(_workers(), mp_context=context)
-        return _POOL
-
-
-def _reset_pool() -> None:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is not None:
-            _POOL.shutdown(wait=False, cancel_futures=True)
-        _POOL = None
+atexit.register(_POOL.stop)
 
 
 _LOADED: tuple[Any, Any] | None = None
