@@ -455,7 +455,7 @@ def tamper(kind: str, document: dict, exports: Exports) -> tuple[str, str]:
         _signature(v2, "cn.test")["public_key"] = _signature(v2, "us.test")["public_key"]
         return (
             f"{twice} version 2, signature of cn.test",
-            "signed with a key not listed for that node",
+            "signed with a key not listed (or not trusted) for that node",
         )
     if kind == "listed keys":
         nodes = document["nodes"]
@@ -463,7 +463,7 @@ def tamper(kind: str, document: dict, exports: Exports) -> tuple[str, str]:
         # Every signature fails; the first one is cn's proposal of version 1.
         return (
             f"{twice} version 1, signature of cn.test",
-            "signed with a key not listed for that node",
+            "signed with a key not listed (or not trusted) for that node",
         )
     if kind == "format":
         del document["format"]
