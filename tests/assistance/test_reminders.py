@@ -34,6 +34,17 @@ def peer(db) -> Peer:
                                fingerprint="0" * 64)  # fmt: skip
 
 
+@pytest.fixture
+def officer_with_mail(users, settings):
+    """Reminders e-mailed (to the locmem outbox); the central authority has an address."""
+    settings.EMAIL_REMINDERS = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    officer = users[Role.CENTRAL_AUTHORITY]
+    officer.email = "ca@example.org"
+    officer.save()
+    return officer
+
+
 def incoming(users, peer, request_type: str = "data_order", **overrides) -> AssistanceRequest:
     """A request as it arrives from the partner: drafted, validated and
     submitted there (here built with the same services), then received."""
@@ -77,13 +88,9 @@ def test_a_met_deadline_reminds_nobody(users, peer):
 
 
 def test_reminders_are_emailed_when_mail_is_configured(
-    users, peer, settings, django_capture_on_commit_callbacks
+    users, peer, officer_with_mail, django_capture_on_commit_callbacks
 ):
-    settings.EMAIL_REMINDERS = True
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    officer = users[Role.CENTRAL_AUTHORITY]
-    officer.email = "ca@example.org"
-    officer.save()
+    officer = officer_with_mail
     request = incoming(users, peer)
     with django_capture_on_commit_callbacks(execute=True):
         services.tick(request.acknowledge_due + timedelta(minutes=1))
@@ -195,13 +202,9 @@ def test_the_end_of_a_postponement_reminds_the_requested_side(users, peer):
 
 
 def test_a_reminder_email_that_failed_is_sent_by_a_later_round(
-    users, peer, settings, django_capture_on_commit_callbacks, monkeypatch
+    users, peer, officer_with_mail, django_capture_on_commit_callbacks, monkeypatch
 ):
-    settings.EMAIL_REMINDERS = True
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    officer = users[Role.CENTRAL_AUTHORITY]
-    officer.email = "ca@example.org"
-    officer.save()
+    officer = officer_with_mail
     request = incoming(users, peer)
     from accord.assistance import reminders
 
@@ -214,8 +217,6 @@ def test_a_reminder_email_that_failed_is_sent_by_a_later_round(
     assert Reminder.objects.filter(user=officer).exists()
     assert not Reminder.objects.filter(user=officer, emailed=True).exists()
     monkeypatch.undo()
-    settings.EMAIL_REMINDERS = True
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     waiting = Reminder.objects.filter(user=officer, emailed=False).count()
     with django_capture_on_commit_callbacks(execute=True):
         services.tick(request.acknowledge_due - timedelta(hours=1))

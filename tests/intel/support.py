@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import stix2
 
 from tests.live import LiveNode
 
@@ -106,3 +107,14 @@ def assert_taxii_error(response: httpx.Response, status: int) -> dict[str, Any]:
         challenge = response.headers.get("www-authenticate", "")
         assert "basic" in challenge.lower(), response.headers
     return body
+
+
+def indicator(value: str, **extra: Any) -> stix2.Indicator:
+    """An indicator for one IPv4 address, as a producer would build it."""
+    return stix2.Indicator(
+        name=f"indicator {value}",
+        pattern=f"[ipv4-addr:value = '{value}']",
+        pattern_type="stix",
+        valid_from="2024-01-01T00:00:00Z",
+        **extra,
+    )

@@ -14,21 +14,11 @@ import pytest
 import stix2
 from stix2validator import ValidationOptions, validate_string
 
-from tests.intel.support import TAXII, TLP_RED, TaxiiNode, as_json, stored_counts
+from tests.intel.support import TAXII, TLP_RED, TaxiiNode, as_json, indicator, stored_counts
 
 pytestmark = pytest.mark.live
 
 TAXII_COLLECTIONS = ("imported", "again", "piped")
-
-
-def indicator(value: str, **extra: Any) -> stix2.Indicator:
-    return stix2.Indicator(
-        name=f"indicator {value}",
-        pattern=f"[ipv4-addr:value = '{value}']",
-        pattern_type="stix",
-        valid_from="2024-01-01T00:00:00Z",
-        **extra,
-    )
 
 
 def sample() -> tuple[list[Any], list[Any]]:

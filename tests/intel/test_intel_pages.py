@@ -140,3 +140,20 @@ def test_a_bundle_nested_too_deeply_is_refused_not_a_crash(client_for):
                                            HTTP_X_REQUESTED_WITH="XMLHttpRequest")  # fmt: skip
     assert answer.status_code == 422
     assert not StixObject.objects.exists()
+
+
+def test_a_token_prefix_that_fits_several_tokens_revokes_nothing():
+    from django.core.exceptions import ValidationError
+
+    from accord.core.audit import Actor
+    from accord.intel import services
+    from accord.intel.models import Account, Token
+
+    account = Account.objects.create(name="tool")
+    for prefix in ("acc_AbC1xy", "acc_AbC2zz"):
+        Token.objects.create(account=account, digest=prefix.ljust(64, "0"), prefix=prefix)
+    with pytest.raises(ValidationError, match="fits 2 tokens"):
+        services.revoke_token(Actor.system("test"), account, "acc_AbC")
+    assert account.tokens.count() == 2
+    assert services.revoke_token(Actor.system("test"), account, "acc_AbC2") == 1
+    assert list(account.tokens.values_list("prefix", flat=True)) == ["acc_AbC1xy"]

@@ -22,6 +22,7 @@ from tests.intel.support import (
     as_json,
     assert_taxii_error,
     envelope,
+    indicator,
     stored_counts,
     ts,
 )
@@ -37,16 +38,6 @@ UNKNOWN_OBJECT = "indicator--00000000-0000-4000-8000-000000000000"
 def http(taxii) -> Iterator[httpx.Client]:
     with taxii.http() as client:
         yield client
-
-
-def indicator(value: str, **extra: Any) -> stix2.Indicator:
-    return stix2.Indicator(
-        name=f"indicator {value}",
-        pattern=f"[ipv4-addr:value = '{value}']",
-        pattern_type="stix",
-        valid_from="2024-01-01T00:00:00Z",
-        **extra,
-    )
 
 
 def fresh_envelope() -> bytes:

@@ -196,19 +196,19 @@ def set_active(actor: Actor, account: Account, active: bool) -> None:
 
 
 def revoke_token(actor: Actor, account: Account, prefix: str) -> int:
-    """Revoke the account's tokens that start with `prefix` (as `account list`
-    shows them); returns how many."""
+    """Revoke the one token of the account that starts with `prefix` (as
+    `account list` shows it); a prefix that fits several revokes nothing."""
     if len(prefix) < 6:
         raise ValidationError(_("Give at least the first 6 characters of the token."))
     with transaction.atomic():
-        doomed = [
-            t
-            for t in account.tokens.all()
-            if t.prefix.startswith(prefix[:10])
-            and (len(prefix) <= 10 or prefix.startswith(t.prefix))
-        ]
+        doomed = [t for t in account.tokens.all() if t.prefix.startswith(prefix[:10])]
         if not doomed:
             raise ValidationError(_("No token %(prefix)s for this account.") % {"prefix": prefix})
+        if len(doomed) > 1:
+            raise ValidationError(
+                _("%(prefix)s fits %(count)s tokens of this account: give more characters.")
+                % {"prefix": prefix, "count": len(doomed)}
+            )
         Token.objects.filter(pk__in=[t.pk for t in doomed]).delete()
         audit.record(
             actor,
@@ -249,7 +249,7 @@ def ingest(collection: Collection, objects: list[Any], account: Account | None,
     undated: list[bool] = []  # per row: no created/modified (most observables)
     seen: set[tuple[str, str]] = set()
     verdicts = validation.problems_of_many(objects)
-    custom = _custom_markings(collection, objects, verdicts)
+    custom = _custom_markings(objects, verdicts)
     for index, (obj, problems) in enumerate(zip(objects, verdicts, strict=True)):
         ident = obj.get("id", f"#{index}") if isinstance(obj, dict) else f"#{index}"
         handling = None
@@ -309,7 +309,7 @@ def ingest(collection: Collection, objects: list[Any], account: Account | None,
             if no_dates:
                 same.add((row.stix_id, row.body))
         insert_many(fresh)
-        _raise_marked_by(collection, objects, custom)
+        _raise_marked_by(objects, custom)
         batch_count: dict[str, int] = {}
         for row in fresh:
             batch_count[row.stix_id] = batch_count.get(row.stix_id, 0) + 1
@@ -358,8 +358,7 @@ def _keep_statistics_fresh() -> None:
             cursor.execute(f'ANALYZE "{table}"')
 
 
-def _custom_markings(collection: Collection, objects: list[Any],
-                     verdicts: list[list[str]]) -> dict[str, Tlp]:  # fmt: skip
+def _custom_markings(objects: list[Any], verdicts: list[list[str]]) -> dict[str, Tlp]:
     """TLP levels stated by marking definitions other than the standard ones,
     from this envelope and from the store, for the refs the envelope uses."""
     found: dict[str, Tlp] = {}
@@ -385,7 +384,7 @@ def _custom_markings(collection: Collection, objects: list[Any],
     return found
 
 
-def _raise_marked_by(collection: Collection, objects: list[Any], custom: dict[str, Tlp]) -> None:
+def _raise_marked_by(objects: list[Any], custom: dict[str, Tlp]) -> None:
     """A TLP marking definition that arrives after the objects it marks still
     counts: those objects, anywhere in the store, take its level if stricter."""
     new = {

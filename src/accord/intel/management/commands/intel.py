@@ -83,7 +83,9 @@ class Command(BaseCommand):
         for verb, text in (("disable", "refuse the account (password and tokens) from now on"),
                            ("enable", "accept a disabled account again")):  # fmt: skip
             what.add_parser(verb, help=text).add_argument("name")
-        revoke = what.add_parser("revoke", help="revoke a token (give its first characters)")
+        revoke = what.add_parser(
+            "revoke", help="revoke a token (give enough of its first characters)"
+        )
         revoke.add_argument("name")
         revoke.add_argument("prefix")
 
@@ -264,7 +266,7 @@ class Command(BaseCommand):
             services.set_active(actor, account, account_action == "enable")
             self.stdout.write(f"account {account.name} {account_action}d")
         elif account_action == "revoke":
-            count = services.revoke_token(actor, account, options["prefix"])
-            self.stdout.write(f"{count} token(s) of {account.name} revoked")
+            services.revoke_token(actor, account, options["prefix"])
+            self.stdout.write(f"token {options['prefix']}… of {account.name} revoked")
         else:
             self.stdout.write(services.issue_token(actor, account))
