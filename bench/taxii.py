@@ -149,8 +149,12 @@ def validator_cost(objects: list[str], sample: int) -> dict:
         for mode in ("stock", "accord"):
             done = subprocess.run(
                 [sys.executable, "-c", VALIDATOR_PROBE, mode, handle.name],
-                capture_output=True, text=True, timeout=600, cwd=ROOT, check=False,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                timeout=600,
+                cwd=ROOT,
+                check=False,
+            )
             if done.returncode:
                 raise AssertionError(f"validator probe ({mode}): {done.stderr[-2000:]}")
             found[mode] = json.loads(done.stdout)

@@ -91,27 +91,47 @@ class LiveNode:
         """Run the `accord` command against this node; returns the CompletedProcess."""
         result = subprocess.run(
             [sys.executable, "-m", "accord.cli", *args],
-            env=self.env, input=stdin, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"accord {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
         return result
 
     def init(self) -> None:
-        self.accord("init", "--node-id", self.node_id, "--party", self.party,
-                    "--agency", self.agency)  # fmt: skip
+        self.accord(
+            "init", "--node-id", self.node_id, "--party", self.party, "--agency", self.agency
+        )
 
     def create_user(self, username: str, role: str, password: str = TEST_PASSWORD) -> None:
-        self.accord("createuser", username, "--role", role, "--password-stdin",
-                    stdin=password + "\n")  # fmt: skip
+        self.accord(
+            "createuser", username, "--role", role, "--password-stdin", stdin=password + "\n"
+        )
 
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "accord.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", "1"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "accord.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
@@ -173,8 +193,9 @@ def identity_of(node: LiveNode) -> dict:
     return httpx.get(node.url + "/.well-known/accord", timeout=10).json()
 
 
-def peer_nodes(a: LiveNode, b: LiveNode, *, b_url: str | None = None,
-               a_url: str | None = None) -> None:  # fmt: skip
+def peer_nodes(
+    a: LiveNode, b: LiveNode, *, b_url: str | None = None, a_url: str | None = None
+) -> None:
     """Each pins the other's fingerprint, as two administrators would after a call."""
     a.accord("peer", "add", b_url or b.url, "--fingerprint", identity_of(b)["fingerprint"])
     b.accord("peer", "add", a_url or a.url, "--fingerprint", identity_of(a)["fingerprint"])

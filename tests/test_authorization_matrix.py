@@ -19,48 +19,80 @@ from accord.core.roles import ROLE_PERMISSIONS, Role
 PRINCIPALS: list[Role | None] = [None, *Role]
 
 REQUEST_BODY = {
-    "peer": "absent.test", "request_type": "spontaneous", "legal_basis": "bilateral",
-    "requesting_authority": "a", "central_authority": "c", "summary": "s", "purpose": "p",
-    "signer": "x", "offences": [{"label": "l", "statute": "s", "max_penalty_years": 3,
-                                 "category": "fraud"}],
+    "peer": "absent.test",
+    "request_type": "spontaneous",
+    "legal_basis": "bilateral",
+    "requesting_authority": "a",
+    "central_authority": "c",
+    "summary": "s",
+    "purpose": "p",
+    "signer": "x",
+    "offences": [{"label": "l", "statute": "s", "max_penalty_years": 3, "category": "fraud"}],
     "details": {"information": "i"},
-}  # fmt: skip
+}
 # Path parameters, filled with values that name nothing.
 NOWHERE = "01890000-0000-7000-8000-000000000001"
-PATH_VALUES = {"{request_id}": NOWHERE, "{sha256}": "0" * 64, "{dialogue_id}": NOWHERE,
-               "{round_id}": NOWHERE, "{outcome_id}": NOWHERE, "{disagreement_id}": NOWHERE,
-               "{commitment_id}": NOWHERE}  # fmt: skip
+PATH_VALUES = {
+    "{request_id}": NOWHERE,
+    "{sha256}": "0" * 64,
+    "{dialogue_id}": NOWHERE,
+    "{round_id}": NOWHERE,
+    "{outcome_id}": NOWHERE,
+    "{disagreement_id}": NOWHERE,
+    "{commitment_id}": NOWHERE,
+}
 
 # Valid bodies, so that a permitted caller gets past input validation and a
 # refused one is refused for its role, not for its input.
 SAMPLE_BODIES = {
     "POST /api/v1/federation/peers": {"url": "http://127.0.0.1:9", "fingerprint": "0" * 64},
     "POST /api/v1/federation/notes": {"peer": "absent.test", "subject": "s", "text": "t"},
-    "POST /api/v1/users": {"username": "matrix-made", "role": "analyst",
-                           "password": "matrix-long-passphrase"},
+    "POST /api/v1/users": {
+        "username": "matrix-made",
+        "role": "analyst",
+        "password": "matrix-long-passphrase",
+    },
     "POST /api/v1/assistance/requests": REQUEST_BODY,
-    "POST /api/v1/dialogue/dialogues": {"peer": "absent.test", "track": "economic",
-                                        "title_en": "t", "title_zh": "t"},
-    "POST /api/v1/dialogue/dialogues/{dialogue_id}/rounds": {"number": 1, "date": "2017-10-04",
-                                                             "venue_en": "v"},
+    "POST /api/v1/dialogue/dialogues": {
+        "peer": "absent.test",
+        "track": "economic",
+        "title_en": "t",
+        "title_zh": "t",
+    },
+    "POST /api/v1/dialogue/dialogues/{dialogue_id}/rounds": {
+        "number": 1,
+        "date": "2017-10-04",
+        "venue_en": "v",
+    },
     "PUT /api/v1/dialogue/rounds/{round_id}/delegation": {"people": []},
-    "POST /api/v1/dialogue/rounds/{round_id}/outcomes": {"topic": "narcotics", "text_en": "t",
-                                                         "text_zh": "t"},
+    "POST /api/v1/dialogue/rounds/{round_id}/outcomes": {
+        "topic": "narcotics",
+        "text_en": "t",
+        "text_zh": "t",
+    },
     "POST /api/v1/dialogue/outcomes/{outcome_id}/versions": {"text_en": "t", "text_zh": "t"},
     "POST /api/v1/dialogue/outcomes/{outcome_id}/signatures": {"version": 1},
-    "POST /api/v1/dialogue/dialogues/{dialogue_id}/disagreements": {"topic": "narcotics",
-                                                                    "issue_en": "i"},
+    "POST /api/v1/dialogue/dialogues/{dialogue_id}/disagreements": {
+        "topic": "narcotics",
+        "issue_en": "i",
+    },
     "PUT /api/v1/dialogue/disagreements/{disagreement_id}/position": {"text_en": "p"},
     "POST /api/v1/dialogue/disagreements/{disagreement_id}/status": {"status": "managed"},
     "POST /api/v1/dialogue/outcomes/{outcome_id}/commitments": {
-        "title_en": "c", "owner_node": "absent.test", "due_date": "2027-01-01"},
+        "title_en": "c",
+        "owner_node": "absent.test",
+        "due_date": "2027-01-01",
+    },
     "POST /api/v1/dialogue/commitments/{commitment_id}/status": {"status": "done"},
     "PUT /api/v1/assistance/requests/{request_id}": REQUEST_BODY,
     "POST /api/v1/assistance/requests/{request_id}/actions": {"action": "validate", "version": 1},
-    "POST /api/v1/assistance/requests/{request_id}/findings": {"ground": "dual_criminality",
-                                                              "applies": True, "rationale": "r"},
+    "POST /api/v1/assistance/requests/{request_id}/findings": {
+        "ground": "dual_criminality",
+        "applies": True,
+        "rationale": "r",
+    },
     "POST /api/v1/assistance/requests/{request_id}/team": {"username": "nobody"},
-}  # fmt: skip
+}
 
 
 def walk(patterns, prefix: str = "", namespace: str | None = None) -> Iterator[tuple[str, str]]:
@@ -146,12 +178,23 @@ def assert_outcome(response, rule: Rule, principal: Role | None, what: str) -> N
 @pytest.mark.parametrize(("name", "method", "principal"), list(web_cases()))
 def test_web_endpoint(client_for, users, name, method, principal):
     rule = WEB[name]
-    values = {"user_id": users[Role.ANALYST].pk, "node_id": "absent.test",
-              "message_id": "01890000-0000-7000-8000-000000000000",
-              "request_id": NOWHERE, "sha256": "0" * 64, "dialogue_id": NOWHERE,
-              "round_id": NOWHERE, "outcome_id": NOWHERE, "disagreement_id": NOWHERE,
-              "commitment_id": NOWHERE, "root": "api1", "collection_id": NOWHERE,
-              "object_id": "indicator--" + NOWHERE, "status_id": NOWHERE, "pk": 999999}  # fmt: skip
+    values = {
+        "user_id": users[Role.ANALYST].pk,
+        "node_id": "absent.test",
+        "message_id": "01890000-0000-7000-8000-000000000000",
+        "request_id": NOWHERE,
+        "sha256": "0" * 64,
+        "dialogue_id": NOWHERE,
+        "round_id": NOWHERE,
+        "outcome_id": NOWHERE,
+        "disagreement_id": NOWHERE,
+        "commitment_id": NOWHERE,
+        "root": "api1",
+        "collection_id": NOWHERE,
+        "object_id": "indicator--" + NOWHERE,
+        "status_id": NOWHERE,
+        "pk": 999999,
+    }
     kwargs = {key: values[key] for key in rule.kwargs}
     url = reverse(name, kwargs=kwargs)
     client = client_for(principal)
@@ -177,6 +220,7 @@ def test_api_operation(client_for, operation, principal):
         response = client.get(path)
     else:
         body = SAMPLE_BODIES.get(operation, {})
-        response = client.generic(method, path, data=json.dumps(body),
-                                  content_type="application/json")  # fmt: skip
+        response = client.generic(
+            method, path, data=json.dumps(body), content_type="application/json"
+        )
     assert_outcome(response, rule, principal, operation)

@@ -24,12 +24,19 @@ def test_zh_hans_is_complete():
 def test_catalogue_holds_every_string_in_the_source(tmp_path):
     copy = tmp_path / "accord"
     shutil.copytree(SOURCE, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "accord.settings",
-           "ACCORD_DATA_DIR": str(tmp_path / "node")}  # fmt: skip
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "accord.settings",
+        "ACCORD_DATA_DIR": str(tmp_path / "node"),
+    }
     subprocess.run(
         [sys.executable, "-m", "django", "makemessages", "-l", "zh_Hans", "--no-obsolete"],
-        cwd=copy, env=env, check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        cwd=copy,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     extracted = {e.msgid for e in polib.pofile(str(copy / CATALOGUE.relative_to(SOURCE)))}
     committed = {e.msgid for e in polib.pofile(str(CATALOGUE)) if not e.obsolete}
     assert extracted - committed == set(), "run makemessages and translate the new strings"

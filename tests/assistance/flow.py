@@ -13,46 +13,77 @@ from tests.live import LiveNode, _sign_in, wait_until
 
 ROLES = ("investigator", "prosecutor", "central_authority", "analyst", "auditor", "node_admin")
 
-OFFENCE = {"label": "Computer fraud", "statute": "18 U.S.C. § 1343", "max_penalty_years": 20,
-           "category": "fraud"}  # fmt: skip
+OFFENCE = {
+    "label": "Computer fraud",
+    "statute": "18 U.S.C. § 1343",
+    "max_penalty_years": 20,
+    "category": "fraud",
+}
 
 DETAILS: dict[str, dict[str, Any]] = {
-    "preservation": {"data_to_preserve": "Mailbox of account x@example.org, 2026-10",
-                     "relation_to_offence": "Used to send the phishing mails",
-                     "custodian": "Example Mail Ltd.", "why_needed": "Deleted after 30 days",
-                     "full_request_follows": True},
-    "traffic_disclosure": {"preserved_traffic_data": "Connection logs 2026-10-01",
-                           "provider_and_path": "Relay through AS64500"},
-    "stored_data": {"measure": "disclosure", "data_description": "Server images",
-                    "location": "Datacentre 3", "risk_of_loss": True},
-    "data_order": {"data_category": "subscriber",
-                   "identifiers": [{"kind": "ip", "value": "203.0.113.7",
-                                    "observed_at": "2026-10-01T10:00:00Z"},
-                                   {"kind": "phone", "value": "+86 138 0013 8000"}],
-                   "issuer": "Procuratorate of Shanghai", "issuer_is_judicial": True},
-    "general_evidence": {"measures": ["witness", "records"],
-                         "persons_and_places": "Bank clerk, branch 12",
-                         "questions": "Who opened the account?"},
-    "locate_person": {"person": {"family_name": "Doe", "given_names": "John"},
-                      "last_known_location": "Seattle"},
+    "preservation": {
+        "data_to_preserve": "Mailbox of account x@example.org, 2026-10",
+        "relation_to_offence": "Used to send the phishing mails",
+        "custodian": "Example Mail Ltd.",
+        "why_needed": "Deleted after 30 days",
+        "full_request_follows": True,
+    },
+    "traffic_disclosure": {
+        "preserved_traffic_data": "Connection logs 2026-10-01",
+        "provider_and_path": "Relay through AS64500",
+    },
+    "stored_data": {
+        "measure": "disclosure",
+        "data_description": "Server images",
+        "location": "Datacentre 3",
+        "risk_of_loss": True,
+    },
+    "data_order": {
+        "data_category": "subscriber",
+        "identifiers": [
+            {"kind": "ip", "value": "203.0.113.7", "observed_at": "2026-10-01T10:00:00Z"},
+            {"kind": "phone", "value": "+86 138 0013 8000"},
+        ],
+        "issuer": "Procuratorate of Shanghai",
+        "issuer_is_judicial": True,
+    },
+    "general_evidence": {
+        "measures": ["witness", "records"],
+        "persons_and_places": "Bank clerk, branch 12",
+        "questions": "Who opened the account?",
+    },
+    "locate_person": {
+        "person": {"family_name": "Doe", "given_names": "John"},
+        "last_known_location": "Seattle",
+    },
     "identity_verification": {"person": {"family_name": "Roe"}, "documents": "Passport X123"},
-    "spontaneous": {"information": "Botnet C2 at 198.51.100.9",
-                    "conditions": [{"kind": "confidentiality", "text": "Police use only"}]},
-}  # fmt: skip
+    "spontaneous": {
+        "information": "Botnet C2 at 198.51.100.9",
+        "conditions": [{"kind": "confidentiality", "text": "Police use only"}],
+    },
+}
 
-BASIS = {"preservation": "budapest_29", "traffic_disclosure": "budapest_30",
-         "stored_data": "budapest_31"}  # fmt: skip
+BASIS = {
+    "preservation": "budapest_29",
+    "traffic_disclosure": "budapest_30",
+    "stored_data": "budapest_31",
+}
 
 
 def request_body(request_type: str, peer: str, **overrides: Any) -> dict[str, Any]:
     body = {
-        "peer": peer, "request_type": request_type,
+        "peer": peer,
+        "request_type": request_type,
         "legal_basis": BASIS.get(request_type, "bilateral"),
-        "requesting_authority": "Cyber police, Shanghai", "central_authority": "MPS",
-        "offences": [OFFENCE], "summary": "Online fraud ring (synthetic test)",
-        "purpose": "Identify the suspects", "urgency": "standard", "signer": "Zhang Wei",
+        "requesting_authority": "Cyber police, Shanghai",
+        "central_authority": "MPS",
+        "offences": [OFFENCE],
+        "summary": "Online fraud ring (synthetic test)",
+        "purpose": "Identify the suspects",
+        "urgency": "standard",
+        "signer": "Zhang Wei",
         "details": DETAILS[request_type],
-    }  # fmt: skip
+    }
     body.update(overrides)
     return body
 
@@ -97,18 +128,39 @@ def act(
 ) -> dict[str, Any]:
     if version is None:
         version = get(client, request_id)["version"]
-    response = client.post(f"/api/v1/assistance/requests/{request_id}/actions",
-                           json={"action": action, "version": version,
-                                 "payload": payload or {}, **extra})  # fmt: skip
+    response = client.post(
+        f"/api/v1/assistance/requests/{request_id}/actions",
+        json={"action": action, "version": version, "payload": payload or {}, **extra},
+    )
     assert response.status_code == expect, f"{action}: {response.status_code} {response.text}"
     return response.json()
 
 
-SHARED_KEYS = ("id", "reference", "requesting_node", "requested_node", "content", "state",
-               "version", "conditions", "conditions_accepted", "refusal_grounds",
-               "restrictions", "created_at", "submitted_at", "received_at", "decided_at",
-               "responded_at", "ended_at", "acknowledge_due", "decision_due", "response_due",
-               "hold_expires", "events", "files")  # fmt: skip
+SHARED_KEYS = (
+    "id",
+    "reference",
+    "requesting_node",
+    "requested_node",
+    "content",
+    "state",
+    "version",
+    "conditions",
+    "conditions_accepted",
+    "refusal_grounds",
+    "restrictions",
+    "created_at",
+    "submitted_at",
+    "received_at",
+    "decided_at",
+    "responded_at",
+    "ended_at",
+    "acknowledge_due",
+    "decision_due",
+    "response_due",
+    "hold_expires",
+    "events",
+    "files",
+)
 
 
 def shared(view: dict[str, Any]) -> dict[str, Any]:
@@ -140,8 +192,11 @@ DENIED = "core:access:denied"
 
 
 def attachment(name: str, data: bytes, content_type: str = "application/octet-stream") -> dict:
-    return {"name": name, "content_type": content_type,
-            "data_base64": base64.b64encode(data).decode()}  # fmt: skip
+    return {
+        "name": name,
+        "content_type": content_type,
+        "data_base64": base64.b64encode(data).decode(),
+    }
 
 
 def audit_count(client: httpx.Client, action: str) -> int:
@@ -161,9 +216,13 @@ def audit_since(client: httpx.Client, action: str, count: int) -> list[dict[str,
 
 
 # Who takes each step before submission (after it, the central authorities do).
-LOCAL_ROLES = {"send_for_validation": "investigator", "validate": "prosecutor",
-               "return_to_draft": "prosecutor", "discard": "investigator",
-               "submit": "central_authority"}  # fmt: skip
+LOCAL_ROLES = {
+    "send_for_validation": "investigator",
+    "validate": "prosecutor",
+    "return_to_draft": "prosecutor",
+    "discard": "investigator",
+    "submit": "central_authority",
+}
 
 
 class Pair:
@@ -247,9 +306,15 @@ class Pair:
             assert view["state"] == state, f"{action}: {view['state']} is not {state}"
         return view
 
-    def finding(self, request_id: str, ground: str, applies: bool,
-                rationale: str = "Considered on the conduct described") -> None:  # fmt: skip
-        response = self.us_ca.post(f"/api/v1/assistance/requests/{request_id}/findings",
-                                   json={"ground": ground, "applies": applies,
-                                         "rationale": rationale})  # fmt: skip
+    def finding(
+        self,
+        request_id: str,
+        ground: str,
+        applies: bool,
+        rationale: str = "Considered on the conduct described",
+    ) -> None:
+        response = self.us_ca.post(
+            f"/api/v1/assistance/requests/{request_id}/findings",
+            json={"ground": ground, "applies": applies, "rationale": rationale},
+        )
         assert response.status_code == 201, response.text

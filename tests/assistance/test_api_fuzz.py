@@ -22,14 +22,30 @@ from tests.assistance.flow import request_body
 pytestmark = pytest.mark.django_db
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63)
+    | st.floats(allow_nan=False)
     | st.text(max_size=40),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
-                                                                max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+    ),
     max_leaves=12,
-)  # fmt: skip
-ACTIONS = st.sampled_from(["validate", "submit", "accept", "refuse", "respond", "withdraw",
-                           "preserve", "lapse", "nonsense", ""])  # fmt: skip
+)
+ACTIONS = st.sampled_from(
+    [
+        "validate",
+        "submit",
+        "accept",
+        "refuse",
+        "respond",
+        "withdraw",
+        "preserve",
+        "lapse",
+        "nonsense",
+        "",
+    ]
+)
 
 
 def assistance_operations() -> list[tuple[str, str]]:
@@ -45,9 +61,15 @@ def assistance_operations() -> list[tuple[str, str]]:
 @pytest.fixture
 def world(users, client_for):
     key = base64.b64encode(os.urandom(32)).decode()
-    peer = Peer.objects.create(node_id="us.fuzz", url="http://127.0.0.1:9/", party="US",
-                               agency="DoJ", signing_key=key, encryption_key=key,
-                               fingerprint="0" * 64)  # fmt: skip
+    peer = Peer.objects.create(
+        node_id="us.fuzz",
+        url="http://127.0.0.1:9/",
+        party="US",
+        agency="DoJ",
+        signing_key=key,
+        encryption_key=key,
+        fingerprint="0" * 64,
+    )
     body = request_body("data_order", peer.node_id)
     body.pop("peer")
     draft = services.create_request(Actor.of(users[Role.INVESTIGATOR]), peer, body)
@@ -67,8 +89,9 @@ def test_no_input_makes_the_api_fail(world, method, path, body, action, role):
         body = {"action": action, "version": body.get("v", draft.version), **body}
     client = client_for(role)
     before = services.shared_view(draft)
-    response = client.generic(method, fill(path, str(draft.pk)), data=json.dumps(body),
-                              content_type="application/json")  # fmt: skip
+    response = client.generic(
+        method, fill(path, str(draft.pk)), data=json.dumps(body), content_type="application/json"
+    )
     assert response.status_code < 500, response.content[:500]
     if response.status_code >= 400:
         draft.refresh_from_db()
@@ -76,9 +99,25 @@ def test_no_input_makes_the_api_fail(world, method, path, body, action, role):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(query=st.dictionaries(st.sampled_from(["direction", "state", "request_type", "urgency",
-                                              "overdue", "topic", "q", "limit", "offset"]),
-                             st.text(max_size=20), max_size=5))  # fmt: skip
+@given(
+    query=st.dictionaries(
+        st.sampled_from(
+            [
+                "direction",
+                "state",
+                "request_type",
+                "urgency",
+                "overdue",
+                "topic",
+                "q",
+                "limit",
+                "offset",
+            ]
+        ),
+        st.text(max_size=20),
+        max_size=5,
+    )
+)
 def test_no_list_filter_makes_the_api_fail(world, query):
     _draft, client_for = world
     response = client_for(Role.CENTRAL_AUTHORITY).get("/api/v1/assistance/requests", query)
@@ -92,17 +131,22 @@ NUL = "bad\x00text"
     ("path", "body"),
     [
         ("/api/v1/assistance/requests", {**request_body("spontaneous", "us.fuzz"), "summary": NUL}),
-        ("/api/v1/assistance/requests/{request_id}/findings",
-         {"ground": "dual_criminality", "applies": True, "rationale": NUL}),
+        (
+            "/api/v1/assistance/requests/{request_id}/findings",
+            {"ground": "dual_criminality", "applies": True, "rationale": NUL},
+        ),
         ("/api/v1/assistance/requests/{request_id}/team", {"username": NUL}),
-        ("/api/v1/assistance/requests/{request_id}/actions",
-         {"action": "discard", "version": 1, "payload": {"comment": NUL}}),
+        (
+            "/api/v1/assistance/requests/{request_id}/actions",
+            {"action": "discard", "version": 1, "payload": {"comment": NUL}},
+        ),
         ("/api/v1/assistance/requests", {**request_body("spontaneous", NUL)}),
     ],
-)  # fmt: skip
+)
 def test_a_nul_character_is_refused_clearly(world, path, body):
     draft, client_for = world
     role = Role.CENTRAL_AUTHORITY if "findings" in path or "team" in path else Role.INVESTIGATOR
-    response = client_for(role).post(fill(path, str(draft.pk)), json.dumps(body),
-                                     content_type="application/json")  # fmt: skip
+    response = client_for(role).post(
+        fill(path, str(draft.pk)), json.dumps(body), content_type="application/json"
+    )
     assert 400 <= response.status_code < 500, response.content[:300]

@@ -24,9 +24,15 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def peer(db) -> Peer:
     key = base64.b64encode(os.urandom(32)).decode()
-    return Peer.objects.create(node_id="us.page", url="http://127.0.0.1:9/", party="US",
-                               agency="DoJ", signing_key=key, encryption_key=key,
-                               fingerprint="0" * 64)  # fmt: skip
+    return Peer.objects.create(
+        node_id="us.page",
+        url="http://127.0.0.1:9/",
+        party="US",
+        agency="DoJ",
+        signing_key=key,
+        encryption_key=key,
+        fingerprint="0" * 64,
+    )
 
 
 def draft(users, peer, request_type: str = "data_order", **overrides) -> AssistanceRequest:
@@ -40,42 +46,70 @@ def test_the_form_asks_for_what_each_type_needs(client_for, users, peer, request
     page = client_for(Role.INVESTIGATOR).get(reverse("assistance:create") + f"?type={request_type}")
     assert page.status_code == 200
     html = page.content.decode()
-    own = {"preservation": "d_full_request_follows", "data_order": "d_issuer_is_judicial",
-           "general_evidence": "d_measures", "locate_person": "d_family_name",
-           "spontaneous": "c_1_kind", "stored_data": "d_risk_of_loss",
-           "traffic_disclosure": "d_provider_and_path",
-           "identity_verification": "d_documents"}[request_type]  # fmt: skip
+    own = {
+        "preservation": "d_full_request_follows",
+        "data_order": "d_issuer_is_judicial",
+        "general_evidence": "d_measures",
+        "locate_person": "d_family_name",
+        "spontaneous": "c_1_kind",
+        "stored_data": "d_risk_of_loss",
+        "traffic_disclosure": "d_provider_and_path",
+        "identity_verification": "d_documents",
+    }[request_type]
     assert f'name="{own}"' in html
     assert 'name="d_issuer_is_judicial"' in html or request_type != "data_order"
 
 
 def test_a_draft_is_created_from_the_form(client_for, users, peer):
     form = {
-        "request_type": "data_order", "peer": peer.node_id, "legal_basis": "bilateral",
-        "requesting_authority": "Shanghai PSB", "central_authority": "MPS",
-        "summary": "电信诈骗（测试）", "purpose": "Identify", "urgency": "standard",
-        "language": "zh-hans", "signer": "张伟", "offence_1_label": "诈骗",
-        "offence_1_statute": "Art. 266", "offence_1_penalty": "10", "offence_1_category": "fraud",
-        "d_data_category": "subscriber", "d_identifiers": "phone +86 138 0013 8000\n",
+        "request_type": "data_order",
+        "peer": peer.node_id,
+        "legal_basis": "bilateral",
+        "requesting_authority": "Shanghai PSB",
+        "central_authority": "MPS",
+        "summary": "电信诈骗（测试）",
+        "purpose": "Identify",
+        "urgency": "standard",
+        "language": "zh-hans",
+        "signer": "张伟",
+        "offence_1_label": "诈骗",
+        "offence_1_statute": "Art. 266",
+        "offence_1_penalty": "10",
+        "offence_1_category": "fraud",
+        "d_data_category": "subscriber",
+        "d_identifiers": "phone +86 138 0013 8000\n",
         "d_issuer": "Procuratorate",
-    }  # fmt: skip
+    }
     response = client_for(Role.INVESTIGATOR).post(reverse("assistance:create"), form)
     assert response.status_code == 302, response.content.decode()[:2000]
     created = AssistanceRequest.objects.get()
-    assert created.details["identifiers"] == [{"kind": "phone", "value": "+8613800138000",
-                                               "observed_at": None}]  # fmt: skip
+    assert created.details["identifiers"] == [
+        {"kind": "phone", "value": "+8613800138000", "observed_at": None}
+    ]
     assert created.state == "draft" and created.outgoing
 
 
 def test_traffic_data_for_a_minor_offence_is_refused_with_a_reason(client_for, peer):
     form = {
-        "request_type": "data_order", "peer": peer.node_id, "legal_basis": "bilateral",
-        "requesting_authority": "A", "central_authority": "B", "summary": "S", "purpose": "P",
-        "urgency": "standard", "language": "en", "signer": "X", "offence_1_label": "Minor",
-        "offence_1_statute": "Art. 1", "offence_1_penalty": "1", "offence_1_category": "fraud",
-        "d_data_category": "traffic", "d_identifiers": "account someone",
-        "d_issuer": "Police", "d_issuer_is_judicial": "",
-    }  # fmt: skip
+        "request_type": "data_order",
+        "peer": peer.node_id,
+        "legal_basis": "bilateral",
+        "requesting_authority": "A",
+        "central_authority": "B",
+        "summary": "S",
+        "purpose": "P",
+        "urgency": "standard",
+        "language": "en",
+        "signer": "X",
+        "offence_1_label": "Minor",
+        "offence_1_statute": "Art. 1",
+        "offence_1_penalty": "1",
+        "offence_1_category": "fraud",
+        "d_data_category": "traffic",
+        "d_identifiers": "account someone",
+        "d_issuer": "Police",
+        "d_issuer_is_judicial": "",
+    }
     response = client_for(Role.INVESTIGATOR).post(reverse("assistance:create"), form)
     assert response.status_code == 200
     assert "at least 3 years" in response.content.decode()
@@ -110,8 +144,9 @@ def test_a_confidential_request_is_hidden_from_those_without_need_to_know(client
     services.perform(Actor.of(users[Role.PROSECUTOR]), request, "validate", version=request.version)
     from accord.core import services as core
 
-    other = core.create_user(Actor.system("test"), "other-investigator", Role.INVESTIGATOR,
-                             "correct-horse-battery-9")  # fmt: skip
+    other = core.create_user(
+        Actor.system("test"), "other-investigator", Role.INVESTIGATOR, "correct-horse-battery-9"
+    )
     client = client_for(None)
     client.force_login(other)
     listing = client.get(reverse("assistance:list"))
@@ -125,12 +160,14 @@ def test_a_confidential_request_is_hidden_from_those_without_need_to_know(client
 
 def test_a_non_confidential_request_is_listed_but_not_opened_by_outsiders(client_for, users, peer):
     request = draft(users, peer)
-    services.perform(Actor.of(users[Role.INVESTIGATOR]), request, "send_for_validation",
-                     version=request.version)  # fmt: skip
+    services.perform(
+        Actor.of(users[Role.INVESTIGATOR]), request, "send_for_validation", version=request.version
+    )
     from accord.core import services as core
 
-    other = core.create_user(Actor.system("test"), "other-investigator", Role.INVESTIGATOR,
-                             "correct-horse-battery-9")  # fmt: skip
+    other = core.create_user(
+        Actor.system("test"), "other-investigator", Role.INVESTIGATOR, "correct-horse-battery-9"
+    )
     client = client_for(None)
     client.force_login(other)
     assert request.reference in client.get(reverse("assistance:list")).content.decode()

@@ -29,9 +29,15 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def peer(db) -> Peer:
     key = base64.b64encode(os.urandom(32)).decode()
-    return Peer.objects.create(node_id="cn.clock", url="http://127.0.0.1:9/", party="China",
-                               agency="MPS", signing_key=key, encryption_key=key,
-                               fingerprint="0" * 64)  # fmt: skip
+    return Peer.objects.create(
+        node_id="cn.clock",
+        url="http://127.0.0.1:9/",
+        party="China",
+        agency="MPS",
+        signing_key=key,
+        encryption_key=key,
+        fingerprint="0" * 64,
+    )
 
 
 @pytest.fixture
@@ -51,14 +57,22 @@ def incoming(users, peer, request_type: str = "data_order", **overrides) -> Assi
     body = request_body(request_type, peer.node_id, **overrides)
     body.pop("peer")
     draft = services.create_request(Actor.of(users[Role.INVESTIGATOR]), peer, body)
-    for role, step in ((Role.INVESTIGATOR, "send_for_validation"), (Role.PROSECUTOR, "validate"),
-                       (Role.CENTRAL_AUTHORITY, "submit")):  # fmt: skip
+    for role, step in (
+        (Role.INVESTIGATOR, "send_for_validation"),
+        (Role.PROSECUTOR, "validate"),
+        (Role.CENTRAL_AUTHORITY, "submit"),
+    ):
         draft.refresh_from_db()
         services.perform(Actor.of(users[role]), draft, step, version=draft.version)
     draft.refresh_from_db()
-    wire = services.submit_body(draft).model_copy(update={
-        "request_id": str(uuid.uuid4()), "reference": f"CN.CLOCK-{uuid.uuid4().hex[:6]}",
-        "requesting_node": peer.node_id, "requested_node": this_node().node_id})  # fmt: skip
+    wire = services.submit_body(draft).model_copy(
+        update={
+            "request_id": str(uuid.uuid4()),
+            "reference": f"CN.CLOCK-{uuid.uuid4().hex[:6]}",
+            "requesting_node": peer.node_id,
+            "requested_node": this_node().node_id,
+        }
+    )
     services.receive_submit(peer, wire)
     return AssistanceRequest.objects.get(pk=wire.request_id)
 
@@ -80,8 +94,9 @@ def test_reminders_go_out_at_half_four_fifths_and_the_whole_of_a_deadline(users,
 
 def test_a_met_deadline_reminds_nobody(users, peer):
     request = incoming(users, peer)
-    services.perform(Actor.of(users[Role.CENTRAL_AUTHORITY]), request, "acknowledge",
-                     version=request.version)  # fmt: skip
+    services.perform(
+        Actor.of(users[Role.CENTRAL_AUTHORITY]), request, "acknowledge", version=request.version
+    )
     request.refresh_from_db()
     services.tick(request.acknowledge_due + timedelta(hours=1))
     assert not Reminder.objects.filter(request=request, deadline="acknowledge").exists()
@@ -129,8 +144,9 @@ def test_a_hold_shorter_than_sixty_days_is_refused(users, peer):
     request.refresh_from_db()
     soon = (request.received_at + timedelta(days=10)).isoformat()
     with pytest.raises(services.TransitionRefused) as refused:
-        services.perform(officer, request, "preserve", {"expires_at": soon},
-                         version=request.version)  # fmt: skip
+        services.perform(
+            officer, request, "preserve", {"expires_at": soon}, version=request.version
+        )
     assert refused.value.status == 422
     request.refresh_from_db()
     assert request.state == "accepted"
@@ -155,8 +171,11 @@ def test_waiting_for_asked_information_stops_the_clock(users, peer):
     """Deadlines move by the time the requested side waited for the answers."""
     request = incoming(users, peer)
     officer = Actor.of(users[Role.CENTRAL_AUTHORITY])
-    for step, payload in (("acknowledge", {}), ("start_screening", {}),
-                          ("request_information", {"questions": "Which account?"})):  # fmt: skip
+    for step, payload in (
+        ("acknowledge", {}),
+        ("start_screening", {}),
+        ("request_information", {"questions": "Which account?"}),
+    ):
         request.refresh_from_db()
         services.perform(officer, request, step, payload, version=request.version)
     request.refresh_from_db()
@@ -165,10 +184,18 @@ def test_waiting_for_asked_information_stops_the_clock(users, peer):
     asked = request.events.get(action="request_information")
     asked.at -= timedelta(days=3)
     asked.save(update_fields=["at"])
-    services.receive_action(peer, services.ActionBody(
-        request_id=str(request.pk), action_id=str(uuid.uuid4()), action="provide_information",
-        base_version=request.version, actor_name="Li Na", actor_role="central_authority",
-        payload={"answers": "Account 4471"}))  # fmt: skip
+    services.receive_action(
+        peer,
+        services.ActionBody(
+            request_id=str(request.pk),
+            action_id=str(uuid.uuid4()),
+            action="provide_information",
+            base_version=request.version,
+            actor_name="Li Na",
+            actor_role="central_authority",
+            payload={"answers": "Account 4471"},
+        ),
+    )
     request.refresh_from_db()
     assert request.state == "submitted"
     answered = request.events.get(action="provide_information").at
@@ -182,19 +209,25 @@ def test_the_end_of_a_postponement_reminds_the_requested_side(users, peer):
     request = incoming(users, peer)
     officer = Actor.of(users[Role.CENTRAL_AUTHORITY])
     until = (timezone.now() + timedelta(days=10)).date()
-    postponement = {"grounds": [{"ground": "domestic_investigation",
-                                 "rationale": "Our own case against the same suspect"}],
-                    "until": until.isoformat()}  # fmt: skip
-    for step, payload in (("acknowledge", {}), ("start_screening", {}),
-                          ("postpone", postponement)):  # fmt: skip
+    postponement = {
+        "grounds": [
+            {
+                "ground": "domestic_investigation",
+                "rationale": "Our own case against the same suspect",
+            }
+        ],
+        "until": until.isoformat(),
+    }
+    for step, payload in (("acknowledge", {}), ("start_screening", {}), ("postpone", postponement)):
         request.refresh_from_db()
         services.perform(officer, request, step, payload, version=request.version)
     request.refresh_from_db()
     [resume] = [d for d in deadlines_of(request) if d.key == "resume"]
     assert resume.due_at.date() == until and resume.owner == "requested"
     services.tick(resume.due_at + timedelta(seconds=1))
-    assert Reminder.objects.filter(request=request, deadline="resume", threshold=100,
-                                   user=users[Role.CENTRAL_AUTHORITY]).exists()  # fmt: skip
+    assert Reminder.objects.filter(
+        request=request, deadline="resume", threshold=100, user=users[Role.CENTRAL_AUTHORITY]
+    ).exists()
     request.refresh_from_db()
     services.perform(officer, request, "resume", version=request.version)
     request.refresh_from_db()

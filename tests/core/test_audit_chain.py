@@ -22,10 +22,15 @@ TRIGGER = "core_auditevent_append_only"
 def chain() -> list[AuditEvent]:
     actor = Actor.system("test")
     return [
-        audit.record(actor, AuditAction.USER_CREATE, target_type="t", target_id=str(i),
-                     data={"n": i, "text": "证据 evidence"})
+        audit.record(
+            actor,
+            AuditAction.USER_CREATE,
+            target_type="t",
+            target_id=str(i),
+            data={"n": i, "text": "证据 evidence"},
+        )
         for i in range(6)
-    ]  # fmt: skip
+    ]
 
 
 @contextmanager

@@ -20,11 +20,22 @@ pytestmark = pytest.mark.live
 def start_demo(root, ports):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "accord.cli", "demo", "--root", str(root),
-         "--ports", f"{ports[0]},{ports[1]}"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "accord.cli",
+            "demo",
+            "--root",
+            str(root),
+            "--ports",
+            f"{ports[0]},{ports[1]}",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
-    )  # fmt: skip
+    )
 
 
 def read_until(process, marker: str, timeout: float = 180) -> str:

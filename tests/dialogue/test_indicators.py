@@ -37,32 +37,140 @@ def at(text: str | None) -> datetime | None:
 
 # name, type, offence categories, submitted, received, decided, responded, response due, state
 ROWS = [
-    ("r1", "data_order", ["fraud"], "2026-01-01 00:00", "2026-01-01 02:00",
-     "2026-01-01 04:00", "2026-01-01 12:00", None, "closed"),
-    ("r2", "data_order", ["narcotics"], "2026-01-20 00:00", "2026-01-20 00:00",
-     "2026-01-20 06:00", "2026-01-21 06:00", None, "responded"),
-    ("r3", "general_evidence", ["fraud"], "2026-02-01 00:00", "2026-02-02 00:00",
-     "2026-02-03 00:00", "2026-02-04 02:00", None, "responded"),
-    ("r4", "locate_person", ["terrorism"], "2026-02-10 00:00", "2026-02-10 00:00",
-     "2026-02-11 00:00", "2026-02-13 22:00", None, "closed"),
-    ("r5", "locate_person", ["money_laundering", "narcotics"], "2025-12-20 00:00",
-     "2025-12-21 00:00", "2025-12-22 00:00", "2026-03-05 00:00", None, "responded"),
-    ("r6", "preservation", ["fraud"], "2026-03-01 00:00", "2026-03-01 01:00",
-     "2026-03-01 05:00", "2026-03-01 09:00", "2026-03-02 00:00", "preserved"),
-    ("r7", "preservation", ["illegal_access"], "2026-03-10 00:00", "2026-03-10 00:00",
-     "2026-03-11 00:00", "2026-03-13 00:00", "2026-03-12 00:00", "preserved"),
-    ("r8", "preservation", ["fraud"], "2026-03-20 00:00", "2026-03-20 00:00",
-     "2026-03-21 00:00", None, "2026-03-22 00:00", "refused"),
-    ("r9", "preservation", ["fraud"], "2026-03-31 23:00", "2026-03-31 23:30",
-     "2026-04-01 00:00", "2026-04-01 01:00", "2026-04-02 00:00", "preserved"),
-    ("r10", "data_order", ["fraud"], "2025-12-31 23:59:59", "2026-03-31 00:00",
-     None, "2026-03-31 23:59:24", None, "responded"),
-    ("r11", "data_order", ["fraud"], "2026-02-15 00:00", "2026-02-15 00:00",
-     None, "2026-04-01 00:00", None, "responded"),
+    (
+        "r1",
+        "data_order",
+        ["fraud"],
+        "2026-01-01 00:00",
+        "2026-01-01 02:00",
+        "2026-01-01 04:00",
+        "2026-01-01 12:00",
+        None,
+        "closed",
+    ),
+    (
+        "r2",
+        "data_order",
+        ["narcotics"],
+        "2026-01-20 00:00",
+        "2026-01-20 00:00",
+        "2026-01-20 06:00",
+        "2026-01-21 06:00",
+        None,
+        "responded",
+    ),
+    (
+        "r3",
+        "general_evidence",
+        ["fraud"],
+        "2026-02-01 00:00",
+        "2026-02-02 00:00",
+        "2026-02-03 00:00",
+        "2026-02-04 02:00",
+        None,
+        "responded",
+    ),
+    (
+        "r4",
+        "locate_person",
+        ["terrorism"],
+        "2026-02-10 00:00",
+        "2026-02-10 00:00",
+        "2026-02-11 00:00",
+        "2026-02-13 22:00",
+        None,
+        "closed",
+    ),
+    (
+        "r5",
+        "locate_person",
+        ["money_laundering", "narcotics"],
+        "2025-12-20 00:00",
+        "2025-12-21 00:00",
+        "2025-12-22 00:00",
+        "2026-03-05 00:00",
+        None,
+        "responded",
+    ),
+    (
+        "r6",
+        "preservation",
+        ["fraud"],
+        "2026-03-01 00:00",
+        "2026-03-01 01:00",
+        "2026-03-01 05:00",
+        "2026-03-01 09:00",
+        "2026-03-02 00:00",
+        "preserved",
+    ),
+    (
+        "r7",
+        "preservation",
+        ["illegal_access"],
+        "2026-03-10 00:00",
+        "2026-03-10 00:00",
+        "2026-03-11 00:00",
+        "2026-03-13 00:00",
+        "2026-03-12 00:00",
+        "preserved",
+    ),
+    (
+        "r8",
+        "preservation",
+        ["fraud"],
+        "2026-03-20 00:00",
+        "2026-03-20 00:00",
+        "2026-03-21 00:00",
+        None,
+        "2026-03-22 00:00",
+        "refused",
+    ),
+    (
+        "r9",
+        "preservation",
+        ["fraud"],
+        "2026-03-31 23:00",
+        "2026-03-31 23:30",
+        "2026-04-01 00:00",
+        "2026-04-01 01:00",
+        "2026-04-02 00:00",
+        "preserved",
+    ),
+    (
+        "r10",
+        "data_order",
+        ["fraud"],
+        "2025-12-31 23:59:59",
+        "2026-03-31 00:00",
+        None,
+        "2026-03-31 23:59:24",
+        None,
+        "responded",
+    ),
+    (
+        "r11",
+        "data_order",
+        ["fraud"],
+        "2026-02-15 00:00",
+        "2026-02-15 00:00",
+        None,
+        "2026-04-01 00:00",
+        None,
+        "responded",
+    ),
     ("r12", "data_order", ["fraud"], None, None, None, "2026-02-01 00:00", None, "draft"),
-    ("r13", "spontaneous", ["fraud"], "2026-02-20 00:00", None, None, "2026-02-20 12:00",
-     None, "closed"),
-]  # fmt: skip
+    (
+        "r13",
+        "spontaneous",
+        ["fraud"],
+        "2026-02-20 00:00",
+        None,
+        None,
+        "2026-02-20 12:00",
+        None,
+        "closed",
+    ),
+]
 
 
 def offence(category: str) -> dict:
@@ -173,8 +281,11 @@ def test_preservations_honoured_in_time(requests):
 
 
 def test_no_data_is_none_and_not_zero(partner):
-    for code in ("assistance.turnaround_median", "assistance.turnaround_p90",
-                 "assistance.preservation_on_time"):  # fmt: skip
+    for code in (
+        "assistance.turnaround_median",
+        "assistance.turnaround_p90",
+        "assistance.preservation_on_time",
+    ):
         reading = read(code)
         assert (reading.value, reading.count, series(reading)) == (None, 0, [None] * 3), code
     assert read("assistance.answered").value == 0
@@ -300,11 +411,16 @@ def test_a_commitments_progress_reads_its_linked_indicators_over_the_year(record
     today = date(2026, 3, 31)
     # The year up to today: 2026-03-31 - 364 days = 2025-04-01 .. 2026-03-31 (365 days).
     assert progress.period(today) == (date(2025, 4, 1), today)
-    item = commitment(record, "in_progress", date(2026, 6, 30), [
-        {"code": "assistance.answered", "topic": "narcotics", "target": 4},
-        {"code": "assistance.submitted", "topic": "", "target": 10},
-        {"code": "assistance.turnaround_median", "topic": "cybersecurity", "target": 720},
-    ])  # fmt: skip
+    item = commitment(
+        record,
+        "in_progress",
+        date(2026, 6, 30),
+        [
+            {"code": "assistance.answered", "topic": "narcotics", "target": 4},
+            {"code": "assistance.submitted", "topic": "", "target": 10},
+            {"code": "assistance.turnaround_median", "topic": "cybersecurity", "target": 720},
+        ],
+    )
 
     answered, submitted, median = progress.commitment_progress(item, today)
 
@@ -343,12 +459,22 @@ def test_a_commitment_counts_only_the_cooperation_with_the_dialogues_partner(rec
     from accord.federation.models import Peer
 
     key = base64.b64encode(os.urandom(32)).decode()
-    third = Peer.objects.create(node_id="gb.nca", url="http://127.0.0.1:9/", party="UK",
-                                agency="NCA", signing_key=key, encryption_key=key,
-                                fingerprint="1" * 64)  # fmt: skip
+    third = Peer.objects.create(
+        node_id="gb.nca",
+        url="http://127.0.0.1:9/",
+        party="UK",
+        agency="NCA",
+        signing_key=key,
+        encryption_key=key,
+        fingerprint="1" * 64,
+    )
     today = date(2026, 3, 31)
-    item = commitment(record, "in_progress", date(2026, 6, 30),
-                      [{"code": "assistance.submitted", "topic": "", "target": 10}])  # fmt: skip
+    item = commitment(
+        record,
+        "in_progress",
+        date(2026, 6, 30),
+        [{"code": "assistance.submitted", "topic": "", "target": 10}],
+    )
     [before] = progress.commitment_progress(item, today)
     other = requests["r1"]
     other.pk, other.reference, other.peer = uuid.uuid4(), "IND-third", third

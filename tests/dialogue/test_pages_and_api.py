@@ -118,9 +118,12 @@ def test_the_pages_show_the_record_in_chinese(record, users):
 @pytest.mark.parametrize("role", list(Role))
 def test_every_role_follows_the_dialogue(record, client_for, role):
     reader = client_for(role)
-    for path in ("/dialogue/", f"/dialogue/{record.dialogue.pk}/",
-                 f"/dialogue/rounds/{record.round2.pk}/",
-                 f"/dialogue/rounds/{record.round1.pk}/fact-sheet/"):  # fmt: skip
+    for path in (
+        "/dialogue/",
+        f"/dialogue/{record.dialogue.pk}/",
+        f"/dialogue/rounds/{record.round2.pk}/",
+        f"/dialogue/rounds/{record.round1.pk}/fact-sheet/",
+    ):
         page(reader, path)
 
 
@@ -140,8 +143,10 @@ def test_the_fact_sheet_in_english(record, client_for):
 
 def test_the_fact_sheet_in_chinese(record, client_for, users):
     path = f"/dialogue/rounds/{record.round1.pk}/fact-sheet/"
-    for sheet in (page(client_for(Role.ANALYST), path + "?lang=zh-hans"),
-                  page(chinese_reader(users), path)):  # fmt: skip
+    for sheet in (
+        page(client_for(Role.ANALYST), path + "?lang=zh-hans"),
+        page(chinese_reader(users), path),
+    ):
         assert '<html lang="zh-hans">' in sheet
         assert DIALOGUE_ZH in sheet and "华盛顿" in sheet
         assert NARCOTICS_ZH in sheet and NARCOTICS_EN not in sheet
@@ -186,8 +191,11 @@ def test_the_api_shows_the_record_with_each_versions_status(record, client_for):
     view = response.json()
     assert view["dialogue"]["parties"] == ["partner.test", "xx.test"]
     statuses = {o["id"]: [v["status"] for v in o["versions"]] for o in view["outcomes"]}
-    assert statuses == {str(record.agreed.pk): ["agreed"], str(record.pending.pk): ["proposed"],
-                        str(record.theirs.pk): ["proposed"]}  # fmt: skip
+    assert statuses == {
+        str(record.agreed.pk): ["agreed"],
+        str(record.pending.pk): ["proposed"],
+        str(record.theirs.pk): ["proposed"],
+    }
     [disagreement] = view["disagreements"]
     assert set(disagreement["positions"]) == {"xx.test", "partner.test"}
     commitments = {c["id"]: c for c in view["commitments"]}
@@ -213,9 +221,14 @@ def test_the_api_lists_dialogues_and_indicators(record, client_for):
         2,
     )
     codes = {i["code"] for i in reader.get(f"{API}/indicators?topic=narcotics").json()}
-    assert {"assistance.submitted", "assistance.answered", "assistance.turnaround_median",
-            "assistance.turnaround_p90", "assistance.locations_completed",
-            "assistance.preservation_on_time"} <= codes  # fmt: skip
+    assert {
+        "assistance.submitted",
+        "assistance.answered",
+        "assistance.turnaround_median",
+        "assistance.turnaround_p90",
+        "assistance.locations_completed",
+        "assistance.preservation_on_time",
+    } <= codes
 
 
 # ---------------------------------------------------------------- the API validates
@@ -232,36 +245,80 @@ def invalid_inputs(r: Record) -> list[tuple[str, str, str, dict]]:
     new_commitment = {"title_en": "c", "owner_node": r.here, "due_date": "2031-01-01"}
     return [
         # Unknown topics, tracks, roles, statuses and indicators.
-        ("unknown topic of an outcome", "POST", f"{round1}/outcomes",
-         {**proposal, "topic": "space"}),
-        ("unknown topic of a round", "POST", f"{dialogue}/rounds",
-         {**new_round, "topics": ["space"]}),
-        ("unknown topic of a disagreement", "POST", f"{dialogue}/disagreements",
-         {"topic": "space", "issue_en": "i"}),
-        ("unknown topic of an indicator", "POST", f"{outcome}/commitments",
-         {**new_commitment, "indicators": [{"code": "assistance.answered", "topic": "space"}]}),
-        ("unknown indicator", "POST", f"{outcome}/commitments",
-         {**new_commitment, "indicators": [{"code": "hits.ratio"}]}),
+        (
+            "unknown topic of an outcome",
+            "POST",
+            f"{round1}/outcomes",
+            {**proposal, "topic": "space"},
+        ),
+        (
+            "unknown topic of a round",
+            "POST",
+            f"{dialogue}/rounds",
+            {**new_round, "topics": ["space"]},
+        ),
+        (
+            "unknown topic of a disagreement",
+            "POST",
+            f"{dialogue}/disagreements",
+            {"topic": "space", "issue_en": "i"},
+        ),
+        (
+            "unknown topic of an indicator",
+            "POST",
+            f"{outcome}/commitments",
+            {**new_commitment, "indicators": [{"code": "assistance.answered", "topic": "space"}]},
+        ),
+        (
+            "unknown indicator",
+            "POST",
+            f"{outcome}/commitments",
+            {**new_commitment, "indicators": [{"code": "hits.ratio"}]},
+        ),
         ("unknown track", "POST", f"{API}/dialogues", {**new_dialogue, "track": "space"}),
-        ("unknown delegation role", "PUT", f"{round1}/delegation",
-         {"people": [{"role": "king", "name": "n"}]}),
+        (
+            "unknown delegation role",
+            "PUT",
+            f"{round1}/delegation",
+            {"people": [{"role": "king", "name": "n"}]},
+        ),
         ("unknown disagreement status", "POST", f"{disagreement}/status", {"status": "won"}),
         ("unknown commitment status", "POST", f"{commitment}/status", {"status": "forgotten"}),
         # Extra fields, everywhere.
         ("extra field: dialogue", "POST", f"{API}/dialogues", {**new_dialogue, "author_node": "x"}),
         ("extra field: round", "POST", f"{dialogue}/rounds", {**new_round, "author_node": "x"}),
-        ("extra field: delegation", "PUT", f"{round1}/delegation",
-         {"people": [{"name": "n", "node": "partner.test"}]}),
+        (
+            "extra field: delegation",
+            "PUT",
+            f"{round1}/delegation",
+            {"people": [{"name": "n", "node": "partner.test"}]},
+        ),
         ("extra field: outcome", "POST", f"{round1}/outcomes", {**proposal, "version": 5}),
-        ("extra field: amendment", "POST", f"{outcome}/versions",
-         {"text_en": "t", "text_zh": "t", "content_sha256": "0" * 64}),
-        ("extra field: signature", "POST", f"{API}/outcomes/{r.theirs.pk}/signatures",
-         {"version": 1, "node": "partner.test"}),
-        ("extra field: position", "PUT", f"{disagreement}/position",
-         {"text_en": "p", "node": "partner.test"}),
+        (
+            "extra field: amendment",
+            "POST",
+            f"{outcome}/versions",
+            {"text_en": "t", "text_zh": "t", "content_sha256": "0" * 64},
+        ),
+        (
+            "extra field: signature",
+            "POST",
+            f"{API}/outcomes/{r.theirs.pk}/signatures",
+            {"version": 1, "node": "partner.test"},
+        ),
+        (
+            "extra field: position",
+            "PUT",
+            f"{disagreement}/position",
+            {"text_en": "p", "node": "partner.test"},
+        ),
         ("extra field: status", "POST", f"{disagreement}/status", {"status": "managed", "at": "x"}),
-        ("extra field: commitment", "POST", f"{outcome}/commitments",
-         {**new_commitment, "status": "done"}),
+        (
+            "extra field: commitment",
+            "POST",
+            f"{outcome}/commitments",
+            {**new_commitment, "status": "done"},
+        ),
         ("extra field: report", "POST", f"{commitment}/status", {"status": "done", "node": "x"}),
         # Other bad input.
         ("round number 0", "POST", f"{dialogue}/rounds", {**new_round, "number": 0}),
@@ -269,26 +326,56 @@ def invalid_inputs(r: Record) -> list[tuple[str, str, str, dict]]:
         ("not a date", "POST", f"{dialogue}/rounds", {**new_round, "date": "4 Oct 2017"}),
         ("no venue", "POST", f"{dialogue}/rounds", {"number": 3, "date": "2019-01-10"}),
         ("empty text", "POST", f"{round1}/outcomes", {**proposal, "text_zh": "  "}),
-        ("an owner who is no side", "POST", f"{outcome}/commitments",
-         {**new_commitment, "owner_node": "third.test"}),
-        ("a target that is no number", "POST", f"{outcome}/commitments",
-         {**new_commitment, "indicators": [{"code": "assistance.answered", "target": "many"}]}),
-        ("a version that does not exist", "POST", f"{API}/outcomes/{r.theirs.pk}/signatures",
-         {"version": 9}),
-    ]  # fmt: skip
+        (
+            "an owner who is no side",
+            "POST",
+            f"{outcome}/commitments",
+            {**new_commitment, "owner_node": "third.test"},
+        ),
+        (
+            "a target that is no number",
+            "POST",
+            f"{outcome}/commitments",
+            {**new_commitment, "indicators": [{"code": "assistance.answered", "target": "many"}]},
+        ),
+        (
+            "a version that does not exist",
+            "POST",
+            f"{API}/outcomes/{r.theirs.pk}/signatures",
+            {"version": 9},
+        ),
+    ]
 
 
 INVALID = [
-    "unknown topic of an outcome", "unknown topic of a round", "unknown topic of a disagreement",
-    "unknown topic of an indicator", "unknown indicator", "unknown track",
-    "unknown delegation role", "unknown disagreement status", "unknown commitment status",
-    "extra field: dialogue", "extra field: round", "extra field: delegation",
-    "extra field: outcome", "extra field: amendment", "extra field: signature",
-    "extra field: position", "extra field: status", "extra field: commitment",
-    "extra field: report", "round number 0", "a round number taken", "not a date", "no venue",
-    "empty text", "an owner who is no side", "a target that is no number",
+    "unknown topic of an outcome",
+    "unknown topic of a round",
+    "unknown topic of a disagreement",
+    "unknown topic of an indicator",
+    "unknown indicator",
+    "unknown track",
+    "unknown delegation role",
+    "unknown disagreement status",
+    "unknown commitment status",
+    "extra field: dialogue",
+    "extra field: round",
+    "extra field: delegation",
+    "extra field: outcome",
+    "extra field: amendment",
+    "extra field: signature",
+    "extra field: position",
+    "extra field: status",
+    "extra field: commitment",
+    "extra field: report",
+    "round number 0",
+    "a round number taken",
+    "not a date",
+    "no venue",
+    "empty text",
+    "an owner who is no side",
+    "a target that is no number",
     "a version that does not exist",
-]  # fmt: skip
+]
 
 
 def test_the_invalid_cases_are_the_listed_ones(record):
@@ -332,11 +419,13 @@ def test_the_record_exported_here_verifies(record):
     verdicts = {f.item: f.detail for f in findings if ", signature of" not in f.item}
     assert verdicts == {
         f"round 1 outcome narcotics ({record.agreed.pk}) version 1": "agreed",
-        f"round 1 outcome fugitives ({record.pending.pk}) version 1":
-            "not agreed: signed by xx.test",
-        f"round 2 outcome cybersecurity ({record.theirs.pk}) version 1":
-            "not agreed: signed by partner.test",
-    }  # fmt: skip
+        f"round 1 outcome fugitives ({record.pending.pk}) version 1": (
+            "not agreed: signed by xx.test"
+        ),
+        f"round 2 outcome cybersecurity ({record.theirs.pk}) version 1": (
+            "not agreed: signed by partner.test"
+        ),
+    }
     # The partner's key is the one pinned for it; the keys' fingerprints are listed.
     assert document["nodes"]["partner.test"][0]["public_key"] == record.dialogue.peer.signing_key
     delegations = {d["node"]: d["name"] for d in document["rounds"][0]["delegations"]}

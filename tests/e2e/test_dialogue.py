@@ -140,57 +140,145 @@ def record(two_live_nodes) -> Record:
     ensure_peered(cn, us)
     r = Record(marker=f"E2E-{time.time_ns() % 10**10}")
     with signed_in(cn, AUTHORITY) as cn_api, signed_in(us, AUTHORITY) as us_api:
-        dialogue = call(cn_api, "POST", f"{API}/dialogues", {
-            "peer": us.node_id, "track": "law_enforcement_cyber",
-            "title_en": r.title("en"), "title_zh": r.title(ZH)},
-            expect=201)["dialogue"]  # fmt: skip
+        dialogue = call(
+            cn_api,
+            "POST",
+            f"{API}/dialogues",
+            {
+                "peer": us.node_id,
+                "track": "law_enforcement_cyber",
+                "title_en": r.title("en"),
+                "title_zh": r.title(ZH),
+            },
+            expect=201,
+        )["dialogue"]
         r.dialogue_id = dialogue["id"]
         path = r.path
-        r.round_id = round_id = call(cn_api, "POST", f"{path}/rounds", {
-            "number": 1, "date": "2017-10-04", "venue_en": VENUE["en"], "venue_zh": VENUE[ZH],
-            "topics": ["narcotics", "cybersecurity"],
-            "documents": [{"title": "Joint press release (public)", "reference": ""}]},
-            expect=201)["id"]  # fmt: skip
-        call(cn_api, "PUT", f"{API}/rounds/{round_id}/delegation", {"people": [
-            {"role": "co_chair", "name": f"郭声琨 {CN_CO_CHAIR}",
-             "title": "State Councilor and Minister of Public Security"},
-            {"role": "member", "name": "刘彦平", "title": "公安部副部长"}]})  # fmt: skip
+        r.round_id = round_id = call(
+            cn_api,
+            "POST",
+            f"{path}/rounds",
+            {
+                "number": 1,
+                "date": "2017-10-04",
+                "venue_en": VENUE["en"],
+                "venue_zh": VENUE[ZH],
+                "topics": ["narcotics", "cybersecurity"],
+                "documents": [{"title": "Joint press release (public)", "reference": ""}],
+            },
+            expect=201,
+        )["id"]
+        call(
+            cn_api,
+            "PUT",
+            f"{API}/rounds/{round_id}/delegation",
+            {
+                "people": [
+                    {
+                        "role": "co_chair",
+                        "name": f"郭声琨 {CN_CO_CHAIR}",
+                        "title": "State Councilor and Minister of Public Security",
+                    },
+                    {"role": "member", "name": "刘彦平", "title": "公安部副部长"},
+                ]
+            },
+        )
 
         ids = {}
         for which, topic in (("agreed", "cybersecurity"), ("proposed", "narcotics")):
-            ids[which] = call(cn_api, "POST", f"{API}/rounds/{round_id}/outcomes", {
-                "topic": topic, "text_en": r.outcome(which, "en"), "text_zh": r.outcome(which, ZH),
-                "signer_title": "国务委员、公安部部长"}, expect=201)["id"]  # fmt: skip
+            ids[which] = call(
+                cn_api,
+                "POST",
+                f"{API}/rounds/{round_id}/outcomes",
+                {
+                    "topic": topic,
+                    "text_en": r.outcome(which, "en"),
+                    "text_zh": r.outcome(which, ZH),
+                    "signer_title": "国务委员、公安部部长",
+                },
+                expect=201,
+            )["id"]
         r.agreed_id, r.proposed_id = ids["agreed"], ids["proposed"]
-        call(cn_api, "POST", f"{API}/outcomes/{r.agreed_id}/commitments", {
-            "title_en": r.commitment("en"), "title_zh": r.commitment(ZH),
-            "owner_node": us.node_id, "due_date": PAST_DUE,
-            "indicators": [{"code": "assistance.answered", "topic": "cybersecurity",
-                            "target": 12}]}, expect=201)  # fmt: skip
-        issue = call(cn_api, "POST", f"{path}/disagreements", {
-            "topic": "cybersecurity", "round_id": round_id,
-            "issue_en": r.issue("en"), "issue_zh": r.issue(ZH)},
-            expect=201)["id"]  # fmt: skip
-        call(cn_api, "PUT", f"{API}/disagreements/{issue}/position",
-             {"text_en": CN_POSITION_EN, "text_zh": CN_POSITION_ZH})  # fmt: skip
+        call(
+            cn_api,
+            "POST",
+            f"{API}/outcomes/{r.agreed_id}/commitments",
+            {
+                "title_en": r.commitment("en"),
+                "title_zh": r.commitment(ZH),
+                "owner_node": us.node_id,
+                "due_date": PAST_DUE,
+                "indicators": [
+                    {"code": "assistance.answered", "topic": "cybersecurity", "target": 12}
+                ],
+            },
+            expect=201,
+        )
+        issue = call(
+            cn_api,
+            "POST",
+            f"{path}/disagreements",
+            {
+                "topic": "cybersecurity",
+                "round_id": round_id,
+                "issue_en": r.issue("en"),
+                "issue_zh": r.issue(ZH),
+            },
+            expect=201,
+        )["id"]
+        call(
+            cn_api,
+            "PUT",
+            f"{API}/disagreements/{issue}/position",
+            {"text_en": CN_POSITION_EN, "text_zh": CN_POSITION_ZH},
+        )
 
         # us.test receives it all through the channel, then adds its own part.
-        arrived(us_api, path, lambda d: any(
-            d["rounds"] and len(d["outcomes"]) == 2 and d["commitments"] and x["positions"]
-            for x in d["disagreements"]), "the dialogue to reach us.test")  # fmt: skip
-        call(us_api, "PUT", f"{API}/rounds/{round_id}/delegation", {"people": [
-            {"role": "co_chair", "name": US_CO_CHAIR, "title": "Attorney General"},
-            {"role": "co_chair", "name": "Elaine Duke",
-             "title": "Acting Secretary of Homeland Security"}]})  # fmt: skip
-        call(us_api, "PUT", f"{API}/disagreements/{issue}/position",
-             {"text_en": US_POSITION_EN, "text_zh": US_POSITION_ZH})  # fmt: skip
-        arrived(cn_api, path, lambda d: (
-            any(p["node"] == us.node_id for p in d["rounds"][0]["delegations"])
-            and us.node_id in d["disagreements"][0]["positions"]),
-            "us.test's delegation and position to reach cn.test")  # fmt: skip
-        arrived(us_api, path, lambda d: all(
-            outcome_status(d, i) == "proposed" for i in ids.values()),
-            "both outcomes, signed by cn.test, on us.test")  # fmt: skip
+        arrived(
+            us_api,
+            path,
+            lambda d: any(
+                d["rounds"] and len(d["outcomes"]) == 2 and d["commitments"] and x["positions"]
+                for x in d["disagreements"]
+            ),
+            "the dialogue to reach us.test",
+        )
+        call(
+            us_api,
+            "PUT",
+            f"{API}/rounds/{round_id}/delegation",
+            {
+                "people": [
+                    {"role": "co_chair", "name": US_CO_CHAIR, "title": "Attorney General"},
+                    {
+                        "role": "co_chair",
+                        "name": "Elaine Duke",
+                        "title": "Acting Secretary of Homeland Security",
+                    },
+                ]
+            },
+        )
+        call(
+            us_api,
+            "PUT",
+            f"{API}/disagreements/{issue}/position",
+            {"text_en": US_POSITION_EN, "text_zh": US_POSITION_ZH},
+        )
+        arrived(
+            cn_api,
+            path,
+            lambda d: (
+                any(p["node"] == us.node_id for p in d["rounds"][0]["delegations"])
+                and us.node_id in d["disagreements"][0]["positions"]
+            ),
+            "us.test's delegation and position to reach cn.test",
+        )
+        arrived(
+            us_api,
+            path,
+            lambda d: all(outcome_status(d, i) == "proposed" for i in ids.values()),
+            "both outcomes, signed by cn.test, on us.test",
+        )
     return r
 
 
@@ -320,11 +408,19 @@ def ensure_agreed(cn: LiveNode, us: LiveNode, record: Record) -> None:
         dialogue = fetched(us_api, record.path)
         assert dialogue is not None
         if us.node_id not in signed_by(dialogue, record.agreed_id):
-            call(us_api, "POST", f"{API}/outcomes/{record.agreed_id}/signatures",
-                 {"version": 1, "signer_title": "Attorney General"}, expect=201)  # fmt: skip
-        arrived(cn_api, record.path,
-                lambda d: outcome_status(d, record.agreed_id) == "agreed",
-                "the agreed outcome on cn.test")  # fmt: skip
+            call(
+                us_api,
+                "POST",
+                f"{API}/outcomes/{record.agreed_id}/signatures",
+                {"version": 1, "signer_title": "Attorney General"},
+                expect=201,
+            )
+        arrived(
+            cn_api,
+            record.path,
+            lambda d: outcome_status(d, record.agreed_id) == "agreed",
+            "the agreed outcome on cn.test",
+        )
 
 
 def read_dashboard(page: Page, node: LiveNode, record: Record, language: str, screenshot) -> None:

@@ -33,14 +33,19 @@ def pair(tmp_path):
 def test_three_deliverers_send_each_message_once(pair):
     cn, us = pair
     extra = [
-        subprocess.Popen([sys.executable, "-m", "accord.cli", "deliver", "--poll", "0.05"],
-                         env=cn.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [sys.executable, "-m", "accord.cli", "deliver", "--poll", "0.05"],
+            env=cn.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(2)
-    ]  # fmt: skip
+    ]
     try:
         cn.accord("peer", "ping", "us.many", "--count", str(COUNT), "--size", "256")
-        wait_until(lambda: outbox_status(cn)["us.many"]["applied"] == COUNT, 180,
-                   what="every ping applied")  # fmt: skip
+        wait_until(
+            lambda: outbox_status(cn)["us.many"]["applied"] == COUNT, 180, what="every ping applied"
+        )
     finally:
         for process in extra:
             process.terminate()

@@ -18,9 +18,15 @@ def peered(two_live_nodes):
 def test_a_note_arrives_with_a_signed_receipt(peered):
     cn, us = peered
     with signed_in(cn, "investigator") as officer:
-        sent = officer.post("/api/v1/federation/notes", json={
-            "peer": "us.test", "subject": "关于案件 A-17", "text": "请协助核查。",
-            "language": "zh-hans"})  # fmt: skip
+        sent = officer.post(
+            "/api/v1/federation/notes",
+            json={
+                "peer": "us.test",
+                "subject": "关于案件 A-17",
+                "text": "请协助核查。",
+                "language": "zh-hans",
+            },
+        )
         assert sent.status_code == 201, sent.text
         message_id = sent.json()["message_id"]
 

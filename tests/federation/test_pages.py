@@ -20,17 +20,22 @@ pytestmark = pytest.mark.django_db
 def peer() -> Peer:
     signing = bytes(SigningKey.generate().verify_key)
     return Peer.objects.create(
-        node_id="us.page", url="http://127.0.0.1:9", party="United States",
-        agency="Department of Justice", signing_key=base64.b64encode(signing).decode(),
+        node_id="us.page",
+        url="http://127.0.0.1:9",
+        party="United States",
+        agency="Department of Justice",
+        signing_key=base64.b64encode(signing).decode(),
         encryption_key=base64.b64encode(bytes(PrivateKey.generate().public_key)).decode(),
         fingerprint=key_fingerprint(signing),
-    )  # fmt: skip
+    )
 
 
 def test_an_officer_sends_a_note_from_the_notes_page(client_for, peer):
     page = client_for(Role.ANALYST)
-    response = page.post("/notes/", {"peer": "us.page", "subject": "Lead 42",
-                                     "text": "Please check.", "language": "en"})  # fmt: skip
+    response = page.post(
+        "/notes/",
+        {"peer": "us.page", "subject": "Lead 42", "text": "Please check.", "language": "en"},
+    )
     assert response.status_code == 302
     note = Note.objects.get()
     message = OutboxMessage.objects.get()
@@ -48,8 +53,9 @@ def test_an_empty_note_is_refused_and_nothing_is_queued(client_for, peer):
 
 
 def test_the_channel_page_shows_peers_and_queued_messages(client_for, peer):
-    client_for(Role.INVESTIGATOR).post("/notes/", {"peer": "us.page", "subject": "s",
-                                                   "text": "t", "language": "en"})  # fmt: skip
+    client_for(Role.INVESTIGATOR).post(
+        "/notes/", {"peer": "us.page", "subject": "s", "text": "t", "language": "en"}
+    )
     page = client_for(Role.NODE_ADMIN).get("/federation/").content.decode()
     assert "<title>Federation · xx.test</title>" in page
     assert "us.page" in page and peer.fingerprint[:16] in page

@@ -19,8 +19,12 @@ EXTENSION = "extension-definition--4da54d41-2884-4772-ad2c-4d22b1f12193"
 
 
 def indicator(value: str, **extra) -> dict:
-    made = stix2.Indicator(pattern=f"[ipv4-addr:value = '{value}']", pattern_type="stix",
-                           valid_from="2026-01-01T00:00:00Z", **extra)  # fmt: skip
+    made = stix2.Indicator(
+        pattern=f"[ipv4-addr:value = '{value}']",
+        pattern_type="stix",
+        valid_from="2026-01-01T00:00:00Z",
+        **extra,
+    )
     return json.loads(made.serialize())
 
 
@@ -34,8 +38,9 @@ def load(node, tmp_path, name: str, objects: list[dict]) -> None:
 def mirror_of(node, origin: str) -> list[dict]:
     """The objects of the collection `origin` shares with `node` (empty until it exists)."""
     lines = node.accord("intel", "collections").stdout.splitlines()
-    alias = next((line.split()[1] for line in lines if f"from-{origin.replace('.', '-')}" in line),
-                 None)  # fmt: skip
+    alias = next(
+        (line.split()[1] for line in lines if f"from-{origin.replace('.', '-')}" in line), None
+    )
     if alias is None:
         return []
     return json.loads(node.accord("intel", "export", "--collection", alias).stdout)["objects"]
@@ -61,8 +66,18 @@ def pair(tmp_path_factory):
         cn, us = nodes
         cn.accord("intel", "share", "shared", us.node_id)
         us.accord("intel", "share", "shared", cn.node_id)
-        cn.accord("intel", "account", "add", "tool", "--read", "shared", "--write", "shared",
-                  "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
+        cn.accord(
+            "intel",
+            "account",
+            "add",
+            "tool",
+            "--read",
+            "shared",
+            "--write",
+            "shared",
+            "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )
         yield cn, us
 
 
@@ -84,16 +99,20 @@ def test_a_revocation_and_a_deletion_reach_the_partner_and_are_confirmed(pair, t
     cn, us = pair
     kept, doomed = indicator("203.0.113.50"), indicator("203.0.113.51")
     load(cn, tmp_path, "second", [kept, doomed])
-    wait_until(lambda: {kept["id"], doomed["id"]} <= {o["id"] for o in mirror_of(us, cn.node_id)},
-               timeout=60, what="the new objects on us")  # fmt: skip
+    wait_until(
+        lambda: {kept["id"], doomed["id"]} <= {o["id"] for o in mirror_of(us, cn.node_id)},
+        timeout=60,
+        what="the new objects on us",
+    )
     revoked = json.loads(stix2.parse(kept).new_version(revoked=True).serialize())
     load(cn, tmp_path, "revocation", [revoked])
     lines = cn.accord("intel", "collections").stdout.splitlines()
     shared = next(line.split()[0] for line in lines if " shared " in line)
     response = httpx.delete(
         f"{cn.url}/taxii2/api1/collections/{shared}/objects/{doomed['id']}/",
-        auth=("tool", PASSWORD), headers={"Accept": "application/taxii+json;version=2.1"},
-    )  # fmt: skip
+        auth=("tool", PASSWORD),
+        headers={"Accept": "application/taxii+json;version=2.1"},
+    )
     assert response.status_code == 200, response.text
 
     def settled() -> bool:
@@ -101,9 +120,14 @@ def test_a_revocation_and_a_deletion_reach_the_partner_and_are_confirmed(pair, t
         return doomed["id"] not in mirrored and mirrored.get(kept["id"], {}).get("revoked") is True
 
     wait_until(settled, timeout=60, what="the revocation and the deletion on us")
-    wait_until(lambda: f"{doomed['id']}  {us.node_id}" in cn.accord("intel", "retractions").stdout
-               and "confirmed" in cn.accord("intel", "retractions").stdout,
-               timeout=60, what="us's signed receipt for the deletion")  # fmt: skip
+    wait_until(
+        lambda: (
+            f"{doomed['id']}  {us.node_id}" in cn.accord("intel", "retractions").stdout
+            and "confirmed" in cn.accord("intel", "retractions").stdout
+        ),
+        timeout=60,
+        what="us's signed receipt for the deletion",
+    )
 
 
 def test_a_taxii_subscription_pulls_a_partner_collection_and_resumes(pair, tmp_path):
@@ -112,8 +136,16 @@ def test_a_taxii_subscription_pulls_a_partner_collection_and_resumes(pair, tmp_p
     shared = next(line.split()[0] for line in lines if " shared " in line)
     us.accord("intel", "collection", "pulled", "--title", "Pulled from cn over TAXII")
     url = f"{cn.url}/taxii2/api1/collections/{shared}/objects/"
-    us.accord("intel", "subscribe", "pulled", url, "--user", "tool", "--secret-stdin",
-              stdin=PASSWORD + "\n")  # fmt: skip
+    us.accord(
+        "intel",
+        "subscribe",
+        "pulled",
+        url,
+        "--user",
+        "tool",
+        "--secret-stdin",
+        stdin=PASSWORD + "\n",
+    )
 
     def pulled() -> list[dict]:
         return json.loads(us.accord("intel", "export", "--collection", "pulled").stdout)["objects"]
@@ -123,8 +155,11 @@ def test_a_taxii_subscription_pulls_a_partner_collection_and_resumes(pair, tmp_p
     assert all("192.0.2.99" not in o.get("pattern", "") for o in pulled())
     late = indicator("203.0.113.77")
     load(cn, tmp_path, "late", [late])
-    wait_until(lambda: late["id"] in {o["id"] for o in pulled()}, timeout=60,
-               what="the object added after the cursor")  # fmt: skip
+    wait_until(
+        lambda: late["id"] in {o["id"] for o in pulled()},
+        timeout=60,
+        what="the object added after the cursor",
+    )
     versions = [(o["id"], o.get("modified")) for o in pulled()]
     assert len(versions) == len(set(versions)), "the cursor must not pull anything twice"
     assert us.accord("intel", "sync").returncode == 0

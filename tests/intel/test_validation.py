@@ -26,11 +26,17 @@ def sid(kind: str, n: int) -> str:
 
 def indicator(n: int, **changes) -> dict:
     body = {
-        "type": "indicator", "spec_version": "2.1", "id": sid("indicator", n),
-        "created": TIME, "modified": TIME, "name": f"Indicator {n}",
-        "pattern": f"[ipv4-addr:value = '198.51.100.{n % 250}']", "pattern_type": "stix",
-        "valid_from": TIME, "indicator_types": ["malicious-activity"],
-    }  # fmt: skip
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": sid("indicator", n),
+        "created": TIME,
+        "modified": TIME,
+        "name": f"Indicator {n}",
+        "pattern": f"[ipv4-addr:value = '198.51.100.{n % 250}']",
+        "pattern_type": "stix",
+        "valid_from": TIME,
+        "indicator_types": ["malicious-activity"],
+    }
     body.update(changes)
     return {k: v for k, v in body.items() if v is not None}
 
@@ -73,35 +79,99 @@ def corpus() -> list:
         indicator(6, id="indicator--not-a-uuid"),
         indicator(7, labels="not a list"),
         indicator(8, object_marking_refs=[TLP_RED]),
-        {"type": "ipv4-addr", "spec_version": "2.1",
-         "id": IP, "value": "198.51.100.3"},
+        {"type": "ipv4-addr", "spec_version": "2.1", "id": IP, "value": "198.51.100.3"},
         {"type": "ipv4-addr", "spec_version": "2.1", "id": IP},
-        {"type": "domain-name", "spec_version": "2.1",
-         "id": "domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5", "value": "example.com"},
-        {"type": "malware", "spec_version": "2.1", "id": sid("malware", 9),
-         "created": TIME, "modified": LATER, "name": "Dridex", "is_family": True},
-        {"type": "malware", "spec_version": "2.1", "id": sid("malware", 10),
-         "created": TIME, "modified": TIME, "name": "No family flag"},
-        {"type": "relationship", "spec_version": "2.1", "id": sid("relationship", 11),
-         "created": TIME, "modified": TIME, "relationship_type": "indicates",
-         "source_ref": good["id"], "target_ref": sid("malware", 9)},
-        {"type": "relationship", "spec_version": "2.1", "id": sid("relationship", 12),
-         "created": TIME, "modified": TIME, "relationship_type": "indicates",
-         "source_ref": "nonsense", "target_ref": sid("malware", 9)},
-        {"type": "observed-data", "spec_version": "2.1", "id": sid("observed-data", 13),
-         "created": TIME, "modified": TIME, "first_observed": TIME, "last_observed": TIME,
-         "number_observed": 1, "object_refs": [IP]},
-        {"type": "x-agency-note", "spec_version": "2.1", "id": sid("x-agency-note", 14),
-         "created": TIME, "modified": TIME, "text": "custom objects are allowed"},
-        {"type": "identity", "spec_version": "2.1", "id": sid("identity", 15),
-         "created": TIME, "modified": TIME, "name": "Ministry", "identity_class": "organization"},
-        {"type": "vulnerability", "spec_version": "2.1", "id": sid("vulnerability", 16),
-         "created": TIME, "modified": TIME, "name": "CVE-2021-44228",
-         "external_references": [{"source_name": "cve", "external_id": "CVE-2021-44228"}]},
-        {"type": "report", "spec_version": "2.1", "id": sid("report", 17),
-         "created": TIME, "modified": TIME, "name": "Empty report", "published": TIME,
-         "object_refs": []},
-    ]  # fmt: skip
+        {
+            "type": "domain-name",
+            "spec_version": "2.1",
+            "id": "domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5",
+            "value": "example.com",
+        },
+        {
+            "type": "malware",
+            "spec_version": "2.1",
+            "id": sid("malware", 9),
+            "created": TIME,
+            "modified": LATER,
+            "name": "Dridex",
+            "is_family": True,
+        },
+        {
+            "type": "malware",
+            "spec_version": "2.1",
+            "id": sid("malware", 10),
+            "created": TIME,
+            "modified": TIME,
+            "name": "No family flag",
+        },
+        {
+            "type": "relationship",
+            "spec_version": "2.1",
+            "id": sid("relationship", 11),
+            "created": TIME,
+            "modified": TIME,
+            "relationship_type": "indicates",
+            "source_ref": good["id"],
+            "target_ref": sid("malware", 9),
+        },
+        {
+            "type": "relationship",
+            "spec_version": "2.1",
+            "id": sid("relationship", 12),
+            "created": TIME,
+            "modified": TIME,
+            "relationship_type": "indicates",
+            "source_ref": "nonsense",
+            "target_ref": sid("malware", 9),
+        },
+        {
+            "type": "observed-data",
+            "spec_version": "2.1",
+            "id": sid("observed-data", 13),
+            "created": TIME,
+            "modified": TIME,
+            "first_observed": TIME,
+            "last_observed": TIME,
+            "number_observed": 1,
+            "object_refs": [IP],
+        },
+        {
+            "type": "x-agency-note",
+            "spec_version": "2.1",
+            "id": sid("x-agency-note", 14),
+            "created": TIME,
+            "modified": TIME,
+            "text": "custom objects are allowed",
+        },
+        {
+            "type": "identity",
+            "spec_version": "2.1",
+            "id": sid("identity", 15),
+            "created": TIME,
+            "modified": TIME,
+            "name": "Ministry",
+            "identity_class": "organization",
+        },
+        {
+            "type": "vulnerability",
+            "spec_version": "2.1",
+            "id": sid("vulnerability", 16),
+            "created": TIME,
+            "modified": TIME,
+            "name": "CVE-2021-44228",
+            "external_references": [{"source_name": "cve", "external_id": "CVE-2021-44228"}],
+        },
+        {
+            "type": "report",
+            "spec_version": "2.1",
+            "id": sid("report", 17),
+            "created": TIME,
+            "modified": TIME,
+            "name": "Empty report",
+            "published": TIME,
+            "object_refs": [],
+        },
+    ]
 
 
 STOCK = """
@@ -120,8 +190,14 @@ print(json.dumps(verdicts))
 
 
 def stock_verdicts(objects: list) -> list[list[str]]:
-    done = subprocess.run([sys.executable, "-c", STOCK], input=json.dumps(objects),
-                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", STOCK],
+        input=json.dumps(objects),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return [v or [] for v in json.loads(done.stdout)]
 
 

@@ -117,14 +117,20 @@ def _actor(request: HttpRequest) -> Actor:
 def summary(row: AssistanceRequest, now: datetime) -> dict[str, Any]:
     open_deadlines = [d for d in deadlines_of(row) if d.met_at is None] if not row.is_final else []
     return {
-        "id": row.pk, "reference": row.reference,
+        "id": row.pk,
+        "reference": row.reference,
         "direction": "outgoing" if row.outgoing else "incoming",
-        "partner": row.peer.node_id, "request_type": row.request_type, "state": row.state,
-        "urgency": row.urgency, "confidential": row.confidential, "version": row.version,
-        "created_at": row.created_at, "submitted_at": row.submitted_at,
+        "partner": row.peer.node_id,
+        "request_type": row.request_type,
+        "state": row.state,
+        "urgency": row.urgency,
+        "confidential": row.confidential,
+        "version": row.version,
+        "created_at": row.created_at,
+        "submitted_at": row.submitted_at,
         "next_due": min((d.due_at for d in open_deadlines), default=None),
         "overdue": any(d.overdue(now) for d in open_deadlines),
-    }  # fmt: skip
+    }
 
 
 def detail(row: AssistanceRequest, user: Any) -> dict[str, Any]:
@@ -137,9 +143,13 @@ def detail(row: AssistanceRequest, user: Any) -> dict[str, Any]:
         **services.shared_view(row),
         "direction": "outgoing" if row.outgoing else "incoming",
         "deadlines": [
-            {"key": d.key, "due_at": d.due_at, "met_at": d.met_at,
-             "overdue": d.overdue(now) and not row.is_final,
-             "seconds_left": int(d.time_left(now).total_seconds())}
+            {
+                "key": d.key,
+                "due_at": d.due_at,
+                "met_at": d.met_at,
+                "overdue": d.overdue(now) and not row.is_final,
+                "seconds_left": int(d.time_left(now).total_seconds()),
+            }
             for d in deadlines_of(row)
         ],
         "actions": [] if waiting else [t.action for t in available(row, user.role, side)],
@@ -149,11 +159,18 @@ def detail(row: AssistanceRequest, user: Any) -> dict[str, Any]:
         ],
         "team": sorted(u.username for u in row.team.all()),
         "findings": [
-            {"ground": f.ground, "applies": f.applies, "rationale": f.rationale,
-             "reviewer": f.reviewer.username if f.reviewer else "", "at": f.at}
+            {
+                "ground": f.ground,
+                "applies": f.applies,
+                "rationale": f.rationale,
+                "reviewer": f.reviewer.username if f.reviewer else "",
+                "at": f.at,
+            }
             for f in row.findings.all()
-        ] if screening else [],
-    }  # fmt: skip
+        ]
+        if screening
+        else [],
+    }
 
 
 def _open(request: HttpRequest, request_id: UUID, how: str = "read") -> AssistanceRequest:
@@ -225,9 +242,14 @@ def take_action(request: HttpRequest, request_id: UUID, payload: ActionIn) -> di
             raise ValidationError(f"{attachment.name}: data_base64 is not base64") from None
         uploads.append((attachment.name, attachment.content_type, data))
     updated = services.perform(
-        _actor(request), row, payload.action, payload.payload, version=payload.version,
-        uploads=uploads, ip=client_ip(request),
-    )  # fmt: skip
+        _actor(request),
+        row,
+        payload.action,
+        payload.payload,
+        version=payload.version,
+        uploads=uploads,
+        ip=client_ip(request),
+    )
     updated.refresh_from_db()
     return detail(updated, request.user)
 
@@ -236,11 +258,16 @@ def take_action(request: HttpRequest, request_id: UUID, payload: ActionIn) -> di
 def add_finding(request: HttpRequest, request_id: UUID, payload: FindingIn) -> Status:
     row = _open(request, request_id)
     finding = services.record_finding(
-        _actor(request), row, payload.ground, payload.applies, payload.rationale,
+        _actor(request),
+        row,
+        payload.ground,
+        payload.applies,
+        payload.rationale,
         ip=client_ip(request),
-    )  # fmt: skip
-    return Status(201, {"ground": finding.ground, "applies": finding.applies,
-                        "rationale": finding.rationale})  # fmt: skip
+    )
+    return Status(
+        201, {"ground": finding.ground, "applies": finding.applies, "rationale": finding.rationale}
+    )
 
 
 @router.post("/assistance/requests/{request_id}/team", response=dict[str, Any])
@@ -284,10 +311,19 @@ def reminders(request: HttpRequest) -> list[dict[str, Any]]:
 
     require(_actor(request), Permission.VIEW_REQUESTS, what="reminders", ip=client_ip(request))
     rows = Reminder.objects.restrict(request.user).select_related("request", "user")[:200]
-    return [{"request": str(r.request_id), "reference": r.request.reference,
-             "deadline": r.deadline, "threshold": r.threshold, "due_at": r.due_at,
-             "text": text_of(r), "created_at": r.created_at, "read_at": r.read_at}
-            for r in rows]  # fmt: skip
+    return [
+        {
+            "request": str(r.request_id),
+            "reference": r.request.reference,
+            "deadline": r.deadline,
+            "threshold": r.threshold,
+            "due_at": r.due_at,
+            "text": text_of(r),
+            "created_at": r.created_at,
+            "read_at": r.read_at,
+        }
+        for r in rows
+    ]
 
 
 @router.get("/assistance/vocabulary", response=dict[str, Any])
@@ -300,14 +336,25 @@ def vocabulary(request: HttpRequest) -> dict[str, Any]:
         return [{"code": value, "label": str(label)} for value, label in choices.choices]
 
     return {
-        "types": pairs(RequestType), "legal_bases": pairs(LegalBasis),
-        "urgencies": pairs(Urgency), "grounds": pairs(RefusalGround),
+        "types": pairs(RequestType),
+        "legal_bases": pairs(LegalBasis),
+        "urgencies": pairs(Urgency),
+        "grounds": pairs(RefusalGround),
         "condition_kinds": pairs(ConditionKind),
-        "offence_categories": [{**c, "statutes": STATUTES[c["code"]]}
-                               for c in pairs(OffenceCategory)],
-        "steps": [{"code": t.action, "label": str(t.label), "side": t.side,
-                   "roles": sorted(t.roles), "from": sorted(t.sources),
-                   "to": t.target or "", "types": sorted(t.types)}
-                  for t in TRANSITIONS.values()],
+        "offence_categories": [
+            {**c, "statutes": STATUTES[c["code"]]} for c in pairs(OffenceCategory)
+        ],
+        "steps": [
+            {
+                "code": t.action,
+                "label": str(t.label),
+                "side": t.side,
+                "roles": sorted(t.roles),
+                "from": sorted(t.sources),
+                "to": t.target or "",
+                "types": sorted(t.types),
+            }
+            for t in TRANSITIONS.values()
+        ],
         "dual_criminality_finding": ScreeningFinding.DUAL_CRIMINALITY,
-    }  # fmt: skip
+    }

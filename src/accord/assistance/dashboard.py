@@ -43,8 +43,11 @@ def panel(actor: Actor) -> dict[str, Any]:
     data = services.metrics_for(actor)
     labels = dict(RequestType.choices)
     stages = []
-    measures = (("acknowledge", _("acknowledge")), ("decide", _("decide")),
-                ("respond", _("respond")))  # fmt: skip
+    measures = (
+        ("acknowledge", _("acknowledge")),
+        ("decide", _("decide")),
+        ("respond", _("respond")),
+    )
     for direction, label in (("incoming", _("Incoming")), ("outgoing", _("Outgoing"))):
         summary = data["by_direction"][direction]
         for measure, measure_label in measures:

@@ -35,8 +35,10 @@ class Officer(SignedIn):
 
     def finding(self, request_id: str, ground: str, applies: bool, rationale: str) -> None:
         self.wait(request_id, lambda v: True)
-        response = self.client.post(f"/api/v1/assistance/requests/{request_id}/findings", json={
-            "ground": ground, "applies": applies, "rationale": rationale})  # fmt: skip
+        response = self.client.post(
+            f"/api/v1/assistance/requests/{request_id}/findings",
+            json={"ground": ground, "applies": applies, "rationale": rationale},
+        )
         if response.status_code != 201:
             raise SeedError(f"demo finding failed: {response.text[:300]}")
 
@@ -59,21 +61,44 @@ def _offence(label: str, statute: str, years: int, category: str) -> dict[str, A
 
 
 def _request(
-    peer: str, kind: str, basis: str, authority: str, central: str, signer: str,
-    offences: list, summary: str, purpose: str, details: dict, **more: Any,
-) -> dict:  # fmt: skip
-    return {"peer": peer, "request_type": kind, "legal_basis": basis,
-            "requesting_authority": authority, "central_authority": central,
-            "offences": offences, "summary": NOTE + summary, "purpose": purpose,
-            "signer": signer, "details": details, "synthetic": True, **more}  # fmt: skip
+    peer: str,
+    kind: str,
+    basis: str,
+    authority: str,
+    central: str,
+    signer: str,
+    offences: list,
+    summary: str,
+    purpose: str,
+    details: dict,
+    **more: Any,
+) -> dict:
+    return {
+        "peer": peer,
+        "request_type": kind,
+        "legal_basis": basis,
+        "requesting_authority": authority,
+        "central_authority": central,
+        "offences": offences,
+        "summary": NOTE + summary,
+        "purpose": purpose,
+        "signer": signer,
+        "details": details,
+        "synthetic": True,
+        **more,
+    }
 
 
 def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> int:
     """Returns how many example requests it made."""
-    cn = {r: Officer(cn_url, u, password) for r, u in
-          (("inv", "investigator"), ("pro", "prosecutor"), ("ca", "central"))}  # fmt: skip
-    us = {r: Officer(us_url, u, password) for r, u in
-          (("inv", "investigator"), ("pro", "prosecutor"), ("ca", "central"))}  # fmt: skip
+    cn = {
+        r: Officer(cn_url, u, password)
+        for r, u in (("inv", "investigator"), ("pro", "prosecutor"), ("ca", "central"))
+    }
+    us = {
+        r: Officer(us_url, u, password)
+        for r, u in (("inv", "investigator"), ("pro", "prosecutor"), ("ca", "central"))
+    }
 
     def submit(side: dict[str, Officer], body: dict) -> str:
         request_id = side["inv"].create(body)
@@ -84,64 +109,124 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> int:
 
     fraud = [_offence("电信网络诈骗 Telecom fraud", "PRC Criminal Law Art. 266", 10, "fraud")]
     # 1. cn -> us: subscriber data, answered with a file, closed.
-    one = submit(cn, _request(
-        "us.doj", "data_order", "bilateral", "上海市公安局 Shanghai PSB", "公安部 MPS",
-        "张伟 Zhang Wei", fraud, "A call-centre fraud ring used US-hosted VoIP accounts.",
-        "Identify the account holders.",
-        {"data_category": "subscriber", "issuer": "Shanghai People's Procuratorate",
-         "issuer_is_judicial": True, "identifiers": [
-             {"kind": "ip", "value": "203.0.113.24", "observed_at": "2026-10-02T08:15:00Z"},
-             {"kind": "phone", "value": "+1 202 555 0143"}]}))  # fmt: skip
+    one = submit(
+        cn,
+        _request(
+            "us.doj",
+            "data_order",
+            "bilateral",
+            "上海市公安局 Shanghai PSB",
+            "公安部 MPS",
+            "张伟 Zhang Wei",
+            fraud,
+            "A call-centre fraud ring used US-hosted VoIP accounts.",
+            "Identify the account holders.",
+            {
+                "data_category": "subscriber",
+                "issuer": "Shanghai People's Procuratorate",
+                "issuer_is_judicial": True,
+                "identifiers": [
+                    {"kind": "ip", "value": "203.0.113.24", "observed_at": "2026-10-02T08:15:00Z"},
+                    {"kind": "phone", "value": "+1 202 555 0143"},
+                ],
+            },
+        ),
+    )
     us["ca"].step(one, "acknowledge")
     us["ca"].step(one, "start_screening")
     us["ca"].finding(one, "dual_criminality", True, "Wire fraud, 18 U.S.C. § 1343.")
     us["ca"].step(one, "accept")
     us["ca"].step(one, "begin_execution")
     csv = base64.b64encode(b"account,holder\nvoip-7731,Example Person (synthetic)\n").decode()
-    us["ca"].step(one, "respond", {"text": "Subscriber records attached (synthetic)."},
-                  attachments=[{"name": "subscribers.csv", "content_type": "text/csv",
-                                "data_base64": csv}])  # fmt: skip
+    us["ca"].step(
+        one,
+        "respond",
+        {"text": "Subscriber records attached (synthetic)."},
+        attachments=[{"name": "subscribers.csv", "content_type": "text/csv", "data_base64": csv}],
+    )
     cn["ca"].step(one, "close")
     # 2. cn -> us: urgent preservation, held.
-    two = submit(cn, _request(
-        "us.doj", "preservation", "budapest_29", "深圳市公安局 Shenzhen PSB", "公安部 MPS",
-        "张伟 Zhang Wei",
-        [_offence("破坏计算机信息系统 Ransomware", "PRC Criminal Law Art. 286", 15,
-                  "interference")],
-        "Ransomware operators stored stolen data with a US cloud provider.",
-        "Preserve the data until a full request follows.",
-        {"data_to_preserve": "Bucket ex-7731 and its access logs",
-         "relation_to_offence": "Holds the exfiltrated hospital data",
-         "custodian": "Example Cloud Inc.", "why_needed": "Retention is 30 days",
-         "full_request_follows": True},
-        urgency="urgent", urgency_reason="Logs are deleted after 30 days."))  # fmt: skip
+    two = submit(
+        cn,
+        _request(
+            "us.doj",
+            "preservation",
+            "budapest_29",
+            "深圳市公安局 Shenzhen PSB",
+            "公安部 MPS",
+            "张伟 Zhang Wei",
+            [
+                _offence(
+                    "破坏计算机信息系统 Ransomware", "PRC Criminal Law Art. 286", 15, "interference"
+                )
+            ],
+            "Ransomware operators stored stolen data with a US cloud provider.",
+            "Preserve the data until a full request follows.",
+            {
+                "data_to_preserve": "Bucket ex-7731 and its access logs",
+                "relation_to_offence": "Holds the exfiltrated hospital data",
+                "custodian": "Example Cloud Inc.",
+                "why_needed": "Retention is 30 days",
+                "full_request_follows": True,
+            },
+            urgency="urgent",
+            urgency_reason="Logs are deleted after 30 days.",
+        ),
+    )
     us["ca"].step(two, "acknowledge")
     us["ca"].step(two, "start_screening")
     us["ca"].step(two, "accept")
     us["ca"].step(two, "preserve")
     # 3. us -> cn: fentanyl precursors, accepted with conditions, in execution.
     drugs = [_offence("Fentanyl precursor trafficking", "21 U.S.C. § 960", 99, "narcotics")]
-    three = submit(us, _request(
-        "cn.mps", "general_evidence", "bilateral", "DEA Los Angeles Division",
-        "Office of International Affairs", "Sam Rivera", drugs,
-        "Precursor chemicals shipped to a Mexican cartel front company.",
-        "Obtain shipping records and a witness statement.",
-        {"measures": ["records", "witness"], "persons_and_places": "Freight forwarder, Guangzhou",
-         "questions": "Who ordered the shipments of 2026-09?"}))  # fmt: skip
+    three = submit(
+        us,
+        _request(
+            "cn.mps",
+            "general_evidence",
+            "bilateral",
+            "DEA Los Angeles Division",
+            "Office of International Affairs",
+            "Sam Rivera",
+            drugs,
+            "Precursor chemicals shipped to a Mexican cartel front company.",
+            "Obtain shipping records and a witness statement.",
+            {
+                "measures": ["records", "witness"],
+                "persons_and_places": "Freight forwarder, Guangzhou",
+                "questions": "Who ordered the shipments of 2026-09?",
+            },
+        ),
+    )
     cn["ca"].step(three, "acknowledge")
     cn["ca"].step(three, "start_screening")
     cn["ca"].finding(three, "dual_criminality", True, "走私、贩卖毒品罪 Art. 347, 350.")
-    cn["ca"].step(three, "accept_with_conditions", {"conditions": [
-        {"kind": "speciality", "text": "仅用于本案 Only for this case."}]})  # fmt: skip
+    cn["ca"].step(
+        three,
+        "accept_with_conditions",
+        {"conditions": [{"kind": "speciality", "text": "仅用于本案 Only for this case."}]},
+    )
     us["ca"].step(three, "accept_conditions")
     cn["ca"].step(three, "begin_execution")
     # 4. us -> cn: locate a fugitive, more information asked for.
-    four = submit(us, _request(
-        "cn.mps", "locate_person", "interpol", "FBI Seattle", "Office of International Affairs",
-        "Sam Rivera", [_offence("Money laundering", "18 U.S.C. § 1956", 20, "money_laundering")],
-        "A money mule organiser left the US in 2026.", "Locate the person.",
-        {"person": {"family_name": "Example", "given_names": "Pat (synthetic)"},
-         "last_known_location": "Guangzhou"}))  # fmt: skip
+    four = submit(
+        us,
+        _request(
+            "cn.mps",
+            "locate_person",
+            "interpol",
+            "FBI Seattle",
+            "Office of International Affairs",
+            "Sam Rivera",
+            [_offence("Money laundering", "18 U.S.C. § 1956", 20, "money_laundering")],
+            "A money mule organiser left the US in 2026.",
+            "Locate the person.",
+            {
+                "person": {"family_name": "Example", "given_names": "Pat (synthetic)"},
+                "last_known_location": "Guangzhou",
+            },
+        ),
+    )
     cn["ca"].step(four, "acknowledge")
     cn["ca"].step(four, "start_screening")
     cn["ca"].step(
@@ -150,21 +235,49 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> int:
         {"questions": "请提供出生日期和护照号码。 Date of birth and passport number?"},
     )
     # 5. cn -> us: stored data, just submitted (awaiting acknowledgement).
-    submit(cn, _request(
-        "us.doj", "stored_data", "budapest_31", "北京市公安局 Beijing PSB", "公安部 MPS",
-        "张伟 Zhang Wei",
-        [_offence("非法侵入计算机信息系统 Intrusion", "PRC Criminal Law Art. 285", 7,
-                  "illegal_access")],
-        "Intrusion into a provincial power grid operator.", "Obtain the attacker's server images.",
-        {"measure": "disclosure", "data_description": "Disk images of VPS 198.51.100.4",
-         "location": "Example Hosting LLC", "risk_of_loss": True}))  # fmt: skip
+    submit(
+        cn,
+        _request(
+            "us.doj",
+            "stored_data",
+            "budapest_31",
+            "北京市公安局 Beijing PSB",
+            "公安部 MPS",
+            "张伟 Zhang Wei",
+            [
+                _offence(
+                    "非法侵入计算机信息系统 Intrusion",
+                    "PRC Criminal Law Art. 285",
+                    7,
+                    "illegal_access",
+                )
+            ],
+            "Intrusion into a provincial power grid operator.",
+            "Obtain the attacker's server images.",
+            {
+                "measure": "disclosure",
+                "data_description": "Disk images of VPS 198.51.100.4",
+                "location": "Example Hosting LLC",
+                "risk_of_loss": True,
+            },
+        ),
+    )
     # 6. us -> cn: refused after consultation.
-    six = submit(us, _request(
-        "cn.mps", "general_evidence", "bilateral", "US Attorney, District of Columbia",
-        "Office of International Affairs", "Sam Rivera",
-        [_offence("Conspiracy", "18 U.S.C. § 371", 5, "facilitation")],
-        "Records of a state-owned enterprise.", "Obtain internal records.",
-        {"measures": ["records"], "persons_and_places": "Example SOE, Beijing"}))  # fmt: skip
+    six = submit(
+        us,
+        _request(
+            "cn.mps",
+            "general_evidence",
+            "bilateral",
+            "US Attorney, District of Columbia",
+            "Office of International Affairs",
+            "Sam Rivera",
+            [_offence("Conspiracy", "18 U.S.C. § 371", 5, "facilitation")],
+            "Records of a state-owned enterprise.",
+            "Obtain internal records.",
+            {"measures": ["records"], "persons_and_places": "Example SOE, Beijing"},
+        ),
+    )
     cn["ca"].step(six, "acknowledge")
     cn["ca"].step(six, "start_screening")
     cn["ca"].step(six, "consult", {"comment": "可否限定范围? Could the scope be narrowed?"})
@@ -195,13 +308,24 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> int:
             {"preserved_traffic_data": "Proxy logs 2026-10-05", "provider_and_path": "AS64496"},
         )
     )
-    eight = submit(us, _request(
-        "cn.mps", "spontaneous", "bilateral", "FBI Cyber Division",
-        "Office of International Affairs", "Sam Rivera",
-        [_offence("Botnet operation", "18 U.S.C. § 1030", 10, "interference")],
-        "A botnet command server controls devices in China.", "Help the partner act.",
-        {"information": "C2 at 198.51.100.77, active since 2026-09.",
-         "conditions": [{"kind": "confidentiality", "text": "Police use only."}]}))  # fmt: skip
+    eight = submit(
+        us,
+        _request(
+            "cn.mps",
+            "spontaneous",
+            "bilateral",
+            "FBI Cyber Division",
+            "Office of International Affairs",
+            "Sam Rivera",
+            [_offence("Botnet operation", "18 U.S.C. § 1030", 10, "interference")],
+            "A botnet command server controls devices in China.",
+            "Help the partner act.",
+            {
+                "information": "C2 at 198.51.100.77, active since 2026-09.",
+                "conditions": [{"kind": "confidentiality", "text": "Police use only."}],
+            },
+        ),
+    )
     cn["ca"].step(eight, "acknowledge")
     cn["ca"].step(eight, "accept_information")
     out.write("Demo requests created on both nodes (synthetic data).\n")

@@ -82,11 +82,12 @@ DETAIL_FIELDS: dict[str, list[tuple[str, Any, str, bool, Any]]] = {
     RequestType.SPONTANEOUS: [
         ("information", _("Information offered"), AREA, True, None),
     ],
-}  # fmt: skip
+}
 HELP = {
-    "identifiers": _("One per line: ip ADDRESS TIME (ISO 8601), account NAME, phone +NUMBER "
-                     "or email ADDRESS."),
-}  # fmt: skip
+    "identifiers": _(
+        "One per line: ip ADDRESS TIME (ISO 8601), account NAME, phone +NUMBER or email ADDRESS."
+    ),
+}
 PERSON_TYPES = (RequestType.LOCATE_PERSON, RequestType.IDENTITY_VERIFICATION)
 PERSON_NAMES = [name for name, *_rest in PERSON]
 
@@ -97,8 +98,12 @@ def _field(label: Any, kind: str, required: bool, choices: Any) -> forms.Field:
     if kind == CHOICE:
         return forms.ChoiceField(label=label, choices=choices.choices, required=required)
     if kind == MULTI:
-        return forms.MultipleChoiceField(label=label, choices=choices.choices, required=required,
-                                         widget=forms.CheckboxSelectMultiple)  # fmt: skip
+        return forms.MultipleChoiceField(
+            label=label,
+            choices=choices.choices,
+            required=required,
+            widget=forms.CheckboxSelectMultiple,
+        )
     widget = forms.Textarea(attrs={"rows": 3}) if kind == AREA else None
     return forms.CharField(label=label, required=required, widget=widget, max_length=10_000)
 
@@ -111,18 +116,24 @@ class RequestForm(forms.Form):
     summary = forms.CharField(label=_("Summary of facts"), widget=forms.Textarea(attrs={"rows": 4}))
     purpose = forms.CharField(label=_("Purpose"), widget=forms.Textarea(attrs={"rows": 2}))
     urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial="standard")
-    urgency_reason = forms.CharField(label=_("Reason for urgency"), required=False,
-                                     widget=forms.Textarea(attrs={"rows": 2}))  # fmt: skip
+    urgency_reason = forms.CharField(
+        label=_("Reason for urgency"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     confidential = forms.BooleanField(label=_("Confidential"), required=False)
-    confidentiality_reasons = forms.CharField(label=_("Why it must stay confidential"),
-                                              required=False,
-                                              widget=forms.Textarea(attrs={"rows": 2}))  # fmt: skip
-    desired_deadline = forms.DateField(label=_("Desired deadline"), required=False,
-                                       widget=forms.DateInput(attrs={"type": "date"}))  # fmt: skip
-    language = forms.ChoiceField(label=_("Language of the request"),
-                                 choices=[("en", "English"), ("zh-hans", "简体中文")])  # fmt: skip
-    translation = forms.CharField(label=_("Translation (language, translator)"), required=False,
-                                  max_length=300)  # fmt: skip
+    confidentiality_reasons = forms.CharField(
+        label=_("Why it must stay confidential"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    desired_deadline = forms.DateField(
+        label=_("Desired deadline"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    language = forms.ChoiceField(
+        label=_("Language of the request"), choices=[("en", "English"), ("zh-hans", "简体中文")]
+    )
+    translation = forms.CharField(
+        label=_("Translation (language, translator)"), required=False, max_length=300
+    )
     signer = forms.CharField(label=_("Signed by"), max_length=300)
 
     def __init__(self, request_type: str, peers: list[str], *args: Any, **kwargs: Any) -> None:
@@ -144,8 +155,10 @@ class RequestForm(forms.Form):
                 max_value=99,
             )
             self.fields[f"offence_{n}_category"] = forms.ChoiceField(
-                label=_("Shared category"), required=first,
-                choices=[("", "—"), *OffenceCategory.choices])  # fmt: skip
+                label=_("Shared category"),
+                required=first,
+                choices=[("", "—"), *OffenceCategory.choices],
+            )
         for name, label, kind, required, choices in DETAIL_FIELDS[request_type]:
             self.fields[f"d_{name}"] = _field(label, kind, required, choices)
             self.fields[f"d_{name}"].help_text = HELP.get(name, "")
@@ -177,16 +190,23 @@ class RequestForm(forms.Form):
                 )
         deadline = data.get("desired_deadline")
         return {
-            "request_type": self.request_type, "legal_basis": data["legal_basis"],
+            "request_type": self.request_type,
+            "legal_basis": data["legal_basis"],
             "requesting_authority": data["requesting_authority"],
-            "central_authority": data["central_authority"], "offences": offences,
-            "summary": data["summary"], "purpose": data["purpose"], "urgency": data["urgency"],
-            "urgency_reason": data["urgency_reason"], "confidential": data["confidential"],
+            "central_authority": data["central_authority"],
+            "offences": offences,
+            "summary": data["summary"],
+            "purpose": data["purpose"],
+            "urgency": data["urgency"],
+            "urgency_reason": data["urgency_reason"],
+            "confidential": data["confidential"],
             "confidentiality_reasons": data["confidentiality_reasons"],
             "desired_deadline": deadline.isoformat() if deadline else None,
-            "language": data["language"], "translation": data["translation"],
-            "signer": data["signer"], "details": self._details(),
-        }  # fmt: skip
+            "language": data["language"],
+            "translation": data["translation"],
+            "signer": data["signer"],
+            "details": self._details(),
+        }
 
     def _details(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -204,8 +224,10 @@ class RequestForm(forms.Form):
 def _add_condition_rows(form: forms.Form) -> None:
     for n in range(1, CONDITION_ROWS + 1):
         form.fields[f"c_{n}_kind"] = forms.ChoiceField(
-            label=_("Condition %(n)s") % {"n": n}, required=False,
-            choices=[("", "—"), *ConditionKind.choices])  # fmt: skip
+            label=_("Condition %(n)s") % {"n": n},
+            required=False,
+            choices=[("", "—"), *ConditionKind.choices],
+        )
         form.fields[f"c_{n}_text"] = forms.CharField(
             label=_("Condition %(n)s: wording") % {"n": n}, required=False, max_length=10_000
         )
@@ -252,11 +274,23 @@ def identifiers_text(identifiers: list[dict[str, Any]]) -> str:
 def initial_from(request: AssistanceRequest) -> dict[str, Any]:
     """A draft's values, to edit it in the same form."""
     initial: dict[str, Any] = {
-        name: getattr(request, name) for name in (
-            "legal_basis", "requesting_authority", "central_authority", "summary", "purpose",
-            "urgency", "urgency_reason", "confidential", "confidentiality_reasons",
-            "desired_deadline", "language", "translation", "signer")
-    }  # fmt: skip
+        name: getattr(request, name)
+        for name in (
+            "legal_basis",
+            "requesting_authority",
+            "central_authority",
+            "summary",
+            "purpose",
+            "urgency",
+            "urgency_reason",
+            "confidential",
+            "confidentiality_reasons",
+            "desired_deadline",
+            "language",
+            "translation",
+            "signer",
+        )
+    }
     initial["peer"] = request.requested_node
     for n, offence in enumerate(request.offences[:OFFENCE_ROWS], start=1):
         initial[f"offence_{n}_label"] = offence["label"]

@@ -74,27 +74,41 @@ def _hours(row: AssistanceRequest) -> float:
 @register(
     "assistance.submitted",
     _("Requests submitted"),
-    _("Requests submitted between the two nodes in the period, both directions, counted on "
-      "the day they were submitted."),
+    _(
+        "Requests submitted between the two nodes in the period, both directions, counted on "
+        "the day they were submitted."
+    ),
     PARAMS,
-)  # fmt: skip
+)
 def submitted(params: dict[str, Any], start: date, end: date) -> Reading:
     rows = [r for r in _requests(params) if _in(r.submitted_at, start, end)]
-    return Reading(len(rows), "count", str(_("submitted_at in the period")),
-                   _series(rows, start, end, lambda r: r.submitted_at, len), len(rows))  # fmt: skip
+    return Reading(
+        len(rows),
+        "count",
+        str(_("submitted_at in the period")),
+        _series(rows, start, end, lambda r: r.submitted_at, len),
+        len(rows),
+    )
 
 
 @register(
     "assistance.answered",
     _("Requests answered"),
-    _("Requests that received their full response (or, for preservation, the confirmed hold) "
-      "in the period, both directions."),
+    _(
+        "Requests that received their full response (or, for preservation, the confirmed hold) "
+        "in the period, both directions."
+    ),
     PARAMS,
-)  # fmt: skip
+)
 def answered(params: dict[str, Any], start: date, end: date) -> Reading:
     rows = [r for r in _requests(params) if _in(r.responded_at, start, end)]
-    return Reading(len(rows), "count", str(_("responded_at in the period")),
-                   _series(rows, start, end, lambda r: r.responded_at, len), len(rows))  # fmt: skip
+    return Reading(
+        len(rows),
+        "count",
+        str(_("responded_at in the period")),
+        _series(rows, start, end, lambda r: r.responded_at, len),
+        len(rows),
+    )
 
 
 def _turnaround(fraction: float) -> Callable[[dict[str, Any], date, date], Reading]:
@@ -115,17 +129,21 @@ def _turnaround(fraction: float) -> Callable[[dict[str, Any], date, date], Readi
 register(
     "assistance.turnaround_median",
     _("Median turnaround"),
-    _("Median time from receipt (the service clock starts) to the full response, over the "
-      "requests answered in the period; nearest-rank."),
+    _(
+        "Median time from receipt (the service clock starts) to the full response, over the "
+        "requests answered in the period; nearest-rank."
+    ),
     PARAMS,
-)(_turnaround(0.5))  # fmt: skip
+)(_turnaround(0.5))
 register(
     "assistance.turnaround_p90",
     _("90th-percentile turnaround"),
-    _("90th percentile (nearest rank) of the time from receipt to the full response, over the "
-      "requests answered in the period."),
+    _(
+        "90th percentile (nearest rank) of the time from receipt to the full response, over the "
+        "requests answered in the period."
+    ),
     PARAMS,
-)(_turnaround(0.9))  # fmt: skip
+)(_turnaround(0.9))
 
 
 @register(
@@ -133,7 +151,7 @@ register(
     _("Fugitive-location requests completed"),
     _("Requests to locate a person or fugitive answered in the period, both directions."),
     ("categories",),
-)  # fmt: skip
+)
 def locations(params: dict[str, Any], start: date, end: date) -> Reading:
     return answered({**params, "request_type": RequestType.LOCATE_PERSON}, start, end)
 
@@ -141,21 +159,36 @@ def locations(params: dict[str, Any], start: date, end: date) -> Reading:
 @register(
     "assistance.preservation_on_time",
     _("Preservation requests honoured in time"),
-    _("Share of the preservation requests decided in the period whose hold was confirmed "
-      "before its deadline; a refused or late one counts against."),
+    _(
+        "Share of the preservation requests decided in the period whose hold was confirmed "
+        "before its deadline; a refused or late one counts against."
+    ),
     ("categories",),
-)  # fmt: skip
+)
 def preservation_on_time(params: dict[str, Any], start: date, end: date) -> Reading:
-    rows = [r for r in _requests({**params, "request_type": RequestType.PRESERVATION})
-            if _in(r.decided_at, start, end)]  # fmt: skip
+    rows = [
+        r
+        for r in _requests({**params, "request_type": RequestType.PRESERVATION})
+        if _in(r.decided_at, start, end)
+    ]
 
     def value(items: list[AssistanceRequest]) -> float | None:
         if not items:
             return None
-        on_time = [r for r in items if r.responded_at and r.response_due
-                   and r.responded_at <= r.response_due and r.state != State.REFUSED]  # fmt: skip
+        on_time = [
+            r
+            for r in items
+            if r.responded_at
+            and r.response_due
+            and r.responded_at <= r.response_due
+            and r.state != State.REFUSED
+        ]
         return round(100 * len(on_time) / len(items), 1)
 
-    return Reading(value(rows), "percent",
-                   str(_("confirmed hold before its response deadline / preservations decided")),
-                   _series(rows, start, end, lambda r: r.decided_at, value), len(rows))  # fmt: skip
+    return Reading(
+        value(rows),
+        "percent",
+        str(_("confirmed hold before its response deadline / preservations decided")),
+        _series(rows, start, end, lambda r: r.decided_at, value),
+        len(rows),
+    )

@@ -70,9 +70,12 @@ def compute(requests: Iterable[AssistanceRequest], now: datetime) -> dict[str, A
         total += 1
         direction = "outgoing" if request.outgoing else "incoming"
         for measure, hours in durations(request).items():
-            for key in (("all", "", ""), ("direction", direction, ""),
-                        ("type", direction, request.request_type),
-                        ("urgency", direction, request.urgency)):  # fmt: skip
+            for key in (
+                ("all", "", ""),
+                ("direction", direction, ""),
+                ("type", direction, request.request_type),
+                ("urgency", direction, request.urgency),
+            ):
                 groups[key][measure].append(hours)
         if request.state not in FINAL_STATES and any(d.overdue(now) for d in deadlines_of(request)):
             overdue[direction] += 1
@@ -91,12 +94,14 @@ def compute(requests: Iterable[AssistanceRequest], now: datetime) -> dict[str, A
         },
         "by_type": [
             {"direction": d, "type": t, **_summary(groups[("type", d, t)])}
-            for d in ("incoming", "outgoing") for t in RequestType.values
+            for d in ("incoming", "outgoing")
+            for t in RequestType.values
             if ("type", d, t) in groups
         ],
         "by_urgency": [
             {"direction": d, "urgency": u, **_summary(groups[("urgency", d, u)])}
-            for d in ("incoming", "outgoing") for u in Urgency.values
+            for d in ("incoming", "outgoing")
+            for u in Urgency.values
             if ("urgency", d, u) in groups
         ],
         "overdue": {"incoming": overdue["incoming"], "outgoing": overdue["outgoing"]},
@@ -105,6 +110,7 @@ def compute(requests: Iterable[AssistanceRequest], now: datetime) -> dict[str, A
         "refusal_rate": round(sum(refused.values()) / decisions, 4) if decisions else None,
         "refusals_by_ground": [
             {"ground": g, "count": grounds[g], "rate": round(grounds[g] / decisions, 4)}
-            for g in RefusalGround.values if grounds[g]
+            for g in RefusalGround.values
+            if grounds[g]
         ],
-    }  # fmt: skip
+    }

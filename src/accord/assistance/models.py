@@ -111,9 +111,12 @@ class AssistanceRequest(models.Model):
     hold_expires = models.DateTimeField(null=True, blank=True)
     # The submission message, to show if the partner's node refused it.
     submit_message = models.ForeignKey(
-        "federation.OutboxMessage", null=True, blank=True, on_delete=models.SET_NULL,
+        "federation.OutboxMessage",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
-    )  # fmt: skip
+    )
     follows = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
     )
@@ -198,9 +201,12 @@ class PendingAction(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     outcome = models.CharField(max_length=16, blank=True)  # "", applied, refused
     message = models.ForeignKey(
-        "federation.OutboxMessage", null=True, blank=True, on_delete=models.SET_NULL,
+        "federation.OutboxMessage",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
-    )  # fmt: skip
+    )
     refusal = models.TextField(blank=True)
 
     def __str__(self) -> str:

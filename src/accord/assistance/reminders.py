@@ -51,8 +51,9 @@ def retry_emails(made_before: datetime) -> int:
     # created_at is the real time a reminder was made, whatever time the
     # clock runs as (accord requests tick --at).
     since = timezone.now() - EMAIL_RETRY
-    pending = Reminder.objects.filter(emailed=False, read_at=None, created_at__gte=since,
-                                      created_at__lt=made_before)  # fmt: skip
+    pending = Reminder.objects.filter(
+        emailed=False, read_at=None, created_at__gte=since, created_at__lt=made_before
+    )
     pending = pending.exclude(user__email="")
     return sum(email(r) for r in pending.select_related("user", "request")[:200])
 
@@ -77,16 +78,26 @@ def _remind(request: AssistanceRequest, deadline: Deadline, threshold: int) -> i
     with transaction.atomic():
         for user in responsible(request):
             reminder, new = Reminder.objects.get_or_create(
-                request=request, user=user, deadline=deadline.key, threshold=threshold,
+                request=request,
+                user=user,
+                deadline=deadline.key,
+                threshold=threshold,
                 due_at=deadline.due_at,
-            )  # fmt: skip
+            )
             if new:
                 created.append(reminder)
         if created:
-            audit.record(Actor.system("clock"), AuditAction.REMINDER_SEND, request,
-                         data={"reference": request.reference, "deadline": deadline.key,
-                               "threshold": threshold,
-                               "users": [r.user.username for r in created]})  # fmt: skip
+            audit.record(
+                Actor.system("clock"),
+                AuditAction.REMINDER_SEND,
+                request,
+                data={
+                    "reference": request.reference,
+                    "deadline": deadline.key,
+                    "threshold": threshold,
+                    "users": [r.user.username for r in created],
+                },
+            )
     if settings.EMAIL_REMINDERS:
         for reminder in created:
             transaction.on_commit(lambda r=reminder: email(r))
@@ -131,8 +142,9 @@ def email(reminder: Reminder) -> bool:
     try:
         send_mail(f"[Accord] {text[:120]}", text, None, [reminder.user.email])
     except OSError:
-        log.exception("reminder e-mail to %s failed; the clock will try again",
-                      reminder.user.username)  # fmt: skip
+        log.exception(
+            "reminder e-mail to %s failed; the clock will try again", reminder.user.username
+        )
         return False
     Reminder.objects.filter(pk=reminder.pk).update(emailed=True)
     return True

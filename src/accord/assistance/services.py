@@ -82,11 +82,24 @@ MAX_FILES = 20
 MAX_FILE_BYTES = 25 * 1024 * 1024
 
 CONTENT_FIELDS = (
-    "request_type", "legal_basis", "requesting_authority", "central_authority", "offences",
-    "summary", "purpose", "urgency", "urgency_reason", "confidential",
-    "confidentiality_reasons", "desired_deadline", "language", "translation", "signer",
-    "details", "synthetic",
-)  # fmt: skip
+    "request_type",
+    "legal_basis",
+    "requesting_authority",
+    "central_authority",
+    "offences",
+    "summary",
+    "purpose",
+    "urgency",
+    "urgency_reason",
+    "confidential",
+    "confidentiality_reasons",
+    "desired_deadline",
+    "language",
+    "translation",
+    "signer",
+    "details",
+    "synthetic",
+)
 
 # A legal basis named after one article fits only the type that article defines.
 BASIS_FOR_TYPE = {
@@ -273,8 +286,7 @@ def update_draft(
         locked = AssistanceRequest.objects.select_for_update().get(pk=request.pk)
         if locked.state != State.DRAFT:
             _refuse(actor, request, "edit", _("Only a draft can be edited."), 409, ip)
-        changed = sorted(k for k, v in _content_fields(content).items()
-                         if getattr(locked, k) != v)  # fmt: skip
+        changed = sorted(k for k, v in _content_fields(content).items() if getattr(locked, k) != v)
         for key, value in _content_fields(content).items():
             setattr(locked, key, value)
         locked.save()
@@ -434,17 +446,28 @@ def rule_problems(
     grounds = [g["ground"] for g in payload.get("grounds", [])]
     if action == "refuse":
         if not request.events.filter(action="consult").exists():
-            problems.append(_("Offer conditions before refusing: consult the requester first "
-                              "(Budapest Art. 27(6))."))  # fmt: skip
+            problems.append(
+                _(
+                    "Offer conditions before refusing: consult the requester first "
+                    "(Budapest Art. 27(6))."
+                )
+            )
         if any(g not in REFUSAL_GROUNDS for g in grounds):
-            problems.append(_("A domestic investigation postpones a request; it is not a "
-                              "ground to refuse it."))  # fmt: skip
-        if (request.request_type == RequestType.PRESERVATION
-                and RefusalGround.NO_DUAL_CRIMINALITY in grounds):  # fmt: skip
+            problems.append(
+                _("A domestic investigation postpones a request; it is not a ground to refuse it.")
+            )
+        if (
+            request.request_type == RequestType.PRESERVATION
+            and RefusalGround.NO_DUAL_CRIMINALITY in grounds
+        ):
             problems.append(_("Dual criminality is never a ground to refuse preservation."))
     if action == "postpone" and any(g not in POSTPONEMENT_GROUNDS for g in grounds):
-        problems.append(_("A request is postponed only for a domestic investigation; "
-                          "refuse it for the other grounds."))  # fmt: skip
+        problems.append(
+            _(
+                "A request is postponed only for a domestic investigation; "
+                "refuse it for the other grounds."
+            )
+        )
     if action in ("accept", "accept_with_conditions"):
         problems += _acceptance_problems(request, action)
     if action == "preserve" and payload.get("expires_at"):
@@ -460,13 +483,21 @@ def _acceptance_problems(request: AssistanceRequest, action: str) -> list[str]:
     if request.request_type not in NO_DUAL_CRIMINALITY:
         dual = latest.get(ScreeningFinding.DUAL_CRIMINALITY)
         if dual is None or not dual.applies:
-            problems.append(_("Record the dual-criminality decision (on the conduct, not the "
-                              "label) before accepting."))  # fmt: skip
+            problems.append(
+                _(
+                    "Record the dual-criminality decision (on the conduct, not the "
+                    "label) before accepting."
+                )
+            )
     if request.request_type == RequestType.LOCATE_PERSON:
         neutral = latest.get(RefusalGround.INTERPOL_ART3)
         if neutral is None or neutral.applies:
-            problems.append(_("A request to locate a person must pass the political-neutrality "
-                              "screen (INTERPOL Art. 3) before it is accepted."))  # fmt: skip
+            problems.append(
+                _(
+                    "A request to locate a person must pass the political-neutrality "
+                    "screen (INTERPOL Art. 3) before it is accepted."
+                )
+            )
     applying = [
         f for g, f in latest.items() if g != ScreeningFinding.DUAL_CRIMINALITY and f.applies
     ]
@@ -497,11 +528,15 @@ def _refuse(
         AuditAction.REQUEST_ACTION_REFUSED,
         request,
         target_type="" if request else "assistance.request",
-        data={"action": action, "reason": str(reason), "status": status,
-              "state": request.state if request else "",
-              "reference": request.reference if request else ""},
+        data={
+            "action": action,
+            "reason": str(reason),
+            "status": status,
+            "state": request.state if request else "",
+            "reference": request.reference if request else "",
+        },
         ip=ip,
-    )  # fmt: skip
+    )
     raise TransitionRefused(str(reason), status)
 
 
@@ -516,8 +551,15 @@ def _apply_local(
     now = at or timezone.now()
     if transition.action == "preserve" and not payload.get("expires_at"):
         payload = {**payload, "expires_at": (now + deadlines.HOLD_MINIMUM).isoformat()}
-    event = _advance(request, transition, payload, REQUESTING if request.outgoing else REQUESTED,
-                     actor_name(actor), actor_role(actor), now)  # fmt: skip
+    event = _advance(
+        request,
+        transition,
+        payload,
+        REQUESTING if request.outgoing else REQUESTED,
+        actor_name(actor),
+        actor_role(actor),
+        now,
+    )
     if transition.action == "validate" and actor.user:
         request.team.add(actor.user)
     if transition.action == "submit":
@@ -546,19 +588,34 @@ def _ask_partner(
 ) -> AssistanceRequest:
     """A requesting-side step after submission: the requested node orders it."""
     pending = PendingAction.objects.create(
-        id=uuid.uuid4(), request=request, action=transition.action, payload=payload,
+        id=uuid.uuid4(),
+        request=request,
+        action=transition.action,
+        payload=payload,
         user=actor.user,
-    )  # fmt: skip
+    )
     body = ActionBody(
-        request_id=str(request.pk), action_id=str(pending.pk), action=transition.action,
-        base_version=request.version, actor_name=actor_name(actor)[:LINE],
-        actor_role=actor_role(actor), payload=payload,
-    )  # fmt: skip
+        request_id=str(request.pk),
+        action_id=str(pending.pk),
+        action=transition.action,
+        base_version=request.version,
+        actor_name=actor_name(actor)[:LINE],
+        actor_role=actor_role(actor),
+        payload=payload,
+    )
     pending.message = federation.enqueue(request.peer, ACTION_KIND, body)
     pending.save(update_fields=["message"])
-    audit.record(actor, AuditAction.REQUEST_ACTION_ASKED, request, ip=ip,
-                 data={"reference": request.reference, "action": transition.action,
-                       "action_id": str(pending.pk)})  # fmt: skip
+    audit.record(
+        actor,
+        AuditAction.REQUEST_ACTION_ASKED,
+        request,
+        ip=ip,
+        data={
+            "reference": request.reference,
+            "action": transition.action,
+            "action_id": str(pending.pk),
+        },
+    )
     return request
 
 
@@ -577,20 +634,45 @@ def _advance(
     request.version += 1
     _effects(request, transition.action, payload, at)
     request.save()
-    return _write_event(request, transition.action, from_state, request.state, side,
-                        None, at, payload, name=name, role=role)  # fmt: skip
+    return _write_event(
+        request,
+        transition.action,
+        from_state,
+        request.state,
+        side,
+        None,
+        at,
+        payload,
+        name=name,
+        role=role,
+    )
 
 
 def _write_event(
-    request: AssistanceRequest, action: str, from_state: str, to_state: str, side: str,
-    actor: Actor | None, at: datetime, payload: dict[str, Any], *, name: str = "",
+    request: AssistanceRequest,
+    action: str,
+    from_state: str,
+    to_state: str,
+    side: str,
+    actor: Actor | None,
+    at: datetime,
+    payload: dict[str, Any],
+    *,
+    name: str = "",
     role: str = "",
-) -> RequestEvent:  # fmt: skip
+) -> RequestEvent:
     return RequestEvent.objects.create(
-        request=request, version=request.version, action=action, from_state=from_state,
-        to_state=to_state, side=side, actor_name=(actor_name(actor) if actor else name)[:300],
-        actor_role=actor_role(actor) if actor else role, at=at, payload=payload,
-    )  # fmt: skip
+        request=request,
+        version=request.version,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        side=side,
+        actor_name=(actor_name(actor) if actor else name)[:300],
+        actor_role=actor_role(actor) if actor else role,
+        at=at,
+        payload=payload,
+    )
 
 
 def _stop_the_clock(request: AssistanceRequest, answered_at: datetime) -> None:
@@ -665,12 +747,19 @@ def _attach_files(
     refs = []
     for name, content_type, data in uploads:
         if len(data) > MAX_FILE_BYTES:
-            raise ValidationError(_("%(name)s is larger than 25 MB; send it as evidence.")
-                                  % {"name": name})  # fmt: skip
+            raise ValidationError(
+                _("%(name)s is larger than 25 MB; send it as evidence.") % {"name": name}
+            )
         digest = files.store(data)
         kind = (content_type or "application/octet-stream")[:100]
-        refs.append({"name": name[:255] or digest, "content_type": kind, "size": len(data),
-                     "sha256": digest})  # fmt: skip
+        refs.append(
+            {
+                "name": name[:255] or digest,
+                "content_type": kind,
+                "size": len(data),
+                "sha256": digest,
+            }
+        )
     return {**payload, "files": refs}
 
 
@@ -679,10 +768,15 @@ def _send_files(request: AssistanceRequest, payload: dict[str, Any]) -> None:
     for ref in payload.get("files", []):
         pieces = files.chunks(files.load(ref["sha256"]), files.chunk_bytes())
         bodies = [
-            ChunkBody(request_id=str(request.pk), sha256=ref["sha256"], index=i,
-                      total=len(pieces), data=base64.b64encode(piece).decode())
+            ChunkBody(
+                request_id=str(request.pk),
+                sha256=ref["sha256"],
+                index=i,
+                total=len(pieces),
+                data=base64.b64encode(piece).decode(),
+            )
             for i, piece in enumerate(pieces)
-        ]  # fmt: skip
+        ]
         for body in bodies:
             federation.enqueue(request.peer, CHUNK_KIND, body)
 
@@ -693,9 +787,11 @@ def receive_chunk(peer: Peer, body: ChunkBody) -> None:
     if not AssistanceRequest.objects.filter(pk=body.request_id, peer=peer, outgoing=True).exists():
         raise _refusal("unknown_request: a file for a request this node did not send")
     FileChunk.objects.update_or_create(
-        request_id=uuid.UUID(body.request_id), sha256=body.sha256, index=body.index,
+        request_id=uuid.UUID(body.request_id),
+        sha256=body.sha256,
+        index=body.index,
         defaults={"data": base64.b64decode(body.data)},
-    )  # fmt: skip
+    )
 
 
 def _assemble(request: AssistanceRequest, ref: dict[str, Any]) -> None:
@@ -742,27 +838,39 @@ def record_finding(
     if request.outgoing:
         _refuse(actor, request, "finding", _("Screening belongs to the requested side."), 403, ip)
     if actor_role(actor) not in (Role.CENTRAL_AUTHORITY, SYSTEM_ROLE):
-        _refuse(actor, request, "finding", _("Only the central authority screens requests."),
-                403, ip)  # fmt: skip
-    if request.state not in (State.RECEIVED, State.SCREENING, State.LEGAL_REVIEW,
-                             State.CONSULTATION, State.POSTPONED):  # fmt: skip
+        _refuse(
+            actor, request, "finding", _("Only the central authority screens requests."), 403, ip
+        )
+    if request.state not in (
+        State.RECEIVED,
+        State.SCREENING,
+        State.LEGAL_REVIEW,
+        State.CONSULTATION,
+        State.POSTPONED,
+    ):
         _refuse(actor, request, "finding", _("Screening is over for this request."), 409, ip)
     valid = {ScreeningFinding.DUAL_CRIMINALITY, *RefusalGround.values}
     if ground not in valid:
         raise ValidationError(_("Unknown screening ground %(g)s.") % {"g": ground})
     if ground == RefusalGround.NO_DUAL_CRIMINALITY:
         raise ValidationError(_("Record dual criminality as its own decision."))
-    if (ground == ScreeningFinding.DUAL_CRIMINALITY and not applies
-            and request.request_type in NO_DUAL_CRIMINALITY):  # fmt: skip
+    if (
+        ground == ScreeningFinding.DUAL_CRIMINALITY
+        and not applies
+        and request.request_type in NO_DUAL_CRIMINALITY
+    ):
         raise ValidationError(_("Dual criminality is not required for this type of request."))
     rationale = rationale.strip()
     if not rationale:
         raise ValidationError(_("Give the rationale for this finding."))
     with transaction.atomic():
         finding = ScreeningFinding.objects.create(
-            request=request, ground=ground, applies=applies, rationale=rationale[:TEXT],
+            request=request,
+            ground=ground,
+            applies=applies,
+            rationale=rationale[:TEXT],
             reviewer=actor.user,
-        )  # fmt: skip
+        )
         audit.record(
             actor,
             AuditAction.REQUEST_FINDING,
@@ -778,8 +886,14 @@ def add_member(actor: Actor, request: AssistanceRequest, user: User, *, ip: str 
     if actor_role(actor) not in (Role.CENTRAL_AUTHORITY, SYSTEM_ROLE) and (
         actor.user != request.created_by
     ):
-        _refuse(actor, request, "team", _("Only the central authority or the request's author "
-                                          "adds people to its team."), 403, ip)  # fmt: skip
+        _refuse(
+            actor,
+            request,
+            "team",
+            _("Only the central authority or the request's author adds people to its team."),
+            403,
+            ip,
+        )
     if not user.has_permission(Permission.VIEW_REQUESTS):
         raise ValidationError(_("%(user)s does not work on requests.") % {"user": user.username})
     with transaction.atomic():
@@ -851,10 +965,16 @@ class ChunkBody(Strict):
 
 def event_dict(event: RequestEvent) -> dict[str, Any]:
     return {
-        "version": event.version, "action": event.action, "from_state": event.from_state,
-        "to_state": event.to_state, "side": event.side, "actor_name": event.actor_name,
-        "actor_role": event.actor_role, "at": _iso(event.at), "payload": event.payload,
-    }  # fmt: skip
+        "version": event.version,
+        "action": event.action,
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "side": event.side,
+        "actor_name": event.actor_name,
+        "actor_role": event.actor_role,
+        "at": _iso(event.at),
+        "payload": event.payload,
+    }
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -870,12 +990,15 @@ def content_of(request: AssistanceRequest) -> dict[str, Any]:
 
 def submit_body(request: AssistanceRequest) -> SubmitBody:
     return SubmitBody(
-        request_id=str(request.pk), reference=request.reference,
-        requesting_node=request.requesting_node, requested_node=request.requested_node,
-        created_at=_iso(request.created_at) or "", version=request.version,
+        request_id=str(request.pk),
+        reference=request.reference,
+        requesting_node=request.requesting_node,
+        requested_node=request.requested_node,
+        created_at=_iso(request.created_at) or "",
+        version=request.version,
         content=content_of(request),
         events=[event_dict(e) for e in request.events.order_by("version")],
-    )  # fmt: skip
+    )
 
 
 def transition_body(
@@ -889,18 +1012,38 @@ def transition_body(
 def shared_view(request: AssistanceRequest) -> dict[str, Any]:
     """Everything both replicas must agree on (the tests compare it across nodes)."""
     return {
-        "id": str(request.pk), "reference": request.reference,
-        "requesting_node": request.requesting_node, "requested_node": request.requested_node,
-        "content": content_of(request), "state": request.state, "version": request.version,
-        "conditions": request.conditions, "conditions_accepted": request.conditions_accepted,
-        "refusal_grounds": request.refusal_grounds, "restrictions": request.restrictions,
-        **{name: _iso(getattr(request, name)) for name in (
-            "created_at", "submitted_at", "received_at", "decided_at", "responded_at",
-            "ended_at", "acknowledge_due", "decision_due", "response_due", "hold_expires")},
+        "id": str(request.pk),
+        "reference": request.reference,
+        "requesting_node": request.requesting_node,
+        "requested_node": request.requested_node,
+        "content": content_of(request),
+        "state": request.state,
+        "version": request.version,
+        "conditions": request.conditions,
+        "conditions_accepted": request.conditions_accepted,
+        "refusal_grounds": request.refusal_grounds,
+        "restrictions": request.restrictions,
+        **{
+            name: _iso(getattr(request, name))
+            for name in (
+                "created_at",
+                "submitted_at",
+                "received_at",
+                "decided_at",
+                "responded_at",
+                "ended_at",
+                "acknowledge_due",
+                "decision_due",
+                "response_due",
+                "hold_expires",
+            )
+        },
         "events": [event_dict(e) for e in request.events.order_by("version")],
-        "files": [{"version": f.version, "name": f.name, "sha256": f.sha256, "size": f.size}
-                  for f in request.files.order_by("version", "pk")],
-    }  # fmt: skip
+        "files": [
+            {"version": f.version, "name": f.name, "sha256": f.sha256, "size": f.size}
+            for f in request.files.order_by("version", "pk")
+        ],
+    }
 
 
 # ---------------------------------------------------------------- inbound
@@ -926,12 +1069,17 @@ def receive_submit(peer: Peer, body: SubmitBody) -> None:
     if last.get("action") != "submit" or last.get("version") != body.version:
         raise _refusal("invalid_request: the history must end with its submission")
     request = AssistanceRequest(
-        id=uuid.UUID(body.request_id), reference=body.reference,
-        requesting_node=peer.node_id, requested_node=node.node_id, peer=peer, outgoing=False,
-        state=State.SUBMITTED, version=body.version,
+        id=uuid.UUID(body.request_id),
+        reference=body.reference,
+        requesting_node=peer.node_id,
+        requested_node=node.node_id,
+        peer=peer,
+        outgoing=False,
+        state=State.SUBMITTED,
+        version=body.version,
         created_at=datetime.fromisoformat(body.created_at),
         **_content_fields(content),
-    )  # fmt: skip
+    )
     submitted = datetime.fromisoformat(last["at"])
     request.submitted_at = submitted
     request.acknowledge_due = deadlines.acknowledge_due(submitted, request.urgency)
@@ -939,9 +1087,12 @@ def receive_submit(peer: Peer, body: SubmitBody) -> None:
     for raw in body.events:
         event = _parse_event(raw)
         RequestEvent.objects.create(request=request, **_event_fields(event))
-    audit.record(Actor(label=f"peer:{peer.node_id}"), AuditAction.REQUEST_RECEIVE, request,
-                 data={"reference": request.reference, "action": "submit",
-                       "version": request.version})  # fmt: skip
+    audit.record(
+        Actor(label=f"peer:{peer.node_id}"),
+        AuditAction.REQUEST_RECEIVE,
+        request,
+        data={"reference": request.reference, "action": "submit", "version": request.version},
+    )
 
 
 def _parse_event(raw: dict[str, Any]) -> EventBody:
@@ -980,8 +1131,15 @@ def receive_transition(peer: Peer, body: TransitionBody) -> None:
             raise _refusal("invalid_step: a requesting-side step this node did not ask for")
     for ref in event.payload.get("files", []):
         _assemble(request, ref)
-    _advance(request, transition, event.payload, event.side, event.actor_name,
-             event.actor_role, datetime.fromisoformat(event.at))  # fmt: skip
+    _advance(
+        request,
+        transition,
+        event.payload,
+        event.side,
+        event.actor_name,
+        event.actor_role,
+        datetime.fromisoformat(event.at),
+    )
     if pending is not None:
         pending.outcome = "applied"
         pending.save(update_fields=["outcome"])
@@ -995,9 +1153,12 @@ def receive_transition(peer: Peer, body: TransitionBody) -> None:
             request,
             data={"reference": request.reference, "files": deleted},
         )
-    audit.record(Actor(label=f"peer:{peer.node_id}"), AuditAction.REQUEST_RECEIVE, request,
-                 data={"reference": request.reference, "action": event.action,
-                       "version": request.version})  # fmt: skip
+    audit.record(
+        Actor(label=f"peer:{peer.node_id}"),
+        AuditAction.REQUEST_RECEIVE,
+        request,
+        data={"reference": request.reference, "action": event.action, "version": request.version},
+    )
 
 
 def receive_action(peer: Peer, body: ActionBody) -> None:
@@ -1025,17 +1186,29 @@ def receive_action(peer: Peer, body: ActionBody) -> None:
                 request_id=body.request_id, action_id=body.action_id, reason=reason[:TEXT]
             ),
         )
-        audit.record(Actor(label=f"peer:{peer.node_id}"), AuditAction.REQUEST_ACTION_REFUSED,
-                     request, data={"reference": request.reference, "action": body.action,
-                                    "reason": reason, "status": 409})  # fmt: skip
+        audit.record(
+            Actor(label=f"peer:{peer.node_id}"),
+            AuditAction.REQUEST_ACTION_REFUSED,
+            request,
+            data={
+                "reference": request.reference,
+                "action": body.action,
+                "reason": reason,
+                "status": 409,
+            },
+        )
         return
     assert transition is not None
-    event = _advance(request, transition, payload, REQUESTING, body.actor_name, body.actor_role,
-                     timezone.now())  # fmt: skip
+    event = _advance(
+        request, transition, payload, REQUESTING, body.actor_name, body.actor_role, timezone.now()
+    )
     federation.enqueue(peer, TRANSITION_KIND, transition_body(request, event, body.action_id))
-    audit.record(Actor(label=f"peer:{peer.node_id}"), AuditAction.REQUEST_RECEIVE, request,
-                 data={"reference": request.reference, "action": body.action,
-                       "version": request.version})  # fmt: skip
+    audit.record(
+        Actor(label=f"peer:{peer.node_id}"),
+        AuditAction.REQUEST_RECEIVE,
+        request,
+        data={"reference": request.reference, "action": body.action, "version": request.version},
+    )
 
 
 def receive_action_refused(peer: Peer, body: ActionRefusedBody) -> None:
@@ -1045,15 +1218,25 @@ def receive_action_refused(peer: Peer, body: ActionRefusedBody) -> None:
         raise _refusal("unknown_action: this node asked for no such step")
     pending.outcome, pending.refusal = "refused", body.reason
     pending.save(update_fields=["outcome", "refusal"])
-    audit.record(Actor(label=f"peer:{peer.node_id}"), AuditAction.REQUEST_ACTION_REFUSED, request,
-                 data={"reference": request.reference, "action": pending.action,
-                       "reason": body.reason, "status": 409})  # fmt: skip
+    audit.record(
+        Actor(label=f"peer:{peer.node_id}"),
+        AuditAction.REQUEST_ACTION_REFUSED,
+        request,
+        data={
+            "reference": request.reference,
+            "action": pending.action,
+            "reason": body.reason,
+            "status": 409,
+        },
+    )
 
 
 def _partner_request(peer: Peer, request_id: str, *, outgoing: bool) -> AssistanceRequest:
-    request = AssistanceRequest.objects.select_for_update().filter(
-        pk=request_id, peer=peer, outgoing=outgoing
-    ).first()  # fmt: skip
+    request = (
+        AssistanceRequest.objects.select_for_update()
+        .filter(pk=request_id, peer=peer, outgoing=outgoing)
+        .first()
+    )
     if request is None:
         raise _refusal("unknown_request: no such request shared with this peer")
     return request
@@ -1153,8 +1336,11 @@ def list_requests(
         rows = rows.exclude(state__in=FINAL_STATES).filter(overdue_condition(now))
     if filters.search:
         term = filters.search.strip()[:100]
-        rows = rows.filter(Q(reference__icontains=term) | Q(summary__icontains=term)
-                           | Q(requesting_authority__icontains=term))  # fmt: skip
+        rows = rows.filter(
+            Q(reference__icontains=term)
+            | Q(summary__icontains=term)
+            | Q(requesting_authority__icontains=term)
+        )
     if filters.topic:
         # JSON containment differs between SQLite and PostgreSQL: filter in Python.
         ids = [r.pk for r in rows if any(o.get("category") == filters.topic for o in r.offences)]
@@ -1172,9 +1358,13 @@ def overdue_condition(now: datetime) -> Q:
 
 
 def audit_list(actor: Actor, count: int, filters: Filters, ip: str = "") -> None:
-    audit.record(actor, AuditAction.REQUEST_LIST, target_type="assistance.request",
-                 data={"count": count, "filters": {k: v for k, v in filters.__dict__.items() if v}},
-                 ip=ip)  # fmt: skip
+    audit.record(
+        actor,
+        AuditAction.REQUEST_LIST,
+        target_type="assistance.request",
+        data={"count": count, "filters": {k: v for k, v in filters.__dict__.items() if v}},
+        ip=ip,
+    )
 
 
 def metrics_for(actor: Actor, *, ip: str = "", now: datetime | None = None) -> dict[str, Any]:

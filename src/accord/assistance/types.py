@@ -78,7 +78,9 @@ STATUTES: dict[str, dict[str, str]] = {
     "interception": {"budapest": "Art. 3", "prc": "Arts. 284, 285", "us": "18 U.S.C. § 2511"},
     "interference": {"budapest": "Arts. 4-5", "prc": "Art. 286", "us": "18 U.S.C. § 1030(a)(5)"},
     "misuse_of_devices": {
-        "budapest": "Art. 6", "prc": "Art. 285 ¶3", "us": "18 U.S.C. § 1029, § 1030",
+        "budapest": "Art. 6",
+        "prc": "Art. 285 ¶3",
+        "us": "18 U.S.C. § 1029, § 1030",
     },
     "forgery": {"budapest": "Art. 7", "prc": "Arts. 280, 287", "us": "18 U.S.C. § 1028"},
     "fraud": {"budapest": "Art. 8", "prc": "Arts. 266, 287", "us": "18 U.S.C. § 1343"},
@@ -91,7 +93,7 @@ STATUTES: dict[str, dict[str, str]] = {
     "money_laundering": {"budapest": "—", "prc": "Art. 191", "us": "18 U.S.C. §§ 1956, 1957"},
     "migrant_smuggling": {"budapest": "—", "prc": "Arts. 318, 321", "us": "8 U.S.C. § 1324"},
     "other": {"budapest": "—", "prc": "—", "us": "—"},
-}  # fmt: skip
+}
 
 LEGAL_SYSTEM_LABELS = {
     "budapest": _("Budapest Convention"),

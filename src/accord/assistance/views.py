@@ -60,10 +60,14 @@ def _open(request: HttpRequest, request_id: UUID, how: str = "read") -> Assistan
 def request_list(request: HttpRequest) -> HttpResponse:
     get = request.GET
     filters = services.Filters(
-        direction=get.get("direction", ""), state=get.get("state", ""),
-        request_type=get.get("type", ""), urgency=get.get("urgency", ""),
-        overdue=get.get("overdue") == "1", topic=get.get("topic", ""), search=get.get("q", ""),
-    )  # fmt: skip
+        direction=get.get("direction", ""),
+        state=get.get("state", ""),
+        request_type=get.get("type", ""),
+        urgency=get.get("urgency", ""),
+        overdue=get.get("overdue") == "1",
+        topic=get.get("topic", ""),
+        search=get.get("q", ""),
+    )
     actor = _actor(request)
     rows = list(services.list_requests(actor, filters, ip=client_ip(request))[:500])
     services.audit_list(actor, len(rows), filters, client_ip(request))
@@ -71,10 +75,13 @@ def request_list(request: HttpRequest) -> HttpResponse:
     context = {
         "rows": [(row, _next_deadline(row, now)) for row in rows],
         "filters": filters,
-        "states": State.choices, "types": RequestType.choices, "urgencies": Urgency.choices,
-        "topics": OffenceCategory.choices, "now": now,
+        "states": State.choices,
+        "types": RequestType.choices,
+        "urgencies": Urgency.choices,
+        "topics": OffenceCategory.choices,
+        "now": now,
         "can_create": request.user.role == Role.INVESTIGATOR,  # type: ignore[union-attr]
-    }  # fmt: skip
+    }
     return render(request, "assistance/list.html", context)
 
 
@@ -102,8 +109,9 @@ def request_create(request: HttpRequest) -> HttpResponse:
         try:
             if peer is None:
                 raise ValidationError(_("Choose an active partner node."))
-            created = services.create_request(_actor(request), peer, form.to_data(),
-                                              ip=client_ip(request))  # fmt: skip
+            created = services.create_request(
+                _actor(request), peer, form.to_data(), ip=client_ip(request)
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         except services.TransitionRefused as exc:
@@ -111,16 +119,21 @@ def request_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Draft %(ref)s saved.") % {"ref": created.reference})
             return redirect("assistance:detail", request_id=created.pk)
-    context = {"form": form, "request_type": request_type,
-               "type_label": RequestType(request_type).label, "editing": None}  # fmt: skip
+    context = {
+        "form": form,
+        "request_type": request_type,
+        "type_label": RequestType(request_type).label,
+        "editing": None,
+    }
     return render(request, "assistance/form.html", context)
 
 
 @permission_required(Permission.VIEW_REQUESTS)
 def request_edit(request: HttpRequest, request_id: UUID) -> HttpResponse:
     row = _open(request, request_id)
-    form = RequestForm(row.request_type, [row.requested_node], request.POST or None,
-                       initial=initial_from(row))  # fmt: skip
+    form = RequestForm(
+        row.request_type, [row.requested_node], request.POST or None, initial=initial_from(row)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.update_draft(_actor(request), row, form.to_data(), ip=client_ip(request))
@@ -131,8 +144,12 @@ def request_edit(request: HttpRequest, request_id: UUID) -> HttpResponse:
         else:
             messages.success(request, _("Draft saved."))
             return redirect("assistance:detail", request_id=row.pk)
-    context = {"form": form, "request_type": row.request_type,
-               "type_label": row.get_request_type_display(), "editing": row}  # fmt: skip
+    context = {
+        "form": form,
+        "request_type": row.request_type,
+        "type_label": row.get_request_type_display(),
+        "editing": row,
+    }
     return render(request, "assistance/form.html", context)
 
 
@@ -269,8 +286,15 @@ def request_step(request: HttpRequest, request_id: UUID) -> HttpResponse:
     payload = payload_from_post(action, request.POST) if action in TRANSITIONS else {}
     uploads = [(f.name, f.content_type or "", f.read()) for f in request.FILES.getlist("files")]
     try:
-        done = services.perform(_actor(request), row, action, payload, version=version,
-                                uploads=uploads, ip=client_ip(request))  # fmt: skip
+        done = services.perform(
+            _actor(request),
+            row,
+            action,
+            payload,
+            version=version,
+            uploads=uploads,
+            ip=client_ip(request),
+        )
     except services.TransitionRefused as exc:
         messages.error(request, exc.message)
     except ValidationError as exc:
@@ -279,8 +303,10 @@ def request_step(request: HttpRequest, request_id: UUID) -> HttpResponse:
         if services.waiting_actions(done).exists():
             messages.info(request, _("Sent to the partner; it takes effect when they confirm."))
         else:
-            messages.success(request, _("Done: the request is now %(state)s.")
-                             % {"state": done.get_state_display()})  # fmt: skip
+            messages.success(
+                request,
+                _("Done: the request is now %(state)s.") % {"state": done.get_state_display()},
+            )
     return redirect("assistance:detail", request_id=row.pk)
 
 

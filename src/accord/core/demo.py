@@ -54,7 +54,10 @@ USERNAMES = {
 
 NODES = (
     DemoNode(
-        "cn.mps", "China", "Ministry of Public Security", 8001,
+        "cn.mps",
+        "China",
+        "Ministry of Public Security",
+        8001,
         {
             Role.INVESTIGATOR: "李明 Li Ming (demo)",
             Role.PROSECUTOR: "王芳 Wang Fang (demo)",
@@ -65,7 +68,10 @@ NODES = (
         },
     ),
     DemoNode(
-        "us.doj", "United States", "Department of Justice", 8002,
+        "us.doj",
+        "United States",
+        "Department of Justice",
+        8002,
         {
             Role.INVESTIGATOR: "Alex Morgan (demo)",
             Role.PROSECUTOR: "Jordan Lee (demo)",
@@ -75,7 +81,7 @@ NODES = (
             Role.NODE_ADMIN: "Robin Hayes (demo)",
         },
     ),
-)  # fmt: skip
+)
 
 
 def node_env(root: Path, node: DemoNode) -> dict[str, str]:
@@ -139,11 +145,30 @@ def prepare(root: Path, node: DemoNode, out: TextIO) -> None:
         accord(root, node, "migrate", "--no-input", "-v", "0")
         return
     out.write(f"Creating demo node {node.node_id} …\n")
-    accord(root, node, "init", "--node-id", node.node_id, "--party", node.party,
-           "--agency", node.agency)  # fmt: skip
+    accord(
+        root,
+        node,
+        "init",
+        "--node-id",
+        node.node_id,
+        "--party",
+        node.party,
+        "--agency",
+        node.agency,
+    )
     for role, username in USERNAMES.items():
-        accord(root, node, "createuser", username, "--role", role.value, "--password-stdin",
-               "--full-name", node.people[role], stdin=DEMO_PASSWORD + "\n")  # fmt: skip
+        accord(
+            root,
+            node,
+            "createuser",
+            username,
+            "--role",
+            role.value,
+            "--password-stdin",
+            "--full-name",
+            node.people[role],
+            stdin=DEMO_PASSWORD + "\n",
+        )
 
 
 def wait_ready(node: DemoNode, process: subprocess.Popen) -> None:
@@ -191,8 +216,16 @@ def run_demo(root_name: str, out: TextIO, ports: tuple[int, int] = (8001, 8002))
     processes: list[subprocess.Popen] = []
     try:
         for node in NODES:
-            command = [sys.executable, "-m", "accord.cli", "serve", "--host", "127.0.0.1",
-                       "--port", str(node.port)]  # fmt: skip
+            command = [
+                sys.executable,
+                "-m",
+                "accord.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(node.port),
+            ]
             # Own session: Ctrl-C reaches only this supervisor, which then stops
             # each node in order instead of every process dying at once.
             processes.append(

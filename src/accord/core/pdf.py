@@ -13,10 +13,16 @@ from django.utils.translation import gettext as _
 
 TIMEOUT_SECONDS = 60
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-    "--no-pdf-header-footer", "--disable-extensions",
-)  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-pdf-header-footer",
+    "--disable-extensions",
+)
 
 
 class PdfUnavailable(Exception):
@@ -27,14 +33,22 @@ def render(html: str) -> bytes:
     chromium = Path(settings.CHROMIUM)
     if not chromium.is_file():
         raise PdfUnavailable(
-            _("PDF printing needs Chromium at %(path)s (set ACCORD_CHROMIUM); "
-              "use the print view meanwhile.") % {"path": chromium}
-        )  # fmt: skip
+            _(
+                "PDF printing needs Chromium at %(path)s (set ACCORD_CHROMIUM); "
+                "use the print view meanwhile."
+            )
+            % {"path": chromium}
+        )
     with tempfile.TemporaryDirectory(prefix="accord-pdf-") as work:
         page, out = Path(work) / "form.html", Path(work) / "form.pdf"
         page.write_text(html, encoding="utf-8")
-        command = [str(chromium), *FLAGS, f"--user-data-dir={work}/profile",
-                   f"--print-to-pdf={out}", page.as_uri()]  # fmt: skip
+        command = [
+            str(chromium),
+            *FLAGS,
+            f"--user-data-dir={work}/profile",
+            f"--print-to-pdf={out}",
+            page.as_uri(),
+        ]
         try:
             subprocess.run(command, capture_output=True, timeout=TIMEOUT_SECONDS, check=False)
         except subprocess.TimeoutExpired:

@@ -113,8 +113,12 @@ def _get(
 ) -> Any:
     """The object, once the caller holds the permission the operation needs
     (checked first, so a refusal never depends on whether the object exists)."""
-    require(_actor(request), permission, what=f"dialogue_{model.__name__.lower()}",
-            ip=client_ip(request))  # fmt: skip
+    require(
+        _actor(request),
+        permission,
+        what=f"dialogue_{model.__name__.lower()}",
+        ip=client_ip(request),
+    )
     return get_object_or_404(model.objects.restrict(request.user), pk=pk)
 
 
@@ -188,10 +192,16 @@ def dialogue_json(d: Dialogue) -> dict[str, Any]:
 def list_dialogues(request: HttpRequest) -> list[dict[str, Any]]:
     require(_actor(request), Permission.VIEW_DIALOGUE, what="dialogue_list", ip=client_ip(request))
     return [
-        {"id": str(d.pk), "track": d.track, "title_en": d.title_en, "title_zh": d.title_zh,
-         "partner": d.peer.node_id, "rounds": d.rounds.count()}
+        {
+            "id": str(d.pk),
+            "track": d.track,
+            "title_en": d.title_en,
+            "title_zh": d.title_zh,
+            "partner": d.peer.node_id,
+            "rounds": d.rounds.count(),
+        }
         for d in Dialogue.objects.restrict(request.user).select_related("peer")
-    ]  # fmt: skip
+    ]
 
 
 @router.post("/dialogue/dialogues", response={201: dict[str, Any]})
@@ -199,9 +209,13 @@ def create_dialogue(request: HttpRequest, payload: DialogueIn) -> Status:
     require(_actor(request), Permission.MANAGE_DIALOGUE, what="create_dialogue")
     peer = get_object_or_404(Peer, node_id=payload.peer, active=True)
     dialogue = services.create_dialogue(
-        _actor(request), peer, payload.track, payload.title_en, payload.title_zh,
+        _actor(request),
+        peer,
+        payload.track,
+        payload.title_en,
+        payload.title_zh,
         ip=client_ip(request),
-    )  # fmt: skip
+    )
     return Status(201, dialogue_json(dialogue))
 
 
@@ -213,25 +227,31 @@ def get_dialogue(request: HttpRequest, dialogue_id: UUID) -> dict[str, Any]:
 @router.get("/dialogue/dialogues/{dialogue_id}/export", response=dict[str, Any])
 def export_dialogue(request: HttpRequest, dialogue_id: UUID) -> dict[str, Any]:
     dialogue = _get(Dialogue, request, dialogue_id)
-    audit.record(_actor(request), AuditAction.DIALOGUE_EXPORT, dialogue, ip=client_ip(request),
-                 data={"what": "export"})  # fmt: skip
+    audit.record(
+        _actor(request),
+        AuditAction.DIALOGUE_EXPORT,
+        dialogue,
+        ip=client_ip(request),
+        data={"what": "export"},
+    )
     return export.export_dialogue(dialogue)
 
 
 @router.post("/dialogue/dialogues/{dialogue_id}/rounds", response={201: dict[str, Any]})
 def add_round(request: HttpRequest, dialogue_id: UUID, payload: RoundIn) -> Status:
     dialogue = _get(Dialogue, request, dialogue_id, Permission.MANAGE_DIALOGUE)
-    round_ = services.save_round(_actor(request), dialogue, payload.model_dump(),
-                                 ip=client_ip(request))  # fmt: skip
+    round_ = services.save_round(
+        _actor(request), dialogue, payload.model_dump(), ip=client_ip(request)
+    )
     return Status(201, {"id": str(round_.pk), "number": round_.number})
 
 
 @router.put("/dialogue/rounds/{round_id}/delegation", response=dict[str, Any])
 def set_delegation(request: HttpRequest, round_id: UUID, payload: DelegationIn) -> dict[str, Any]:
     round_ = _get(Round, request, round_id, Permission.MANAGE_DIALOGUE)
-    people = services.set_delegation(_actor(request), round_,
-                                     [p.model_dump() for p in payload.people],
-                                     ip=client_ip(request))  # fmt: skip
+    people = services.set_delegation(
+        _actor(request), round_, [p.model_dump() for p in payload.people], ip=client_ip(request)
+    )
     return {
         "node": services.this_node().node_id,
         "people": [{"role": p.role, "name": p.name, "title": p.title} for p in people],
@@ -241,53 +261,85 @@ def set_delegation(request: HttpRequest, round_id: UUID, payload: DelegationIn) 
 @router.post("/dialogue/rounds/{round_id}/outcomes", response={201: dict[str, Any]})
 def propose(request: HttpRequest, round_id: UUID, payload: OutcomeIn) -> Status:
     round_ = _get(Round, request, round_id, Permission.SIGN_OUTCOMES)
-    outcome = services.propose_outcome(_actor(request), round_, payload.topic, payload.text_en,
-                                       payload.text_zh, payload.signer_title,
-                                       ip=client_ip(request))  # fmt: skip
+    outcome = services.propose_outcome(
+        _actor(request),
+        round_,
+        payload.topic,
+        payload.text_en,
+        payload.text_zh,
+        payload.signer_title,
+        ip=client_ip(request),
+    )
     return Status(201, {"id": str(outcome.pk), "version": 1})
 
 
 @router.post("/dialogue/outcomes/{outcome_id}/versions", response={201: dict[str, Any]})
 def amend(request: HttpRequest, outcome_id: UUID, payload: AmendIn) -> Status:
     outcome = _get(Outcome, request, outcome_id, Permission.SIGN_OUTCOMES)
-    version = services.amend_outcome(_actor(request), outcome, payload.text_en, payload.text_zh,
-                                     payload.signer_title, ip=client_ip(request))  # fmt: skip
-    return Status(201, {"id": str(outcome.pk), "version": version.version,
-                        "content_sha256": version.content_sha256})  # fmt: skip
+    version = services.amend_outcome(
+        _actor(request),
+        outcome,
+        payload.text_en,
+        payload.text_zh,
+        payload.signer_title,
+        ip=client_ip(request),
+    )
+    return Status(
+        201,
+        {
+            "id": str(outcome.pk),
+            "version": version.version,
+            "content_sha256": version.content_sha256,
+        },
+    )
 
 
 @router.post("/dialogue/outcomes/{outcome_id}/signatures", response={201: dict[str, Any]})
 def sign(request: HttpRequest, outcome_id: UUID, payload: SignIn) -> Status:
     outcome = _get(Outcome, request, outcome_id, Permission.SIGN_OUTCOMES)
-    signature = services.sign_outcome(_actor(request), outcome, payload.version,
-                                      payload.signer_title, ip=client_ip(request))  # fmt: skip
-    return Status(201, {"node": signature.node, "version": payload.version,
-                        "signed_at": signature.signed_at})  # fmt: skip
+    signature = services.sign_outcome(
+        _actor(request), outcome, payload.version, payload.signer_title, ip=client_ip(request)
+    )
+    return Status(
+        201, {"node": signature.node, "version": payload.version, "signed_at": signature.signed_at}
+    )
 
 
 @router.post("/dialogue/dialogues/{dialogue_id}/disagreements", response={201: dict[str, Any]})
 def open_disagreement(request: HttpRequest, dialogue_id: UUID, payload: DisagreementIn) -> Status:
     dialogue = _get(Dialogue, request, dialogue_id, Permission.MANAGE_DIALOGUE)
-    round_ = get_object_or_404(Round, pk=payload.round_id, dialogue=dialogue) if (
-        payload.round_id) else None  # fmt: skip
-    item = services.open_disagreement(_actor(request), dialogue, payload.topic, payload.issue_en,
-                                      payload.issue_zh, round_, ip=client_ip(request))  # fmt: skip
+    round_ = (
+        get_object_or_404(Round, pk=payload.round_id, dialogue=dialogue)
+        if (payload.round_id)
+        else None
+    )
+    item = services.open_disagreement(
+        _actor(request),
+        dialogue,
+        payload.topic,
+        payload.issue_en,
+        payload.issue_zh,
+        round_,
+        ip=client_ip(request),
+    )
     return Status(201, {"id": str(item.pk)})
 
 
 @router.put("/dialogue/disagreements/{disagreement_id}/position", response=dict[str, Any])
 def state_position(request: HttpRequest, disagreement_id: UUID, payload: PositionIn) -> dict:
     item = _get(Disagreement, request, disagreement_id, Permission.MANAGE_DIALOGUE)
-    position = services.state_position(_actor(request), item, payload.text_en, payload.text_zh,
-                                       ip=client_ip(request))  # fmt: skip
+    position = services.state_position(
+        _actor(request), item, payload.text_en, payload.text_zh, ip=client_ip(request)
+    )
     return {"node": position.node, "text_en": position.text_en, "text_zh": position.text_zh}
 
 
 @router.post("/dialogue/disagreements/{disagreement_id}/status", response=dict[str, Any])
 def disagreement_status(request: HttpRequest, disagreement_id: UUID, payload: StatusIn) -> dict:
     item = _get(Disagreement, request, disagreement_id, Permission.MANAGE_DIALOGUE)
-    item = services.set_disagreement_status(_actor(request), item, payload.status, payload.note,
-                                            ip=client_ip(request))  # fmt: skip
+    item = services.set_disagreement_status(
+        _actor(request), item, payload.status, payload.note, ip=client_ip(request)
+    )
     return {"id": str(item.pk), "status": item.status}
 
 
@@ -302,8 +354,9 @@ def add_commitment(request: HttpRequest, outcome_id: UUID, payload: CommitmentIn
 @router.post("/dialogue/commitments/{commitment_id}/status", response=dict[str, Any])
 def commitment_status(request: HttpRequest, commitment_id: UUID, payload: StatusIn) -> dict:
     item = _get(Commitment, request, commitment_id, Permission.MANAGE_DIALOGUE)
-    item = services.set_commitment_status(_actor(request), item, payload.status, payload.note,
-                                          ip=client_ip(request))  # fmt: skip
+    item = services.set_commitment_status(
+        _actor(request), item, payload.status, payload.note, ip=client_ip(request)
+    )
     return commitment_json(item, timezone.now().date())
 
 

@@ -26,89 +26,197 @@ def _until(found: Callable[[], Any], what: str) -> Any:
 
 
 OUTCOMES = [
-    ("counter_terrorism",
-     "Both sides will deepen counter-terrorism cooperation, including the exchange of "
-     "information on terrorist suspects and financing.",
-     "双方将深化反恐合作，包括交换恐怖嫌疑人员及恐怖融资信息。"),
-    ("narcotics",
-     "Both sides will strengthen cooperation against drug trafficking, including fentanyl "
-     "and its precursors.",
-     "双方将加强禁毒合作，包括打击芬太尼及其前体化学品的贩运。"),
-    ("cybersecurity",
-     "Both sides will cooperate on cybercrime cases and on network protection, and answer "
-     "each other's requests promptly.",
-     "双方将在网络犯罪案件和网络保护方面开展合作，并及时答复对方的请求。"),
-    ("immigration",
-     "Both sides will cooperate on illegal immigration and the repatriation of nationals "
-     "without legal status.",
-     "双方将在非法移民及遣返无合法身份人员方面开展合作。"),
-]  # fmt: skip
+    (
+        "counter_terrorism",
+        "Both sides will deepen counter-terrorism cooperation, including the exchange of "
+        "information on terrorist suspects and financing.",
+        "双方将深化反恐合作，包括交换恐怖嫌疑人员及恐怖融资信息。",
+    ),
+    (
+        "narcotics",
+        "Both sides will strengthen cooperation against drug trafficking, including fentanyl "
+        "and its precursors.",
+        "双方将加强禁毒合作，包括打击芬太尼及其前体化学品的贩运。",
+    ),
+    (
+        "cybersecurity",
+        "Both sides will cooperate on cybercrime cases and on network protection, and answer "
+        "each other's requests promptly.",
+        "双方将在网络犯罪案件和网络保护方面开展合作，并及时答复对方的请求。",
+    ),
+    (
+        "immigration",
+        "Both sides will cooperate on illegal immigration and the repatriation of nationals "
+        "without legal status.",
+        "双方将在非法移民及遣返无合法身份人员方面开展合作。",
+    ),
+]
 
 
 def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> None:
     cn, us = SignedIn(cn_url, "central", password), SignedIn(us_url, "central", password)
-    dialogue = cn.call("POST", "/api/v1/dialogue/dialogues", {
-        "peer": "us.doj", "track": "law_enforcement_cyber",
-        "title_en": "China–US Law Enforcement and Cybersecurity Dialogue",
-        "title_zh": "中美执法及网络安全对话"}, expect=201)["dialogue"]  # fmt: skip
+    dialogue = cn.call(
+        "POST",
+        "/api/v1/dialogue/dialogues",
+        {
+            "peer": "us.doj",
+            "track": "law_enforcement_cyber",
+            "title_en": "China–US Law Enforcement and Cybersecurity Dialogue",
+            "title_zh": "中美执法及网络安全对话",
+        },
+        expect=201,
+    )["dialogue"]
     path = f"/api/v1/dialogue/dialogues/{dialogue['id']}"
-    round_id = cn.call("POST", f"{path}/rounds", {
-        "number": 1, "date": "2017-10-04", "venue_en": "Washington, D.C.", "venue_zh": "华盛顿",
-        "topics": ["counter_terrorism", "narcotics", "cybersecurity", "immigration",
-                   "fugitives"],
-        "documents": [{"title": "Joint press release (public)", "reference": ""}]},
-        expect=201)["id"]  # fmt: skip
-    cn.call("PUT", f"/api/v1/dialogue/rounds/{round_id}/delegation", {"people": [
-        {"role": "co_chair", "name": "郭声琨 Guo Shengkun",
-         "title": "State Councilor and Minister of Public Security"}]})  # fmt: skip
+    round_id = cn.call(
+        "POST",
+        f"{path}/rounds",
+        {
+            "number": 1,
+            "date": "2017-10-04",
+            "venue_en": "Washington, D.C.",
+            "venue_zh": "华盛顿",
+            "topics": [
+                "counter_terrorism",
+                "narcotics",
+                "cybersecurity",
+                "immigration",
+                "fugitives",
+            ],
+            "documents": [{"title": "Joint press release (public)", "reference": ""}],
+        },
+        expect=201,
+    )["id"]
+    cn.call(
+        "PUT",
+        f"/api/v1/dialogue/rounds/{round_id}/delegation",
+        {
+            "people": [
+                {
+                    "role": "co_chair",
+                    "name": "郭声琨 Guo Shengkun",
+                    "title": "State Councilor and Minister of Public Security",
+                }
+            ]
+        },
+    )
     _until(lambda: us.client.get(path).status_code == 200, "the dialogue")
     _until(lambda: us.call("GET", path)["rounds"], "the round")
-    us.call("PUT", f"/api/v1/dialogue/rounds/{round_id}/delegation", {"people": [
-        {"role": "co_chair", "name": "Jeff Sessions", "title": "Attorney General"},
-        {"role": "co_chair", "name": "Elaine Duke",
-         "title": "Acting Secretary of Homeland Security"}]})  # fmt: skip
+    us.call(
+        "PUT",
+        f"/api/v1/dialogue/rounds/{round_id}/delegation",
+        {
+            "people": [
+                {"role": "co_chair", "name": "Jeff Sessions", "title": "Attorney General"},
+                {
+                    "role": "co_chair",
+                    "name": "Elaine Duke",
+                    "title": "Acting Secretary of Homeland Security",
+                },
+            ]
+        },
+    )
     ids = {}
     for topic, english, chinese in OUTCOMES:
-        ids[topic] = cn.call("POST", f"/api/v1/dialogue/rounds/{round_id}/outcomes", {
-            "topic": topic, "text_en": english, "text_zh": chinese,
-            "signer_title": "国务委员、公安部部长"}, expect=201)["id"]  # fmt: skip
+        ids[topic] = cn.call(
+            "POST",
+            f"/api/v1/dialogue/rounds/{round_id}/outcomes",
+            {
+                "topic": topic,
+                "text_en": english,
+                "text_zh": chinese,
+                "signer_title": "国务委员、公安部部长",
+            },
+            expect=201,
+        )["id"]
     for topic, outcome_id in ids.items():
-        _until(lambda o=outcome_id: any(x["id"] == o for x in us.call("GET", path)["outcomes"]),
-               f"the {topic} outcome")  # fmt: skip
-        us.call("POST", f"/api/v1/dialogue/outcomes/{outcome_id}/signatures",
-                {"version": 1, "signer_title": "Attorney General"}, expect=201)  # fmt: skip
+        _until(
+            lambda o=outcome_id: any(x["id"] == o for x in us.call("GET", path)["outcomes"]),
+            f"the {topic} outcome",
+        )
+        us.call(
+            "POST",
+            f"/api/v1/dialogue/outcomes/{outcome_id}/signatures",
+            {"version": 1, "signer_title": "Attorney General"},
+            expect=201,
+        )
     commitments = [
-        (ids["narcotics"], "us.doj", "2027-06-30", "Answer narcotics requests from the partner",
-         "答复对方的禁毒协助请求", [{"code": "assistance.answered", "topic": "narcotics",
-                                      "target": 10}]),
-        (ids["cybersecurity"], "us.doj", "2027-03-31",
-         "Answer cybercrime requests within 30 days (median)",
-         "网络犯罪请求答复时间中位数不超过30天",
-         [{"code": "assistance.turnaround_median", "topic": "cybersecurity", "target": 720},
-          {"code": "assistance.answered", "topic": "cybersecurity", "target": 12}]),
-        (ids["cybersecurity"], "us.doj", "2026-06-30", "Honour preservation requests in time",
-         "按时执行数据保全请求",
-         [{"code": "assistance.preservation_on_time", "topic": "cybersecurity",
-           "target": 100}]),
-        (ids["counter_terrorism"], "cn.mps", "2027-06-30",
-         "Locate fugitives on the partner's request", "应对方请求查找逃犯",
-         [{"code": "assistance.locations_completed", "target": 5}]),
-    ]  # fmt: skip
+        (
+            ids["narcotics"],
+            "us.doj",
+            "2027-06-30",
+            "Answer narcotics requests from the partner",
+            "答复对方的禁毒协助请求",
+            [{"code": "assistance.answered", "topic": "narcotics", "target": 10}],
+        ),
+        (
+            ids["cybersecurity"],
+            "us.doj",
+            "2027-03-31",
+            "Answer cybercrime requests within 30 days (median)",
+            "网络犯罪请求答复时间中位数不超过30天",
+            [
+                {"code": "assistance.turnaround_median", "topic": "cybersecurity", "target": 720},
+                {"code": "assistance.answered", "topic": "cybersecurity", "target": 12},
+            ],
+        ),
+        (
+            ids["cybersecurity"],
+            "us.doj",
+            "2026-06-30",
+            "Honour preservation requests in time",
+            "按时执行数据保全请求",
+            [{"code": "assistance.preservation_on_time", "topic": "cybersecurity", "target": 100}],
+        ),
+        (
+            ids["counter_terrorism"],
+            "cn.mps",
+            "2027-06-30",
+            "Locate fugitives on the partner's request",
+            "应对方请求查找逃犯",
+            [{"code": "assistance.locations_completed", "target": 5}],
+        ),
+    ]
     for outcome_id, owner, due, english, chinese, links in commitments:
-        cn.call("POST", f"/api/v1/dialogue/outcomes/{outcome_id}/commitments", {
-            "title_en": english, "title_zh": chinese, "owner_node": owner, "due_date": due,
-            "indicators": links}, expect=201)  # fmt: skip
-    issue = cn.call("POST", f"{path}/disagreements", {
-        "topic": "cybersecurity", "round_id": round_id,
-        "issue_en": "What counts as a cyber attack, and how state responsibility is attributed",
-        "issue_zh": "网络攻击的界定及国家责任的归属"}, expect=201)["id"]  # fmt: skip
-    cn.call("PUT", f"/api/v1/dialogue/disagreements/{issue}/position", {
-        "text_en": "Attribution must rest on evidence shared through agreed channels.",
-        "text_zh": "归因必须基于通过商定渠道分享的证据。"})  # fmt: skip
+        cn.call(
+            "POST",
+            f"/api/v1/dialogue/outcomes/{outcome_id}/commitments",
+            {
+                "title_en": english,
+                "title_zh": chinese,
+                "owner_node": owner,
+                "due_date": due,
+                "indicators": links,
+            },
+            expect=201,
+        )
+    issue = cn.call(
+        "POST",
+        f"{path}/disagreements",
+        {
+            "topic": "cybersecurity",
+            "round_id": round_id,
+            "issue_en": "What counts as a cyber attack, and how state responsibility is attributed",
+            "issue_zh": "网络攻击的界定及国家责任的归属",
+        },
+        expect=201,
+    )["id"]
+    cn.call(
+        "PUT",
+        f"/api/v1/dialogue/disagreements/{issue}/position",
+        {
+            "text_en": "Attribution must rest on evidence shared through agreed channels.",
+            "text_zh": "归因必须基于通过商定渠道分享的证据。",
+        },
+    )
     _until(lambda: us.call("GET", path)["disagreements"], "the disagreement")
-    us.call("PUT", f"/api/v1/dialogue/disagreements/{issue}/position", {
-        "text_en": "Attribution may also rest on national technical means.",
-        "text_zh": "归因也可以基于国家技术手段。"})  # fmt: skip
+    us.call(
+        "PUT",
+        f"/api/v1/dialogue/disagreements/{issue}/position",
+        {
+            "text_en": "Attribution may also rest on national technical means.",
+            "text_zh": "归因也可以基于国家技术手段。",
+        },
+    )
     us.call(
         "POST",
         f"/api/v1/dialogue/disagreements/{issue}/status",

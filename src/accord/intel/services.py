@@ -83,8 +83,9 @@ VERIFIED_SECONDS = 300
 
 
 def _verified_key(name: str, password: str) -> str:
-    return hmac.new(settings.SECRET_KEY.encode(), f"{name}\x00{password}".encode(),
-                    hashlib.sha256).hexdigest()  # fmt: skip
+    return hmac.new(
+        settings.SECRET_KEY.encode(), f"{name}\x00{password}".encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def authenticate_basic(name: str, password: str, ip: str = "") -> Account | None:
@@ -156,17 +157,24 @@ def add_account(
         raise ValidationError(_("No collection %(names)s.") % {"names": ", ".join(unknown)})
     with transaction.atomic():
         try:
-            account = Account.objects.create(name=name, password=make_password(password)
-                                             if password else "")  # fmt: skip
+            account = Account.objects.create(
+                name=name, password=make_password(password) if password else ""
+            )
         except IntegrityError:
             raise ValidationError(_("An account %(name)s exists.") % {"name": name}) from None
         for key in {*read, *write}:
             Grant.objects.update_or_create(
-                account=account, collection=collections[key],
+                account=account,
+                collection=collections[key],
                 defaults={"can_read": key in read, "can_write": key in write},
-            )  # fmt: skip
-        audit.record(actor, AuditAction.INTEL_ACCOUNT, target_type="intel.account",
-                     target_id=name, data={"read": read, "write": write})  # fmt: skip
+            )
+        audit.record(
+            actor,
+            AuditAction.INTEL_ACCOUNT,
+            target_type="intel.account",
+            target_id=name,
+            data={"read": read, "write": write},
+        )
     return account
 
 
@@ -174,10 +182,16 @@ def issue_token(actor: Actor, account: Account) -> str:
     """A new API token; only its SHA-256 is stored, so it is shown once."""
     token = "acc_" + secrets.token_urlsafe(32)
     with transaction.atomic():
-        Token.objects.create(account=account, digest=hashlib.sha256(token.encode()).hexdigest(),
-                             prefix=token[:10])  # fmt: skip
-        audit.record(actor, AuditAction.INTEL_ACCOUNT, target_type="intel.account",
-                     target_id=account.name, data={"token": token[:10] + "…"})  # fmt: skip
+        Token.objects.create(
+            account=account, digest=hashlib.sha256(token.encode()).hexdigest(), prefix=token[:10]
+        )
+        audit.record(
+            actor,
+            AuditAction.INTEL_ACCOUNT,
+            target_type="intel.account",
+            target_id=account.name,
+            data={"token": token[:10] + "…"},
+        )
     return token
 
 
@@ -239,8 +253,9 @@ class Ingested:
     failures: list[dict[str, Any]] = field(default_factory=list)
 
 
-def ingest(collection: Collection, objects: list[Any], account: Account | None,
-           actor: Actor) -> Status:  # fmt: skip
+def ingest(
+    collection: Collection, objects: list[Any], account: Account | None, actor: Actor
+) -> Status:
     """Store an envelope's objects; each is accepted or refused on its own."""
     now = timezone.now()
     node_id = this_node().node_id
@@ -261,28 +276,41 @@ def ingest(collection: Collection, objects: list[Any], account: Account | None,
         if problems:
             # TAXII 2.1 §4.3.1: status details carry a version, refused objects too.
             version = stix.version_of(obj, now) if isinstance(obj, dict) else stix.timestamp(now)
-            result.failures.append({"id": _storable(str(ident))[:300], "version": version,
-                                    "message": _storable("; ".join(problems))[:1000]})  # fmt: skip
+            result.failures.append(
+                {
+                    "id": _storable(str(ident))[:300],
+                    "version": version,
+                    "message": _storable("; ".join(problems))[:1000],
+                }
+            )
             continue
         # Every object gets its own date_added: the keyset order stays total.
         added = now + timedelta(microseconds=index)
         version = stix.version_of(obj, added)
         if (obj["id"], version) in seen:
-            result.successes.append({"id": obj["id"], "version": version,
-                                     "message": "duplicate in the envelope"})  # fmt: skip
+            result.successes.append(
+                {"id": obj["id"], "version": version, "message": "duplicate in the envelope"}
+            )
             continue
         seen.add((obj["id"], version))
         undated.append(not (obj.get("modified") or obj.get("created")))
-        rows.append(StixObject(
-            collection=collection, stix_id=obj["id"], stix_type=obj["type"],
-            spec_version=str(obj.get("spec_version", "2.1")), version=version, date_added=added,
-            tlp=stix.tlp_of(obj, custom), revoked=bool(obj.get("revoked")),
-            body=json.dumps(obj, ensure_ascii=False, separators=(",", ":")),
-            search_text=stix.search_text_of(obj),
-            handling=handling.code if handling else "",
-            handling_bound=bool(handling and handling.binds(node_id)),
-            expires=handling.expires if handling else None,
-        ))  # fmt: skip
+        rows.append(
+            StixObject(
+                collection=collection,
+                stix_id=obj["id"],
+                stix_type=obj["type"],
+                spec_version=str(obj.get("spec_version", "2.1")),
+                version=version,
+                date_added=added,
+                tlp=stix.tlp_of(obj, custom),
+                revoked=bool(obj.get("revoked")),
+                body=json.dumps(obj, ensure_ascii=False, separators=(",", ":")),
+                search_text=stix.search_text_of(obj),
+                handling=handling.code if handling else "",
+                handling_bound=bool(handling and handling.binds(node_id)),
+                expires=handling.expires if handling else None,
+            )
+        )
     audience = Audience.PARTNER if account is not None else Audience.LOCAL
     with transaction.atomic():
         # Stamp date_added under a per-collection lock, after validation: the
@@ -326,14 +354,23 @@ def ingest(collection: Collection, objects: list[Any], account: Account | None,
             note = "already stored" if not stored and row.stix_id in visible else "stored"
             result.successes.append({"id": row.stix_id, "version": row.version, "message": note})
         status = Status.objects.create(
-            id=uuid.uuid4(), collection=collection, account=account, request_timestamp=now,
-            status="complete", total_count=len(objects), success_count=len(result.successes),
-            failure_count=len(result.failures), successes=result.successes,
+            id=uuid.uuid4(),
+            collection=collection,
+            account=account,
+            request_timestamp=now,
+            status="complete",
+            total_count=len(objects),
+            success_count=len(result.successes),
+            failure_count=len(result.failures),
+            successes=result.successes,
             failures=result.failures,
-        )  # fmt: skip
-        audit.record(actor, AuditAction.INTEL_INGEST, collection,
-                     data={"status": str(status.pk), "stored": len(fresh),
-                           "refused": len(result.failures)})  # fmt: skip
+        )
+        audit.record(
+            actor,
+            AuditAction.INTEL_INGEST,
+            collection,
+            data={"status": str(status.pk), "stored": len(fresh), "refused": len(result.failures)},
+        )
     if fresh:
         _keep_statistics_fresh()
     return status
@@ -491,8 +528,13 @@ def released(rows: QuerySet, audience: Audience) -> QuerySet:
     return rows.exclude(handling_bound=True, handling__in=WITHHELD_FROM[audience])
 
 
-def filtered(collection: Collection, params: dict[str, list[str]], *, audience: Audience,
-             object_id: str | None = None) -> QuerySet:  # fmt: skip
+def filtered(
+    collection: Collection,
+    params: dict[str, list[str]],
+    *,
+    audience: Audience,
+    object_id: str | None = None,
+) -> QuerySet:
     """TAXII 2.1 §3.6 filters: added_after, match[id|type|version|spec_version]."""
     rows = released(StixObject.objects.filter(collection=collection), audience)
     if object_id is not None:
@@ -532,8 +574,9 @@ def _versions(rows: QuerySet, wanted: list[str]) -> QuerySet:
             try:
                 exact.append(stix.timestamp(stix.parse_timestamp(text)))
             except ValueError:
-                raise BadFilter(f"match[version] {text!r} is not first, last, all "
-                                "or a timestamp") from None  # fmt: skip
+                raise BadFilter(
+                    f"match[version] {text!r} is not first, last, all or a timestamp"
+                ) from None
     if exact:
         condition |= Q(version__in=exact)
     return rows.filter(condition)
@@ -582,13 +625,22 @@ def _decode_cursor(token: str) -> tuple[datetime, int]:
         raise BadFilter("next is not a token this server gave") from None
 
 
-def delete_object(collection: Collection, object_id: str, params: dict[str, list[str]],
-                  actor: Actor, audience: Audience = Audience.LOCAL) -> int:  # fmt: skip
+def delete_object(
+    collection: Collection,
+    object_id: str,
+    params: dict[str, list[str]],
+    actor: Actor,
+    audience: Audience = Audience.LOCAL,
+) -> int:
     """Delete versions of an object; a partner deletes only what it may see (so
     it cannot learn that a TLP:RED object exists). Peers that were sent the
     object are told to delete it too, and nobody else hears of it."""
-    rows = filtered(collection, {**params, "match[version]": params.get("match[version]") or
-                                 ["all"]}, audience=audience, object_id=object_id)  # fmt: skip
+    rows = filtered(
+        collection,
+        {**params, "match[version]": params.get("match[version]") or ["all"]},
+        audience=audience,
+        object_id=object_id,
+    )
     with transaction.atomic():
         doomed = StixObject.objects.filter(pk__in=list(rows.values_list("pk", flat=True)))
         went_to_peers = released(doomed, Audience.PEER).exists() or _was_sent(doomed)
@@ -604,8 +656,12 @@ def delete_object(collection: Collection, object_id: str, params: dict[str, list
             from accord.intel.sync import retract
 
             retract(collection, object_id)  # partners delete it too, and confirm
-        audit.record(actor, AuditAction.INTEL_DELETE, collection,
-                     data={"object": object_id, "versions": count})  # fmt: skip
+        audit.record(
+            actor,
+            AuditAction.INTEL_DELETE,
+            collection,
+            data={"object": object_id, "versions": count},
+        )
     return count
 
 
@@ -645,8 +701,9 @@ def export_bundle(collection: Collection, actor: Actor, ip: str = "") -> Export:
     return Export(bundle, count, withheld)
 
 
-def handling_from(code: str, reliability: str = "", accuracy: str = "", purpose: str = "",
-                  expires: str = "") -> stix.Handling | None:  # fmt: skip
+def handling_from(
+    code: str, reliability: str = "", accuracy: str = "", purpose: str = "", expires: str = ""
+) -> stix.Handling | None:
     """Conditions an analyst of this node sets on import (form or CLI); None
     when no handling code is given. ValidationError says what is wrong."""
     code, reliability, purpose = code.strip(), reliability.strip().upper(), purpose.strip()
@@ -695,8 +752,11 @@ def with_conditions(objects: list[Any], handling: stix.Handling | None) -> list[
 def _was_sent(rows: QuerySet) -> bool:
     """Whether a peer may hold one of these rows: a version that has expired
     since may have gone out before (a TLP:RED one never did)."""
-    return rows.exclude(tlp__in=UNRELEASABLE).filter(handling_bound=False,
-                                                     expires__isnull=False).exists()  # fmt: skip
+    return (
+        rows.exclude(tlp__in=UNRELEASABLE)
+        .filter(handling_bound=False, expires__isnull=False)
+        .exists()
+    )
 
 
 def create_collection(actor: Actor, alias: str, title: str, description: str = "") -> Collection:
@@ -713,9 +773,12 @@ def create_collection(actor: Actor, alias: str, title: str, description: str = "
 def ensure_default_collection() -> Collection:
     collection, _created = Collection.objects.get_or_create(
         alias="shared",
-        defaults={"id": uuid.uuid4(), "title": "Shared indicators",
-                  "description": "Indicators shared with partner agencies."},
-    )  # fmt: skip
+        defaults={
+            "id": uuid.uuid4(),
+            "title": "Shared indicators",
+            "description": "Indicators shared with partner agencies.",
+        },
+    )
     return collection
 
 

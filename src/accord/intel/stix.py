@@ -75,9 +75,13 @@ def tlp_of(obj: dict[str, Any], custom: dict[str, Tlp] | None = None) -> Tlp:
 
 
 _TLP_WORDS = {
-    "white": Tlp.CLEAR, "clear": Tlp.CLEAR, "green": Tlp.GREEN, "amber": Tlp.AMBER,
-    "amber+strict": Tlp.AMBER_STRICT, "red": Tlp.RED,
-}  # fmt: skip
+    "white": Tlp.CLEAR,
+    "clear": Tlp.CLEAR,
+    "green": Tlp.GREEN,
+    "amber": Tlp.AMBER,
+    "amber+strict": Tlp.AMBER_STRICT,
+    "red": Tlp.RED,
+}
 
 
 def custom_tlp(obj: Any) -> Tlp | None:
@@ -98,8 +102,11 @@ def custom_tlp(obj: Any) -> Tlp | None:
     name = str(obj.get("name") or "").strip().lower()
     if name.startswith("tlp:"):
         words.append(name[4:].strip())
-    levels = [_TLP_WORDS[w.strip().lower()] for w in words
-              if isinstance(w, str) and w.strip().lower() in _TLP_WORDS]  # fmt: skip
+    levels = [
+        _TLP_WORDS[w.strip().lower()]
+        for w in words
+        if isinstance(w, str) and w.strip().lower() in _TLP_WORDS
+    ]
     return max(levels, key=STRICTNESS.index) if levels else None
 
 
@@ -136,8 +143,15 @@ ACCURACY = {
     5: _("5: improbable"),
     6: _("6: truth cannot be judged"),
 }
-HANDLING_FIELDS = {"extension_type", "handling_code", "source_reliability",
-                   "information_accuracy", "purpose", "expires", "originator"}  # fmt: skip
+HANDLING_FIELDS = {
+    "extension_type",
+    "handling_code",
+    "source_reliability",
+    "information_accuracy",
+    "purpose",
+    "expires",
+    "originator",
+}
 
 
 @dataclass(frozen=True)
@@ -154,8 +168,7 @@ class Handling:
         return self.originator != node_id
 
     def extension(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"extension_type": "property-extension",
-                                "handling_code": self.code}  # fmt: skip
+        body: dict[str, Any] = {"extension_type": "property-extension", "handling_code": self.code}
         if self.originator:
             body["originator"] = self.originator
         if self.reliability:
@@ -183,8 +196,9 @@ def handling_of(obj: dict[str, Any]) -> Handling | None:
         raise ValueError(f"handling conditions: unknown field {unknown[0]!r}")
     code = data.get("handling_code")
     if code not in HandlingCode.values:
-        raise ValueError(f"handling conditions: handling_code must be one of "
-                         f"{', '.join(HandlingCode.values)}")  # fmt: skip
+        raise ValueError(
+            f"handling conditions: handling_code must be one of {', '.join(HandlingCode.values)}"
+        )
     reliability = data.get("source_reliability", "")
     if reliability not in ("", *RELIABILITY):
         raise ValueError("handling conditions: source_reliability must be A to F")
@@ -202,16 +216,24 @@ def handling_of(obj: dict[str, Any]) -> Handling | None:
             expires = parse_timestamp(str(data["expires"]))
         except (ValueError, OverflowError):
             raise ValueError("handling conditions: expires must be a timestamp") from None
-    return Handling(code=code, originator=originator, reliability=reliability,
-                    accuracy=accuracy, purpose=purpose, expires=expires)  # fmt: skip
+    return Handling(
+        code=code,
+        originator=originator,
+        reliability=reliability,
+        accuracy=accuracy,
+        purpose=purpose,
+        expires=expires,
+    )
 
 
 def with_handling(obj: dict[str, Any], handling: Handling) -> dict[str, Any]:
     """The object with these conditions, unless it carries its own already."""
     if HANDLING_EXTENSION in (obj.get("extensions") or {}):
         return obj
-    return {**obj, "extensions": {**(obj.get("extensions") or {}),
-                                  HANDLING_EXTENSION: handling.extension()}}  # fmt: skip
+    return {
+        **obj,
+        "extensions": {**(obj.get("extensions") or {}), HANDLING_EXTENSION: handling.extension()},
+    }
 
 
 def handling_definitions() -> list[dict[str, Any]]:
@@ -219,15 +241,29 @@ def handling_definitions() -> list[dict[str, Any]]:
     any STIX consumer can read what the properties mean."""
     created = "2026-11-27T00:00:00.000Z"
     return [
-        {"type": "identity", "spec_version": "2.1", "id": ACCORD_IDENTITY, "created": created,
-         "modified": created, "name": "Accord", "identity_class": "system"},
-        {"type": "extension-definition", "spec_version": "2.1", "id": HANDLING_EXTENSION,
-         "created_by_ref": ACCORD_IDENTITY, "created": created, "modified": created,
-         "name": "Accord handling conditions",
-         "description": "The originator's release conditions: handling code for onward "
-         "sharing (national-authorities, originator-permission, receiving-agency, "
-         "no-further-sharing), source reliability A-F, information accuracy 1-6, purpose "
-         "and expiry. Binding on every holder except the originator node.",
-         "schema": "https://accord.invalid/docs/intel.md#handling-conditions",
-         "version": "1.0.0", "extension_types": ["property-extension"]},
-    ]  # fmt: skip
+        {
+            "type": "identity",
+            "spec_version": "2.1",
+            "id": ACCORD_IDENTITY,
+            "created": created,
+            "modified": created,
+            "name": "Accord",
+            "identity_class": "system",
+        },
+        {
+            "type": "extension-definition",
+            "spec_version": "2.1",
+            "id": HANDLING_EXTENSION,
+            "created_by_ref": ACCORD_IDENTITY,
+            "created": created,
+            "modified": created,
+            "name": "Accord handling conditions",
+            "description": "The originator's release conditions: handling code for onward "
+            "sharing (national-authorities, originator-permission, receiving-agency, "
+            "no-further-sharing), source reliability A-F, information accuracy 1-6, purpose "
+            "and expiry. Binding on every holder except the originator node.",
+            "schema": "https://accord.invalid/docs/intel.md#handling-conditions",
+            "version": "1.0.0",
+            "extension_types": ["property-extension"],
+        },
+    ]

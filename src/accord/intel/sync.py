@@ -59,8 +59,7 @@ def share(actor: Actor, collection: Collection, peer: Peer) -> Share:
     with transaction.atomic():
         found, created = Share.objects.get_or_create(collection=collection, peer=peer)
         if created:
-            audit.record(actor, AuditAction.INTEL_SHARE, collection,
-                         data={"peer": peer.node_id})  # fmt: skip
+            audit.record(actor, AuditAction.INTEL_SHARE, collection, data={"peer": peer.node_id})
     return found
 
 
@@ -111,14 +110,20 @@ def push(item: Share) -> int:
                 size += len(row.body)
             if not batch:
                 return sent
-            body = ObjectsBody(collection_id=str(locked.collection_id),
-                               title=locked.collection.title[:300],
-                               objects=[row.body for row in batch])  # fmt: skip
+            body = ObjectsBody(
+                collection_id=str(locked.collection_id),
+                title=locked.collection.title[:300],
+                objects=[row.body for row in batch],
+            )
             federation.enqueue(locked.peer, OBJECTS_KIND, body)
             locked.cursor_added, locked.cursor_pk = batch[-1].date_added, batch[-1].pk
             locked.save(update_fields=["cursor_added", "cursor_pk"])
-            audit.record(Actor.system("sync"), AuditAction.INTEL_EXPORT, locked.collection,
-                         data={"peer": locked.peer.node_id, "objects": len(batch)})  # fmt: skip
+            audit.record(
+                Actor.system("sync"),
+                AuditAction.INTEL_EXPORT,
+                locked.collection,
+                data={"peer": locked.peer.node_id, "objects": len(batch)},
+            )
             sent += len(batch)
 
 
@@ -152,10 +157,11 @@ def _mirror(peer: Peer, collection_id: str, title: str) -> Collection:
     if found is not None:
         return found.collection
     collection = Collection.objects.create(
-        id=uuid.uuid4(), alias=f"from-{peer.node_id}-{collection_id[:8]}".replace(".", "-"),
+        id=uuid.uuid4(),
+        alias=f"from-{peer.node_id}-{collection_id[:8]}".replace(".", "-"),
         title=f"{title} ({peer.node_id})"[:300],
         description=f"Shared by {peer.node_id}; not passed on to third parties.",
-    )  # fmt: skip
+    )
     Mirror.objects.create(peer=peer, remote_id=collection_id, collection=collection)
     return collection
 
@@ -183,16 +189,20 @@ def receive_delete(context: kinds.InboundContext, body: DeleteBody) -> None:
         return  # nothing of it ever arrived: the deletion holds trivially
     rows = StixObject.objects.filter(collection=found.collection, stix_id=body.stix_id)
     count, _ = rows.delete()
-    audit.record(Actor(label=f"peer:{context.peer.node_id}"), AuditAction.INTEL_DELETE,
-                 found.collection, data={"object": body.stix_id, "versions": count,
-                                         "retracted_by": context.peer.node_id})  # fmt: skip
+    audit.record(
+        Actor(label=f"peer:{context.peer.node_id}"),
+        AuditAction.INTEL_DELETE,
+        found.collection,
+        data={"object": body.stix_id, "versions": count, "retracted_by": context.peer.node_id},
+    )
 
 
 # ---------------------------------------------------------------- pulling over TAXII
 
 
-def subscribe(actor: Actor, collection: Collection, objects_url: str, username: str,
-              secret: str) -> Subscription:  # fmt: skip
+def subscribe(
+    actor: Actor, collection: Collection, objects_url: str, username: str, secret: str
+) -> Subscription:
     if not objects_url.startswith(("https://", "http://")) or "/objects" not in objects_url:
         raise ValidationError(_("Give the partner collection's TAXII objects URL."))
     with transaction.atomic():
@@ -202,8 +212,7 @@ def subscribe(actor: Actor, collection: Collection, objects_url: str, username: 
             username=username,
             secret=sealed.seal(secret, SEALED_AS),
         )
-        audit.record(actor, AuditAction.INTEL_SHARE, collection,
-                     data={"subscribed": objects_url})  # fmt: skip
+        audit.record(actor, AuditAction.INTEL_SHARE, collection, data={"subscribed": objects_url})
     return item
 
 
@@ -221,8 +230,9 @@ def pull(item: Subscription, max_pages: int = 1000) -> Pulled:
     try:
         secret = sealed.unseal(item.secret, SEALED_AS)
     except sealed.Unsealable:
-        raise ValueError("the stored credential cannot be read (the node's secret key "
-                         "changed): subscribe again") from None  # fmt: skip
+        raise ValueError(
+            "the stored credential cannot be read (the node's secret key changed): subscribe again"
+        ) from None
     auth: Any = (item.username, secret) if item.username else None
     if not item.username and secret:
         headers["Authorization"] = f"Bearer {secret}"
@@ -271,8 +281,12 @@ def pull(item: Subscription, max_pages: int = 1000) -> Pulled:
 def sync_all(peer: Peer | None = None) -> dict[str, Any]:
     """What the clock runs: push every share, pull every subscription. A pull
     that fails is recorded on its subscription and reported, never hidden."""
-    pushed = sum(push(s) for s in Share.objects.select_related("peer", "collection").filter(
-        peer__in=[peer] if peer else Peer.objects.filter(active=True)))  # fmt: skip
+    pushed = sum(
+        push(s)
+        for s in Share.objects.select_related("peer", "collection").filter(
+            peer__in=[peer] if peer else Peer.objects.filter(active=True)
+        )
+    )
     pulled, errors = 0, []
     if peer is None:
         for item in Subscription.objects.select_related("collection"):

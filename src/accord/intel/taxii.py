@@ -92,8 +92,9 @@ def endpoint(view: View) -> View:
     return wrapper
 
 
-def _collection(account: Account, collection_id: str, *, write: bool = False
-                ) -> Collection | HttpResponse:  # fmt: skip
+def _collection(
+    account: Account, collection_id: str, *, write: bool = False
+) -> Collection | HttpResponse:
     try:
         found = Collection.objects.filter(pk=UUID(collection_id)).first()
     except ValueError:
@@ -101,8 +102,11 @@ def _collection(account: Account, collection_id: str, *, write: bool = False
     if found is None or not (services.may(account, found) or services.may(account, found, True)):
         return error(404, "Not Found", "No such collection for this account.")
     if not services.may(account, found, write):
-        return error(403, "Forbidden", "This account may not " + ("write" if write else "read")
-                     + " this collection.")  # fmt: skip
+        return error(
+            403,
+            "Forbidden",
+            "This account may not " + ("write" if write else "read") + " this collection.",
+        )
     return found
 
 
@@ -116,8 +120,14 @@ def discovery(request: HttpRequest, account: Account) -> HttpResponse:
         return error(405, "Method Not Allowed")
     node = this_node()
     root = request.build_absolute_uri(f"/taxii2/{API_ROOT}/")
-    return reply({"title": f"Accord {node.node_id}", "description": f"{node.agency}, {node.party}",
-                  "default": root, "api_roots": [root]})  # fmt: skip
+    return reply(
+        {
+            "title": f"Accord {node.node_id}",
+            "description": f"{node.agency}, {node.party}",
+            "default": root,
+            "api_roots": [root],
+        }
+    )
 
 
 @endpoint
@@ -126,14 +136,25 @@ def api_root(request: HttpRequest, account: Account, root: str) -> HttpResponse:
         return error(404, "Not Found", "No such API root.")
     if request.method != "GET":
         return error(405, "Method Not Allowed")
-    return reply({"title": "Accord intelligence", "versions": [TAXII],
-                  "max_content_length": settings.TAXII_MAX_CONTENT_LENGTH})  # fmt: skip
+    return reply(
+        {
+            "title": "Accord intelligence",
+            "versions": [TAXII],
+            "max_content_length": settings.TAXII_MAX_CONTENT_LENGTH,
+        }
+    )
 
 
 def _collection_json(collection: Collection, can_read: bool, can_write: bool) -> dict[str, Any]:
-    return {"id": str(collection.pk), "title": collection.title,
-            "description": collection.description, "alias": collection.alias,
-            "can_read": can_read, "can_write": can_write, "media_types": [STIX]}  # fmt: skip
+    return {
+        "id": str(collection.pk),
+        "title": collection.title,
+        "description": collection.description,
+        "alias": collection.alias,
+        "can_read": can_read,
+        "can_write": can_write,
+        "media_types": [STIX],
+    }
 
 
 @endpoint
@@ -157,8 +178,9 @@ def collection(
     found = _collection(account, collection_id)
     if isinstance(found, HttpResponse):
         return found
-    return reply(_collection_json(found, services.may(account, found),
-                                  services.may(account, found, True)))  # fmt: skip
+    return reply(
+        _collection_json(found, services.may(account, found), services.may(account, found, True))
+    )
 
 
 def _params(request: HttpRequest) -> dict[str, list[str]]:
@@ -168,8 +190,10 @@ def _params(request: HttpRequest) -> dict[str, list[str]]:
 def _page_headers(result: services.Page) -> dict[str, str]:
     if not result.rows:
         return {}
-    return {"X-TAXII-Date-Added-First": stix.timestamp(result.first_added),
-            "X-TAXII-Date-Added-Last": stix.timestamp(result.last_added)}  # fmt: skip
+    return {
+        "X-TAXII-Date-Added-First": stix.timestamp(result.first_added),
+        "X-TAXII-Date-Added-Last": stix.timestamp(result.last_added),
+    }
 
 
 def _envelope(result: services.Page) -> str:
@@ -232,18 +256,23 @@ def _add_objects(request: HttpRequest, account: Account, collection_id: str) -> 
 
 def status_json(status: Status) -> dict[str, Any]:
     return {
-        "id": str(status.pk), "status": status.status,
+        "id": str(status.pk),
+        "status": status.status,
         "request_timestamp": stix.timestamp(status.request_timestamp),
-        "total_count": status.total_count, "success_count": status.success_count,
-        "successes": status.successes, "failure_count": status.failure_count,
-        "failures": status.failures, "pending_count": status.pending_count,
+        "total_count": status.total_count,
+        "success_count": status.success_count,
+        "successes": status.successes,
+        "failure_count": status.failure_count,
+        "failures": status.failures,
+        "pending_count": status.pending_count,
         "pendings": status.pendings,
-    }  # fmt: skip
+    }
 
 
 @endpoint
-def object_detail(request: HttpRequest, account: Account, root: str, collection_id: str,
-                  object_id: str) -> HttpResponse:  # fmt: skip
+def object_detail(
+    request: HttpRequest, account: Account, root: str, collection_id: str, object_id: str
+) -> HttpResponse:
     if root != API_ROOT:
         return error(404, "Not Found", "No such API root.")
     if request.method == "DELETE":
@@ -251,8 +280,9 @@ def object_detail(request: HttpRequest, account: Account, root: str, collection_
         if isinstance(found, HttpResponse):
             return found
         try:
-            count = services.delete_object(found, object_id, _params(request), _actor(account),
-                                           PARTNER)  # fmt: skip
+            count = services.delete_object(
+                found, object_id, _params(request), _actor(account), PARTNER
+            )
         except services.BadFilter as exc:
             return error(400, "Bad Request", str(exc))
         return HttpResponse(status=200) if count else error(404, "Not Found", "No such object.")
@@ -272,8 +302,9 @@ def object_detail(request: HttpRequest, account: Account, root: str, collection_
 
 
 @endpoint
-def versions(request: HttpRequest, account: Account, root: str, collection_id: str,
-             object_id: str) -> HttpResponse:  # fmt: skip
+def versions(
+    request: HttpRequest, account: Account, root: str, collection_id: str, object_id: str
+) -> HttpResponse:
     if root != API_ROOT:
         return error(404, "Not Found", "No such API root.")
     if request.method != "GET":

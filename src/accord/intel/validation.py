@@ -116,8 +116,10 @@ class _Workers:
             except (OSError, ValueError) as exc:
                 errors.append(exc)
 
-        threads = [threading.Thread(target=serve, args=(i, p), daemon=True)
-                   for i, p in enumerate(self.processes)]  # fmt: skip
+        threads = [
+            threading.Thread(target=serve, args=(i, p), daemon=True)
+            for i, p in enumerate(self.processes)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -178,8 +180,9 @@ def _reuse_schema_validators(library: Any) -> None:
             stock = original(schema_path, schema, schema_dir)
             try:
                 registry = stock._registry.with_resources(list(loaded.items())).crawl()
-                validator = type(stock)(stock.schema, registry=registry,
-                                        format_checker=stock.format_checker)  # fmt: skip
+                validator = type(stock)(
+                    stock.schema, registry=registry, format_checker=stock.format_checker
+                )
             except Exception:  # internals changed: use the library's own validator
                 return stock
             built[key] = (validator, len(loaded))

@@ -37,16 +37,24 @@ def home(request: HttpRequest) -> HttpResponse:
     if kind:
         rows = rows.filter(stix_type=kind)
     results = list(rows.select_related("collection").order_by("-date_added", "-pk")[:PAGE])
-    types = (StixObject.objects.restrict(request.user).values_list("stix_type", flat=True)
-             .distinct().order_by("stix_type"))  # fmt: skip
+    types = (
+        StixObject.objects.restrict(request.user)
+        .values_list("stix_type", flat=True)
+        .distinct()
+        .order_by("stix_type")
+    )
     context = {
-        "collections": [(c, StixObject.objects.filter(collection=c, latest=True).count())
-                        for c in collections],
+        "collections": [
+            (c, StixObject.objects.filter(collection=c, latest=True).count()) for c in collections
+        ],
         "results": [(row, title_of(json.loads(row.body), row.stix_id)) for row in results],
-        "q": q, "kind": kind, "types": list(types)[:200],
-        "handling_codes": HandlingCode.choices, "reliability": list(stix.RELIABILITY.items()),
+        "q": q,
+        "kind": kind,
+        "types": list(types)[:200],
+        "handling_codes": HandlingCode.choices,
+        "reliability": list(stix.RELIABILITY.items()),
         "accuracy": list(stix.ACCURACY.items()),
-    }  # fmt: skip
+    }
     return render(request, "intel/home.html", context)
 
 
@@ -62,20 +70,26 @@ def object_detail(request: HttpRequest, pk: int) -> HttpResponse:
     links = []
     for rel in related.filter(body__contains=row.stix_id).exclude(pk=row.pk)[:100]:
         data = json.loads(rel.body)
-        other = data.get("target_ref") if data.get("source_ref") == row.stix_id else (
-            data.get("source_ref") or data.get("sighting_of_ref"))  # fmt: skip
+        other = (
+            data.get("target_ref")
+            if data.get("source_ref") == row.stix_id
+            else (data.get("source_ref") or data.get("sighting_of_ref"))
+        )
         links.append((rel, data.get("relationship_type") or rel.stix_type, other))
     data = json.loads(row.body)
     try:
         handling = stix.handling_of(data)
     except ValueError:  # stored before the rules were checked on the way in
         handling = None
-    ways = {services.Audience.PARTNER: _("this node's TAXII partner accounts"),
-            services.Audience.PEER: _("partner nodes abroad"),
-            services.Audience.EXPORT: _("bundle exports")}  # fmt: skip
+    ways = {
+        services.Audience.PARTNER: _("this node's TAXII partner accounts"),
+        services.Audience.PEER: _("partner nodes abroad"),
+        services.Audience.EXPORT: _("bundle exports"),
+    }
     this = StixObject.objects.filter(pk=row.pk)
-    open_to = [label for audience, label in ways.items()
-               if services.released(this, audience).exists()]  # fmt: skip
+    open_to = [
+        label for audience, label in ways.items() if services.released(this, audience).exists()
+    ]
     context = {
         "row": row,
         "handling": handling,
@@ -100,8 +114,11 @@ def title_of(data: dict, fallback: str) -> str:
 @permission_required(Permission.VIEW_INTEL)
 def import_bundle(request: HttpRequest) -> HttpResponse:
     wants_json = request.headers.get("X-Requested-With") == "XMLHttpRequest"
-    collection = Collection.objects.restrict(request.user).filter(
-        pk=_uuid(request.POST.get("collection", ""))).first()  # fmt: skip
+    collection = (
+        Collection.objects.restrict(request.user)
+        .filter(pk=_uuid(request.POST.get("collection", "")))
+        .first()
+    )
     upload = request.FILES.get("bundle")
     problem = ""
     if collection is None:
@@ -122,8 +139,12 @@ def import_bundle(request: HttpRequest) -> HttpResponse:
     handling = None
     if not problem:
         try:
-            handling = services.handling_from(*(request.POST.get(name, "") for name in (
-                "handling_code", "reliability", "accuracy", "purpose", "expires")))  # fmt: skip
+            handling = services.handling_from(
+                *(
+                    request.POST.get(name, "")
+                    for name in ("handling_code", "reliability", "accuracy", "purpose", "expires")
+                )
+            )
         except ValidationError as exc:
             problem = " ".join(exc.messages)
     if problem:

@@ -9,9 +9,12 @@ def create(apps, schema_editor):
     Collection = apps.get_model("intel", "Collection")
     Collection.objects.get_or_create(
         alias="shared",
-        defaults={"id": uuid.uuid4(), "title": "Shared indicators",
-                  "description": "Indicators shared with partner agencies."},
-    )  # fmt: skip
+        defaults={
+            "id": uuid.uuid4(),
+            "title": "Shared indicators",
+            "description": "Indicators shared with partner agencies.",
+        },
+    )
 
 
 class Migration(migrations.Migration):

@@ -91,9 +91,11 @@ class Command(BaseCommand):
 
     def do_list(self, json: bool = False, **options: Any) -> None:
         filters = services.Filters(
-            direction=options["direction"], state=options["state"],
-            request_type=options["request_type"], overdue=options["overdue"],
-        )  # fmt: skip
+            direction=options["direction"],
+            state=options["state"],
+            request_type=options["request_type"],
+            overdue=options["overdue"],
+        )
         actor = Actor.system("cli")
         rows = list(services.list_requests(actor, filters))
         services.audit_list(actor, len(rows), filters)
@@ -129,8 +131,16 @@ class Command(BaseCommand):
         created = services.create_request(actor, peer, data)
         self.stdout.write(f"{created.reference} {created.pk} drafted")
 
-    def do_step(self, reference: str, step: str, username: str, payload: str,
-                version: int | None, attach: list[str], **options: Any) -> None:  # fmt: skip
+    def do_step(
+        self,
+        reference: str,
+        step: str,
+        username: str,
+        payload: str,
+        version: int | None,
+        attach: list[str],
+        **options: Any,
+    ) -> None:
         actor = self._user(username)
         row = self._request(reference)
         try:
@@ -143,15 +153,23 @@ class Command(BaseCommand):
             if not path.is_file():
                 raise CommandError(f"no file {name}")
             uploads.append((path.name, "application/octet-stream", path.read_bytes()))
-        done = services.perform(actor, row, step, fields, version=version or row.version,
-                                uploads=uploads)  # fmt: skip
+        done = services.perform(
+            actor, row, step, fields, version=version or row.version, uploads=uploads
+        )
         done.refresh_from_db()
         waiting = done.pending_actions.filter(outcome="").exists()
         note = " (sent; takes effect when the partner confirms)" if waiting else ""
         self.stdout.write(f"{done.reference}: {done.state} v{done.version}{note}")
 
-    def do_finding(self, reference: str, ground: str, applies: str, rationale: str,
-                   username: str, **options: Any) -> None:  # fmt: skip
+    def do_finding(
+        self,
+        reference: str,
+        ground: str,
+        applies: str,
+        rationale: str,
+        username: str,
+        **options: Any,
+    ) -> None:
         row = self._request(reference)
         services.record_finding(self._user(username), row, ground, applies == "yes", rationale)
         self.stdout.write(f"{row.reference}: {ground} recorded")

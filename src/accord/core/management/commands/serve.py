@@ -43,17 +43,27 @@ class Command(BaseCommand):
             raise CommandError("--workers and --threads must be at least 1")
         bind = f"{options['host']}:{options['port']}"
         web = [
-            sys.executable, "-m", "gunicorn", "accord.wsgi:application",
-            "--bind", bind,
-            "--workers", str(options["workers"]),
-            "--worker-class", "gthread",
-            "--threads", str(options["threads"]),
-            "--graceful-timeout", "10",
-            "--timeout", "60",
-            "--access-logfile", "-",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "accord.wsgi:application",
+            "--bind",
+            bind,
+            "--workers",
+            str(options["workers"]),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(options["threads"]),
+            "--graceful-timeout",
+            "10",
+            "--timeout",
+            "60",
+            "--access-logfile",
+            "-",
             # Several nodes may run on one machine; a shared control socket would clash.
             "--no-control-socket",
-        ]  # fmt: skip
+        ]
         children = [subprocess.Popen(web, env=os.environ.copy())]
         if not options["no_worker"]:
             for role in ("worker", "deliver", "clock"):

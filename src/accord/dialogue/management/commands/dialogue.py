@@ -112,8 +112,9 @@ class Command(BaseCommand):
 
         dialogue = self._find(Dialogue, dialogue_id)
         text = json.dumps(export_dialogue(dialogue), ensure_ascii=False, indent=2)
-        audit.record(Actor.system("cli"), AuditAction.DIALOGUE_EXPORT, dialogue,
-                     data={"what": "export"})  # fmt: skip
+        audit.record(
+            Actor.system("cli"), AuditAction.DIALOGUE_EXPORT, dialogue, data={"what": "export"}
+        )
         if out:
             Path(out).write_text(text + "\n", encoding="utf-8")
             self.stdout.write(f"written to {out}")
@@ -148,15 +149,18 @@ class Command(BaseCommand):
             for key in keys if isinstance(keys, list) else []:
                 if not isinstance(key, dict):
                     continue
-                self.stdout.write(f"key of {node}: SHA-256 {key.get('fingerprint')} "
-                                  "(compare it with the one you hold)")  # fmt: skip
+                self.stdout.write(
+                    f"key of {node}: SHA-256 {key.get('fingerprint')} "
+                    "(compare it with the one you hold)"
+                )
         broken = [f for f in findings if not f.ok]
         for finding in findings:
             mark = "OK  " if finding.ok else "FAIL"
             self.stdout.write(f"{mark} {finding.item}: {finding.detail}")
         if broken:
-            raise CommandError(f"{len(broken)} item(s) do not verify; first: {broken[0].item}: "
-                               f"{broken[0].detail}")  # fmt: skip
+            raise CommandError(
+                f"{len(broken)} item(s) do not verify; first: {broken[0].item}: {broken[0].detail}"
+            )
         self.stdout.write(f"All {len(findings)} checks passed.")
         unchecked = sorted(set(nodes) - set(trusted))
         if unchecked:
@@ -165,17 +169,27 @@ class Command(BaseCommand):
                 "check their fingerprints, or pass --trust NODE=FINGERPRINT."
             )
 
-    def do_propose(self, round_id: str, topic: str, text_en: str, text_zh: str, title: str,
-                   username: str, **options: Any) -> None:  # fmt: skip
+    def do_propose(
+        self,
+        round_id: str,
+        topic: str,
+        text_en: str,
+        text_zh: str,
+        title: str,
+        username: str,
+        **options: Any,
+    ) -> None:
         from accord.dialogue import services
         from accord.dialogue.models import Round
 
-        outcome = services.propose_outcome(self._actor(username), self._find(Round, round_id),
-                                           topic, text_en, text_zh, title)  # fmt: skip
+        outcome = services.propose_outcome(
+            self._actor(username), self._find(Round, round_id), topic, text_en, text_zh, title
+        )
         self.stdout.write(f"outcome {outcome.pk} version 1 proposed and signed")
 
-    def do_sign(self, outcome_id: str, version: int, title: str, username: str,
-                **options: Any) -> None:  # fmt: skip
+    def do_sign(
+        self, outcome_id: str, version: int, title: str, username: str, **options: Any
+    ) -> None:
         from accord.dialogue import services
         from accord.dialogue.models import Outcome
 
@@ -191,5 +205,7 @@ class Command(BaseCommand):
         for indicator in all_indicators():
             measured = progress.measure({"code": indicator.code}, start, end)
             if measured:
-                self.stdout.write(f"{indicator.code:<34} {measured.reading.value!s:>10} "
-                                  f"{measured.reading.unit:<8} {start}..{end}")  # fmt: skip
+                self.stdout.write(
+                    f"{indicator.code:<34} {measured.reading.value!s:>10} "
+                    f"{measured.reading.unit:<8} {start}..{end}"
+                )

@@ -39,8 +39,9 @@ class Command(BaseCommand):
         load.add_argument("--reliability", default="", help="source reliability, A to F")
         load.add_argument("--accuracy", default="", help="information accuracy, 1 to 6")
         load.add_argument("--purpose", default="", help="what the information may be used for")
-        load.add_argument("--expires", default="", help="date (YYYY-MM-DD) after which it "
-                          "is no longer released")  # fmt: skip
+        load.add_argument(
+            "--expires", default="", help="date (YYYY-MM-DD) after which it is no longer released"
+        )
         dump = sub.add_parser("export", help="export a collection as a STIX bundle")
         dump.add_argument("--collection", default="shared", help="alias or id")
         dump.add_argument("--out", help="write to this file instead of standard output")
@@ -75,13 +76,18 @@ class Command(BaseCommand):
         add.add_argument("name")
         add.add_argument("--read", nargs="*", default=[], metavar="COLLECTION")
         add.add_argument("--write", nargs="*", default=[], metavar="COLLECTION")
-        add.add_argument("--password-stdin", action="store_true",
-                         help="read the HTTP Basic password from standard input")  # fmt: skip
+        add.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the HTTP Basic password from standard input",
+        )
         token = what.add_parser("token", help="issue an API token (shown once)")
         token.add_argument("name")
         what.add_parser("list", help="accounts, their rights and tokens")
-        for verb, text in (("disable", "refuse the account (password and tokens) from now on"),
-                           ("enable", "accept a disabled account again")):  # fmt: skip
+        for verb, text in (
+            ("disable", "refuse the account (password and tokens) from now on"),
+            ("enable", "accept a disabled account again"),
+        ):
             what.add_parser(verb, help=text).add_argument("name")
         revoke = what.add_parser(
             "revoke", help="revoke a token (give enough of its first characters)"
@@ -115,12 +121,22 @@ class Command(BaseCommand):
         c = services.create_collection(Actor.system("cli"), alias, title, description)
         self.stdout.write(f"collection {c.alias} {c.pk}")
 
-    def do_import(self, file: str, collection: str, handling_code: str, reliability: str,
-                  accuracy: str, purpose: str, expires: str, **options: Any) -> None:  # fmt: skip
+    def do_import(
+        self,
+        file: str,
+        collection: str,
+        handling_code: str,
+        reliability: str,
+        accuracy: str,
+        purpose: str,
+        expires: str,
+        **options: Any,
+    ) -> None:
         target = self._collection(collection)
         try:
-            handling = services.handling_from(handling_code, reliability, accuracy, purpose,
-                                              expires)  # fmt: skip
+            handling = services.handling_from(
+                handling_code, reliability, accuracy, purpose, expires
+            )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         try:
@@ -135,8 +151,9 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: not a STIX bundle or TAXII envelope (no objects list)")
         items = services.with_conditions(items, handling)
         status = services.ingest(target, items, None, Actor.system("cli"))
-        self.stdout.write(f"{status.success_count} stored or already there, "
-                          f"{status.failure_count} refused")  # fmt: skip
+        self.stdout.write(
+            f"{status.success_count} stored or already there, {status.failure_count} refused"
+        )
         for failure in status.failures[:20]:
             self.stdout.write(f"  refused {failure['id']}: {failure['message'][:200]}")
 
@@ -154,8 +171,10 @@ class Command(BaseCommand):
         else:
             self.stdout.write(export.bundle)
         if export.withheld:
-            self.stderr.write(f"{export.withheld} object(s) withheld: TLP:RED, expired, or "
-                              "marked by their originator for no further sharing")  # fmt: skip
+            self.stderr.write(
+                f"{export.withheld} object(s) withheld: TLP:RED, expired, or "
+                "marked by their originator for no further sharing"
+            )
 
     def do_share(self, collection: str, peer: str, **options: Any) -> None:
         from accord.federation.models import Peer
@@ -165,16 +184,19 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"no active peer {peer!r}")
         sync.share(Actor.system("cli"), self._collection(collection), found)
-        self.stdout.write(f"{collection} is shared with {peer}; run `accord intel sync` or wait "
-                          "for the clock")  # fmt: skip
+        self.stdout.write(
+            f"{collection} is shared with {peer}; run `accord intel sync` or wait for the clock"
+        )
 
-    def do_subscribe(self, collection: str, objects_url: str, user: str, secret_stdin: bool,
-                     **options: Any) -> None:  # fmt: skip
+    def do_subscribe(
+        self, collection: str, objects_url: str, user: str, secret_stdin: bool, **options: Any
+    ) -> None:
         from accord.intel import sync
 
         secret = sys.stdin.readline().rstrip("\n") if secret_stdin else ""
-        item = sync.subscribe(Actor.system("cli"), self._collection(collection), objects_url,
-                              user, secret)  # fmt: skip
+        item = sync.subscribe(
+            Actor.system("cli"), self._collection(collection), objects_url, user, secret
+        )
         self.stdout.write(f"subscription {item.pk} to {objects_url}")
 
     def do_unshare(self, collection: str, peer: str, **options: Any) -> None:
@@ -232,8 +254,9 @@ class Command(BaseCommand):
         from accord.intel.models import Retraction
 
         for item in Retraction.objects.select_related("share__peer", "message"):
-            self.stdout.write(f"{item.stix_id}  {item.share.peer.node_id:<12} "
-                              f"{sync.retraction_state(item)}")  # fmt: skip
+            self.stdout.write(
+                f"{item.stix_id}  {item.share.peer.node_id:<12} {sync.retraction_state(item)}"
+            )
 
     def do_account(self, account_action: str, **options: Any) -> None:
         actor = Actor.system("cli")
@@ -256,8 +279,10 @@ class Command(BaseCommand):
             read = [self._collection(c).alias for c in options["read"]]
             write = [self._collection(c).alias for c in options["write"]]
             account = services.add_account(actor, options["name"], password, read, write)
-            self.stdout.write(f"account {account.name} added (read: {', '.join(read) or '-'}; "
-                              f"write: {', '.join(write) or '-'})")  # fmt: skip
+            self.stdout.write(
+                f"account {account.name} added (read: {', '.join(read) or '-'}; "
+                f"write: {', '.join(write) or '-'})"
+            )
             return
         account = Account.objects.filter(name=options["name"]).first()
         if account is None:
