@@ -27,6 +27,7 @@ ci: lint test-sqlite test-postgres test-browser
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests tools bench
 	$(BIN)/ruff format --check src tests tools bench
+	$(BIN)/mypy
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix src tests tools bench

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accord.api import api
-from accord.assistance import services
+from accord.assistance import services, wire
 from accord.core.audit import Actor
 from accord.core.roles import Role
 from accord.federation.models import Peer
@@ -88,14 +88,14 @@ def test_no_input_makes_the_api_fail(world, method, path, body, action, role):
     if path.endswith("/actions") and isinstance(body, dict):
         body = {"action": action, "version": body.get("v", draft.version), **body}
     client = client_for(role)
-    before = services.shared_view(draft)
+    before = wire.shared_view(draft)
     response = client.generic(
         method, fill(path, str(draft.pk)), data=json.dumps(body), content_type="application/json"
     )
     assert response.status_code < 500, response.content[:500]
     if response.status_code >= 400:
         draft.refresh_from_db()
-        assert services.shared_view(draft) == before
+        assert wire.shared_view(draft) == before
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))

@@ -13,7 +13,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from accord.assistance import services
+from accord.assistance import clock, inbound, services, wire
 from accord.assistance.deadlines import deadlines_of
 from accord.assistance.models import AssistanceRequest, Reminder
 from accord.core.audit import Actor
@@ -65,7 +65,7 @@ def incoming(users, peer, request_type: str = "data_order", **overrides) -> Assi
         draft.refresh_from_db()
         services.perform(Actor.of(users[role]), draft, step, version=draft.version)
     draft.refresh_from_db()
-    wire = services.submit_body(draft).model_copy(
+    body = wire.submit_body(draft).model_copy(
         update={
             "request_id": str(uuid.uuid4()),
             "reference": f"CN.CLOCK-{uuid.uuid4().hex[:6]}",
@@ -73,19 +73,19 @@ def incoming(users, peer, request_type: str = "data_order", **overrides) -> Assi
             "requested_node": this_node().node_id,
         }
     )
-    services.receive_submit(peer, wire)
-    return AssistanceRequest.objects.get(pk=wire.request_id)
+    inbound.receive_submit(peer, body)
+    return AssistanceRequest.objects.get(pk=body.request_id)
 
 
 def test_reminders_go_out_at_half_four_fifths_and_the_whole_of_a_deadline(users, peer):
     request = incoming(users, peer)
     start, due = request.submitted_at, request.acknowledge_due
     span = due - start
-    assert services.tick(start + span * 0.4).reminders == 0
-    assert services.tick(start + span * 0.55).reminders == 1  # the central authority
-    assert services.tick(start + span * 0.6).reminders == 0  # once per threshold
-    assert services.tick(start + span * 0.85).reminders == 1
-    assert services.tick(due + timedelta(seconds=1)).reminders == 1
+    assert clock.tick(start + span * 0.4).reminders == 0
+    assert clock.tick(start + span * 0.55).reminders == 1  # the central authority
+    assert clock.tick(start + span * 0.6).reminders == 0  # once per threshold
+    assert clock.tick(start + span * 0.85).reminders == 1
+    assert clock.tick(due + timedelta(seconds=1)).reminders == 1
     sent = Reminder.objects.filter(request=request).order_by("threshold")
     assert [r.threshold for r in sent] == [50, 80, 100]
     assert {r.user.role for r in sent} == {Role.CENTRAL_AUTHORITY}
@@ -98,7 +98,7 @@ def test_a_met_deadline_reminds_nobody(users, peer):
         Actor.of(users[Role.CENTRAL_AUTHORITY]), request, "acknowledge", version=request.version
     )
     request.refresh_from_db()
-    services.tick(request.acknowledge_due + timedelta(hours=1))
+    clock.tick(request.acknowledge_due + timedelta(hours=1))
     assert not Reminder.objects.filter(request=request, deadline="acknowledge").exists()
 
 
@@ -108,7 +108,7 @@ def test_reminders_are_emailed_when_mail_is_configured(
     officer = officer_with_mail
     request = incoming(users, peer)
     with django_capture_on_commit_callbacks(execute=True):
-        services.tick(request.acknowledge_due + timedelta(minutes=1))
+        clock.tick(request.acknowledge_due + timedelta(minutes=1))
     assert len(mail.outbox) == 3  # 50, 80 and 100 % all passed
     assert all(request.reference in message.body for message in mail.outbox)
     assert mail.outbox[0].to == ["ca@example.org"]
@@ -125,14 +125,14 @@ def test_a_preservation_hold_lapses_when_its_time_is_up(users, peer):
     assert request.state == "preserved"
     assert request.hold_expires - request.responded_at >= timedelta(days=60)
     sent_before = OutboxMessage.objects.filter(peer=peer).count()
-    assert services.tick(request.hold_expires - timedelta(minutes=1)).lapsed == 0
-    assert services.tick(request.hold_expires + timedelta(seconds=1)).lapsed == 1
+    assert clock.tick(request.hold_expires - timedelta(minutes=1)).lapsed == 0
+    assert clock.tick(request.hold_expires + timedelta(seconds=1)).lapsed == 1
     request.refresh_from_db()
     assert request.state == "lapsed"
     assert request.events.order_by("-version").first().action == "lapse"
     # The partner hears of it through the channel, like any other step.
     assert OutboxMessage.objects.filter(peer=peer).count() == sent_before + 1
-    assert services.tick(request.hold_expires + timedelta(days=1)).lapsed == 0
+    assert clock.tick(request.hold_expires + timedelta(days=1)).lapsed == 0
 
 
 def test_a_hold_shorter_than_sixty_days_is_refused(users, peer):
@@ -156,7 +156,7 @@ def test_opening_the_request_reads_its_reminders(users, peer, client_for):
     from django.urls import reverse
 
     request = incoming(users, peer)
-    services.tick(request.acknowledge_due + timedelta(minutes=1))
+    clock.tick(request.acknowledge_due + timedelta(minutes=1))
     client = client_for(Role.CENTRAL_AUTHORITY)
     listed = client.get("/api/v1/assistance/reminders").json()
     assert {r["threshold"] for r in listed} == {50, 80, 100}
@@ -184,9 +184,9 @@ def test_waiting_for_asked_information_stops_the_clock(users, peer):
     asked = request.events.get(action="request_information")
     asked.at -= timedelta(days=3)
     asked.save(update_fields=["at"])
-    services.receive_action(
+    inbound.receive_action(
         peer,
-        services.ActionBody(
+        wire.ActionBody(
             request_id=str(request.pk),
             action_id=str(uuid.uuid4()),
             action="provide_information",
@@ -224,7 +224,7 @@ def test_the_end_of_a_postponement_reminds_the_requested_side(users, peer):
     request.refresh_from_db()
     [resume] = [d for d in deadlines_of(request) if d.key == "resume"]
     assert resume.due_at.date() == until and resume.owner == "requested"
-    services.tick(resume.due_at + timedelta(seconds=1))
+    clock.tick(resume.due_at + timedelta(seconds=1))
     assert Reminder.objects.filter(
         request=request, deadline="resume", threshold=100, user=users[Role.CENTRAL_AUTHORITY]
     ).exists()
@@ -246,12 +246,12 @@ def test_a_reminder_email_that_failed_is_sent_by_a_later_round(
 
     monkeypatch.setattr(reminders, "send_mail", down)
     with django_capture_on_commit_callbacks(execute=True):
-        services.tick(request.acknowledge_due - timedelta(hours=1))
+        clock.tick(request.acknowledge_due - timedelta(hours=1))
     assert Reminder.objects.filter(user=officer).exists()
     assert not Reminder.objects.filter(user=officer, emailed=True).exists()
     monkeypatch.undo()
     waiting = Reminder.objects.filter(user=officer, emailed=False).count()
     with django_capture_on_commit_callbacks(execute=True):
-        services.tick(request.acknowledge_due - timedelta(hours=1))
+        clock.tick(request.acknowledge_due - timedelta(hours=1))
     assert len(mail.outbox) == waiting > 0
     assert not Reminder.objects.filter(user=officer, emailed=False).exists()

@@ -1,6 +1,6 @@
 """The rules of a request that need no partner, in process: what a request
-must carry (`services.parse_request`), the screening rules
-(`services.rule_problems`, `record_finding`), the deadlines, the turnaround
+must carry (`rules.parse_request`), the screening rules
+(`rules.rule_problems`, `record_finding`), the deadlines, the turnaround
 metrics, and how `accord requests` answers bad input."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from accord.assistance import deadlines, services
+from accord.assistance import deadlines, rules, services
 from accord.assistance.metrics import compute, durations, percentile
 from accord.assistance.models import (
     AssistanceRequest,
@@ -20,7 +20,7 @@ from accord.assistance.models import (
     ScreeningFinding,
     State,
 )
-from accord.assistance.services import BASIS_FOR_TYPE, parse_request, rule_problems
+from accord.assistance.rules import BASIS_FOR_TYPE, parse_request, rule_problems
 from accord.assistance.types import RequestType
 from accord.core.audit import Actor
 from accord.core.roles import Role
@@ -208,7 +208,7 @@ def incoming(peer: Peer, request_type: str = "data_order", state: str = State.SC
         created_at=MONDAY,
         submitted_at=MONDAY,
         received_at=MONDAY + HOUR,
-        **services._content_fields(content),
+        **rules.content_fields(content),
     )
     request.save(force_insert=True)
     return request

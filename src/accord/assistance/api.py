@@ -17,9 +17,9 @@ from ninja import Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import ConfigDict, Field
 
-from accord.assistance import files, services
+from accord.assistance import attachments, files, policy, queries, services, wire
 from accord.assistance.deadlines import deadlines_of
-from accord.assistance.machine import REQUESTED, REQUESTING, TRANSITIONS, available
+from accord.assistance.machine import TRANSITIONS
 from accord.assistance.models import AssistanceRequest, Reminder, ScreeningFinding
 from accord.assistance.types import (
     STATUTES,
@@ -32,7 +32,7 @@ from accord.assistance.types import (
 )
 from accord.core.audit import Actor
 from accord.core.models import User
-from accord.core.roles import Permission, Role
+from accord.core.roles import Permission
 from accord.core.services import require
 from accord.core.signals import client_ip
 from accord.federation.models import Peer
@@ -77,7 +77,7 @@ class ActionIn(Schema):
     action: str = Field(max_length=40)
     version: int
     payload: dict[str, Any] = Field(default_factory=dict)
-    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=services.MAX_FILES)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=attachments.MAX_FILES)
 
 
 class FindingIn(Schema):
@@ -136,11 +136,9 @@ def summary(row: AssistanceRequest, now: datetime) -> dict[str, Any]:
 def detail(row: AssistanceRequest, user: Any) -> dict[str, Any]:
     """The shared replica plus what this node alone knows and this user may do."""
     now = timezone.now()
-    side = REQUESTING if row.outgoing else REQUESTED
-    screening = not row.outgoing and user.role in (Role.CENTRAL_AUTHORITY, Role.AUDITOR)
-    waiting = services.waiting_actions(row).exists()
+    screening = policy.allowed(user, policy.SEE_FINDINGS, row) is None
     return {
-        **services.shared_view(row),
+        **wire.shared_view(row),
         "direction": "outgoing" if row.outgoing else "incoming",
         "deadlines": [
             {
@@ -152,7 +150,7 @@ def detail(row: AssistanceRequest, user: Any) -> dict[str, Any]:
             }
             for d in deadlines_of(row)
         ],
-        "actions": [] if waiting else [t.action for t in available(row, user.role, side)],
+        "actions": policy.steps_offered(user, row),
         "pending_actions": [
             {"id": str(p.pk), "action": p.action, "outcome": p.outcome, "refusal": p.refusal}
             for p in row.pending_actions.order_by("created_at")
@@ -175,7 +173,7 @@ def detail(row: AssistanceRequest, user: Any) -> dict[str, Any]:
 
 def _open(request: HttpRequest, request_id: UUID, how: str = "read") -> AssistanceRequest:
     try:
-        return services.open_request(_actor(request), request_id, how=how, ip=client_ip(request))
+        return queries.open_request(_actor(request), request_id, how=how, ip=client_ip(request))
     except AssistanceRequest.DoesNotExist:
         from django.http import Http404
 
@@ -195,9 +193,9 @@ def list_requests(
     q: str = "",
 ) -> Any:
     actor = _actor(request)
-    filters = services.Filters(direction, state, request_type, urgency, overdue, topic, q)
-    rows = list(services.list_requests(actor, filters, ip=client_ip(request)))
-    services.audit_list(actor, len(rows), filters, client_ip(request))
+    filters = queries.Filters(direction, state, request_type, urgency, overdue, topic, q)
+    rows = list(queries.list_requests(actor, filters, ip=client_ip(request)))
+    queries.audit_list(actor, len(rows), filters, client_ip(request))
     now = timezone.now()
     return [summary(row, now) for row in rows]
 
@@ -302,7 +300,7 @@ def file_response(row: AssistanceRequest, sha256: str) -> HttpResponse:
 
 @router.get("/assistance/metrics", response=dict[str, Any])
 def metrics(request: HttpRequest) -> dict[str, Any]:
-    return services.metrics_for(_actor(request), ip=client_ip(request))
+    return queries.metrics_for(_actor(request), ip=client_ip(request))
 
 
 @router.get("/assistance/reminders", response=list[dict[str, Any]])

@@ -10,4 +10,4 @@ class AssistanceConfig(AppConfig):
     def ready(self) -> None:
         # Registers the assistance.* message kinds with the federation channel,
         # and the request workflow's indicators for the dialogue.
-        from accord.assistance import indicators, messages  # noqa: F401
+        from accord.assistance import inbound, indicators  # noqa: F401

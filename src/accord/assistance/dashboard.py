@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from accord.assistance import services
+from accord.assistance import queries
 from accord.assistance.models import Reminder
 from accord.assistance.reminders import text_of
 from accord.assistance.types import RefusalGround, RequestType
@@ -40,7 +40,7 @@ def _bars(rows: list[tuple[str, float | None, float | None]]) -> list[dict[str, 
 
 
 def panel(actor: Actor) -> dict[str, Any]:
-    data = services.metrics_for(actor)
+    data = queries.metrics_for(actor)
     labels = dict(RequestType.choices)
     stages = []
     measures = (

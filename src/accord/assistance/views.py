@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accord.assistance import reminders, services
+from accord.assistance import policy, queries, reminders, services
 from accord.assistance.api import file_response
 from accord.assistance.deadlines import deadlines_of
 from accord.assistance.forms import (
@@ -24,7 +24,7 @@ from accord.assistance.forms import (
     initial_from,
     payload_from_post,
 )
-from accord.assistance.machine import REQUESTED, REQUESTING, TRANSITIONS, available
+from accord.assistance.machine import TRANSITIONS
 from accord.assistance.models import AssistanceRequest, ScreeningFinding, State
 from accord.assistance.types import (
     LEGAL_SYSTEM_LABELS,
@@ -39,9 +39,10 @@ from accord.core import pdf
 from accord.core.audit import Actor
 from accord.core.identity import this_node
 from accord.core.models import User
-from accord.core.roles import Permission, Role
+from accord.core.roles import Permission
 from accord.core.signals import client_ip
 from accord.federation.models import Peer
+from accord.web.actions import act, attempt
 from accord.web.guards import permission_required
 
 
@@ -51,7 +52,7 @@ def _actor(request: HttpRequest) -> Actor:
 
 def _open(request: HttpRequest, request_id: UUID, how: str = "read") -> AssistanceRequest:
     try:
-        return services.open_request(_actor(request), request_id, how=how, ip=client_ip(request))
+        return queries.open_request(_actor(request), request_id, how=how, ip=client_ip(request))
     except AssistanceRequest.DoesNotExist:
         raise Http404(_("No such request, or it is not for you.")) from None
 
@@ -59,7 +60,7 @@ def _open(request: HttpRequest, request_id: UUID, how: str = "read") -> Assistan
 @permission_required(Permission.VIEW_REQUESTS)
 def request_list(request: HttpRequest) -> HttpResponse:
     get = request.GET
-    filters = services.Filters(
+    filters = queries.Filters(
         direction=get.get("direction", ""),
         state=get.get("state", ""),
         request_type=get.get("type", ""),
@@ -69,8 +70,8 @@ def request_list(request: HttpRequest) -> HttpResponse:
         search=get.get("q", ""),
     )
     actor = _actor(request)
-    rows = list(services.list_requests(actor, filters, ip=client_ip(request))[:500])
-    services.audit_list(actor, len(rows), filters, client_ip(request))
+    rows = list(queries.list_requests(actor, filters, ip=client_ip(request))[:500])
+    queries.audit_list(actor, len(rows), filters, client_ip(request))
     now = timezone.now()
     context = {
         "rows": [(row, _next_deadline(row, now)) for row in rows],
@@ -80,7 +81,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
         "urgencies": Urgency.choices,
         "topics": OffenceCategory.choices,
         "now": now,
-        "can_create": request.user.role == Role.INVESTIGATOR,  # type: ignore[union-attr]
+        "can_create": policy.allowed(request.user, policy.CREATE) is None,
     }
     return render(request, "assistance/list.html", context)
 
@@ -160,14 +161,18 @@ def request_detail(request: HttpRequest, request_id: UUID) -> HttpResponse:
     return render(request, "assistance/detail.html", detail_context(row, request.user))
 
 
-def detail_context(row: AssistanceRequest, user: Any) -> dict[str, Any]:
+def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> dict[str, Any]:
+    """What the detail page (and, with `offer` False, the printed form) shows.
+    Which steps, forms and panels a user gets is the policy's answer."""
     node = this_node()
     system = legal_system_of(node.node_id, node.party)
-    side = REQUESTING if row.outgoing else REQUESTED
     now = timezone.now()
-    role = user.role if user is not None else ""
-    steps = [t for t in available(row, role, side) if t.action != "lapse"]
-    waiting = services.waiting_actions(row).exists()
+
+    def may(action: str) -> bool:
+        return offer and policy.allowed(user, action, row) is None
+
+    steps = [TRANSITIONS[a] for a in policy.steps_offered(user, row)] if offer else []
+    waiting = queries.waiting_actions(row).exists()
     submit_refused = (
         row.submit_message.refusal_reason
         if row.submit_message and row.submit_message.status == "refused"
@@ -195,31 +200,22 @@ def detail_context(row: AssistanceRequest, user: Any) -> dict[str, Any]:
         "system_label": LEGAL_SYSTEM_LABELS[system],
         "details": _detail_rows(row),
         "events": [(e, _step_label(e.action)) for e in row.events.order_by("version")],
-        "steps": [] if waiting else [(t, t.payload.__name__.lower()) for t in steps],
+        "steps": [(t, t.payload.__name__.lower()) for t in steps],
         "waiting": waiting,
         "submit_refused": submit_refused,
         "pending": row.pending_actions.order_by("-created_at")[:5],
-        "screening": not row.outgoing and role in (Role.CENTRAL_AUTHORITY, Role.AUDITOR),
-        "may_screen": not row.outgoing
-        and role == Role.CENTRAL_AUTHORITY
-        and row.state
-        in (
-            State.RECEIVED,
-            State.SCREENING,
-            State.LEGAL_REVIEW,
-            State.CONSULTATION,
-            State.POSTPONED,
-        ),
+        "screening": may(policy.SEE_FINDINGS),
+        "may_screen": may(policy.SCREEN),
         "findings": row.findings.select_related("reviewer"),
         "finding_grounds": [(ScreeningFinding.DUAL_CRIMINALITY, _("Dual criminality"))]
         + [c for c in RefusalGround.choices if c[0] != RefusalGround.NO_DUAL_CRIMINALITY],
         "team": row.team.all(),
-        "may_add_member": role == Role.CENTRAL_AUTHORITY or user == row.created_by,
-        "candidates": User.objects.filter(
-            is_active=True, role__in=(Role.INVESTIGATOR, Role.PROSECUTOR, Role.CENTRAL_AUTHORITY)
-        ).exclude(pk__in=row.team.values("pk")),
+        "may_add_member": may(policy.ADD_MEMBER),
+        "candidates": User.objects.filter(is_active=True, role__in=policy.TEAM_ROLES).exclude(
+            pk__in=row.team.values("pk")
+        ),
         "files": row.files.all(),
-        "may_edit": row.outgoing and row.state == State.DRAFT and role == Role.INVESTIGATOR,
+        "may_edit": may(policy.EDIT),
         "conditions": [(c, _condition_label(c["kind"])) for c in row.conditions],
         "grounds": [(g, _ground_label(g["ground"])) for g in row.refusal_grounds],
         **STEP_CHOICES,
@@ -284,8 +280,11 @@ def request_step(request: HttpRequest, request_id: UUID) -> HttpResponse:
     except ValueError:
         version = -1
     payload = payload_from_post(action, request.POST) if action in TRANSITIONS else {}
-    uploads = [(f.name, f.content_type or "", f.read()) for f in request.FILES.getlist("files")]
-    try:
+    uploads = [
+        (f.name or "", f.content_type or "", f.read()) for f in request.FILES.getlist("files")
+    ]
+
+    def step() -> None:
         done = services.perform(
             _actor(request),
             row,
@@ -295,18 +294,15 @@ def request_step(request: HttpRequest, request_id: UUID) -> HttpResponse:
             uploads=uploads,
             ip=client_ip(request),
         )
-    except services.TransitionRefused as exc:
-        messages.error(request, exc.message)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        if services.waiting_actions(done).exists():
+        if queries.waiting_actions(done).exists():
             messages.info(request, _("Sent to the partner; it takes effect when they confirm."))
         else:
             messages.success(
                 request,
                 _("Done: the request is now %(state)s.") % {"state": done.get_state_display()},
             )
+
+    attempt(request, step)
     return redirect("assistance:detail", request_id=row.pk)
 
 
@@ -314,40 +310,41 @@ def request_step(request: HttpRequest, request_id: UUID) -> HttpResponse:
 @permission_required(Permission.VIEW_REQUESTS)
 def request_finding(request: HttpRequest, request_id: UUID) -> HttpResponse:
     row = _open(request, request_id, how="screen")
-    try:
-        services.record_finding(
+    return act(
+        request,
+        lambda: services.record_finding(
             _actor(request),
             row,
             request.POST.get("ground", ""),
             request.POST.get("applies") == "yes",
             request.POST.get("rationale", ""),
             ip=client_ip(request),
-        )
-    except services.TransitionRefused as exc:
-        messages.error(request, exc.message)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("Finding recorded."))
-    return redirect("assistance:detail", request_id=row.pk)
+        ),
+        done=_("Finding recorded."),
+        to="assistance:detail",
+        request_id=row.pk,
+    )
 
 
 @require_POST
 @permission_required(Permission.VIEW_REQUESTS)
 def request_member(request: HttpRequest, request_id: UUID) -> HttpResponse:
     row = _open(request, request_id, how="team")
-    user = User.objects.filter(username=request.POST.get("username", ""), is_active=True).first()
-    try:
+    username = request.POST.get("username", "")
+    user = User.objects.filter(username=username, is_active=True).first()
+
+    def add() -> None:
         if user is None:
             raise ValidationError(_("Choose an active user."))
         services.add_member(_actor(request), row, user, ip=client_ip(request))
-    except services.TransitionRefused as exc:
-        messages.error(request, exc.message)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("%(user)s added to the team.") % {"user": user.username})
-    return redirect("assistance:detail", request_id=row.pk)
+
+    return act(
+        request,
+        add,
+        done=_("%(user)s added to the team.") % {"user": username},
+        to="assistance:detail",
+        request_id=row.pk,
+    )
 
 
 @permission_required(Permission.VIEW_REQUESTS)
@@ -362,7 +359,11 @@ def _print_language(request: HttpRequest, row: AssistanceRequest) -> str:
 
 def _print_html(row: AssistanceRequest, language: str, request: HttpRequest) -> str:
     with translation.override(language):
-        context = {**detail_context(row, None), "language": language, "printed_at": timezone.now()}
+        context = {
+            **detail_context(row, None, offer=False),
+            "language": language,
+            "printed_at": timezone.now(),
+        }
         return render_to_string("assistance/print.html", context, request=request)
 
 

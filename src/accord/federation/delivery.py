@@ -32,6 +32,7 @@ from accord.federation.envelope import EnvelopeError, verify_receipt
 from accord.federation.models import MessageStatus, OutboxMessage, Peer
 from accord.federation.rotation import ROTATION_KIND
 from accord.federation.services import backoff_until, outbox_envelope
+from accord.federation.signals import messages_refused
 
 log = logging.getLogger(__name__)
 
@@ -296,6 +297,12 @@ class Deliverer:
                 last_delivery_at=now, failures=0, next_attempt_at=None
             )
             refused = [m.seq for m in done if m.status == MessageStatus.REFUSED]
+            if refused:
+                messages_refused.send(
+                    sender=OutboxMessage,
+                    peer=peer,
+                    messages=[m for m in done if m.status == MessageStatus.REFUSED],
+                )
             if any(m.kind == ROTATION_KIND and m.status == MessageStatus.APPLIED for m in done):
                 # The peer now holds this node's new keys: sign with them from here on.
                 Peer.objects.filter(pk=peer.pk).update(sign_with_previous=False)

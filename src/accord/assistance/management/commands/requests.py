@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
-from accord.assistance import services
+from accord.assistance import clock, queries, services, wire
 from accord.assistance.models import AssistanceRequest
 from accord.core.audit import Actor
 from accord.core.models import User
@@ -90,17 +90,17 @@ class Command(BaseCommand):
         return found
 
     def do_list(self, json: bool = False, **options: Any) -> None:
-        filters = services.Filters(
+        filters = queries.Filters(
             direction=options["direction"],
             state=options["state"],
             request_type=options["request_type"],
             overdue=options["overdue"],
         )
         actor = Actor.system("cli")
-        rows = list(services.list_requests(actor, filters))
-        services.audit_list(actor, len(rows), filters)
+        rows = list(queries.list_requests(actor, filters))
+        queries.audit_list(actor, len(rows), filters)
         if json:
-            self.stdout.write(_dumps([services.shared_view(r) for r in rows]))
+            self.stdout.write(_dumps([wire.shared_view(r) for r in rows]))
             return
         if not rows:
             self.stdout.write("No requests.")
@@ -113,8 +113,8 @@ class Command(BaseCommand):
 
     def do_show(self, reference: str, **options: Any) -> None:
         row = self._request(reference)
-        opened = services.open_request(Actor.system("cli"), row.pk)
-        self.stdout.write(_dumps(services.shared_view(opened)))
+        opened = queries.open_request(Actor.system("cli"), row.pk)
+        self.stdout.write(_dumps(wire.shared_view(opened)))
 
     def do_create(self, file: str, username: str, **options: Any) -> None:
         actor = self._user(username)
@@ -189,5 +189,5 @@ class Command(BaseCommand):
             raise CommandError("--at takes an ISO time, like 2027-01-31T12:00:00+00:00") from None
         if moment is not None and moment.tzinfo is None:
             raise CommandError("--at needs a time zone, like +00:00")
-        result = services.tick(moment)
+        result = clock.tick(moment)
         self.stdout.write(f"{result.lapsed} holds lapsed, {result.reminders} reminders sent")

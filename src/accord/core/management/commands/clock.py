@@ -36,7 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="run once and exit")
 
     def handle(self, *args: Any, once: bool = False, **options: Any) -> None:
-        from accord.assistance import services as assistance
+        from accord.assistance import clock as assistance
         from accord.intel import sync
 
         stop = threading.Event()

@@ -1,0 +1,233 @@
+"""The rules of DOMAIN.md that decide whether a request's content or a step is
+acceptable, as pure functions of the request and the input (they read a
+request's findings and events, and change nothing). Services, inbound handlers
+and the policy all ask them; they import nothing from those."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.utils.translation import gettext as _
+from pydantic import Field
+from pydantic import ValidationError as SchemaError
+
+from accord.assistance import deadlines
+from accord.assistance.machine import SYSTEM_ROLE, Transition
+from accord.assistance.models import AssistanceRequest, ScreeningFinding
+from accord.assistance.types import (
+    LINE,
+    NO_DUAL_CRIMINALITY,
+    POSTPONEMENT_GROUNDS,
+    REFUSAL_GROUNDS,
+    TEXT,
+    LegalBasis,
+    Offence,
+    RefusalGround,
+    RequestType,
+    Strict,
+    Urgency,
+    parse_details,
+    type_rule_problems,
+)
+from accord.core.audit import Actor
+
+# The fields that make up a request's content: what the requester writes, what
+# both replicas hold, and what a submission carries.
+CONTENT_FIELDS = (
+    "request_type",
+    "legal_basis",
+    "requesting_authority",
+    "central_authority",
+    "offences",
+    "summary",
+    "purpose",
+    "urgency",
+    "urgency_reason",
+    "confidential",
+    "confidentiality_reasons",
+    "desired_deadline",
+    "language",
+    "translation",
+    "signer",
+    "details",
+    "synthetic",
+)
+
+# A legal basis named after one article fits only the type that article defines.
+BASIS_FOR_TYPE = {
+    LegalBasis.BUDAPEST_29: {RequestType.PRESERVATION},
+    LegalBasis.EPOC_PR: {RequestType.PRESERVATION},
+    LegalBasis.BUDAPEST_30: {RequestType.TRAFFIC_DISCLOSURE},
+    LegalBasis.BUDAPEST_31: {RequestType.STORED_DATA},
+    LegalBasis.EPOC: {RequestType.DATA_ORDER},
+}
+
+
+class RequestInput(Strict):
+    request_type: RequestType
+    legal_basis: LegalBasis
+    requesting_authority: str = Field(min_length=1, max_length=LINE)
+    central_authority: str = Field(min_length=1, max_length=LINE)
+    offences: list[Offence] = Field(min_length=1, max_length=20)
+    summary: str = Field(min_length=1, max_length=TEXT)
+    purpose: str = Field(min_length=1, max_length=TEXT)
+    urgency: Urgency = Urgency.STANDARD
+    urgency_reason: str = Field(default="", max_length=TEXT)
+    confidential: bool = False
+    confidentiality_reasons: str = Field(default="", max_length=TEXT)
+    desired_deadline: date | None = None
+    language: str = Field(default="en", pattern=r"^(en|zh-hans)$")
+    translation: str = Field(default="", max_length=LINE)
+    signer: str = Field(min_length=1, max_length=LINE)
+    details: dict[str, Any]
+    synthetic: bool = False  # demo and training data, marked as such everywhere
+
+
+def schema_messages(exc: SchemaError, within: tuple[str, ...] = ()) -> list[str]:
+    """Pydantic errors as sentences naming the field (its path from `within`)."""
+    out = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in (*within, *error["loc"]))
+        message = error["msg"].removeprefix("Value error, ")
+        out.append(f"{where}: {message}" if where else message)
+    return out
+
+
+def parse_request(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Check a request's content; return it normalised, or the problems."""
+    try:
+        base = RequestInput.model_validate(data)
+    except SchemaError as exc:
+        return {}, schema_messages(exc)
+    try:
+        details = parse_details(base.request_type, base.details)
+    except SchemaError as exc:
+        # Checked on their own, the details' errors are named as in the request.
+        return {}, schema_messages(exc, within=("details",))
+    problems = type_rule_problems(base.request_type, base.offences, details)
+    if base.urgency != Urgency.STANDARD and not base.urgency_reason:
+        problems.append(_("Say why the request is urgent."))
+    if base.confidential and not base.confidentiality_reasons:
+        problems.append(_("Say why the request must be kept confidential."))
+    allowed = BASIS_FOR_TYPE.get(base.legal_basis)
+    if allowed is not None and base.request_type not in allowed:
+        problems.append(_("This legal basis does not cover this type of request."))
+    content = base.model_dump(mode="json")
+    content["details"] = details.model_dump(mode="json")
+    return content, problems
+
+
+def actor_role(actor: Actor) -> str:
+    return actor.user.role if actor.user else SYSTEM_ROLE
+
+
+def actor_name(actor: Actor) -> str:
+    if actor.user is None:
+        return actor.label
+    return actor.user.get_full_name() or actor.user.username
+
+
+def version_message(seen: int, current: int) -> str:
+    return _(
+        "The request has changed since you loaded it (you saw version %(seen)s, it is now "
+        "at %(current)s). Reload it and try again."
+    ) % {"seen": seen, "current": current}
+
+
+def state_message(request: AssistanceRequest, transition: Transition) -> str:
+    return _("“%(step)s” is not possible for a %(type)s request that is %(state)s.") % {
+        "step": transition.label,
+        "type": request.get_request_type_display(),
+        "state": request.get_state_display(),
+    }
+
+
+def rule_problems(
+    request: AssistanceRequest, action: str, payload: dict[str, Any], now: datetime
+) -> list[str]:
+    """The rules of DOMAIN.md that go beyond the state table."""
+    problems: list[str] = []
+    grounds = [g["ground"] for g in payload.get("grounds", [])]
+    if action == "refuse":
+        if not request.events.filter(action="consult").exists():
+            problems.append(
+                _(
+                    "Offer conditions before refusing: consult the requester first "
+                    "(Budapest Art. 27(6))."
+                )
+            )
+        if any(g not in REFUSAL_GROUNDS for g in grounds):
+            problems.append(
+                _("A domestic investigation postpones a request; it is not a ground to refuse it.")
+            )
+        if (
+            request.request_type == RequestType.PRESERVATION
+            and RefusalGround.NO_DUAL_CRIMINALITY in grounds
+        ):
+            problems.append(_("Dual criminality is never a ground to refuse preservation."))
+    if action == "postpone" and any(g not in POSTPONEMENT_GROUNDS for g in grounds):
+        problems.append(
+            _(
+                "A request is postponed only for a domestic investigation; "
+                "refuse it for the other grounds."
+            )
+        )
+    if action in ("accept", "accept_with_conditions"):
+        problems += _acceptance_problems(request, action)
+    if action == "preserve" and payload.get("expires_at"):
+        expires = datetime.fromisoformat(payload["expires_at"])
+        if expires < now + deadlines.HOLD_MINIMUM - timedelta(minutes=5):
+            problems.append(_("A preservation hold lasts at least 60 days (Budapest Art. 29(7))."))
+    return problems
+
+
+def _acceptance_problems(request: AssistanceRequest, action: str) -> list[str]:
+    latest = latest_findings(request)
+    problems = []
+    if request.request_type not in NO_DUAL_CRIMINALITY:
+        dual = latest.get(ScreeningFinding.DUAL_CRIMINALITY)
+        if dual is None or not dual.applies:
+            problems.append(
+                _(
+                    "Record the dual-criminality decision (on the conduct, not the "
+                    "label) before accepting."
+                )
+            )
+    if request.request_type == RequestType.LOCATE_PERSON:
+        neutral = latest.get(RefusalGround.INTERPOL_ART3)
+        if neutral is None or neutral.applies:
+            problems.append(
+                _(
+                    "A request to locate a person must pass the political-neutrality "
+                    "screen (INTERPOL Art. 3) before it is accepted."
+                )
+            )
+    applying = [
+        f for g, f in latest.items() if g != ScreeningFinding.DUAL_CRIMINALITY and f.applies
+    ]
+    if action == "accept" and applying:
+        problems.append(
+            _(
+                "A screening ground applies (%(grounds)s): refuse, postpone or accept "
+                "with conditions instead."
+            )
+            % {"grounds": ", ".join(f.ground_label for f in applying)}
+        )
+    return problems
+
+
+def latest_findings(request: AssistanceRequest) -> dict[str, ScreeningFinding]:
+    latest: dict[str, ScreeningFinding] = {}
+    for finding in request.findings.order_by("at", "pk"):
+        latest[finding.ground] = finding
+    return latest
+
+
+def content_fields(content: dict[str, Any]) -> dict[str, Any]:
+    """A parsed request's content as model field values."""
+    fields = {key: content[key] for key in CONTENT_FIELDS if key in content}
+    deadline = fields.get("desired_deadline")
+    if isinstance(deadline, str):
+        fields["desired_deadline"] = date.fromisoformat(deadline)
+    return fields

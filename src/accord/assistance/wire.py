@@ -1,0 +1,178 @@
+"""The assistance.* message kinds and their strict bodies, and the builders
+that put a request on the wire. `shared_view` is everything both replicas must
+agree on (the tests compare it across nodes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ConfigDict, Field, model_validator
+
+from accord.assistance.models import (
+    AssistanceRequest,
+    RequestEvent,
+)
+from accord.assistance.rules import CONTENT_FIELDS
+from accord.assistance.types import (
+    LINE,
+    TEXT,
+)
+from accord.core.text import has_nul
+from accord.federation.kinds import StrictBody
+
+SUBMIT_KIND = "assistance.submit"
+TRANSITION_KIND = "assistance.transition"
+ACTION_KIND = "assistance.action"
+ACTION_REFUSED_KIND = "assistance.action-refused"
+CHUNK_KIND = "assistance.file-chunk"
+
+
+class WireBody(StrictBody):
+    """Every assistance.* body: strict (no coercion, no unknown fields), and no
+    text a database cannot keep."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def no_nul(cls, data: Any) -> Any:
+        if has_nul(data):
+            raise ValueError("text may not contain NUL characters")
+        return data
+
+
+class SubmitBody(WireBody):
+    request_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
+    reference: str = Field(min_length=1, max_length=80)
+    requesting_node: str = Field(min_length=1, max_length=100)
+    requested_node: str = Field(min_length=1, max_length=100)
+    created_at: str
+    version: int = Field(ge=1)
+    content: dict[str, Any]
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+
+
+class EventBody(WireBody):
+    version: int = Field(ge=1)
+    action: str = Field(max_length=40)
+    from_state: str = Field(max_length=32)
+    to_state: str = Field(max_length=32)
+    side: str = Field(pattern=r"^(requesting|requested)$")
+    actor_name: str = Field(max_length=300)
+    actor_role: str = Field(max_length=32)
+    at: str
+    payload: dict[str, Any]
+
+
+class TransitionBody(WireBody):
+    request_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
+    event: EventBody
+    action_id: str | None = None
+
+
+class ActionBody(WireBody):
+    request_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
+    action_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
+    action: str = Field(max_length=40)
+    base_version: int = Field(ge=1)
+    actor_name: str = Field(max_length=LINE)
+    actor_role: str = Field(max_length=32)
+    payload: dict[str, Any]
+
+
+class ActionRefusedBody(WireBody):
+    request_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
+    action_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
+    reason: str = Field(max_length=TEXT)
+
+
+class ChunkBody(WireBody):
+    request_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    index: int = Field(ge=0, le=10_000)
+    total: int = Field(ge=1, le=10_001)
+    data: str = Field(pattern=r"^[A-Za-z0-9+/]*={0,2}$")
+
+
+def event_dict(event: RequestEvent) -> dict[str, Any]:
+    return {
+        "version": event.version,
+        "action": event.action,
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "side": event.side,
+        "actor_name": event.actor_name,
+        "actor_role": event.actor_role,
+        "at": _iso(event.at),
+        "payload": event.payload,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+
+
+def content_of(request: AssistanceRequest) -> dict[str, Any]:
+    content = {key: getattr(request, key) for key in CONTENT_FIELDS}
+    if content["desired_deadline"]:
+        content["desired_deadline"] = content["desired_deadline"].isoformat()
+    return content
+
+
+def submit_body(request: AssistanceRequest) -> SubmitBody:
+    return SubmitBody(
+        request_id=str(request.pk),
+        reference=request.reference,
+        requesting_node=request.requesting_node,
+        requested_node=request.requested_node,
+        created_at=_iso(request.created_at) or "",
+        version=request.version,
+        content=content_of(request),
+        events=[event_dict(e) for e in request.events.order_by("version")],
+    )
+
+
+def transition_body(
+    request: AssistanceRequest, event: RequestEvent, action_id: str | None
+) -> TransitionBody:
+    return TransitionBody(
+        request_id=str(request.pk), event=EventBody(**event_dict(event)), action_id=action_id
+    )
+
+
+def shared_view(request: AssistanceRequest) -> dict[str, Any]:
+    """Everything both replicas must agree on (the tests compare it across nodes)."""
+    return {
+        "id": str(request.pk),
+        "reference": request.reference,
+        "requesting_node": request.requesting_node,
+        "requested_node": request.requested_node,
+        "content": content_of(request),
+        "state": request.state,
+        "version": request.version,
+        "conditions": request.conditions,
+        "conditions_accepted": request.conditions_accepted,
+        "refusal_grounds": request.refusal_grounds,
+        "restrictions": request.restrictions,
+        **{
+            name: _iso(getattr(request, name))
+            for name in (
+                "created_at",
+                "submitted_at",
+                "received_at",
+                "decided_at",
+                "responded_at",
+                "ended_at",
+                "acknowledge_due",
+                "decision_due",
+                "response_due",
+                "hold_expires",
+            )
+        },
+        "events": [event_dict(e) for e in request.events.order_by("version")],
+        "files": [
+            {"version": f.version, "name": f.name, "sha256": f.sha256, "size": f.size}
+            for f in request.files.order_by("version", "pk")
+        ],
+    }
