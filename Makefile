@@ -64,7 +64,7 @@ postgres:
 	tools/ensure-postgres
 
 clean:
-	rm -rf $(VENV) $(COMPILED) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(COMPILED) .pytest_cache .ruff_cache .mypy_cache test-artifacts
 
 bench: $(VENV)/.installed messages postgres
 	$(BIN)/python bench/federation.py

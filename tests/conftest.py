@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import translation
 
 from accord.core import identity
 from accord.core.audit import Actor
@@ -23,6 +24,15 @@ def test_node_identity() -> identity.NodeIdentity:
         identity.write_identity(data_dir, "xx.test", "Testland", "Test Agency")
     identity.this_node.cache_clear()
     return identity.this_node()
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Every test starts in the node's default language: a page served to a
+    user who reads Chinese leaves Chinese active in the thread that served it."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

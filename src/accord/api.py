@@ -16,14 +16,16 @@ from ninja.parser import Parser
 from ninja.security import django_auth
 from pydantic import Field
 
-from accord.assistance.services import TransitionRefused
 from accord.core import services
 from accord.core.audit import Actor
 from accord.core.identity import this_node
 from accord.core.models import AuditEvent, User
-from accord.core.roles import ROLE_PERMISSIONS, Permission, Role
+from accord.core.policy import Refused
+from accord.core.roles import ROLE_PERMISSIONS, Role
 from accord.core.signals import client_ip
 from accord.core.text import has_nul
+from accord.core.user_policy import Action
+from accord.web.guards import signed_in_user
 
 
 class StrictParser(Parser):
@@ -68,8 +70,10 @@ def permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpRespon
     return api.create_response(request, {"detail": str(exc)}, status=403)
 
 
-@api.exception_handler(TransitionRefused)
-def transition_refused(request: HttpRequest, exc: TransitionRefused) -> HttpResponse:
+# Every app's refusal (assistance's TransitionRefused, dialogue's NotYours, ...)
+# derives from Refused and carries its status.
+@api.exception_handler(Refused)
+def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
     return api.create_response(request, {"detail": exc.message}, status=exc.status)
 
 
@@ -79,7 +83,7 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
 
 
 def actor(request: HttpRequest) -> Actor:
-    return Actor.of(request.user)  # type: ignore[arg-type]
+    return Actor.of(signed_in_user(request))
 
 
 class MeOut(Schema):
@@ -140,7 +144,7 @@ class VerifyOut(Schema):
 
 @api.get("/me", response=MeOut, tags=["core"])
 def me(request: HttpRequest) -> dict[str, Any]:
-    user: User = request.user  # type: ignore[assignment]
+    user = signed_in_user(request)
     return {
         "username": user.username,
         "full_name": user.first_name,
@@ -159,7 +163,7 @@ def node(request: HttpRequest) -> dict[str, Any]:
 @api.get("/users", response=list[UserOut], tags=["users"])
 @paginate(LimitOffsetPagination)
 def list_users(request: HttpRequest) -> Any:
-    services.require(actor(request), Permission.MANAGE_USERS, what="list_users")
+    services.enforce(actor(request), Action.VIEW_USERS)
     return User.objects.restrict(request.user).order_by("username")
 
 
@@ -180,7 +184,7 @@ def create_user(request: HttpRequest, payload: UserIn) -> Status:
 @api.get("/audit/events", response=list[AuditEventOut], tags=["audit"])
 @paginate(LimitOffsetPagination)
 def audit_events(request: HttpRequest, action: str = "") -> Any:
-    services.require(actor(request), Permission.VIEW_AUDIT, what="audit_events")
+    services.enforce(actor(request), Action.VIEW_AUDIT)
     events = AuditEvent.objects.restrict(request.user).order_by("seq")
     return events.filter(action=action) if action else events
 

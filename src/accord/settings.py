@@ -58,7 +58,7 @@ def read_secret_key(data_dir: Path) -> str:
         return ""
 
 
-def database_config(url: str) -> dict:
+def database_config(url: str) -> dj_database_url.DBConfig:
     try:
         config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     except Exception as exc:  # dj-database-url raises several kinds for a bad URL

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from accord.core.identity import this_node
 from accord.core.models import AuditEvent
-from accord.federation import services
+from accord.federation import inbox
 from accord.federation.envelope import Envelope, format_time, verify_receipt
+from accord.federation.inbox import BatchResult
 from accord.federation.models import InboxMessage, MessageStatus, Note
-from accord.federation.services import BatchResult
 from tests.federation.test_inbox_rejections import NOTE_KIND, RemotePeer, batch
 
 MAX_MESSAGES = 15
@@ -109,7 +109,7 @@ def deliver(remote: RemotePeer, messages: list[Envelope], delivery: Delivery, ap
     ]
     raw = json.dumps({"envelopes": [envelope.as_dict() for envelope in sent]}).encode()
 
-    result = services.receive_batch(raw)
+    result = inbox.receive_batch(raw)
 
     expected = expect(applied, delivery.indexes)
     assert result.status == expected.status, result.as_response()
@@ -224,7 +224,7 @@ def test_a_retransmission_racing_the_original_is_answered_as_a_duplicate():
     raw = json.dumps(batch(message)).encode()
     applying, release = threading.Event(), threading.Event()
     results: dict[str, BatchResult] = {}
-    real_apply = services._apply
+    real_apply = inbox._apply
 
     def slow_apply(*args, **kwargs):
         if threading.current_thread().name == "original":
@@ -234,7 +234,7 @@ def test_a_retransmission_racing_the_original_is_answered_as_a_duplicate():
 
     def deliver_in_thread(name: str) -> None:
         try:
-            results[name] = services.receive_batch(raw)
+            results[name] = inbox.receive_batch(raw)
         finally:
             connection.close()
 
@@ -242,7 +242,7 @@ def test_a_retransmission_racing_the_original_is_answered_as_a_duplicate():
         threading.Thread(target=deliver_in_thread, args=(name,), name=name)
         for name in ("original", "resend")
     ]
-    with mock.patch.object(services, "_apply", slow_apply):
+    with mock.patch.object(inbox, "_apply", slow_apply):
         threads[0].start()
         assert applying.wait(10)
         threads[1].start()

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import rfc8785
+from django.core.exceptions import ValidationError
 from nacl import bindings
 from nacl.exceptions import BadSignatureError
 from nacl.public import Box, PrivateKey, PublicKey
@@ -24,7 +25,8 @@ from nacl.signing import SigningKey, VerifyKey
 from accord.core.canonical import canonical_bytes
 from accord.core.identity import NodeIdentity, key_fingerprint
 from accord.federation import envelope as wire
-from accord.federation import kinds, notes, services
+from accord.federation import inbox, kinds, peering
+from accord.federation import wire as bodies
 from accord.federation.envelope import Envelope, EnvelopeError
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
@@ -100,7 +102,7 @@ def test_inputs_have_the_documented_sizes_and_formats():
     assert sent_at.strftime(TIME_FORMAT) == INPUTS["sent_at"]
     assert message_id.int >> 80 == int(sent_at.timestamp() * 1000)  # the UUIDv7 timestamp
     assert wire.format_time(wire.parse_time(INPUTS["received_at"])) == INPUTS["received_at"]
-    assert INPUTS["seq"] == 1 and INPUTS["kind"] == notes.NOTE_KIND
+    assert INPUTS["seq"] == 1 and INPUTS["kind"] == bodies.NOTE_KIND
 
 
 # ---------------------------------------------------------------- identity
@@ -140,11 +142,11 @@ def test_identity_document(name):
     VerifyKey(unb64(expected["signing_public_b64"])).verify(signed, unb64(document["signature"]))
     # Peering accepts it with an (unsigned) endpoint added, pinned by fingerprint ...
     served = {**document, "endpoint": "https://accord.example/"}
-    keys = services.verify_identity(served, services.normalise_fingerprint(document["fingerprint"]))
+    keys = peering.verify_identity(served, peering.normalise_fingerprint(document["fingerprint"]))
     assert keys == (unb64(expected["signing_public_b64"]), unb64(expected["encryption_public_b64"]))
     # ... and refuses a changed signed member.
-    with pytest.raises(services.ValidationError):
-        services.verify_identity({**served, "party": "Elsewhere"}, document["fingerprint"])
+    with pytest.raises(ValidationError):
+        peering.verify_identity({**served, "party": "Elsewhere"}, document["fingerprint"])
 
 
 # ---------------------------------------------------------------- body
@@ -158,8 +160,8 @@ def test_body_canonical_bytes():
     assert json.loads(plain) == INPUTS["body"]
     # The body is a valid core.note body.
     kind = kinds.get(INPUTS["kind"])
-    assert kind is not None and kind.schema is notes.NoteBody
-    notes.NoteBody.model_validate(json.loads(plain))
+    assert kind is not None and kind.schema is bodies.NoteBody
+    bodies.NoteBody.model_validate(json.loads(plain))
 
 
 def test_body_encryption_with_the_project():
@@ -329,7 +331,7 @@ def test_the_documented_rejection_statuses_match_the_inbox():
     text = DOC.read_text(encoding="utf-8")
     documented = dict(re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", text, re.MULTILINE))
     assert {reason: int(status) for reason, status in documented.items()} == (
-        services.REJECTION_STATUS
+        inbox.REJECTION_STATUS
     )
 
 

@@ -10,6 +10,7 @@ parameter prepared by its field, exactly as the ORM would."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection, models
 
@@ -26,7 +27,7 @@ def insert_many(objects: Sequence[models.Model]) -> None:
         if not (field.primary_key and isinstance(field, models.AutoField))
     ]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
+    columns = ", ".join(quote(_column(field)) for field in fields)
     marks = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
     rows = [
@@ -42,11 +43,11 @@ def update_many(objects: Sequence[models.Model], field_names: Sequence[str]) -> 
     if not objects:
         return
     meta = objects[0]._meta
-    fields = [meta.get_field(name) for name in field_names]
+    fields = [_stored(meta.get_field(name)) for name in field_names]
     key = meta.pk
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(key.column)} = %s"  # noqa: S608
+    assignments = ", ".join(f"{quote(_column(field))} = %s" for field in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(_column(key))} = %s"  # noqa: S608
     rows = [
         [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields]
         + [key.get_db_prep_value(obj.pk, connection)]
@@ -54,3 +55,17 @@ def update_many(objects: Sequence[models.Model], field_names: Sequence[str]) -> 
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def _stored(field: models.Field[Any, Any] | models.ForeignObjectRel) -> models.Field[Any, Any]:
+    """Only a field stored in this model's table can be written here; the
+    reverse side of a relation is not."""
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{field.name} is the reverse side of a relation, not a column")
+    return field
+
+
+def _column(field: models.Field[Any, Any]) -> str:
+    if field.column is None:  # a field without a column of its own
+        raise TypeError(f"{field.name} has no column")
+    return field.column

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
@@ -52,7 +53,7 @@ USERNAMES = {
     Role.NODE_ADMIN: "admin",
 }
 
-NODES = (
+NODES: tuple[DemoNode, ...] = (
     DemoNode(
         "cn.mps",
         "China",
@@ -125,7 +126,7 @@ def seed_examples(root: Path, out: TextIO) -> None:
     from accord.core.democlient import SeedError
     from accord.dialogue.demo import seed as seed_dialogue
 
-    steps = []
+    steps: list[Callable[[str, str, str, TextIO], object]] = []
     if not json.loads(accord(root, NODES[0], "requests", "list", "--json")):
         out.write("Creating example requests (synthetic data) …\n")
         steps.append(seed_requests)

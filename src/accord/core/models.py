@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
@@ -26,7 +28,7 @@ class User(AbstractUser):
         help_text=_("Interface language; empty means the browser's preference."),
     )
 
-    objects = AccordUserManager()
+    objects: ClassVar[AccordUserManager] = AccordUserManager()
 
     class Meta:
         verbose_name = _("user")
@@ -40,7 +42,7 @@ class User(AbstractUser):
 
     @property
     def role_label(self) -> str:
-        return Role(self.role).label if self.role else ""
+        return str(Role(self.role).label) if self.role else ""
 
     @classmethod
     def restriction(cls, user: User, action: str) -> Q:

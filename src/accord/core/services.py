@@ -4,6 +4,8 @@ refusal is audited too (outside that transaction, so it survives the refusal).""
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from django.contrib.auth import password_validation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -13,23 +15,21 @@ from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.models import User
 from accord.core.roles import Permission, Role
+from accord.core.user_policy import PERMISSIONS, Action, allowed, may
 
 USERNAME_MAX = 150
 LANGUAGE_CODES = ("en", "zh-hans")
 
 
-def may(actor: Actor, permission: Permission) -> bool:
-    """The operator at the node's shell holds every permission: whoever can read
-    the data directory already holds the node's keys."""
-    if actor.user is None:
-        return actor.label.startswith("system:")
-    return actor.user.has_permission(permission)
-
-
 def require(actor: Actor, permission: Permission, *, what: str, ip: str = "") -> None:
     """Refuse, and audit the refusal, unless the actor holds the permission."""
-    if may(actor, permission):
-        return
+    if not may(actor, permission):
+        deny(actor, permission, what=what, ip=ip)
+
+
+def deny(actor: Actor, permission: Permission, *, what: str, ip: str = "") -> NoReturn:
+    """Audit a missing permission and refuse: the one way every app says no to
+    someone who may not act at all (a policy's 403)."""
     audit.record(
         actor,
         AuditAction.ACCESS_DENIED,
@@ -39,6 +39,16 @@ def require(actor: Actor, permission: Permission, *, what: str, ip: str = "") ->
         ip=ip,
     )
     raise PermissionDenied(_("You do not have permission to do this."))
+
+
+def enforce(actor: Actor, action: Action, obj: User | None = None, *, ip: str = "") -> None:
+    """Apply the user policy: a missing permission is audited and refused; a
+    rule about the account itself is a validation error on what was asked."""
+    if not may(actor, PERMISSIONS[action]):
+        deny(actor, PERMISSIONS[action], what=action.value, ip=ip)
+    refusal = allowed(actor.user, action, obj)
+    if refusal is not None:
+        raise ValidationError(refusal.reason)
 
 
 def _validate_role(role: str) -> Role:
@@ -62,7 +72,7 @@ def create_user(
     full_name: str = "",
     ip: str = "",
 ) -> User:
-    require(actor, Permission.MANAGE_USERS, what="create_user", ip=ip)
+    enforce(actor, Action.CREATE_USER, ip=ip)
     username = username.strip()
     validated_role = _validate_role(role)
     candidate = User(username=username, email=email.strip(), role=validated_role)
@@ -97,11 +107,9 @@ def create_user(
 
 
 def change_role(actor: Actor, user: User, role: str, *, ip: str = "") -> User:
-    require(actor, Permission.MANAGE_USERS, what="change_role", ip=ip)
+    enforce(actor, Action.CHANGE_ROLE, ip=ip)  # may change roles at all
     new_role = _validate_role(role)
-    if actor.user is not None and actor.user.pk == user.pk:
-        # An administrator demoting themselves could leave the node unmanageable.
-        raise ValidationError(_("You cannot change your own role."))
+    enforce(actor, Action.CHANGE_ROLE, user, ip=ip)  # and this account's
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         old_role = locked.role
@@ -120,9 +128,7 @@ def change_role(actor: Actor, user: User, role: str, *, ip: str = "") -> User:
 
 
 def set_active(actor: Actor, user: User, active: bool, *, ip: str = "") -> User:
-    require(actor, Permission.MANAGE_USERS, what="set_active", ip=ip)
-    if actor.user is not None and actor.user.pk == user.pk:
-        raise ValidationError(_("You cannot deactivate yourself."))
+    enforce(actor, Action.SET_ACTIVE, user, ip=ip)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         if locked.is_active == active:
@@ -174,7 +180,7 @@ def change_password(user: User, old_password: str, new_password: str, *, ip: str
 
 
 def verify_audit(actor: Actor, *, ip: str = "") -> audit.VerifyResult:
-    require(actor, Permission.VIEW_AUDIT, what="verify_audit", ip=ip)
+    enforce(actor, Action.VERIFY_AUDIT, ip=ip)
     result = audit.verify()
     # Recording the check itself would extend the chain it just verified; only
     # a failed check is worth a new link (and the operator needs it on file).

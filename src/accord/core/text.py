@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, model_validator
+
 
 def has_nul(value: Any) -> bool:
     """True if a NUL character hides anywhere in a JSON-like value: no database
@@ -15,3 +17,15 @@ def has_nul(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(has_nul(item) for item in value)
     return False
+
+
+class NulFree(BaseModel):
+    """A schema whose input may hold no NUL character anywhere (see has_nul):
+    the same refusal on SQLite and PostgreSQL, before anything is stored."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def no_nul(cls, data: Any) -> Any:
+        if has_nul(data):
+            raise ValueError("text may not contain NUL characters")
+        return data

@@ -14,11 +14,12 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import Field
 
 from accord.core.audit import Actor
-from accord.core.roles import Permission
-from accord.core.services import require
 from accord.core.signals import client_ip
-from accord.federation import notes, services
+from accord.federation import notes, peering, wire
 from accord.federation.models import InboxMessage, Note, OutboxMessage, Peer
+from accord.federation.policy import Action, enforce
+from accord.federation.queries import channel_summary
+from accord.web.guards import signed_in_user
 
 router = Router(tags=["federation"])
 
@@ -70,8 +71,8 @@ class InboxOut(Schema):
 
 class NoteIn(Schema):
     peer: str = Field(max_length=100)
-    subject: str = Field(max_length=notes.MAX_SUBJECT)
-    text: str = Field(max_length=notes.MAX_TEXT)
+    subject: str = Field(max_length=wire.MAX_SUBJECT)
+    text: str = Field(max_length=wire.MAX_TEXT)
     language: str = Field(default="en", max_length=16)
 
 
@@ -88,27 +89,27 @@ class NoteOut(Schema):
 
 
 def _actor(request: HttpRequest) -> Actor:
-    return Actor.of(request.user)  # type: ignore[arg-type]
+    return Actor.of(signed_in_user(request))
 
 
 @router.get("/federation/peers", response=list[ChannelOut])
 def list_peers(request: HttpRequest) -> list[dict]:
-    require(_actor(request), Permission.MANAGE_FEDERATION, what="list_peers")
-    return [services.channel_summary(p) for p in Peer.objects.restrict(request.user)]
+    enforce(_actor(request), Action.VIEW_CHANNEL, what="list_peers")
+    return [channel_summary(p) for p in Peer.objects.restrict(request.user)]
 
 
 @router.post("/federation/peers", response={201: ChannelOut})
 def add_peer(request: HttpRequest, payload: PeerIn) -> Status:
-    peer = services.add_peer(
+    peer = peering.add_peer(
         _actor(request), payload.url, payload.fingerprint, ip=client_ip(request)
     )
-    return Status(201, services.channel_summary(peer))
+    return Status(201, channel_summary(peer))
 
 
 @router.get("/federation/outbox", response=list[OutboxOut])
 @paginate(LimitOffsetPagination)
 def list_outbox(request: HttpRequest, peer: str = "", status: str = "") -> Any:
-    require(_actor(request), Permission.MANAGE_FEDERATION, what="list_outbox")
+    enforce(_actor(request), Action.VIEW_CHANNEL, what="list_outbox")
     rows = (
         OutboxMessage.objects.restrict(request.user).select_related("peer").order_by("peer", "seq")
     )
@@ -119,7 +120,7 @@ def list_outbox(request: HttpRequest, peer: str = "", status: str = "") -> Any:
 @router.get("/federation/inbox", response=list[InboxOut])
 @paginate(LimitOffsetPagination)
 def list_inbox(request: HttpRequest, peer: str = "") -> Any:
-    require(_actor(request), Permission.MANAGE_FEDERATION, what="list_inbox")
+    enforce(_actor(request), Action.VIEW_CHANNEL, what="list_inbox")
     rows = (
         InboxMessage.objects.restrict(request.user).select_related("peer").order_by("peer", "seq")
     )
@@ -129,14 +130,14 @@ def list_inbox(request: HttpRequest, peer: str = "") -> Any:
 @router.get("/federation/notes", response=list[NoteOut])
 @paginate(LimitOffsetPagination)
 def list_notes(request: HttpRequest) -> Any:
-    require(_actor(request), Permission.EXCHANGE_NOTES, what="list_notes")
+    enforce(_actor(request), Action.VIEW_NOTES, what="list_notes")
     return Note.objects.restrict(request.user).select_related("peer")
 
 
 @router.post("/federation/notes", response={201: NoteOut})
 def send_note(request: HttpRequest, payload: NoteIn) -> Status:
     actor = _actor(request)
-    require(actor, Permission.EXCHANGE_NOTES, what="send_note")
+    enforce(actor, Action.SEND_NOTE)
     peer = get_object_or_404(Peer.objects.restrict(request.user, "message"), node_id=payload.peer)
     note = notes.send_note(
         actor, peer, payload.subject, payload.text, payload.language, ip=client_ip(request)

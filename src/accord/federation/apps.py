@@ -9,4 +9,4 @@ class FederationConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the kinds core.note, core.ping and core.key-rotation.
-        from accord.federation import notes, rotation  # noqa: F401
+        from accord.federation import inbound  # noqa: F401

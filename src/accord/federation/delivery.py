@@ -30,9 +30,9 @@ from accord.core.bulk import update_many
 from accord.core.identity import this_node
 from accord.federation.envelope import EnvelopeError, verify_receipt
 from accord.federation.models import MessageStatus, OutboxMessage, Peer
-from accord.federation.rotation import ROTATION_KIND
-from accord.federation.services import backoff_until, outbox_envelope
+from accord.federation.outbox import backoff_until, outbox_envelope
 from accord.federation.signals import messages_refused
+from accord.federation.wire import ROTATION_KIND
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,8 @@ class Deliverer:
         """The oldest pending messages (past seq `after`), as many as fit the
         count and a byte budget of half the receiver's default request limit."""
         pending = peer.outbox.filter(status=MessageStatus.PENDING, seq__gt=after).order_by("seq")
-        budget, batch = settings.FEDERATION_MAX_REQUEST_BYTES // 2, []
+        budget = settings.FEDERATION_MAX_REQUEST_BYTES // 2
+        batch: list[OutboxMessage] = []
         for message in pending[: self.batch_size]:
             budget -= len(message.body) + 600  # the envelope around the body
             if batch and budget < 0:

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from accord.federation.notes import MAX_SUBJECT, MAX_TEXT
+from accord.federation.models import Peer
+from accord.federation.wire import MAX_SUBJECT, MAX_TEXT
 
 
 class PeerForm(forms.Form):
@@ -23,6 +27,8 @@ class NoteForm(forms.Form):
         label=_("Language of the text"), choices=[("en", "English"), ("zh-hans", "简体中文")]
     )
 
-    def __init__(self, *args, peers=(), **kwargs) -> None:
+    def __init__(self, *args: Any, peers: Iterable[Peer] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["peer"].choices = [(p.node_id, f"{p.node_id} · {p.agency}") for p in peers]
+        recipient = self.fields["peer"]
+        assert isinstance(recipient, forms.ChoiceField)
+        recipient.choices = [(p.node_id, f"{p.node_id} · {p.agency}") for p in peers]

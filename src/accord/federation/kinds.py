@@ -3,6 +3,7 @@ schema and the function that applies a body (DESIGN.md: kinds are namespaced).""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,12 +54,28 @@ def register(name: str, schema: type[StrictBody]) -> Callable[[Handler], Handler
         raise ValueError(f"message kind {name!r} must be namespaced, like app.action")
 
     def decorate(handler: Handler) -> Handler:
-        if name in _REGISTRY and _REGISTRY[name].handler is not handler:
+        known = _REGISTRY.get(name)
+        if known is not None and _origin(known.handler) is not _origin(handler):
             raise ValueError(f"message kind {name!r} is registered twice")
         _REGISTRY[name] = Kind(name, schema, handler)
         return handler
 
     return decorate
+
+
+def _origin(handler: Handler) -> Any:
+    return getattr(handler, "__wrapped__", handler)
+
+
+def peer_handler(apply: Callable[[Any, Any], object]) -> Handler:
+    """A handler from a function that needs only the sending peer and the body:
+    `kinds.register(KIND, Body)(kinds.peer_handler(receive_x))`."""
+
+    @functools.wraps(apply)
+    def handle(context: InboundContext, body: Any) -> None:
+        apply(context.peer, body)
+
+    return handle
 
 
 def get(name: str) -> Kind | None:

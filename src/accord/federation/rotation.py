@@ -6,45 +6,32 @@ from __future__ import annotations
 
 import base64
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
-from pydantic import Field
 
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import b64, install_rotated_keys, key_fingerprint, this_node
-from accord.core.roles import Permission
-from accord.core.services import require
-from accord.federation import kinds
 from accord.federation.models import Peer
+from accord.federation.outbox import enqueue
+from accord.federation.policy import Action, enforce
+from accord.federation.wire import ROTATION_KIND, RotationBody
 
-ROTATION_KIND = "core.key-rotation"
 STAGED = ".next"
 
 
-class RotationBody(kinds.StrictBody):
-    signing_key: str = Field(min_length=44, max_length=44)
-    encryption_key: str = Field(min_length=44, max_length=44)
-
-
-@kinds.register(ROTATION_KIND, RotationBody)
-def receive_rotation(context: kinds.InboundContext, body: RotationBody) -> None:
-    try:
-        signing = base64.b64decode(body.signing_key, validate=True)
-        encryption = base64.b64decode(body.encryption_key, validate=True)
-    except ValueError:
-        raise kinds.Refusal("invalid_body: keys must be base64") from None
-    if len(signing) != 32 or len(encryption) != 32:
-        raise kinds.Refusal("invalid_body: keys must be 32 bytes")
-    peer: Peer = context.peer
+def accept_peer_keys(peer: Peer, body: RotationBody) -> None:
+    """A peer announced new keys (checked by `inbound`): trust them from the
+    next message on, and keep its old signing key until it stops using it."""
     old_fingerprint = peer.fingerprint
     peer.previous_signing_key = peer.signing_key
     peer.signing_key = body.signing_key
     peer.encryption_key = body.encryption_key
-    peer.fingerprint = key_fingerprint(signing)
+    peer.fingerprint = key_fingerprint(base64.b64decode(body.signing_key))
     peer.save(
         update_fields=["previous_signing_key", "signing_key", "encryption_key", "fingerprint"]
     )
@@ -59,11 +46,7 @@ def receive_rotation(context: kinds.InboundContext, body: RotationBody) -> None:
 def rotate_keys(actor: Actor) -> str:
     """Generate new keys, announce them to every active peer (sealed and signed
     with the old keys), then make them current. Returns the new fingerprint."""
-    require(actor, Permission.MANAGE_FEDERATION, what="rotate_keys")
-    from django.conf import settings
-
-    from accord.federation.services import enqueue
-
+    enforce(actor, Action.ROTATE_KEYS)
     data_dir = settings.DATA_DIR
     node = this_node()
     signing, encryption = SigningKey.generate(), PrivateKey.generate()

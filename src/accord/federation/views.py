@@ -14,12 +14,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accord.core.audit import Actor
-from accord.core.roles import Permission
+from accord.core.policy import offered
 from accord.core.signals import client_ip
-from accord.federation import notes, services
+from accord.federation import inbox as receiving
+from accord.federation import notes, peering
 from accord.federation.forms import NoteForm, PeerForm
 from accord.federation.models import InboxMessage, InboxRejection, Note, OutboxMessage, Peer
-from accord.web.guards import permission_required
+from accord.federation.policy import PERMISSIONS, Action, allowed
+from accord.federation.queries import channel_summary
+from accord.web.actions import act
+from accord.web.guards import SignedInRequest, permission_required
 
 
 @csrf_exempt  # authenticated by the envelope signatures, not by a session
@@ -32,7 +36,7 @@ def inbox(request: HttpRequest) -> JsonResponse:
         length = 0
     if length > limit:
         # Refused before reading it: the JSON answer tells the sender to split.
-        services.audit_rejection(
+        receiving.audit_rejection(
             "too_large", f"request of {length} bytes", None, client_ip(request)
         )
         return JsonResponse(
@@ -44,7 +48,7 @@ def inbox(request: HttpRequest) -> JsonResponse:
             status=413,
         )
     try:
-        result = services.receive_batch(request.read(limit + 1), client_ip(request))
+        result = receiving.receive_batch(request.read(limit + 1), client_ip(request))
     except DatabaseError:
         return JsonResponse(
             {"receipts": [], "error": {"reason": "unavailable", "detail": "try again later"}},
@@ -53,17 +57,23 @@ def inbox(request: HttpRequest) -> JsonResponse:
     return JsonResponse(result.as_response(), status=result.status)
 
 
-@permission_required(Permission.MANAGE_FEDERATION)
-def channel(request: HttpRequest) -> HttpResponse:
-    peers = Peer.objects.restrict(request.user).order_by("-active", "node_id")
+@permission_required(PERMISSIONS[Action.VIEW_CHANNEL])
+def channel(request: SignedInRequest) -> HttpResponse:
+    user = request.user
+    peers = Peer.objects.restrict(user).order_by("-active", "node_id")
     context = {
-        "channels": [(peer, services.channel_summary(peer)) for peer in peers],
+        "channels": [
+            (peer, channel_summary(peer), offered(allowed(user, Action.REMOVE_PEER, peer)))
+            for peer in peers
+        ],
+        "can_add": offered(allowed(user, Action.ADD_PEER)),
+        "can_retry": offered(allowed(user, Action.RETRY)),
         "form": PeerForm(),
-        "rejections": InboxRejection.objects.restrict(request.user)[:50],
-        "sent": OutboxMessage.objects.restrict(request.user)
+        "rejections": InboxRejection.objects.restrict(user)[:50],
+        "sent": OutboxMessage.objects.restrict(user)
         .select_related("peer")
         .order_by("-created_at", "-seq")[:20],
-        "received": InboxMessage.objects.restrict(request.user)
+        "received": InboxMessage.objects.restrict(user)
         .select_related("peer")
         .order_by("-received_at", "-seq")[:20],
     }
@@ -71,12 +81,12 @@ def channel(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@permission_required(Permission.MANAGE_FEDERATION)
-def peer_add(request: HttpRequest) -> HttpResponse:
+@permission_required(PERMISSIONS[Action.ADD_PEER])
+def peer_add(request: SignedInRequest) -> HttpResponse:
     form = PeerForm(request.POST)
     if form.is_valid():
         try:
-            peer = services.add_peer(
+            peer = peering.add_peer(
                 Actor.of(request.user),
                 form.cleaned_data["url"],
                 form.cleaned_data["fingerprint"],
@@ -92,26 +102,29 @@ def peer_add(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@permission_required(Permission.MANAGE_FEDERATION)
-def peer_remove(request: HttpRequest, node_id: str) -> HttpResponse:
+@permission_required(PERMISSIONS[Action.REMOVE_PEER])
+def peer_remove(request: SignedInRequest, node_id: str) -> HttpResponse:
     peer = get_object_or_404(Peer.objects.restrict(request.user), node_id=node_id)
-    services.remove_peer(Actor.of(request.user), peer, ip=client_ip(request))
-    messages.success(request, _("%(node)s is no longer a peer.") % {"node": node_id})
-    return redirect("federation:channel")
+    return act(
+        request,
+        lambda: peering.remove_peer(Actor.of(request.user), peer, ip=client_ip(request)),
+        done=_("%(node)s is no longer a peer.") % {"node": node_id},
+        to="federation:channel",
+    )
 
 
 @require_POST
-@permission_required(Permission.MANAGE_FEDERATION)
-def outbox_retry(request: HttpRequest) -> HttpResponse:
-    count = services.retry(Actor.of(request.user), ip=client_ip(request))
+@permission_required(PERMISSIONS[Action.RETRY])
+def outbox_retry(request: SignedInRequest) -> HttpResponse:
+    count = peering.retry(Actor.of(request.user), ip=client_ip(request))
     messages.success(
         request, _("Delivery will be retried now (%(count)s peers).") % {"count": count}
     )
     return redirect("federation:channel")
 
 
-@permission_required(Permission.MANAGE_FEDERATION)
-def message_detail(request: HttpRequest, message_id: str) -> HttpResponse:
+@permission_required(PERMISSIONS[Action.VIEW_CHANNEL])
+def message_detail(request: SignedInRequest, message_id: str) -> HttpResponse:
     outgoing = OutboxMessage.objects.restrict(request.user).filter(pk=message_id).first()
     incoming = None
     if outgoing is None:
@@ -119,9 +132,10 @@ def message_detail(request: HttpRequest, message_id: str) -> HttpResponse:
     return render(request, "federation/message.html", {"outgoing": outgoing, "incoming": incoming})
 
 
-@permission_required(Permission.EXCHANGE_NOTES)
-def note_list(request: HttpRequest) -> HttpResponse:
-    peers = list(Peer.objects.restrict(request.user, "message"))
+@permission_required(PERMISSIONS[Action.VIEW_NOTES])
+def note_list(request: SignedInRequest) -> HttpResponse:
+    user = request.user
+    peers = list(Peer.objects.restrict(user, "message"))
     form = NoteForm(
         request.POST or None, peers=peers, initial={"language": translation.get_language()}
     )
@@ -129,7 +143,7 @@ def note_list(request: HttpRequest) -> HttpResponse:
         peer = next(p for p in peers if p.node_id == form.cleaned_data["peer"])
         try:
             notes.send_note(
-                Actor.of(request.user),
+                Actor.of(user),
                 peer,
                 form.cleaned_data["subject"],
                 form.cleaned_data["text"],
@@ -141,7 +155,7 @@ def note_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Note queued for %(node)s.") % {"node": peer.node_id})
             return redirect("federation:notes")
-    listed = list(Note.objects.restrict(request.user).select_related("peer")[:100])
+    listed = list(Note.objects.restrict(user).select_related("peer")[:100])
     states = dict(
         OutboxMessage.objects.filter(pk__in=[n.message_id for n in listed]).values_list(
             "pk", "status"
@@ -152,6 +166,7 @@ def note_list(request: HttpRequest) -> HttpResponse:
         "form": form,
         "rows": rows,
         "peers": peers,
-        "can_inspect": request.user.has_permission(Permission.MANAGE_FEDERATION),
+        "can_send": offered(allowed(user, Action.SEND_NOTE)),
+        "can_inspect": offered(allowed(user, Action.VIEW_CHANNEL)),
     }
     return render(request, "federation/notes.html", context)

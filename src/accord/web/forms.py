@@ -14,7 +14,8 @@ class RepeatedPasswordForm(forms.Form):
     repeated = ("password", "password_again")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         first, second = self.repeated
         if data.get(first) and data.get(first) != data.get(second):
             self.add_error(second, _("The two passwords differ."))

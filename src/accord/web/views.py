@@ -22,8 +22,11 @@ from accord.core import services
 from accord.core.audit import Actor, AuditAction
 from accord.core.auth import SignInForm
 from accord.core.models import AuditEvent, User
+from accord.core.policy import offered
 from accord.core.roles import ROLE_PERMISSIONS, Permission, Role
 from accord.core.signals import client_ip
+from accord.core.user_policy import PERMISSIONS, Action, allowed
+from accord.web.actions import act
 from accord.web.forms import (
     ActiveForm,
     AuditFilterForm,
@@ -31,8 +34,8 @@ from accord.web.forms import (
     PasswordChangeForm,
     RoleForm,
 )
-from accord.web.guards import permission_required, signed_in
-from accord.web.navigation import AREAS
+from accord.web.guards import SignedInRequest, permission_required, signed_in
+from accord.web.navigation import areas_for
 
 AUDIT_PAGE_SIZE = 50
 
@@ -86,18 +89,18 @@ def set_language(request: HttpRequest) -> HttpResponse:
 
 
 @permission_required(Permission.VIEW_DASHBOARD)
-def dashboard(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+def dashboard(request: SignedInRequest) -> HttpResponse:
+    user = request.user
     role = Role(user.role)
     context = {
         "role": role,
         "permissions": [p for p in Permission if p in ROLE_PERMISSIONS[role]],
-        "areas": [a for a in AREAS if a.key != "dashboard" and user.has_permission(a.permission)],
+        "areas": [a for a in areas_for(user) if a.key != "dashboard"],
         "recent_events": AuditEvent.objects.restrict(user).order_by("-seq")[:8],
-        "can_audit": user.has_permission(Permission.VIEW_AUDIT),
+        "can_audit": offered(allowed(user, Action.VIEW_AUDIT)),
         "user_count": (
             User.objects.restrict(user).filter(is_active=True).count()
-            if user.has_permission(Permission.MANAGE_USERS)
+            if offered(allowed(user, Action.VIEW_USERS))
             else None
         ),
     }
@@ -109,7 +112,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @signed_in
-def password_change(request: HttpRequest) -> HttpResponse:
+def password_change(request: SignedInRequest) -> HttpResponse:
     form = PasswordChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -128,8 +131,8 @@ def password_change(request: HttpRequest) -> HttpResponse:
     return render(request, "web/password.html", {"form": form})
 
 
-@permission_required(Permission.MANAGE_USERS)
-def users(request: HttpRequest) -> HttpResponse:
+@permission_required(PERMISSIONS[Action.VIEW_USERS])
+def users(request: SignedInRequest) -> HttpResponse:
     form = CreateUserForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -148,50 +151,55 @@ def users(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("User %(name)s created.") % {"name": created.username})
             return redirect("web:users")
-    people = User.objects.restrict(request.user).order_by("username")
+    people = [
+        (
+            person,
+            offered(allowed(request.user, Action.CHANGE_ROLE, person)),
+            offered(allowed(request.user, Action.SET_ACTIVE, person)),
+        )
+        for person in User.objects.restrict(request.user).order_by("username")
+    ]
     return render(
         request, "web/users.html", {"form": form, "people": people, "roles": Role.choices}
     )
 
 
 @require_POST
-@permission_required(Permission.MANAGE_USERS)
-def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
+@permission_required(PERMISSIONS[Action.CHANGE_ROLE])
+def user_role(request: SignedInRequest, user_id: int) -> HttpResponse:
     person = get_object_or_404(User.objects.restrict(request.user), pk=user_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose a role from the list."))
         return redirect("web:users")
-    try:
-        services.change_role(
+    return act(
+        request,
+        lambda: services.change_role(
             Actor.of(request.user), person, form.cleaned_data["role"], ip=client_ip(request)
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("Role of %(name)s saved.") % {"name": person.username})
-    return redirect("web:users")
+        ),
+        done=_("Role of %(name)s saved.") % {"name": person.username},
+        to="web:users",
+    )
 
 
 @require_POST
-@permission_required(Permission.MANAGE_USERS)
-def user_active(request: HttpRequest, user_id: int) -> HttpResponse:
+@permission_required(PERMISSIONS[Action.SET_ACTIVE])
+def user_active(request: SignedInRequest, user_id: int) -> HttpResponse:
     person = get_object_or_404(User.objects.restrict(request.user), pk=user_id)
     form = ActiveForm(request.POST)
     form.is_valid()
     active = bool(form.cleaned_data.get("active"))
-    try:
-        services.set_active(Actor.of(request.user), person, active, ip=client_ip(request))
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        text = _("%(name)s can sign in again.") if active else _("%(name)s can no longer sign in.")
-        messages.success(request, text % {"name": person.username})
-    return redirect("web:users")
+    text = _("%(name)s can sign in again.") if active else _("%(name)s can no longer sign in.")
+    return act(
+        request,
+        lambda: services.set_active(Actor.of(request.user), person, active, ip=client_ip(request)),
+        done=text % {"name": person.username},
+        to="web:users",
+    )
 
 
-@permission_required(Permission.VIEW_AUDIT)
-def audit_log(request: HttpRequest) -> HttpResponse:
+@permission_required(PERMISSIONS[Action.VIEW_AUDIT])
+def audit_log(request: SignedInRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     events = AuditEvent.objects.restrict(request.user).order_by("-seq")
     if form.is_valid():
@@ -206,8 +214,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@permission_required(Permission.VIEW_AUDIT)
-def audit_verify(request: HttpRequest) -> HttpResponse:
+@permission_required(PERMISSIONS[Action.VERIFY_AUDIT])
+def audit_verify(request: SignedInRequest) -> HttpResponse:
     result = services.verify_audit(Actor.of(request.user), ip=client_ip(request))
     if result.ok:
         messages.success(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -27,7 +27,9 @@ class Command(BaseCommand):
         except ValueError:
             raise CommandError("--ports takes two port numbers, like 8001,8002") from None
         try:
-            code = run_demo(root, out=self.stdout, ports=(cn_port, us_port))
+            # OutputWrapper is a TextIOBase: it has the write and flush the demo uses.
+            out = cast(TextIO, self.stdout)
+            code = run_demo(root, out=out, ports=(cn_port, us_port))
         except DemoError as exc:
             raise CommandError(str(exc)) from None
         if code:

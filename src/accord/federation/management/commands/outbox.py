@@ -5,9 +5,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accord.core.audit import Actor
-from accord.federation import services
 from accord.federation.management.commands.peer import _dumps
 from accord.federation.models import MessageStatus, Peer
+from accord.federation.peering import retry
+from accord.federation.queries import channel_summary
 
 
 class Command(BaseCommand):
@@ -27,12 +28,12 @@ class Command(BaseCommand):
                 peer = Peer.objects.filter(node_id=options["node_id"]).first()
                 if peer is None:
                     raise CommandError(f"no peer {options['node_id']!r}")
-            count = services.retry(Actor.system("cli"), peer)
+            count = retry(Actor.system("cli"), peer)
             self.stdout.write(f"Delivery will be retried now for {count} peer(s).")
             return
         rows = []
         for peer in Peer.objects.all():
-            row = services.channel_summary(peer)
+            row = channel_summary(peer)
             counts = {s: peer.outbox.filter(status=s).count() for s in MessageStatus.values}
             row.update(
                 {

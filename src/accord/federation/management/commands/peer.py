@@ -7,8 +7,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accord.core.audit import Actor
-from accord.federation import notes, services
+from accord.federation import notes, peering
 from accord.federation.models import Peer
+from accord.federation.policy import ChannelRefused
+from accord.federation.queries import channel_summary
 
 
 class Command(BaseCommand):
@@ -40,13 +42,15 @@ class Command(BaseCommand):
             getattr(self, f"do_{action}")(actor, **options)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
+        except ChannelRefused as exc:
+            raise CommandError(exc.message) from None
 
     def do_add(self, actor: Actor, url: str, fingerprint: str, **options: Any) -> None:
-        peer = services.add_peer(actor, url, fingerprint)
+        peer = peering.add_peer(actor, url, fingerprint)
         self.stdout.write(f"Peer {peer.node_id} ({peer.agency}, {peer.party}) added at {peer.url}")
 
     def do_list(self, actor: Actor, json: bool = False, **options: Any) -> None:
-        rows = [services.channel_summary(peer) for peer in Peer.objects.all()]
+        rows = [channel_summary(peer) for peer in Peer.objects.all()]
         if json:
             self.stdout.write(_dumps(rows))
             return
@@ -62,7 +66,7 @@ class Command(BaseCommand):
             )
 
     def do_remove(self, actor: Actor, node_id: str, **options: Any) -> None:
-        services.remove_peer(actor, _peer(node_id))
+        peering.remove_peer(actor, _peer(node_id))
         self.stdout.write(f"Peer {node_id} removed; its history and queued messages are kept.")
 
     def do_ping(self, actor: Actor, node_id: str, count: int, size: int, **options: Any) -> None:
