@@ -124,7 +124,7 @@ def test_an_analyst_sets_handling_conditions_on_import_and_sees_them(client_for)
 
 def test_conditions_set_elsewhere_bind_and_show_it(client_for):
     from accord.core.audit import Actor
-    from accord.intel import services
+    from accord.intel.ingest import ingest
 
     shared = Collection.objects.get(alias="shared")
     data = json.loads(indicator("203.0.113.32").serialize())
@@ -135,7 +135,7 @@ def test_conditions_set_elsewhere_bind_and_show_it(client_for):
             "originator": "us.doj",
         }
     }
-    services.ingest(shared, [data], None, Actor.system("test"))
+    ingest(shared, [data], None, Actor.system("test"))
     row = StixObject.objects.get(stix_id=data["id"])
     assert row.handling_bound
     page = client_for(Role.ANALYST).get(reverse("intel:object", args=[row.pk])).content.decode()
@@ -180,14 +180,14 @@ def test_a_token_prefix_that_fits_several_tokens_revokes_nothing():
     from django.core.exceptions import ValidationError
 
     from accord.core.audit import Actor
-    from accord.intel import services
+    from accord.intel.accounts import revoke_token
     from accord.intel.models import Account, Token
 
     account = Account.objects.create(name="tool")
     for prefix in ("acc_AbC1xy", "acc_AbC2zz"):
         Token.objects.create(account=account, digest=prefix.ljust(64, "0"), prefix=prefix)
     with pytest.raises(ValidationError, match="fits 2 tokens"):
-        services.revoke_token(Actor.system("test"), account, "acc_AbC")
+        revoke_token(Actor.system("test"), account, "acc_AbC")
     assert account.tokens.count() == 2
-    assert services.revoke_token(Actor.system("test"), account, "acc_AbC2") == 1
+    assert revoke_token(Actor.system("test"), account, "acc_AbC2") == 1
     assert list(account.tokens.values_list("prefix", flat=True)) == ["acc_AbC1xy"]

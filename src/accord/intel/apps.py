@@ -9,4 +9,4 @@ class IntelConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the intel.* message kinds (partner sync over the channel).
-        from accord.intel import sync  # noqa: F401
+        from accord.intel import inbound  # noqa: F401

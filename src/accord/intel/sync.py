@@ -7,9 +7,6 @@ subscription pulls a collection and resumes from its `added_after` cursor."""
 
 from __future__ import annotations
 
-import json
-import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,45 +14,38 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from pydantic import Field
 
 from accord.core import audit, sealed
 from accord.core.audit import Actor, AuditAction
-from accord.federation import kinds
 from accord.federation import services as federation
 from accord.federation.models import MessageStatus, Peer
-from accord.intel import services, stix
-from accord.intel.models import Collection, Mirror, Retraction, Share, StixObject, Subscription
+from accord.intel import policy
+from accord.intel.ingest import ingest
+from accord.intel.models import Collection, Retraction, Share, StixObject, Subscription
+from accord.intel.policy import Action
+from accord.intel.release import Audience, released
+from accord.intel.wire import (
+    BATCH_BYTES,
+    BATCH_OBJECTS,
+    DELETE_KIND,
+    OBJECTS_KIND,
+    DeleteBody,
+    ObjectsBody,
+)
 
 SEALED_AS = "intel.subscription"
-BATCH_OBJECTS = 200
-BATCH_BYTES = 600_000  # a batch's objects stay well under the channel's 1 MiB body
-OBJECTS_KIND = "intel.objects"
-DELETE_KIND = "intel.delete"
-log = logging.getLogger(__name__)
-
-
-class ObjectsBody(kinds.StrictBody):
-    collection_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
-    title: str = Field(max_length=300)
-    objects: list[str] = Field(max_length=BATCH_OBJECTS)
-
-
-class DeleteBody(kinds.StrictBody):
-    collection_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
-    stix_id: str = Field(min_length=1, max_length=300)
 
 
 # ---------------------------------------------------------------- sharing with peers
 
 
 def share(actor: Actor, collection: Collection, peer: Peer) -> Share:
-    if hasattr(collection, "mirror"):
-        # What a partner gave is not passed on (no onward transfer).
-        raise ValidationError(_("A partner's collection is not shared onward."))
+    """Push the collection to the peer from now on (what a partner node shared
+    is not passed on: `policy.allowed`)."""
+    policy.enforce(actor, Action.SHARE, collection)
     with transaction.atomic():
         found, created = Share.objects.get_or_create(collection=collection, peer=peer)
         if created:
@@ -66,8 +56,10 @@ def share(actor: Actor, collection: Collection, peer: Peer) -> Share:
 def unshare(actor: Actor, collection: Collection, peer: Peer) -> None:
     """Stop pushing the collection to the peer. What it was sent stays there
     (a deletion still reaches it only while the share exists)."""
+    policy.enforce(actor, Action.UNSHARE, collection)
     with transaction.atomic():
-        count, _ = Share.objects.filter(collection=collection, peer=peer).delete()
+        # Not `count, _`: that would hide gettext and turn the message into a crash.
+        count, _deleted = Share.objects.filter(collection=collection, peer=peer).delete()
         if not count:
             raise ValidationError(
                 _("%(collection)s is not shared with %(peer)s.")
@@ -78,6 +70,7 @@ def unshare(actor: Actor, collection: Collection, peer: Peer) -> None:
 
 def unsubscribe(actor: Actor, item: Subscription) -> None:
     """Stop pulling; what was pulled stays in the collection."""
+    policy.enforce(actor, Action.SUBSCRIBE, item.collection)
     with transaction.atomic():
         audit.record(
             actor, AuditAction.INTEL_SHARE, item.collection, data={"unsubscribed": item.objects_url}
@@ -85,9 +78,9 @@ def unsubscribe(actor: Actor, item: Subscription) -> None:
         item.delete()
 
 
-def releasable(collection: Collection) -> Any:
+def releasable(collection: Collection) -> QuerySet[StixObject]:
     objects = StixObject.objects.filter(collection=collection)
-    return services.released(objects, services.Audience.PEER)
+    return released(objects, Audience.PEER)
 
 
 def push(item: Share) -> int:
@@ -102,7 +95,8 @@ def push(item: Share) -> int:
             if locked.cursor_added is not None:
                 after = Q(date_added=locked.cursor_added, pk__gt=locked.cursor_pk)
                 rows = rows.filter(Q(date_added__gt=locked.cursor_added) | after)
-            batch, size = [], 0
+            batch: list[StixObject] = []
+            size = 0
             for row in rows.order_by("date_added", "pk")[:BATCH_OBJECTS]:
                 if batch and size + len(row.body) > BATCH_BYTES:
                     break
@@ -115,13 +109,15 @@ def push(item: Share) -> int:
                 title=locked.collection.title[:300],
                 objects=[row.body for row in batch],
             )
-            federation.enqueue(locked.peer, OBJECTS_KIND, body)
             locked.cursor_added, locked.cursor_pk = batch[-1].date_added, batch[-1].pk
             locked.save(update_fields=["cursor_added", "cursor_pk"])
-            audit.record(
+            federation.publish(
                 Actor.system("sync"),
-                AuditAction.INTEL_EXPORT,
-                locked.collection,
+                locked.peer,
+                OBJECTS_KIND,
+                body,
+                action=AuditAction.INTEL_EXPORT,
+                target=locked.collection,
                 data={"peer": locked.peer.node_id, "objects": len(batch)},
             )
             sent += len(batch)
@@ -148,61 +144,13 @@ def retraction_state(item: Retraction) -> str:
     return "refused" if status == MessageStatus.REFUSED else "pending"
 
 
-def _mirror(peer: Peer, collection_id: str, title: str) -> Collection:
-    found = (
-        Mirror.objects.select_related("collection")
-        .filter(peer=peer, remote_id=collection_id)
-        .first()
-    )
-    if found is not None:
-        return found.collection
-    collection = Collection.objects.create(
-        id=uuid.uuid4(),
-        alias=f"from-{peer.node_id}-{collection_id[:8]}".replace(".", "-"),
-        title=f"{title} ({peer.node_id})"[:300],
-        description=f"Shared by {peer.node_id}; not passed on to third parties.",
-    )
-    Mirror.objects.create(peer=peer, remote_id=collection_id, collection=collection)
-    return collection
-
-
-@kinds.register(OBJECTS_KIND, ObjectsBody)
-def receive_objects(context: kinds.InboundContext, body: ObjectsBody) -> None:
-    collection = _mirror(context.peer, body.collection_id, body.title)
-    objects = []
-    for text in body.objects:
-        try:
-            objects.append(json.loads(text))
-        except ValueError:
-            raise kinds.Refusal("invalid_body: an object is not JSON") from None
-    if any(stix.tlp_of(o) == "red" for o in objects if isinstance(o, dict)):
-        raise kinds.Refusal("not_releasable: TLP:RED never leaves its node")
-    status = services.ingest(collection, objects, None, Actor(label=f"peer:{context.peer.node_id}"))
-    if status.failure_count:
-        log.warning("%s sent %s invalid objects", context.peer.node_id, status.failure_count)
-
-
-@kinds.register(DELETE_KIND, DeleteBody)
-def receive_delete(context: kinds.InboundContext, body: DeleteBody) -> None:
-    found = Mirror.objects.filter(peer=context.peer, remote_id=body.collection_id).first()
-    if found is None:
-        return  # nothing of it ever arrived: the deletion holds trivially
-    rows = StixObject.objects.filter(collection=found.collection, stix_id=body.stix_id)
-    count, _ = rows.delete()
-    audit.record(
-        Actor(label=f"peer:{context.peer.node_id}"),
-        AuditAction.INTEL_DELETE,
-        found.collection,
-        data={"object": body.stix_id, "versions": count, "retracted_by": context.peer.node_id},
-    )
-
-
 # ---------------------------------------------------------------- pulling over TAXII
 
 
 def subscribe(
     actor: Actor, collection: Collection, objects_url: str, username: str, secret: str
 ) -> Subscription:
+    policy.enforce(actor, Action.SUBSCRIBE, collection)
     if not objects_url.startswith(("https://", "http://")) or "/objects" not in objects_url:
         raise ValidationError(_("Give the partner collection's TAXII objects URL."))
     with transaction.atomic():
@@ -259,7 +207,7 @@ def pull(item: Subscription, max_pages: int = 1000) -> Pulled:
                 raise ValueError("the envelope's objects are not a list")
             with transaction.atomic():
                 if objects:
-                    services.ingest(
+                    ingest(
                         item.collection,
                         objects,
                         None,

@@ -20,13 +20,18 @@ from django.views.decorators.csrf import csrf_exempt
 from accord.core.audit import Actor
 from accord.core.identity import this_node
 from accord.core.signals import client_ip
-from accord.intel import services, stix
+from accord.intel import accounts, policy, queries, stix
+from accord.intel.deletion import delete_object
+from accord.intel.ingest import ingest
 from accord.intel.models import Account, Collection, Status
+from accord.intel.queries import BadFilter, filtered
+from accord.intel.release import Audience
 
 TAXII = "application/taxii+json;version=2.1"
 STIX = "application/stix+json;version=2.1"
 API_ROOT = "api1"
-PARTNER = services.Audience.PARTNER  # every read here is a partner tool's
+TITLES = {403: "Forbidden", 404: "Not Found"}
+PARTNER = Audience.PARTNER  # every read here is a partner tool's
 
 
 def error(status: int, title: str, description: str = "") -> HttpResponse:
@@ -65,10 +70,10 @@ def _account(request: HttpRequest) -> Account | None:
             name, _, password = base64.b64decode(value.strip()).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return None
-        return services.authenticate_basic(name, password, client_ip(request))
+        return accounts.authenticate_basic(name, password, client_ip(request))
     # "Token" too: an alias for Bearer that some clients send.
     if scheme.lower() in ("bearer", "token") and value.strip():
-        return services.authenticate_token(value.strip(), client_ip(request))
+        return accounts.authenticate_token(value.strip(), client_ip(request))
     return None
 
 
@@ -99,14 +104,11 @@ def _collection(
         found = Collection.objects.filter(pk=UUID(collection_id)).first()
     except ValueError:
         found = None
-    if found is None or not (services.may(account, found) or services.may(account, found, True)):
+    if found is None:
         return error(404, "Not Found", "No such collection for this account.")
-    if not services.may(account, found, write):
-        return error(
-            403,
-            "Forbidden",
-            "This account may not " + ("write" if write else "read") + " this collection.",
-        )
+    refusal = policy.reach(account, found, write=write)
+    if refusal is not None:
+        return error(refusal.status, TITLES[refusal.status], refusal.reason)
     return found
 
 
@@ -163,7 +165,7 @@ def collections(request: HttpRequest, account: Account, root: str) -> HttpRespon
         return error(404, "Not Found", "No such API root.")
     if request.method != "GET":
         return error(405, "Method Not Allowed")
-    items = [_collection_json(c, r, w) for c, r, w in services.collections_for(account)]
+    items = [_collection_json(c, r, w) for c, r, w in policy.collections_for(account)]
     return reply({"collections": items} if items else {})
 
 
@@ -178,25 +180,23 @@ def collection(
     found = _collection(account, collection_id)
     if isinstance(found, HttpResponse):
         return found
-    return reply(
-        _collection_json(found, services.may(account, found), services.may(account, found, True))
-    )
+    return reply(_collection_json(found, *policy.rights(account, found)))
 
 
 def _params(request: HttpRequest) -> dict[str, list[str]]:
     return {key: request.GET.getlist(key) for key in request.GET}
 
 
-def _page_headers(result: services.Page) -> dict[str, str]:
+def _page_headers(result: queries.Page) -> dict[str, str]:
     if not result.rows:
         return {}
     return {
-        "X-TAXII-Date-Added-First": stix.timestamp(result.first_added),
-        "X-TAXII-Date-Added-Last": stix.timestamp(result.last_added),
+        "X-TAXII-Date-Added-First": stix.timestamp(result.rows[0].date_added),
+        "X-TAXII-Date-Added-Last": stix.timestamp(result.rows[-1].date_added),
     }
 
 
-def _envelope(result: services.Page) -> str:
+def _envelope(result: queries.Page) -> str:
     head = '{"more":' + ("true" if result.more else "false")
     if result.next:
         head += ',"next":' + json.dumps(result.next)
@@ -217,9 +217,9 @@ def objects(request: HttpRequest, account: Account, root: str, collection_id: st
     if isinstance(found, HttpResponse):
         return found
     try:
-        rows = services.filtered(found, _params(request), audience=PARTNER)
-        result = services.page(rows, request.GET.get("limit"), request.GET.get("next"))
-    except services.BadFilter as exc:
+        rows = filtered(found, _params(request), audience=PARTNER)
+        result = queries.page(rows, request.GET.get("limit"), request.GET.get("next"))
+    except BadFilter as exc:
         return error(400, "Bad Request", str(exc))
     return reply(_envelope(result), headers=_page_headers(result))
 
@@ -250,7 +250,7 @@ def _add_objects(request: HttpRequest, account: Account, collection_id: str) -> 
     items = envelope.get("objects") if isinstance(envelope, dict) else None
     if not isinstance(items, list):
         return error(400, "Bad Request", 'Send an envelope: {"objects": [...]}.')
-    status = services.ingest(found, items, account, _actor(account))
+    status = ingest(found, items, account, _actor(account))
     return reply(status_json(status), status=202)
 
 
@@ -280,10 +280,8 @@ def object_detail(
         if isinstance(found, HttpResponse):
             return found
         try:
-            count = services.delete_object(
-                found, object_id, _params(request), _actor(account), PARTNER
-            )
-        except services.BadFilter as exc:
+            count = delete_object(found, object_id, _params(request), _actor(account), PARTNER)
+        except BadFilter as exc:
             return error(400, "Bad Request", str(exc))
         return HttpResponse(status=200) if count else error(404, "Not Found", "No such object.")
     if request.method != "GET":
@@ -292,9 +290,9 @@ def object_detail(
     if isinstance(found, HttpResponse):
         return found
     try:
-        rows = services.filtered(found, _params(request), audience=PARTNER, object_id=object_id)
-        result = services.page(rows, request.GET.get("limit"), request.GET.get("next"))
-    except services.BadFilter as exc:
+        rows = filtered(found, _params(request), audience=PARTNER, object_id=object_id)
+        result = queries.page(rows, request.GET.get("limit"), request.GET.get("next"))
+    except BadFilter as exc:
         return error(400, "Bad Request", str(exc))
     if not result.rows and not request.GET.get("next"):
         return error(404, "Not Found", "No such object.")
@@ -314,9 +312,9 @@ def versions(
         return found
     params = {**_params(request), "match[version]": ["all"]}
     try:
-        rows = services.filtered(found, params, audience=PARTNER, object_id=object_id)
-        result = services.page(rows, request.GET.get("limit"), request.GET.get("next"))
-    except services.BadFilter as exc:
+        rows = filtered(found, params, audience=PARTNER, object_id=object_id)
+        result = queries.page(rows, request.GET.get("limit"), request.GET.get("next"))
+    except BadFilter as exc:
         return error(400, "Bad Request", str(exc))
     if not result.rows and not request.GET.get("next"):
         return error(404, "Not Found", "No such object.")
@@ -336,9 +334,9 @@ def manifest(request: HttpRequest, account: Account, root: str, collection_id: s
     if isinstance(found, HttpResponse):
         return found
     try:
-        rows = services.filtered(found, _params(request), audience=PARTNER)
-        result = services.page(rows, request.GET.get("limit"), request.GET.get("next"))
-    except services.BadFilter as exc:
+        rows = filtered(found, _params(request), audience=PARTNER)
+        result = queries.page(rows, request.GET.get("limit"), request.GET.get("next"))
+    except BadFilter as exc:
         return error(400, "Bad Request", str(exc))
     body: dict[str, Any] = {"more": result.more}
     if result.next:

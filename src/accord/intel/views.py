@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -16,11 +17,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accord.core.audit import Actor
+from accord.core.models import User
+from accord.core.policy import Refused, offered
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
-from accord.intel import services, stix
+from accord.intel import stix
+from accord.intel.conditions import handling_from, with_conditions
+from accord.intel.exports import export_bundle as bundle_of
+from accord.intel.ingest import ingest
 from accord.intel.models import Collection, HandlingCode, StixObject
-from accord.web.guards import permission_required
+from accord.intel.policy import Action, allowed
+from accord.intel.release import Audience, open_to
+from accord.web.guards import permission_required, signed_in_user
 
 MAX_UPLOAD = 50 * 1024 * 1024
 PAGE = 100
@@ -28,8 +36,9 @@ PAGE = 100
 
 @permission_required(Permission.VIEW_INTEL)
 def home(request: HttpRequest) -> HttpResponse:
-    collections = Collection.objects.restrict(request.user)
-    rows = StixObject.objects.restrict(request.user).filter(latest=True)
+    user = signed_in_user(request)
+    collections = Collection.objects.restrict(user)
+    rows = StixObject.objects.restrict(user).filter(latest=True)
     q = request.GET.get("q", "").strip()[:200].lower()
     kind = request.GET.get("type", "").strip()[:100]
     if q:
@@ -38,15 +47,21 @@ def home(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(stix_type=kind)
     results = list(rows.select_related("collection").order_by("-date_added", "-pk")[:PAGE])
     types = (
-        StixObject.objects.restrict(request.user)
+        StixObject.objects.restrict(user)
         .values_list("stix_type", flat=True)
         .distinct()
         .order_by("stix_type")
     )
     context = {
         "collections": [
-            (c, StixObject.objects.filter(collection=c, latest=True).count()) for c in collections
+            (
+                c,
+                StixObject.objects.filter(collection=c, latest=True).count(),
+                offered(allowed(user, Action.EXPORT, c)),
+            )
+            for c in collections
         ],
+        "may_import": offered(allowed(user, Action.IMPORT)),
         "results": [(row, title_of(json.loads(row.body), row.stix_id)) for row in results],
         "q": q,
         "kind": kind,
@@ -60,7 +75,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Permission.VIEW_INTEL)
 def object_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    row = get_object_or_404(StixObject.objects.restrict(request.user), pk=pk)
+    row = get_object_or_404(StixObject.objects.restrict(signed_in_user(request)), pk=pk)
     versions = StixObject.objects.filter(collection=row.collection, stix_id=row.stix_id).order_by(
         "-version"
     )
@@ -82,14 +97,11 @@ def object_detail(request: HttpRequest, pk: int) -> HttpResponse:
     except ValueError:  # stored before the rules were checked on the way in
         handling = None
     ways = {
-        services.Audience.PARTNER: _("this node's TAXII partner accounts"),
-        services.Audience.PEER: _("partner nodes abroad"),
-        services.Audience.EXPORT: _("bundle exports"),
+        Audience.PARTNER: _("this node's TAXII partner accounts"),
+        Audience.PEER: _("partner nodes abroad"),
+        Audience.EXPORT: _("bundle exports"),
     }
-    this = StixObject.objects.filter(pk=row.pk)
-    open_to = [
-        label for audience, label in ways.items() if services.released(this, audience).exists()
-    ]
+    released_to = [str(ways[audience]) for audience in open_to(row)]
     context = {
         "row": row,
         "handling": handling,
@@ -97,7 +109,7 @@ def object_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "accuracy_label": stix.ACCURACY.get(handling.accuracy, "")
         if handling and handling.accuracy
         else "",
-        "released_to": ", ".join(str(x) for x in open_to) or _("nobody: it stays on this node"),
+        "released_to": ", ".join(released_to) or _("nobody: it stays on this node"),
         "title": title_of(data, row.stix_type),
         "versions": versions,
         "links": links,
@@ -113,55 +125,61 @@ def title_of(data: dict, fallback: str) -> str:
 @require_POST
 @permission_required(Permission.VIEW_INTEL)
 def import_bundle(request: HttpRequest) -> HttpResponse:
+    """The import form, posted plainly or by the upload script (which wants JSON
+    back, to show the outcome under its progress bar)."""
     wants_json = request.headers.get("X-Requested-With") == "XMLHttpRequest"
+    user = signed_in_user(request)
+    try:
+        collection, items = _bundle(request, user)
+        status = ingest(collection, items, None, Actor.of(user))
+    except ValidationError as exc:
+        problem = " ".join(exc.messages)
+    except Refused as exc:
+        problem = exc.message
+    else:
+        text = _("%(ok)s objects stored or already known, %(bad)s refused.") % {
+            "ok": status.success_count,
+            "bad": status.failure_count,
+        }
+        if wants_json:
+            return JsonResponse({"message": text, "failures": status.failures[:50]})
+        messages.success(request, text)
+        return redirect("intel:home")
+    if wants_json:
+        return JsonResponse({"error": problem}, status=422)
+    messages.error(request, problem)
+    return redirect("intel:home")
+
+
+def _bundle(request: HttpRequest, user: User) -> tuple[Collection, list[Any]]:
+    """The chosen collection and the uploaded bundle's objects, with the
+    analyst's handling conditions; ValidationError says what is missing or wrong."""
     collection = (
-        Collection.objects.restrict(request.user)
+        Collection.objects.restrict(user)
         .filter(pk=_uuid(request.POST.get("collection", "")))
         .first()
     )
     upload = request.FILES.get("bundle")
-    problem = ""
     if collection is None:
-        problem = _("Choose a collection.")
-    elif upload is None:
-        problem = _("Choose a STIX 2.1 bundle file.")
-    elif upload.size > MAX_UPLOAD:
-        problem = _("The file is larger than 50 MB.")
-    items = None
-    if not problem:
-        try:
-            document = json.loads(upload.read())
-            items = document.get("objects") if isinstance(document, dict) else None
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            items = None
-        if not isinstance(items, list):
-            problem = _("This is not a STIX bundle: no list of objects found.")
-    handling = None
-    if not problem:
-        try:
-            handling = services.handling_from(
-                *(
-                    request.POST.get(name, "")
-                    for name in ("handling_code", "reliability", "accuracy", "purpose", "expires")
-                )
-            )
-        except ValidationError as exc:
-            problem = " ".join(exc.messages)
-    if problem:
-        if wants_json:
-            return JsonResponse({"error": problem}, status=422)
-        messages.error(request, problem)
-        return redirect("intel:home")
-    items = services.with_conditions(items, handling)  # type: ignore[arg-type]
-    status = services.ingest(collection, items, None, Actor.of(request.user))  # type: ignore[arg-type]
-    text = _("%(ok)s objects stored or already known, %(bad)s refused.") % {
-        "ok": status.success_count,
-        "bad": status.failure_count,
-    }
-    if wants_json:
-        return JsonResponse({"message": text, "failures": status.failures[:50]})
-    messages.success(request, text)
-    return redirect("intel:home")
+        raise ValidationError(_("Choose a collection."))
+    if upload is None:
+        raise ValidationError(_("Choose a STIX 2.1 bundle file."))
+    if (upload.size or 0) > MAX_UPLOAD:
+        raise ValidationError(_("The file is larger than 50 MB."))
+    try:
+        document = json.loads(upload.read())
+        items = document.get("objects") if isinstance(document, dict) else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        items = None
+    if not isinstance(items, list):
+        raise ValidationError(_("This is not a STIX bundle: no list of objects found."))
+    handling = handling_from(
+        *(
+            request.POST.get(name, "")
+            for name in ("handling_code", "reliability", "accuracy", "purpose", "expires")
+        )
+    )
+    return collection, with_conditions(items, handling)
 
 
 def _uuid(text: str) -> uuid.UUID | None:
@@ -173,8 +191,9 @@ def _uuid(text: str) -> uuid.UUID | None:
 
 @permission_required(Permission.VIEW_INTEL)
 def export_bundle(request: HttpRequest, collection_id: uuid.UUID) -> HttpResponse:
-    collection = get_object_or_404(Collection.objects.restrict(request.user), pk=collection_id)
-    export = services.export_bundle(collection, Actor.of(request.user), client_ip(request))  # type: ignore[arg-type]
+    user = signed_in_user(request)
+    collection = get_object_or_404(Collection.objects.restrict(user), pk=collection_id)
+    export = bundle_of(collection, Actor.of(user), client_ip(request))
     response = HttpResponse(export.bundle, content_type="application/stix+json;version=2.1")
     response["Content-Disposition"] = f'attachment; filename="{collection.alias}.json"'
     response["X-Accord-Withheld"] = str(export.withheld)

@@ -13,8 +13,13 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accord.core.audit import Actor
-from accord.intel import services
+from accord.core.policy import Refused
+from accord.intel import accounts
+from accord.intel.conditions import handling_from, with_conditions
+from accord.intel.exports import export_bundle
+from accord.intel.ingest import ingest
 from accord.intel.models import Account, Collection, HandlingCode, StixObject
+from accord.intel.store import create_collection
 
 
 class Command(BaseCommand):
@@ -100,6 +105,8 @@ class Command(BaseCommand):
             getattr(self, f"do_{action}")(**options)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
+        except Refused as exc:
+            raise CommandError(exc.message) from None
 
     def _collection(self, key: str) -> Collection:
         found = Collection.objects.filter(alias=key).first()
@@ -118,7 +125,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{c.pk}  {c.alias:<20} {count:>8} objects  {c.title}")
 
     def do_collection(self, alias: str, title: str, description: str, **options: Any) -> None:
-        c = services.create_collection(Actor.system("cli"), alias, title, description)
+        c = create_collection(Actor.system("cli"), alias, title, description)
         self.stdout.write(f"collection {c.alias} {c.pk}")
 
     def do_import(
@@ -134,9 +141,7 @@ class Command(BaseCommand):
     ) -> None:
         target = self._collection(collection)
         try:
-            handling = services.handling_from(
-                handling_code, reliability, accuracy, purpose, expires
-            )
+            handling = handling_from(handling_code, reliability, accuracy, purpose, expires)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         try:
@@ -149,8 +154,8 @@ class Command(BaseCommand):
         items = document.get("objects") if isinstance(document, dict) else None
         if not isinstance(items, list):
             raise CommandError(f"{file}: not a STIX bundle or TAXII envelope (no objects list)")
-        items = services.with_conditions(items, handling)
-        status = services.ingest(target, items, None, Actor.system("cli"))
+        items = with_conditions(items, handling)
+        status = ingest(target, items, None, Actor.system("cli"))
         self.stdout.write(
             f"{status.success_count} stored or already there, {status.failure_count} refused"
         )
@@ -161,7 +166,7 @@ class Command(BaseCommand):
         target = self._collection(collection)
         if out and not Path(out).parent.is_dir():
             raise CommandError(f"{out}: no such directory {Path(out).parent}")
-        export = services.export_bundle(target, Actor.system("cli"))
+        export = export_bundle(target, Actor.system("cli"))
         if out:
             try:
                 Path(out).write_text(export.bundle, encoding="utf-8")
@@ -278,20 +283,20 @@ class Command(BaseCommand):
                     raise CommandError("no password on standard input")
             read = [self._collection(c).alias for c in options["read"]]
             write = [self._collection(c).alias for c in options["write"]]
-            account = services.add_account(actor, options["name"], password, read, write)
+            added = accounts.add_account(actor, options["name"], password, read, write)
             self.stdout.write(
-                f"account {account.name} added (read: {', '.join(read) or '-'}; "
+                f"account {added.name} added (read: {', '.join(read) or '-'}; "
                 f"write: {', '.join(write) or '-'})"
             )
             return
-        account = Account.objects.filter(name=options["name"]).first()
-        if account is None:
+        named = Account.objects.filter(name=options["name"]).first()
+        if named is None:
             raise CommandError(f"no account {options['name']!r}")
         if account_action in ("disable", "enable"):
-            services.set_active(actor, account, account_action == "enable")
-            self.stdout.write(f"account {account.name} {account_action}d")
+            accounts.set_active(actor, named, account_action == "enable")
+            self.stdout.write(f"account {named.name} {account_action}d")
         elif account_action == "revoke":
-            services.revoke_token(actor, account, options["prefix"])
-            self.stdout.write(f"token {options['prefix']}… of {account.name} revoked")
+            accounts.revoke_token(actor, named, options["prefix"])
+            self.stdout.write(f"token {options['prefix']}… of {named.name} revoked")
         else:
-            self.stdout.write(services.issue_token(actor, account))
+            self.stdout.write(accounts.issue_token(actor, named))

@@ -1,0 +1,186 @@
+"""TAXII accounts: how a partner tool signs in, and how the operator adds,
+disables and re-keys its account. A password or token is never stored in clear."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accord.core import audit
+from accord.core.audit import Actor, AuditAction
+from accord.core.models import AuditEvent
+from accord.intel import policy
+from accord.intel.models import Account, Collection, Grant, Token
+from accord.intel.policy import Action
+
+# Argon2 costs ~0.6 s and 100 MiB per check, far too much for every TAXII
+# request of a paging client: a verified (name, password) pair is remembered
+# in this process for a few minutes, keyed by a keyed hash, never in clear.
+_VERIFIED: dict[str, tuple[int, float]] = {}
+VERIFIED_SECONDS = 300
+
+
+def _verified_key(name: str, password: str) -> str:
+    return hmac.new(
+        settings.SECRET_KEY.encode(), f"{name}\x00{password}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def authenticate_basic(name: str, password: str, ip: str = "") -> Account | None:
+    """The active account with this name and password. Failures are audited;
+    after too many for one name within the sign-in window (the web sign-in's
+    limits) the name is refused without checking the password."""
+    key = _verified_key(name, password)
+    remembered = _VERIFIED.get(key)
+    if remembered and remembered[1] > time.monotonic():
+        account = Account.objects.filter(pk=remembered[0], active=True).first()
+        if account is not None and account.name == name:
+            return account
+    if _signin_locked(name):
+        _signin_failed(name, "locked: too many failed sign-ins", ip)
+        return None
+    account = Account.objects.filter(name=name, active=True).first()
+    if account is None or not account.password or not check_password(password, account.password):
+        _signin_failed(name, "wrong name or password", ip)
+        return None
+    if len(_VERIFIED) > 1000:
+        _VERIFIED.clear()
+    _VERIFIED[key] = (account.pk, time.monotonic() + VERIFIED_SECONDS)
+    return account
+
+
+def authenticate_token(token: str, ip: str = "") -> Account | None:
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    found = Token.objects.select_related("account").filter(digest=digest).first()
+    if found is None or not found.account.active:
+        # Only a prefix is recorded: a mistyped token is nearly the real one.
+        _signin_failed("token:" + token[:6], "unknown or revoked token", ip)
+        return None
+    return found.account
+
+
+def _signin_locked(name: str) -> bool:
+    since = timezone.now() - timedelta(minutes=settings.LOGIN_LOCK_MINUTES)
+    failures = AuditEvent.objects.filter(
+        action=AuditAction.INTEL_SIGNIN_FAILED, target_id=name[:150], at__gte=since
+    ).count()
+    return failures >= settings.LOGIN_MAX_FAILURES
+
+
+def _signin_failed(name: str, reason: str, ip: str) -> None:
+    audit.record(
+        Actor(label="taxii"),
+        AuditAction.INTEL_SIGNIN_FAILED,
+        target_type="intel.account",
+        target_id=name[:150],
+        ip=ip,
+        data={"reason": reason},
+    )
+
+
+def add_account(
+    actor: Actor, name: str, password: str, read: list[str], write: list[str]
+) -> Account:
+    """A partner tool's account with read and write rights per collection
+    (`accord intel account add`)."""
+    policy.enforce(actor, Action.MANAGE_ACCOUNTS)
+    name = name.strip()
+    if not name or len(name) > 150:
+        raise ValidationError(_("An account needs a name of 1 to 150 characters."))
+    if password and len(password) < 12:
+        raise ValidationError(_("Use a password of at least 12 characters."))
+    collections = {c.alias: c for c in Collection.objects.all()}
+    collections.update({str(c.pk): c for c in collections.values()})
+    unknown = sorted({*read, *write} - set(collections))
+    if unknown:
+        raise ValidationError(_("No collection %(names)s.") % {"names": ", ".join(unknown)})
+    with transaction.atomic():
+        try:
+            account = Account.objects.create(
+                name=name, password=make_password(password) if password else ""
+            )
+        except IntegrityError:
+            raise ValidationError(_("An account %(name)s exists.") % {"name": name}) from None
+        for key in {*read, *write}:
+            Grant.objects.update_or_create(
+                account=account,
+                collection=collections[key],
+                defaults={"can_read": key in read, "can_write": key in write},
+            )
+        audit.record(
+            actor,
+            AuditAction.INTEL_ACCOUNT,
+            target_type="intel.account",
+            target_id=name,
+            data={"read": read, "write": write},
+        )
+    return account
+
+
+def issue_token(actor: Actor, account: Account) -> str:
+    """A new API token; only its SHA-256 is stored, so it is shown once."""
+    policy.enforce(actor, Action.MANAGE_ACCOUNTS)
+    token = "acc_" + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        Token.objects.create(
+            account=account, digest=hashlib.sha256(token.encode()).hexdigest(), prefix=token[:10]
+        )
+        audit.record(
+            actor,
+            AuditAction.INTEL_ACCOUNT,
+            target_type="intel.account",
+            target_id=account.name,
+            data={"token": token[:10] + "…"},
+        )
+    return token
+
+
+def set_active(actor: Actor, account: Account, active: bool) -> None:
+    """Disable (or enable again) an account: a disabled one is refused at once,
+    with its password and every token."""
+    policy.enforce(actor, Action.MANAGE_ACCOUNTS)
+    with transaction.atomic():
+        Account.objects.filter(pk=account.pk).update(active=active)
+        audit.record(
+            actor,
+            AuditAction.INTEL_ACCOUNT,
+            target_type="intel.account",
+            target_id=account.name,
+            data={"active": active},
+        )
+
+
+def revoke_token(actor: Actor, account: Account, prefix: str) -> int:
+    """Revoke the one token of the account that starts with `prefix` (as
+    `account list` shows it); a prefix that fits several revokes nothing."""
+    policy.enforce(actor, Action.MANAGE_ACCOUNTS)
+    if len(prefix) < 6:
+        raise ValidationError(_("Give at least the first 6 characters of the token."))
+    with transaction.atomic():
+        doomed = [t for t in account.tokens.all() if t.prefix.startswith(prefix[:10])]
+        if not doomed:
+            raise ValidationError(_("No token %(prefix)s for this account.") % {"prefix": prefix})
+        if len(doomed) > 1:
+            raise ValidationError(
+                _("%(prefix)s fits %(count)s tokens of this account: give more characters.")
+                % {"prefix": prefix, "count": len(doomed)}
+            )
+        Token.objects.filter(pk__in=[t.pk for t in doomed]).delete()
+        audit.record(
+            actor,
+            AuditAction.INTEL_ACCOUNT,
+            target_type="intel.account",
+            target_id=account.name,
+            data={"revoked": [t.prefix + "…" for t in doomed]},
+        )
+    return len(doomed)
