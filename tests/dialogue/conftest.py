@@ -21,7 +21,8 @@ from accord.core.audit import Actor
 from accord.core.identity import this_node
 from accord.core.models import AuditEvent
 from accord.core.roles import Role
-from accord.dialogue import services
+from accord.dialogue import services, signing, wire
+from accord.dialogue.fields import now_iso
 from accord.dialogue.models import (
     Commitment,
     DelegateEntry,
@@ -98,11 +99,11 @@ class Partner:
         key: SigningKey | None = None,
         name: str = "Jeff Sessions",
         title: str = "Attorney General",
-    ) -> services.SignatureBlock:
+    ) -> wire.SignatureBlock:
         """A signature block over `sha256`, by default the partner's own, genuine one."""
-        node, key, at = node or self.node, key or self.key, services.now_iso()
-        statement = services.signature_statement(sha256, node, name, title, at)
-        return services.SignatureBlock(
+        node, key, at = node or self.node, key or self.key, now_iso()
+        statement = signing.signature_statement(sha256, node, name, title, at)
+        return wire.SignatureBlock(
             node=node,
             signer_name=name,
             signer_title=title,
@@ -137,17 +138,17 @@ class Partner:
             "documents": [],
             **extra,
         }
-        self.send(services.ROUND_KIND, body)
+        self.send(wire.ROUND_KIND, body)
         return Round.objects.get(pk=round_id)
 
     def propose(self, round_: Round, topic: str, text_en: str, text_zh: str) -> Outcome:
         outcome_id = str(uuid.uuid4())
         created = timezone.now()
         shell = Outcome(id=outcome_id, round=round_, topic=topic, author_node=self.node)
-        sha = services.content_hash(services.outcome_content(shell, 1, text_en, text_zh))
+        sha = signing.content_hash(signing.outcome_content(shell, 1, text_en, text_zh))
         self.send(
-            services.OUTCOME_KIND,
-            services.OutcomeBody(
+            wire.OUTCOME_KIND,
+            wire.OutcomeBody(
                 id=outcome_id,
                 round_id=str(round_.pk),
                 topic=topic,
@@ -166,8 +167,8 @@ class Partner:
         found = outcome.versions.get(version=version) if version else outcome.latest()
         assert found is not None
         self.send(
-            services.SIGNATURE_KIND,
-            services.SignatureBody(
+            wire.SIGNATURE_KIND,
+            wire.SignatureBody(
                 outcome_id=str(outcome.pk),
                 version=found.version,
                 content_sha256=found.content_sha256,
@@ -177,27 +178,27 @@ class Partner:
 
     def delegation(self, round_: Round, people: list[dict[str, Any]]) -> None:
         self.send(
-            services.DELEGATION_KIND,
-            services.DelegationBody(round_id=str(round_.pk), node=self.node, people=people),
+            wire.DELEGATION_KIND,
+            wire.DelegationBody(round_id=str(round_.pk), node=self.node, people=people),
         )
 
     def position(self, item: Disagreement, text_en: str, text_zh: str = "") -> None:
         self.send(
-            services.POSITION_KIND,
-            services.PositionBody(
+            wire.POSITION_KIND,
+            wire.PositionBody(
                 disagreement_id=str(item.pk),
                 node=self.node,
                 text_en=text_en,
                 text_zh=text_zh,
-                stated_at=services.now_iso(),
+                stated_at=now_iso(),
                 actor_name="Partner official",
             ),
         )
 
     def report(self, item: Commitment, status: str) -> None:
         """The partner reports on a commitment it owes (as its set_commitment_status does)."""
-        at = services.now_iso()
-        body = services.commitment_body(item).model_copy(
+        at = now_iso()
+        body = wire.commitment_body(item).model_copy(
             update={
                 "status": CommitmentStatus(status),
                 "updated_at": at,
@@ -213,7 +214,7 @@ class Partner:
                 ],
             }
         )
-        self.send(services.COMMITMENT_KIND, body)
+        self.send(wire.COMMITMENT_KIND, body)
 
 
 @pytest.fixture

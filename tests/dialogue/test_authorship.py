@@ -24,12 +24,14 @@ from nacl.signing import SigningKey
 from accord.core.identity import this_node
 from accord.core.models import AuditEvent
 from accord.core.roles import Role
-from accord.dialogue import services
+from accord.dialogue import services, signing, wire
+from accord.dialogue.fields import now_iso
 from accord.dialogue.models import (
     Dialogue,
     Outcome,
     Position,
 )
+from accord.dialogue.policy import NotYours
 from accord.dialogue.types import CommitmentStatus
 from accord.federation import kinds
 from accord.federation.models import OutboxMessage, Peer
@@ -280,8 +282,8 @@ def test_the_central_authority_signs_from_the_shell(record, users, capsys):
     username = users[Role.CENTRAL_AUTHORITY].username
     call_command("dialogue", "sign", str(record.theirs.pk), "--version", "1", "--as", username)
     assert f"outcome {record.theirs.pk} version 1 signed" in capsys.readouterr().out
-    sides = services.parties(record.dialogue)
-    assert services.status_of(record.theirs.latest(), sides) == "agreed"
+    sides = signing.parties(record.dialogue)
+    assert signing.status_of(record.theirs.latest(), sides) == "agreed"
 
 
 # ---------------------------------------------------------------- the wrong side
@@ -341,7 +343,7 @@ def test_a_side_cannot_edit_a_round_the_other_side_recorded(record, ca, client_f
     before, refused = snapshot(), audit_count(REFUSED)
     data = {"number": 2, "date": "2018-06-15", "venue_en": "Shanghai"}
 
-    with pytest.raises(services.NotYours):
+    with pytest.raises(NotYours):
         services.save_round(ca, record.dialogue, data, round_=record.round2)
     response = client_for(Role.CENTRAL_AUTHORITY).post(
         f"/dialogue/{record.dialogue.pk}/rounds/",
@@ -446,16 +448,16 @@ def test_a_side_signs_only_for_itself(record, partner, client_for):
     assert set(signatures) == {record.here, partner.node}
     assert signatures[record.here].public_key == b64(this_node().signing_public)
     assert signatures[partner.node].public_key == partner.peer.signing_key
-    assert services.status_of(version, services.parties(record.dialogue)) == "agreed"
+    assert signing.status_of(version, signing.parties(record.dialogue)) == "agreed"
 
 
 def test_signing_twice_or_an_old_version_is_refused_and_audited(record, ca):
     before, refused = snapshot(), audit_count(REFUSED)
-    with pytest.raises(services.NotYours, match="already signed"):
+    with pytest.raises(NotYours, match="already signed"):
         services.sign_outcome(ca, record.pending, 1)  # signed when proposed
     services.amend_outcome(ca, record.agreed, "Amended", "修订")
     amended = snapshot()
-    with pytest.raises(services.NotYours, match="Only the latest version"):
+    with pytest.raises(NotYours, match="Only the latest version"):
         services.sign_outcome(ca, record.agreed, 1)
     assert audit_count(REFUSED) == refused + 2
     assert [e.data["what"] for e in AuditEvent.objects.filter(action=REFUSED)] == [
@@ -469,14 +471,14 @@ def test_signing_twice_or_an_old_version_is_refused_and_audited(record, ca):
 
 
 def forged_round_update(r: Record, p: Partner) -> tuple[str, Any]:
-    body = services.round_body(r.round1).model_copy(update={"venue_en": "Rewritten"})
-    return services.ROUND_KIND, body
+    body = wire.round_body(r.round1).model_copy(update={"venue_en": "Rewritten"})
+    return wire.ROUND_KIND, body
 
 
 def forged_amendment(r: Record, p: Partner) -> tuple[str, Any]:
     """A version 2 of this node's outcome, proposed by the partner in its own name."""
-    sha = services.content_hash(services.outcome_content(r.agreed, 2, "Changed", "改"))
-    return services.OUTCOME_KIND, services.OutcomeBody(
+    sha = signing.content_hash(signing.outcome_content(r.agreed, 2, "Changed", "改"))
+    return wire.OUTCOME_KIND, wire.OutcomeBody(
         id=str(r.agreed.pk),
         round_id=str(r.round1.pk),
         topic="narcotics",
@@ -492,8 +494,8 @@ def forged_amendment(r: Record, p: Partner) -> tuple[str, Any]:
 
 def forged_outcome_in_our_name(r: Record, p: Partner) -> tuple[str, Any]:
     shell = Outcome(id=uuid.uuid4(), round=r.round1, topic="fugitives", author_node=r.here)
-    sha = services.content_hash(services.outcome_content(shell, 1, "Ours?", "我们的？"))
-    return services.OUTCOME_KIND, services.OutcomeBody(
+    sha = signing.content_hash(signing.outcome_content(shell, 1, "Ours?", "我们的？"))
+    return wire.OUTCOME_KIND, wire.OutcomeBody(
         id=str(shell.pk),
         round_id=str(r.round1.pk),
         topic="fugitives",
@@ -510,8 +512,8 @@ def forged_outcome_in_our_name(r: Record, p: Partner) -> tuple[str, Any]:
 def forged_proposer_signature(r: Record, p: Partner) -> tuple[str, Any]:
     """The partner's proposal, carrying a signature block in this node's name."""
     shell = Outcome(id=uuid.uuid4(), round=r.round2, topic="fugitives", author_node=p.node)
-    sha = services.content_hash(services.outcome_content(shell, 1, "Agreed?", "同意？"))
-    return services.OUTCOME_KIND, services.OutcomeBody(
+    sha = signing.content_hash(signing.outcome_content(shell, 1, "Agreed?", "同意？"))
+    return wire.OUTCOME_KIND, wire.OutcomeBody(
         id=str(shell.pk),
         round_id=str(r.round2.pk),
         topic="fugitives",
@@ -525,11 +527,11 @@ def forged_proposer_signature(r: Record, p: Partner) -> tuple[str, Any]:
     )
 
 
-def signature_on(outcome: Outcome, p: Partner, **block: Any) -> services.SignatureBody:
+def signature_on(outcome: Outcome, p: Partner, **block: Any) -> wire.SignatureBody:
     version = outcome.latest()
     assert version is not None
     sha = block.pop("sha", version.content_sha256)
-    return services.SignatureBody(
+    return wire.SignatureBody(
         outcome_id=str(outcome.pk),
         version=1,
         content_sha256=version.content_sha256,
@@ -539,7 +541,7 @@ def signature_on(outcome: Outcome, p: Partner, **block: Any) -> services.Signatu
 
 def forged_signature_for_us(r: Record, p: Partner) -> tuple[str, Any]:
     """This node's 'signature' on the partner's outcome, made by the partner."""
-    return services.SIGNATURE_KIND, signature_on(r.theirs, p, node=r.here)
+    return wire.SIGNATURE_KIND, signature_on(r.theirs, p, node=r.here)
 
 
 def replayed_signature_of_ours(r: Record, p: Partner) -> tuple[str, Any]:
@@ -547,25 +549,25 @@ def replayed_signature_of_ours(r: Record, p: Partner) -> tuple[str, Any]:
     partner's outcome in this node's name."""
     ours = r.agreed.latest().signatures.get(node=r.here)
     version = r.theirs.latest()
-    return services.SIGNATURE_KIND, services.SignatureBody(
+    return wire.SIGNATURE_KIND, wire.SignatureBody(
         outcome_id=str(r.theirs.pk),
         version=1,
         content_sha256=version.content_sha256,
-        signature=services._block(ours),
+        signature=wire.signature_block(ours),
     )
 
 
 def signature_with_an_unpinned_key(r: Record, p: Partner) -> tuple[str, Any]:
-    return services.SIGNATURE_KIND, signature_on(r.pending, p, key=SigningKey.generate())
+    return wire.SIGNATURE_KIND, signature_on(r.pending, p, key=SigningKey.generate())
 
 
 def signature_over_other_content(r: Record, p: Partner) -> tuple[str, Any]:
-    return services.SIGNATURE_KIND, signature_on(r.pending, p, sha="0" * 64)
+    return wire.SIGNATURE_KIND, signature_on(r.pending, p, sha="0" * 64)
 
 
 def second_signature(r: Record, p: Partner) -> tuple[str, Any]:
     version = r.agreed.latest()
-    return services.SIGNATURE_KIND, services.SignatureBody(
+    return wire.SIGNATURE_KIND, wire.SignatureBody(
         outcome_id=str(r.agreed.pk),
         version=1,
         content_sha256=version.content_sha256,
@@ -574,18 +576,18 @@ def second_signature(r: Record, p: Partner) -> tuple[str, Any]:
 
 
 def forged_position(r: Record, p: Partner) -> tuple[str, Any]:
-    return services.POSITION_KIND, services.PositionBody(
+    return wire.POSITION_KIND, wire.PositionBody(
         disagreement_id=str(r.disagreement.pk),
         node=r.here,
         text_en="We concede everything",
         text_zh="",
-        stated_at=services.now_iso(),
+        stated_at=now_iso(),
         actor_name="Forger",
     )
 
 
 def forged_delegation(r: Record, p: Partner) -> tuple[str, Any]:
-    return services.DELEGATION_KIND, services.DelegationBody(
+    return wire.DELEGATION_KIND, wire.DelegationBody(
         round_id=str(r.round1.pk),
         node=r.here,
         people=[{"role": "co_chair", "name": "Somebody else", "title": "", "position": 0}],
@@ -594,21 +596,21 @@ def forged_delegation(r: Record, p: Partner) -> tuple[str, Any]:
 
 def forged_commitment_report(r: Record, p: Partner) -> tuple[str, Any]:
     """The partner declares done a commitment this node owes."""
-    return services.COMMITMENT_KIND, services.commitment_body(r.we_owe).model_copy(
-        update={"status": CommitmentStatus.DROPPED, "updated_at": services.now_iso()}
+    return wire.COMMITMENT_KIND, wire.commitment_body(r.we_owe).model_copy(
+        update={"status": CommitmentStatus.DROPPED, "updated_at": now_iso()}
     )
 
 
 def forged_commitment_in_our_name(r: Record, p: Partner) -> tuple[str, Any]:
-    body = services.commitment_body(r.we_owe).model_copy(update={"id": str(uuid.uuid4())})
-    return services.COMMITMENT_KIND, body  # author_node: this node
+    body = wire.commitment_body(r.we_owe).model_copy(update={"id": str(uuid.uuid4())})
+    return wire.COMMITMENT_KIND, body  # author_node: this node
 
 
 def forged_disagreement_status(r: Record, p: Partner) -> tuple[str, Any]:
-    return services.STATUS_KIND, services.StatusBody(
+    return wire.STATUS_KIND, wire.StatusBody(
         disagreement_id=str(r.disagreement.pk),
         status="resolved",
-        at=services.now_iso(),
+        at=now_iso(),
         node=r.here,
         actor_name="Forger",
         note="",
@@ -616,7 +618,7 @@ def forged_disagreement_status(r: Record, p: Partner) -> tuple[str, Any]:
 
 
 def forged_disagreement_in_our_name(r: Record, p: Partner) -> tuple[str, Any]:
-    return services.DISAGREEMENT_KIND, services.DisagreementBody(
+    return wire.DISAGREEMENT_KIND, wire.DisagreementBody(
         id=str(uuid.uuid4()),
         dialogue_id=str(r.dialogue.pk),
         topic="other",
@@ -624,13 +626,13 @@ def forged_disagreement_in_our_name(r: Record, p: Partner) -> tuple[str, Any]:
         issue_zh="",
         author_node=r.here,
         created_at="2026-01-01T00:00:00+00:00",
-        opened_at=services.now_iso(),
+        opened_at=now_iso(),
         actor_name="Forger",
     )
 
 
 def forged_dialogue_in_our_name(r: Record, p: Partner) -> tuple[str, Any]:
-    return services.DIALOGUE_KIND, services.dialogue_body(r.dialogue).model_copy(
+    return wire.DIALOGUE_KIND, wire.dialogue_body(r.dialogue).model_copy(
         update={"title_en": "Renamed"}
     )
 
@@ -654,7 +656,7 @@ def round_in_another_partners_dialogue(r: Record, p: Partner) -> tuple[str, Any]
         author_node=r.here,
         created_at=r.dialogue.created_at,
     )
-    return services.ROUND_KIND, services.RoundBody(
+    return wire.ROUND_KIND, wire.RoundBody(
         id=str(uuid.uuid4()),
         dialogue_id=str(dialogue.pk),
         number=7,
@@ -732,11 +734,11 @@ def test_the_partner_writes_what_it_authors(record, partner):
     assert position.text_en == "Revised: technical means and shared evidence"
     assert [d.name for d in record.round2.delegates.all()] == ["Jeff Sessions"]
     partner.send(
-        services.STATUS_KIND,
-        services.StatusBody(
+        wire.STATUS_KIND,
+        wire.StatusBody(
             disagreement_id=str(record.disagreement.pk),
             status="managed",
-            at=services.now_iso(),
+            at=now_iso(),
             node=partner.node,
             actor_name="Partner official",
             note="",

@@ -14,12 +14,16 @@ from pydantic import ConfigDict, Field
 
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
+from accord.core.identity import this_node
 from accord.core.indicators import all_indicators
-from accord.core.roles import Permission
 from accord.core.services import require
 from accord.core.signals import client_ip
-from accord.dialogue import export, progress, services
+from accord.dialogue import export, progress
+from accord.dialogue.fields import TEXT
 from accord.dialogue.models import Commitment, Dialogue, Disagreement, Outcome, Round
+from accord.dialogue.policy import PERMISSIONS, Action, require_permission
+from accord.dialogue.services import commitments, dialogues, disagreements, outcomes
+from accord.dialogue.signing import parties, status_of
 from accord.federation.models import Peer
 
 router = Router(tags=["dialogue"])
@@ -57,14 +61,14 @@ class DelegationIn(In):
 
 class OutcomeIn(In):
     topic: str = Field(max_length=32)
-    text_en: str = Field(max_length=services.TEXT)
-    text_zh: str = Field(max_length=services.TEXT)
+    text_en: str = Field(max_length=TEXT)
+    text_zh: str = Field(max_length=TEXT)
     signer_title: str = Field(default="", max_length=300)
 
 
 class AmendIn(In):
-    text_en: str = Field(max_length=services.TEXT)
-    text_zh: str = Field(max_length=services.TEXT)
+    text_en: str = Field(max_length=TEXT)
+    text_zh: str = Field(max_length=TEXT)
     signer_title: str = Field(default="", max_length=300)
 
 
@@ -75,19 +79,19 @@ class SignIn(In):
 
 class DisagreementIn(In):
     topic: str = Field(max_length=32)
-    issue_en: str = Field(max_length=services.TEXT)
-    issue_zh: str = Field(default="", max_length=services.TEXT)
+    issue_en: str = Field(max_length=TEXT)
+    issue_zh: str = Field(default="", max_length=TEXT)
     round_id: UUID | None = None
 
 
 class PositionIn(In):
-    text_en: str = Field(max_length=services.TEXT)
-    text_zh: str = Field(default="", max_length=services.TEXT)
+    text_en: str = Field(max_length=TEXT)
+    text_zh: str = Field(default="", max_length=TEXT)
 
 
 class StatusIn(In):
     status: str = Field(max_length=16)
-    note: str = Field(default="", max_length=services.TEXT)
+    note: str = Field(default="", max_length=TEXT)
 
 
 class LinkIn(In):
@@ -108,14 +112,12 @@ def _actor(request: HttpRequest) -> Actor:
     return Actor.of(request.user)  # type: ignore[arg-type]
 
 
-def _get(
-    model: Any, request: HttpRequest, pk: UUID, permission: Permission = Permission.VIEW_DIALOGUE
-) -> Any:
-    """The object, once the caller holds the permission the operation needs
+def _get(model: Any, request: HttpRequest, pk: UUID, action: Action = Action.VIEW) -> Any:
+    """The object, once the caller holds the permission the action needs
     (checked first, so a refusal never depends on whether the object exists)."""
     require(
         _actor(request),
-        permission,
+        PERMISSIONS[action],
         what=f"dialogue_{model.__name__.lower()}",
         ip=client_ip(request),
     )
@@ -154,13 +156,13 @@ def commitment_json(c: Commitment, today: date) -> dict[str, Any]:
 
 
 def dialogue_json(d: Dialogue) -> dict[str, Any]:
-    sides = services.parties(d)
+    sides = parties(d)
     today = timezone.now().date()
     document = export.export_dialogue(d)
     for outcome in document["outcomes"]:
         for version in outcome["versions"]:
             row = Outcome.objects.get(pk=outcome["id"]).versions.get(version=version["version"])
-            version["status"] = services.status_of(row, sides)
+            version["status"] = status_of(row, sides)
     return {
         **{k: document[k] for k in ("dialogue", "rounds", "outcomes")},
         "disagreements": [
@@ -190,7 +192,7 @@ def dialogue_json(d: Dialogue) -> dict[str, Any]:
 
 @router.get("/dialogue/dialogues", response=list[dict[str, Any]])
 def list_dialogues(request: HttpRequest) -> list[dict[str, Any]]:
-    require(_actor(request), Permission.VIEW_DIALOGUE, what="dialogue_list", ip=client_ip(request))
+    require(_actor(request), PERMISSIONS[Action.VIEW], what="dialogue_list", ip=client_ip(request))
     return [
         {
             "id": str(d.pk),
@@ -206,9 +208,9 @@ def list_dialogues(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.post("/dialogue/dialogues", response={201: dict[str, Any]})
 def create_dialogue(request: HttpRequest, payload: DialogueIn) -> Status:
-    require(_actor(request), Permission.MANAGE_DIALOGUE, what="create_dialogue")
+    require_permission(_actor(request), Action.CREATE_DIALOGUE)
     peer = get_object_or_404(Peer, node_id=payload.peer, active=True)
-    dialogue = services.create_dialogue(
+    dialogue = dialogues.create_dialogue(
         _actor(request),
         peer,
         payload.track,
@@ -239,8 +241,8 @@ def export_dialogue(request: HttpRequest, dialogue_id: UUID) -> dict[str, Any]:
 
 @router.post("/dialogue/dialogues/{dialogue_id}/rounds", response={201: dict[str, Any]})
 def add_round(request: HttpRequest, dialogue_id: UUID, payload: RoundIn) -> Status:
-    dialogue = _get(Dialogue, request, dialogue_id, Permission.MANAGE_DIALOGUE)
-    round_ = services.save_round(
+    dialogue = _get(Dialogue, request, dialogue_id, Action.SAVE_ROUND)
+    round_ = dialogues.save_round(
         _actor(request), dialogue, payload.model_dump(), ip=client_ip(request)
     )
     return Status(201, {"id": str(round_.pk), "number": round_.number})
@@ -248,20 +250,20 @@ def add_round(request: HttpRequest, dialogue_id: UUID, payload: RoundIn) -> Stat
 
 @router.put("/dialogue/rounds/{round_id}/delegation", response=dict[str, Any])
 def set_delegation(request: HttpRequest, round_id: UUID, payload: DelegationIn) -> dict[str, Any]:
-    round_ = _get(Round, request, round_id, Permission.MANAGE_DIALOGUE)
-    people = services.set_delegation(
+    round_ = _get(Round, request, round_id, Action.SET_DELEGATION)
+    people = dialogues.set_delegation(
         _actor(request), round_, [p.model_dump() for p in payload.people], ip=client_ip(request)
     )
     return {
-        "node": services.this_node().node_id,
+        "node": this_node().node_id,
         "people": [{"role": p.role, "name": p.name, "title": p.title} for p in people],
     }
 
 
 @router.post("/dialogue/rounds/{round_id}/outcomes", response={201: dict[str, Any]})
 def propose(request: HttpRequest, round_id: UUID, payload: OutcomeIn) -> Status:
-    round_ = _get(Round, request, round_id, Permission.SIGN_OUTCOMES)
-    outcome = services.propose_outcome(
+    round_ = _get(Round, request, round_id, Action.PROPOSE_OUTCOME)
+    outcome = outcomes.propose_outcome(
         _actor(request),
         round_,
         payload.topic,
@@ -275,8 +277,8 @@ def propose(request: HttpRequest, round_id: UUID, payload: OutcomeIn) -> Status:
 
 @router.post("/dialogue/outcomes/{outcome_id}/versions", response={201: dict[str, Any]})
 def amend(request: HttpRequest, outcome_id: UUID, payload: AmendIn) -> Status:
-    outcome = _get(Outcome, request, outcome_id, Permission.SIGN_OUTCOMES)
-    version = services.amend_outcome(
+    outcome = _get(Outcome, request, outcome_id, Action.AMEND_OUTCOME)
+    version = outcomes.amend_outcome(
         _actor(request),
         outcome,
         payload.text_en,
@@ -296,8 +298,8 @@ def amend(request: HttpRequest, outcome_id: UUID, payload: AmendIn) -> Status:
 
 @router.post("/dialogue/outcomes/{outcome_id}/signatures", response={201: dict[str, Any]})
 def sign(request: HttpRequest, outcome_id: UUID, payload: SignIn) -> Status:
-    outcome = _get(Outcome, request, outcome_id, Permission.SIGN_OUTCOMES)
-    signature = services.sign_outcome(
+    outcome = _get(Outcome, request, outcome_id, Action.SIGN_OUTCOME)
+    signature = outcomes.sign_outcome(
         _actor(request), outcome, payload.version, payload.signer_title, ip=client_ip(request)
     )
     return Status(
@@ -307,13 +309,13 @@ def sign(request: HttpRequest, outcome_id: UUID, payload: SignIn) -> Status:
 
 @router.post("/dialogue/dialogues/{dialogue_id}/disagreements", response={201: dict[str, Any]})
 def open_disagreement(request: HttpRequest, dialogue_id: UUID, payload: DisagreementIn) -> Status:
-    dialogue = _get(Dialogue, request, dialogue_id, Permission.MANAGE_DIALOGUE)
+    dialogue = _get(Dialogue, request, dialogue_id, Action.OPEN_DISAGREEMENT)
     round_ = (
         get_object_or_404(Round, pk=payload.round_id, dialogue=dialogue)
         if (payload.round_id)
         else None
     )
-    item = services.open_disagreement(
+    item = disagreements.open_disagreement(
         _actor(request),
         dialogue,
         payload.topic,
@@ -327,8 +329,8 @@ def open_disagreement(request: HttpRequest, dialogue_id: UUID, payload: Disagree
 
 @router.put("/dialogue/disagreements/{disagreement_id}/position", response=dict[str, Any])
 def state_position(request: HttpRequest, disagreement_id: UUID, payload: PositionIn) -> dict:
-    item = _get(Disagreement, request, disagreement_id, Permission.MANAGE_DIALOGUE)
-    position = services.state_position(
+    item = _get(Disagreement, request, disagreement_id, Action.STATE_POSITION)
+    position = disagreements.state_position(
         _actor(request), item, payload.text_en, payload.text_zh, ip=client_ip(request)
     )
     return {"node": position.node, "text_en": position.text_en, "text_zh": position.text_zh}
@@ -336,8 +338,8 @@ def state_position(request: HttpRequest, disagreement_id: UUID, payload: Positio
 
 @router.post("/dialogue/disagreements/{disagreement_id}/status", response=dict[str, Any])
 def disagreement_status(request: HttpRequest, disagreement_id: UUID, payload: StatusIn) -> dict:
-    item = _get(Disagreement, request, disagreement_id, Permission.MANAGE_DIALOGUE)
-    item = services.set_disagreement_status(
+    item = _get(Disagreement, request, disagreement_id, Action.SET_DISAGREEMENT_STATUS)
+    item = disagreements.set_disagreement_status(
         _actor(request), item, payload.status, payload.note, ip=client_ip(request)
     )
     return {"id": str(item.pk), "status": item.status}
@@ -345,16 +347,16 @@ def disagreement_status(request: HttpRequest, disagreement_id: UUID, payload: St
 
 @router.post("/dialogue/outcomes/{outcome_id}/commitments", response={201: dict[str, Any]})
 def add_commitment(request: HttpRequest, outcome_id: UUID, payload: CommitmentIn) -> Status:
-    outcome = _get(Outcome, request, outcome_id, Permission.MANAGE_DIALOGUE)
+    outcome = _get(Outcome, request, outcome_id, Action.CREATE_COMMITMENT)
     data = payload.model_dump()
-    item = services.create_commitment(_actor(request), outcome, data, ip=client_ip(request))
+    item = commitments.create_commitment(_actor(request), outcome, data, ip=client_ip(request))
     return Status(201, commitment_json(item, timezone.now().date()))
 
 
 @router.post("/dialogue/commitments/{commitment_id}/status", response=dict[str, Any])
 def commitment_status(request: HttpRequest, commitment_id: UUID, payload: StatusIn) -> dict:
-    item = _get(Commitment, request, commitment_id, Permission.MANAGE_DIALOGUE)
-    item = services.set_commitment_status(
+    item = _get(Commitment, request, commitment_id, Action.REPORT_COMMITMENT)
+    item = commitments.set_commitment_status(
         _actor(request), item, payload.status, payload.note, ip=client_ip(request)
     )
     return commitment_json(item, timezone.now().date())
@@ -363,7 +365,7 @@ def commitment_status(request: HttpRequest, commitment_id: UUID, payload: Status
 @router.get("/dialogue/indicators", response=list[dict[str, Any]])
 def indicators(request: HttpRequest, topic: str = "") -> list[dict[str, Any]]:
     """Every registered indicator, read now over the standard period."""
-    require(_actor(request), Permission.VIEW_DIALOGUE, what="indicators", ip=client_ip(request))
+    require(_actor(request), PERMISSIONS[Action.VIEW], what="indicators", ip=client_ip(request))
     start, end = progress.period()
     found = []
     for indicator in all_indicators():

@@ -10,4 +10,4 @@ class DialogueConfig(AppConfig):
     def ready(self) -> None:
         # Registers the dialogue.* message kinds (indicator sources register
         # themselves in their own apps: accord.core.indicators).
-        from accord.dialogue import messages  # noqa: F401
+        from accord.dialogue import inbound  # noqa: F401

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TextIO
 
 from accord.core.democlient import SeedError, SignedIn
@@ -128,11 +129,12 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> None:
             },
             expect=201,
         )["id"]
+
+    def arrived(outcome_id: str) -> bool:
+        return any(x["id"] == outcome_id for x in us.call("GET", path)["outcomes"])
+
     for topic, outcome_id in ids.items():
-        _until(
-            lambda o=outcome_id: any(x["id"] == o for x in us.call("GET", path)["outcomes"]),
-            f"the {topic} outcome",
-        )
+        _until(partial(arrived, outcome_id), f"the {topic} outcome")
         us.call(
             "POST",
             f"/api/v1/dialogue/outcomes/{outcome_id}/signatures",

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from accord.core.identity import this_node
-from accord.dialogue import services
+from accord.dialogue import signing
 from accord.dialogue.models import Dialogue, OutcomeSignature
 
 FORMAT = "accord.dialogue.export/1"
@@ -84,17 +84,7 @@ def export_dialogue(dialogue: Dialogue) -> dict[str, Any]:
                         "text_en": v.text_en,
                         "text_zh": v.text_zh,
                         "content_sha256": v.content_sha256,
-                        "signatures": [
-                            {
-                                "node": s.node,
-                                "signer_name": s.signer_name,
-                                "signer_title": s.signer_title,
-                                "signed_at": s.signed_at,
-                                "public_key": s.public_key,
-                                "signature": s.signature,
-                            }
-                            for s in v.signatures.all()
-                        ],
+                        "signatures": [signing.signature_fields(s) for s in v.signatures.all()],
                     }
                     for v in o.versions.order_by("version")
                 ],
@@ -113,20 +103,20 @@ class Finding:
 
 
 def _content(document: dict[str, Any], outcome: dict[str, Any], version: dict[str, Any]) -> dict:
+    """The signed content of one version, rebuilt from the file alone."""
     dialogue = document["dialogue"]
-    return {
-        "accord": services.CONTENT_TAG,
-        "dialogue": dialogue["id"],
-        "track": dialogue["track"],
-        "round": outcome["round"],
-        "round_number": outcome["round_number"],
-        "outcome": outcome["id"],
-        "topic": outcome["topic"],
-        "version": version["version"],
-        "proposed_by": outcome["proposed_by"],
-        "text_en": version["text_en"],
-        "text_zh": version["text_zh"],
-    }
+    return signing.signed_content(
+        dialogue=dialogue["id"],
+        track=dialogue["track"],
+        round_id=outcome["round"],
+        round_number=outcome["round_number"],
+        outcome=outcome["id"],
+        topic=outcome["topic"],
+        version=version["version"],
+        proposed_by=outcome["proposed_by"],
+        text_en=version["text_en"],
+        text_zh=version["text_zh"],
+    )
 
 
 def verify(document: dict[str, Any], trusted: dict[str, set[str]] | None = None) -> list[Finding]:
@@ -172,7 +162,7 @@ def _verify_version(
         f"round {outcome['round_number']} outcome {outcome['topic']} ({outcome['id']}) "
         f"version {version['version']}"
     )
-    expected = services.content_hash(_content(document, outcome, version))
+    expected = signing.content_hash(_content(document, outcome, version))
     if expected != version["content_sha256"]:
         return [Finding(name, False, "its text does not match the SHA-256 that was signed")]
     findings, good = [], set()
@@ -182,7 +172,7 @@ def _verify_version(
             findings.append(
                 Finding(who, False, "signed with a key not listed (or not trusted) for that node")
             )
-        elif not services.verify_signature(signature, expected):
+        elif not signing.verify_signature(signature, expected):
             findings.append(Finding(who, False, "the signature does not verify"))
         else:
             good.add(signature["node"])

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accord.dialogue import views
+from accord.dialogue import factsheet, views
 
 app_name = "dialogue"
 
@@ -14,9 +14,11 @@ urlpatterns = [
     path("dialogue/rounds/<uuid:round_id>/", views.round_page, name="round"),
     path("dialogue/rounds/<uuid:round_id>/delegation/", views.delegation, name="delegation"),
     path("dialogue/rounds/<uuid:round_id>/outcomes/", views.propose, name="propose"),
-    path("dialogue/rounds/<uuid:round_id>/fact-sheet/", views.factsheet, name="factsheet"),
+    path("dialogue/rounds/<uuid:round_id>/fact-sheet/", factsheet.factsheet, name="factsheet"),
     path(
-        "dialogue/rounds/<uuid:round_id>/fact-sheet.pdf", views.factsheet_pdf, name="factsheet-pdf"
+        "dialogue/rounds/<uuid:round_id>/fact-sheet.pdf",
+        factsheet.factsheet_pdf,
+        name="factsheet-pdf",
     ),
     path("dialogue/outcomes/<uuid:outcome_id>/amend/", views.amend, name="amend"),
     path("dialogue/outcomes/<uuid:outcome_id>/sign/", views.sign, name="sign"),

@@ -1,29 +1,32 @@
-"""Pages of the dialogue record: thin, every change through services."""
+"""Pages of the dialogue record: thin, every change through services, every
+offered action asked of the policy."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accord.core import audit, pdf
+from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.core.indicators import all_indicators
+from accord.core.models import User
+from accord.core.policy import offered
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
-from accord.dialogue import export, progress, services
+from accord.dialogue import export, progress
 from accord.dialogue.models import Commitment, Dialogue, Disagreement, Outcome, Round
+from accord.dialogue.policy import Action, allowed
+from accord.dialogue.services import commitments, dialogues, disagreements, outcomes
+from accord.dialogue.signing import parties, signed_by, status_of
 from accord.dialogue.types import (
     CommitmentStatus,
     DelegationRole,
@@ -32,29 +35,22 @@ from accord.dialogue.types import (
     Track,
 )
 from accord.federation.models import Peer
-from accord.web.guards import permission_required
+from accord.web.actions import act, attempt
+from accord.web.guards import permission_required, signed_in_user
 
 DELEGATION_ROWS = 8
 
 
-def _actor(request: HttpRequest) -> Actor:
-    return Actor.of(request.user)  # type: ignore[arg-type]
+def actor_of(request: HttpRequest) -> Actor:
+    return Actor.of(signed_in_user(request))
 
 
-def _restricted(model: Any, request: HttpRequest, pk: UUID) -> Any:
+def restricted(model: Any, request: HttpRequest, pk: UUID) -> Any:
     return get_object_or_404(model.objects.restrict(request.user), pk=pk)
 
 
-def _attempt(request: HttpRequest, change: Callable[[], Any], done: str) -> None:
-    """Run a change; a refusal or bad input becomes a message, never a half-change."""
-    try:
-        change()
-    except services.NotYours as exc:
-        messages.error(request, str(exc))
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, done)
+def _may(user: User, action: Action, obj: Any = None) -> bool:
+    return offered(allowed(user, action, obj))
 
 
 # ---------------------------------------------------------------- pages
@@ -63,15 +59,14 @@ def _attempt(request: HttpRequest, change: Callable[[], Any], done: str) -> None
 @permission_required(Permission.VIEW_DIALOGUE)
 def home(request: HttpRequest) -> HttpResponse:
     today = timezone.now().date()
-    dialogues = Dialogue.objects.restrict(request.user).select_related("peer")
-    commitments = list(Commitment.objects.restrict(request.user).select_related("outcome__round"))
+    followed = Dialogue.objects.restrict(request.user).select_related("peer")
+    owed = list(Commitment.objects.restrict(request.user).select_related("outcome__round"))
     rows = [
-        (c, progress.commitment_progress(c, today), progress.is_overdue(c, today))
-        for c in commitments
+        (c, progress.commitment_progress(c, today), progress.is_overdue(c, today)) for c in owed
     ]
     context = {
         "tracks": [
-            (label, [d for d in dialogues if d.track == value]) for value, label in Track.choices
+            (label, [d for d in followed if d.track == value]) for value, label in Track.choices
         ],
         "rounds": Round.objects.restrict(request.user).select_related("dialogue").order_by("date"),
         "commitments": rows,
@@ -80,7 +75,7 @@ def home(request: HttpRequest) -> HttpResponse:
         .exclude(status=DisagreementStatus.RESOLVED)
         .count(),
         "period": progress.period(today),
-        "may_manage": request.user.has_permission(Permission.MANAGE_DIALOGUE),  # type: ignore[union-attr]
+        "may_create": _may(signed_in_user(request), Action.CREATE_DIALOGUE),
         "peers": Peer.objects.filter(active=True),
         "track_choices": Track.choices,
     }
@@ -89,44 +84,58 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Permission.VIEW_DIALOGUE)
 def detail(request: HttpRequest, dialogue_id: UUID) -> HttpResponse:
-    dialogue = _restricted(Dialogue, request, dialogue_id)
-    return render(request, "dialogue/detail.html", detail_context(dialogue, request.user))
+    dialogue = restricted(Dialogue, request, dialogue_id)
+    user = signed_in_user(request)
+    return render(request, "dialogue/detail.html", detail_context(dialogue, user))
 
 
-def detail_context(dialogue: Dialogue, user: Any) -> dict[str, Any]:
-    node = this_node().node_id
-    sides = services.parties(dialogue)
+def _outcome_row(user: User, outcome: Outcome, sides: tuple[str, str]) -> dict[str, Any]:
+    versions = list(outcome.versions.order_by("-version").prefetch_related("signatures"))
+    latest = versions[0] if versions else None
+    return {
+        "o": outcome,
+        "latest": latest,
+        "older": versions[1:],
+        "status": status_of(latest, sides) if latest else "unsigned",
+        "signed_here": latest is not None and signed_by(latest, this_node().node_id),
+        "may_sign": latest is not None and _may(user, Action.SIGN_OUTCOME, latest),
+        "may_amend": _may(user, Action.AMEND_OUTCOME, outcome),
+        "may_commit": _may(user, Action.CREATE_COMMITMENT, outcome),
+    }
+
+
+def detail_context(dialogue: Dialogue, user: User) -> dict[str, Any]:
+    sides = parties(dialogue)
     today = timezone.now().date()
-    outcomes = []
-    for outcome in Outcome.objects.filter(round__dialogue=dialogue).select_related("round"):
-        versions = list(outcome.versions.order_by("-version").prefetch_related("signatures"))
-        latest = versions[0] if versions else None
-        signed_here = bool(latest and latest.signatures.filter(node=node).exists())
-        outcomes.append(
-            {
-                "o": outcome,
-                "latest": latest,
-                "older": versions[1:],
-                "status": services.status_of(latest, sides) if latest else "unsigned",
-                "may_sign": latest is not None and not signed_here,
-                "signed_here": signed_here,
-                "may_amend": outcome.author_node == node,
-            }
-        )
-    commitments = [
-        (c, progress.commitment_progress(c, today), progress.is_overdue(c, today))
-        for c in Commitment.objects.filter(outcome__round__dialogue=dialogue)
-    ]
+    found = Outcome.objects.filter(round__dialogue=dialogue).select_related("round")
+    items = dialogue.disagreements.prefetch_related("positions", "history")
     return {
         "d": dialogue,
-        "here": node,
+        "here": this_node().node_id,
         "sides": sides,
         "rounds": dialogue.rounds.order_by("number").prefetch_related("delegates"),
-        "outcomes": outcomes,
-        "commitments": commitments,
-        "disagreements": dialogue.disagreements.prefetch_related("positions", "history"),
-        "may_manage": user.has_permission(Permission.MANAGE_DIALOGUE),
-        "may_sign": user.has_permission(Permission.SIGN_OUTCOMES),
+        "outcomes": [_outcome_row(user, outcome, sides) for outcome in found],
+        "commitments": [
+            (
+                c,
+                progress.commitment_progress(c, today),
+                progress.is_overdue(c, today),
+                _may(user, Action.REPORT_COMMITMENT, c),
+            )
+            for c in Commitment.objects.filter(outcome__round__dialogue=dialogue)
+        ],
+        "disagreements": [
+            (
+                x,
+                {
+                    "position": _may(user, Action.STATE_POSITION, x),
+                    "status": _may(user, Action.SET_DISAGREEMENT_STATUS, x),
+                },
+            )
+            for x in items
+        ],
+        "may_add_round": _may(user, Action.SAVE_ROUND, dialogue),
+        "may_open_disagreement": _may(user, Action.OPEN_DISAGREEMENT, dialogue),
         "topics": Topic.choices,
         "statuses": DisagreementStatus.choices,
         "commitment_statuses": CommitmentStatus.choices,
@@ -139,97 +148,26 @@ def detail_context(dialogue: Dialogue, user: Any) -> dict[str, Any]:
 
 @permission_required(Permission.VIEW_DIALOGUE)
 def round_page(request: HttpRequest, round_id: UUID) -> HttpResponse:
-    round_ = _restricted(Round, request, round_id)
-    node = this_node().node_id
-    own = list(round_.delegates.filter(node=node))
+    round_ = restricted(Round, request, round_id)
+    user = signed_in_user(request)
+    own = list(round_.delegates.filter(node=this_node().node_id))
     rows = own + [None] * max(0, DELEGATION_ROWS - len(own))
     context = {
-        **detail_context(round_.dialogue, request.user),
+        **detail_context(round_.dialogue, user),
         "r": round_,
         "own_rows": rows,
-        "is_author": round_.author_node == node,
+        "may_delegate": _may(user, Action.SET_DELEGATION, round_),
+        "may_propose": _may(user, Action.PROPOSE_OUTCOME, round_),
     }
     return render(request, "dialogue/round.html", context)
 
 
-def factsheet_context(round_: Round, language: str) -> dict[str, Any]:
-    dialogue = round_.dialogue
-    sides = services.parties(dialogue)
-    today = timezone.now().date()
-    outcomes = []
-    for outcome in round_.outcomes.all():
-        latest = outcome.latest()
-        outcomes.append(
-            (
-                outcome,
-                latest,
-                services.status_of(latest, sides) if latest else "",
-                latest.signatures.all() if latest else [],
-            )
-        )
-    commitments = [
-        (c, progress.commitment_progress(c, today), progress.is_overdue(c, today))
-        for c in Commitment.objects.filter(outcome__round=round_)
-    ]
-    return {
-        "r": round_,
-        "d": dialogue,
-        "outcomes": outcomes,
-        "pending": [row for row in outcomes if row[2] != "agreed" and row[1] is not None],
-        "commitments": commitments,
-        "disagreements": dialogue.disagreements.filter(round=round_).prefetch_related("positions"),
-        "language": language,
-        "zh": language == "zh-hans",
-        "generated_at": timezone.now(),
-        "period": progress.period(today),
-    }
-
-
-def _language(request: HttpRequest) -> str:
-    language = request.GET.get("lang") or translation.get_language() or "en"
-    return language if language in ("en", "zh-hans") else "en"
-
-
-def _factsheet_html(request: HttpRequest, round_: Round, language: str) -> str:
-    with translation.override(language):
-        return render_to_string(
-            "dialogue/factsheet.html", factsheet_context(round_, language), request=request
-        )
-
-
-@permission_required(Permission.VIEW_DIALOGUE)
-def factsheet(request: HttpRequest, round_id: UUID) -> HttpResponse:
-    round_ = _restricted(Round, request, round_id)
-    return HttpResponse(_factsheet_html(request, round_, _language(request)))
-
-
-@permission_required(Permission.VIEW_DIALOGUE)
-def factsheet_pdf(request: HttpRequest, round_id: UUID) -> HttpResponse:
-    round_ = _restricted(Round, request, round_id)
-    language = _language(request)
-    try:
-        document = pdf.render(_factsheet_html(request, round_, language))
-    except pdf.PdfUnavailable as exc:
-        return HttpResponse(str(exc), status=503, content_type="text/plain; charset=utf-8")
-    audit.record(
-        _actor(request),
-        AuditAction.DIALOGUE_EXPORT,
-        round_,
-        ip=client_ip(request),
-        data={"what": "factsheet-pdf", "language": language},
-    )
-    response = HttpResponse(document, content_type="application/pdf")
-    name = f"fact-sheet-round-{round_.number}-{language}.pdf"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
-
-
 @permission_required(Permission.VIEW_DIALOGUE)
 def export_view(request: HttpRequest, dialogue_id: UUID) -> HttpResponse:
-    dialogue = _restricted(Dialogue, request, dialogue_id)
+    dialogue = restricted(Dialogue, request, dialogue_id)
     document = export.export_dialogue(dialogue)
     audit.record(
-        _actor(request),
+        actor_of(request),
         AuditAction.DIALOGUE_EXPORT,
         dialogue,
         ip=client_ip(request),
@@ -250,32 +188,32 @@ def export_view(request: HttpRequest, dialogue_id: UUID) -> HttpResponse:
 @permission_required(Permission.MANAGE_DIALOGUE)
 def create(request: HttpRequest) -> HttpResponse:
     peer = Peer.objects.filter(node_id=request.POST.get("peer", ""), active=True).first()
-    result: dict[str, Any] = {}
+    created: list[Dialogue] = []
 
     def change() -> None:
         if peer is None:
             raise ValidationError(_("Choose an active partner node."))
-        result["d"] = services.create_dialogue(
-            _actor(request),
-            peer,
-            request.POST.get("track", ""),
-            request.POST.get("title_en", ""),
-            request.POST.get("title_zh", ""),
-            ip=client_ip(request),
+        post = request.POST
+        created.append(
+            dialogues.create_dialogue(
+                actor_of(request),
+                peer,
+                post.get("track", ""),
+                post.get("title_en", ""),
+                post.get("title_zh", ""),
+                ip=client_ip(request),
+            )
         )
 
-    _attempt(request, change, _("Dialogue created."))
-    return (
-        redirect("dialogue:detail", dialogue_id=result["d"].pk)
-        if result
-        else redirect("dialogue:home")
-    )
+    if attempt(request, change, _("Dialogue created.")):
+        return redirect("dialogue:detail", dialogue_id=created[0].pk)
+    return redirect("dialogue:home")
 
 
 @require_POST
 @permission_required(Permission.MANAGE_DIALOGUE)
 def round_save(request: HttpRequest, dialogue_id: UUID) -> HttpResponse:
-    dialogue = _restricted(Dialogue, request, dialogue_id)
+    dialogue = restricted(Dialogue, request, dialogue_id)
     post = request.POST
     existing = None
     if post.get("round_id"):
@@ -293,40 +231,42 @@ def round_save(request: HttpRequest, dialogue_id: UUID) -> HttpResponse:
             )
         ],
     }
-    _attempt(
+    return act(
         request,
-        lambda: services.save_round(
-            _actor(request), dialogue, data, round_=existing, ip=client_ip(request)
+        lambda: dialogues.save_round(
+            actor_of(request), dialogue, data, round_=existing, ip=client_ip(request)
         ),
-        _("Round saved."),
+        done=_("Round saved."),
+        to="dialogue:detail",
+        dialogue_id=dialogue.pk,
     )
-    return redirect("dialogue:detail", dialogue_id=dialogue.pk)
 
 
 @require_POST
 @permission_required(Permission.MANAGE_DIALOGUE)
 def delegation(request: HttpRequest, round_id: UUID) -> HttpResponse:
-    round_ = _restricted(Round, request, round_id)
+    round_ = restricted(Round, request, round_id)
     post = request.POST
     rows = zip(post.getlist("role"), post.getlist("name"), post.getlist("title"), strict=False)
     entries = [{"role": role, "name": name, "title": title} for role, name, title in rows]
-    _attempt(
+    return act(
         request,
-        lambda: services.set_delegation(_actor(request), round_, entries, ip=client_ip(request)),
-        _("Your delegation is saved."),
+        lambda: dialogues.set_delegation(actor_of(request), round_, entries, ip=client_ip(request)),
+        done=_("Your delegation is saved."),
+        to="dialogue:round",
+        round_id=round_.pk,
     )
-    return redirect("dialogue:round", round_id=round_.pk)
 
 
 @require_POST
 @permission_required(Permission.SIGN_OUTCOMES)
 def propose(request: HttpRequest, round_id: UUID) -> HttpResponse:
-    round_ = _restricted(Round, request, round_id)
+    round_ = restricted(Round, request, round_id)
     post = request.POST
-    _attempt(
+    return act(
         request,
-        lambda: services.propose_outcome(
-            _actor(request),
+        lambda: outcomes.propose_outcome(
+            actor_of(request),
             round_,
             post.get("topic", ""),
             post.get("text_en", ""),
@@ -334,60 +274,63 @@ def propose(request: HttpRequest, round_id: UUID) -> HttpResponse:
             post.get("signer_title", ""),
             ip=client_ip(request),
         ),
-        _("Outcome proposed and signed for this node."),
+        done=_("Outcome proposed and signed for this node."),
+        to="dialogue:round",
+        round_id=round_.pk,
     )
-    return redirect("dialogue:round", round_id=round_.pk)
 
 
 @require_POST
 @permission_required(Permission.SIGN_OUTCOMES)
 def amend(request: HttpRequest, outcome_id: UUID) -> HttpResponse:
-    outcome = _restricted(Outcome, request, outcome_id)
+    outcome = restricted(Outcome, request, outcome_id)
     post = request.POST
-    _attempt(
+    return act(
         request,
-        lambda: services.amend_outcome(
-            _actor(request),
+        lambda: outcomes.amend_outcome(
+            actor_of(request),
             outcome,
             post.get("text_en", ""),
             post.get("text_zh", ""),
             post.get("signer_title", ""),
             ip=client_ip(request),
         ),
-        _("New version proposed; it needs both signatures again."),
+        done=_("New version proposed; it needs both signatures again."),
+        to="dialogue:detail",
+        dialogue_id=outcome.round.dialogue_id,
     )
-    return redirect("dialogue:detail", dialogue_id=outcome.round.dialogue_id)
 
 
 @require_POST
 @permission_required(Permission.SIGN_OUTCOMES)
 def sign(request: HttpRequest, outcome_id: UUID) -> HttpResponse:
-    outcome = _restricted(Outcome, request, outcome_id)
+    outcome = restricted(Outcome, request, outcome_id)
     post = request.POST
     try:
         number = int(post.get("version", ""))
     except ValueError:
         number = 0
-    _attempt(
+    return act(
         request,
-        lambda: services.sign_outcome(
-            _actor(request), outcome, number, post.get("signer_title", ""), ip=client_ip(request)
+        lambda: outcomes.sign_outcome(
+            actor_of(request), outcome, number, post.get("signer_title", ""), ip=client_ip(request)
         ),
-        _("Signed for this node."),
+        done=_("Signed for this node."),
+        to="dialogue:detail",
+        dialogue_id=outcome.round.dialogue_id,
     )
-    return redirect("dialogue:detail", dialogue_id=outcome.round.dialogue_id)
 
 
 @require_POST
 @permission_required(Permission.MANAGE_DIALOGUE)
 def disagreement(request: HttpRequest, dialogue_id: UUID) -> HttpResponse:
-    dialogue = _restricted(Dialogue, request, dialogue_id)
+    dialogue = restricted(Dialogue, request, dialogue_id)
     post = request.POST
     round_ = dialogue.rounds.filter(pk=post.get("round_id") or None).first()
-    _attempt(
+    return act(
         request,
-        lambda: services.open_disagreement(
-            _actor(request),
+        lambda: disagreements.open_disagreement(
+            actor_of(request),
             dialogue,
             post.get("topic", ""),
             post.get("issue_en", ""),
@@ -395,96 +338,110 @@ def disagreement(request: HttpRequest, dialogue_id: UUID) -> HttpResponse:
             round_,
             ip=client_ip(request),
         ),
-        _("Disagreement recorded."),
+        done=_("Disagreement recorded."),
+        to="dialogue:detail",
+        dialogue_id=dialogue.pk,
     )
-    return redirect("dialogue:detail", dialogue_id=dialogue.pk)
 
 
 @require_POST
 @permission_required(Permission.MANAGE_DIALOGUE)
 def position(request: HttpRequest, disagreement_id: UUID) -> HttpResponse:
-    item = _restricted(Disagreement, request, disagreement_id)
+    item = restricted(Disagreement, request, disagreement_id)
     post = request.POST
-    _attempt(
+    return act(
         request,
-        lambda: services.state_position(
-            _actor(request),
+        lambda: disagreements.state_position(
+            actor_of(request),
             item,
             post.get("text_en", ""),
             post.get("text_zh", ""),
             ip=client_ip(request),
         ),
-        _("Your side's position is recorded."),
+        done=_("Your side's position is recorded."),
+        to="dialogue:detail",
+        dialogue_id=item.dialogue_id,
     )
-    return redirect("dialogue:detail", dialogue_id=item.dialogue_id)
 
 
 @require_POST
 @permission_required(Permission.MANAGE_DIALOGUE)
 def disagreement_status(request: HttpRequest, disagreement_id: UUID) -> HttpResponse:
-    item = _restricted(Disagreement, request, disagreement_id)
+    item = restricted(Disagreement, request, disagreement_id)
     post = request.POST
-    _attempt(
+    return act(
         request,
-        lambda: services.set_disagreement_status(
-            _actor(request),
+        lambda: disagreements.set_disagreement_status(
+            actor_of(request),
             item,
             post.get("status", ""),
             post.get("note", ""),
             ip=client_ip(request),
         ),
-        _("Status changed."),
+        done=_("Status changed."),
+        to="dialogue:detail",
+        dialogue_id=item.dialogue_id,
     )
-    return redirect("dialogue:detail", dialogue_id=item.dialogue_id)
+
+
+def _links(request: HttpRequest) -> list[dict[str, Any]]:
+    """The indicator rows of the commitment form; a bad target is left for the
+    service to name."""
+    links = []
+    for code, topic, target in zip(
+        request.POST.getlist("indicator"),
+        request.POST.getlist("indicator_topic"),
+        request.POST.getlist("indicator_target"),
+        strict=False,
+    ):
+        if code:
+            number: float | str | None
+            try:
+                number = float(target) if target else None
+            except ValueError:
+                number = target
+            links.append({"code": code, "topic": topic, "target": number})
+    return links
 
 
 @require_POST
 @permission_required(Permission.MANAGE_DIALOGUE)
 def commitment(request: HttpRequest, outcome_id: UUID) -> HttpResponse:
-    outcome = _restricted(Outcome, request, outcome_id)
+    outcome = restricted(Outcome, request, outcome_id)
     post = request.POST
-    links = []
-    for code, topic, target in zip(
-        post.getlist("indicator"),
-        post.getlist("indicator_topic"),
-        post.getlist("indicator_target"),
-        strict=False,
-    ):
-        if code:
-            try:
-                number = float(target) if target else None
-            except ValueError:
-                number = target  # the service names the problem
-            links.append({"code": code, "topic": topic, "target": number})
     data = {
         "title_en": post.get("title_en", ""),
         "title_zh": post.get("title_zh", ""),
         "owner_node": post.get("owner_node", ""),
         "due_date": post.get("due_date", ""),
-        "indicators": links,
+        "indicators": _links(request),
     }
-    _attempt(
+    return act(
         request,
-        lambda: services.create_commitment(_actor(request), outcome, data, ip=client_ip(request)),
-        _("Commitment recorded."),
+        lambda: commitments.create_commitment(
+            actor_of(request), outcome, data, ip=client_ip(request)
+        ),
+        done=_("Commitment recorded."),
+        to="dialogue:detail",
+        dialogue_id=outcome.round.dialogue_id,
     )
-    return redirect("dialogue:detail", dialogue_id=outcome.round.dialogue_id)
 
 
 @require_POST
 @permission_required(Permission.MANAGE_DIALOGUE)
 def commitment_status(request: HttpRequest, commitment_id: UUID) -> HttpResponse:
-    item = _restricted(Commitment, request, commitment_id)
+    item = restricted(Commitment, request, commitment_id)
     post = request.POST
-    _attempt(
+    return act(
         request,
-        lambda: services.set_commitment_status(
-            _actor(request),
+        lambda: commitments.set_commitment_status(
+            actor_of(request),
             item,
             post.get("status", ""),
             post.get("note", ""),
             ip=client_ip(request),
         ),
-        _("Commitment updated."),
+        done=_("Commitment updated."),
+        to="dialogue:detail",
+        dialogue_id=item.outcome.round.dialogue_id,
     )
-    return redirect("dialogue:detail", dialogue_id=item.outcome.round.dialogue_id)

@@ -179,10 +179,10 @@ class Command(BaseCommand):
         username: str,
         **options: Any,
     ) -> None:
-        from accord.dialogue import services
         from accord.dialogue.models import Round
+        from accord.dialogue.services import outcomes
 
-        outcome = services.propose_outcome(
+        outcome = outcomes.propose_outcome(
             self._actor(username), self._find(Round, round_id), topic, text_en, text_zh, title
         )
         self.stdout.write(f"outcome {outcome.pk} version 1 proposed and signed")
@@ -190,11 +190,11 @@ class Command(BaseCommand):
     def do_sign(
         self, outcome_id: str, version: int, title: str, username: str, **options: Any
     ) -> None:
-        from accord.dialogue import services
         from accord.dialogue.models import Outcome
+        from accord.dialogue.services import outcomes
 
         outcome = self._find(Outcome, outcome_id)
-        services.sign_outcome(self._actor(username), outcome, version, title)
+        outcomes.sign_outcome(self._actor(username), outcome, version, title)
         self.stdout.write(f"outcome {outcome.pk} version {version} signed")
 
     def do_indicators(self, **options: Any) -> None:

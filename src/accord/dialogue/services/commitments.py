@@ -1,0 +1,159 @@
+"""Commitments attached to an outcome: owed by one side, reported on only by
+the side that owes them, and measured against indicators."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accord.core.audit import Actor, AuditAction
+from accord.core.identity import this_node
+from accord.dialogue import wire
+from accord.dialogue.fields import actor_name, clean_text, now_iso
+from accord.dialogue.models import Commitment, Outcome
+from accord.dialogue.policy import Action, enforce
+from accord.dialogue.services.partner import received, require_author
+from accord.dialogue.signing import parties
+from accord.dialogue.types import CommitmentStatus, Topic
+from accord.federation import kinds
+from accord.federation import services as federation
+from accord.federation.models import Peer
+
+
+def create_commitment(
+    actor: Actor, outcome: Outcome, data: dict[str, Any], *, ip: str = ""
+) -> Commitment:
+    enforce(actor, Action.CREATE_COMMITMENT, outcome, ip=ip)
+    dialogue = outcome.round.dialogue
+    owner = data.get("owner_node", "")
+    if owner not in parties(dialogue):
+        raise ValidationError(_("The owner must be one of the two sides."))
+    try:
+        due = (
+            data["due_date"]
+            if isinstance(data["due_date"], date)
+            else date.fromisoformat(data["due_date"])
+        )
+    except (KeyError, TypeError, ValueError):
+        raise ValidationError(_("Give the due date as YYYY-MM-DD.")) from None
+    links = validate_links(data.get("indicators", []))
+    at, node = now_iso(), this_node().node_id
+    with transaction.atomic():
+        item = Commitment.objects.create(
+            id=uuid.uuid4(),
+            outcome=outcome,
+            owner_node=owner,
+            due_date=due,
+            title_en=clean_text(data.get("title_en", ""), _("Commitment (English)"), limit=500),
+            title_zh=clean_text(
+                data.get("title_zh", ""), _("Commitment (Chinese)"), required=False, limit=500
+            ),
+            status=CommitmentStatus.OPEN,
+            indicators=links,
+            author_node=node,
+            updated_at=at,
+            history=[{"at": at, "node": node, "status": "open", "by": actor_name(actor)}],
+        )
+        federation.publish(
+            actor,
+            dialogue.peer,
+            wire.COMMITMENT_KIND,
+            wire.commitment_body(item),
+            action=AuditAction.DIALOGUE_CHANGE,
+            target=item,
+            data={"what": "commitment", "owner": owner},
+            ip=ip,
+        )
+    return item
+
+
+def validate_links(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from accord.core import indicators
+
+    clean = []
+    for link in links[:10]:
+        code = link.get("code", "")
+        if indicators.get(code) is None:
+            raise ValidationError(_("Unknown indicator %(code)s.") % {"code": code})
+        topic = link.get("topic", "") or ""
+        if topic and topic not in Topic.values:
+            raise ValidationError(_("Unknown topic."))
+        target = link.get("target")
+        if target not in (None, "") and not isinstance(target, int | float):
+            raise ValidationError(_("A target is a number."))
+        clean.append({"code": code, "topic": topic, "target": target if target != "" else None})
+    return clean
+
+
+def set_commitment_status(
+    actor: Actor, item: Commitment, status: str, note: str = "", *, ip: str = ""
+) -> Commitment:
+    """Only the side that owes a commitment reports on it."""
+    enforce(actor, Action.REPORT_COMMITMENT, item, ip=ip)
+    if status not in CommitmentStatus.values:
+        raise ValidationError(_("Unknown status."))
+    at = now_iso()
+    with transaction.atomic():
+        item.status, item.updated_at = status, at
+        item.history = [
+            *item.history,
+            {
+                "at": at,
+                "node": item.owner_node,
+                "status": status,
+                "by": actor_name(actor),
+                "note": clean_text(note, _("Note"), required=False),
+            },
+        ]
+        item.save()
+        federation.publish(
+            actor,
+            item.outcome.round.dialogue.peer,
+            wire.COMMITMENT_KIND,
+            wire.commitment_body(item),
+            action=AuditAction.DIALOGUE_CHANGE,
+            target=item,
+            data={"what": "commitment-status", "status": status},
+            ip=ip,
+        )
+    return item
+
+
+# ---------------------------------------------------------------- from the partner
+
+
+def apply_partner_commitment(peer: Peer, body: wire.CommitmentBody) -> Commitment:
+    """A commitment the partner created, or its report on one it owes."""
+    found = Commitment.objects.filter(pk=body.id).first()
+    if found is None:
+        require_author(peer, body.author_node, "a new commitment")
+        outcome = Outcome.objects.filter(pk=body.outcome_id, round__dialogue__peer=peer).first()
+        if outcome is None:
+            raise kinds.Refusal("unknown_outcome: no such outcome with this peer")
+        found = Commitment(
+            id=uuid.UUID(body.id),
+            outcome=outcome,
+            author_node=body.author_node,
+            title_en=body.title_en,
+            title_zh=body.title_zh,
+            owner_node=body.owner_node,
+            due_date=date.fromisoformat(body.due_date),
+            indicators=body.indicators,
+        )
+        if body.owner_node not in parties(outcome.round.dialogue):
+            raise kinds.Refusal("invalid_body: the owner must be one of the two sides")
+        try:
+            found.indicators = validate_links(body.indicators)
+        except ValidationError as exc:
+            raise kinds.Refusal("invalid_body: " + " ".join(exc.messages)) from None
+    elif found.owner_node != peer.node_id:
+        raise kinds.Refusal("not_owner: only the side that owes a commitment reports on it")
+    found.status, found.updated_at, found.history = body.status, body.updated_at, body.history
+    found.save()
+    received(peer, found, "commitment")
+    return found

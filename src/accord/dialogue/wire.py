@@ -1,0 +1,225 @@
+"""The dialogue.* message kinds on the wire: each body's strict schema, and the
+builders that make a body from what this node holds. Unknown fields and NUL
+characters are refused before any handler runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict, Field
+
+from accord.core.text import NulFree
+from accord.dialogue.fields import TEXT
+from accord.dialogue.models import (
+    Commitment,
+    Dialogue,
+    Disagreement,
+    Outcome,
+    OutcomeSignature,
+    OutcomeVersion,
+    Round,
+)
+from accord.dialogue.signing import signature_fields
+from accord.dialogue.types import CommitmentStatus, DisagreementStatus, Topic, Track
+from accord.federation.kinds import StrictBody
+
+DIALOGUE_KIND = "dialogue.dialogue"
+ROUND_KIND = "dialogue.round"
+DELEGATION_KIND = "dialogue.delegation"
+OUTCOME_KIND = "dialogue.outcome.propose"
+SIGNATURE_KIND = "dialogue.outcome.sign"
+DISAGREEMENT_KIND = "dialogue.disagreement"
+POSITION_KIND = "dialogue.position"
+STATUS_KIND = "dialogue.disagreement.status"
+COMMITMENT_KIND = "dialogue.commitment"
+
+UUID_RE = r"^[0-9a-f-]{36}$"
+ISO_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$"  # fields.now_iso()
+
+
+class Wire(StrictBody, NulFree):
+    # Lax about types (a topic arrives as its string value), strict about fields.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class DialogueBody(Wire):
+    id: str = Field(pattern=UUID_RE)
+    track: Track
+    title_en: str = Field(min_length=1, max_length=300)
+    title_zh: str = Field(min_length=1, max_length=300)
+    author_node: str
+    created_at: str
+
+
+class RoundBody(Wire):
+    id: str = Field(pattern=UUID_RE)
+    dialogue_id: str = Field(pattern=UUID_RE)
+    number: int = Field(ge=1)
+    date: str
+    venue_en: str = Field(max_length=300)
+    venue_zh: str = Field(max_length=300)
+    topics: list[Topic] = Field(max_length=20)
+    documents: list[dict[str, str]] = Field(max_length=100)
+
+
+class DelegationBody(Wire):
+    round_id: str = Field(pattern=UUID_RE)
+    node: str
+    people: list[dict[str, Any]] = Field(max_length=200)
+
+
+class SignatureBlock(Wire):
+    node: str
+    signer_name: str = Field(max_length=300)
+    signer_title: str = Field(max_length=300)
+    signed_at: str = Field(max_length=40)
+    public_key: str = Field(max_length=64)
+    signature: str = Field(max_length=100)
+
+
+class OutcomeBody(Wire):
+    id: str = Field(pattern=UUID_RE)
+    round_id: str = Field(pattern=UUID_RE)
+    topic: Topic
+    author_node: str
+    created_at: str
+    version: int = Field(ge=1)
+    text_en: str = Field(min_length=1, max_length=TEXT)
+    text_zh: str = Field(min_length=1, max_length=TEXT)
+    content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    signature: SignatureBlock
+
+
+class SignatureBody(Wire):
+    outcome_id: str = Field(pattern=UUID_RE)
+    version: int = Field(ge=1)
+    content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    signature: SignatureBlock
+
+
+class DisagreementBody(Wire):
+    id: str = Field(pattern=UUID_RE)
+    dialogue_id: str = Field(pattern=UUID_RE)
+    round_id: str | None = None
+    topic: Topic
+    issue_en: str = Field(min_length=1, max_length=TEXT)
+    issue_zh: str = Field(max_length=TEXT)
+    author_node: str
+    created_at: str
+    opened_at: str
+    actor_name: str = Field(max_length=300)
+
+
+class PositionBody(Wire):
+    disagreement_id: str = Field(pattern=UUID_RE)
+    node: str
+    text_en: str = Field(min_length=1, max_length=TEXT)
+    text_zh: str = Field(max_length=TEXT)
+    stated_at: str = Field(max_length=40)
+    actor_name: str = Field(max_length=300)
+
+
+class StatusBody(Wire):
+    disagreement_id: str = Field(pattern=UUID_RE)
+    status: DisagreementStatus
+    at: str = Field(pattern=ISO_UTC)  # compared as text: one exact format
+    node: str
+    actor_name: str = Field(max_length=300)
+    note: str = Field(max_length=TEXT)
+
+
+class CommitmentBody(Wire):
+    id: str = Field(pattern=UUID_RE)
+    outcome_id: str = Field(pattern=UUID_RE)
+    title_en: str = Field(min_length=1, max_length=500)
+    title_zh: str = Field(max_length=500)
+    owner_node: str
+    due_date: str
+    status: CommitmentStatus
+    indicators: list[dict[str, Any]] = Field(max_length=10)
+    author_node: str
+    updated_at: str = Field(max_length=40)
+    history: list[dict[str, Any]] = Field(max_length=1000)
+
+
+def dialogue_body(d: Dialogue) -> DialogueBody:
+    return DialogueBody(
+        id=str(d.pk),
+        track=Track(d.track),
+        title_en=d.title_en,
+        title_zh=d.title_zh,
+        author_node=d.author_node,
+        created_at=d.created_at.isoformat(),
+    )
+
+
+def round_body(r: Round) -> RoundBody:
+    return RoundBody(
+        id=str(r.pk),
+        dialogue_id=str(r.dialogue_id),
+        number=r.number,
+        date=r.date.isoformat(),
+        venue_en=r.venue_en,
+        venue_zh=r.venue_zh,
+        topics=r.topics,
+        documents=r.documents,
+    )
+
+
+def signature_block(s: OutcomeSignature) -> SignatureBlock:
+    return SignatureBlock(**signature_fields(s))
+
+
+def outcome_body(o: Outcome, v: OutcomeVersion, s: OutcomeSignature) -> OutcomeBody:
+    return OutcomeBody(
+        id=str(o.pk),
+        round_id=str(o.round_id),
+        topic=Topic(o.topic),
+        author_node=o.author_node,
+        created_at=o.created_at.isoformat(),
+        version=v.version,
+        text_en=v.text_en,
+        text_zh=v.text_zh,
+        content_sha256=v.content_sha256,
+        signature=signature_block(s),
+    )
+
+
+def signature_body(o: Outcome, v: OutcomeVersion, s: OutcomeSignature) -> SignatureBody:
+    return SignatureBody(
+        outcome_id=str(o.pk),
+        version=v.version,
+        content_sha256=v.content_sha256,
+        signature=signature_block(s),
+    )
+
+
+def disagreement_body(d: Disagreement, name: str, at: str) -> DisagreementBody:
+    return DisagreementBody(
+        id=str(d.pk),
+        dialogue_id=str(d.dialogue_id),
+        round_id=str(d.round_id) if d.round_id else None,
+        topic=Topic(d.topic),
+        issue_en=d.issue_en,
+        issue_zh=d.issue_zh,
+        author_node=d.author_node,
+        created_at=d.created_at.isoformat(),
+        opened_at=at,
+        actor_name=name[:300],
+    )
+
+
+def commitment_body(c: Commitment) -> CommitmentBody:
+    return CommitmentBody(
+        id=str(c.pk),
+        outcome_id=str(c.outcome_id),
+        title_en=c.title_en,
+        title_zh=c.title_zh,
+        owner_node=c.owner_node,
+        due_date=c.due_date.isoformat(),
+        status=CommitmentStatus(c.status),
+        indicators=c.indicators,
+        author_node=c.author_node,
+        updated_at=c.updated_at,
+        history=c.history,
+    )
