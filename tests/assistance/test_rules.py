@@ -20,8 +20,9 @@ from accord.assistance.models import (
     ScreeningFinding,
     State,
 )
-from accord.assistance.rules import BASIS_FOR_TYPE, parse_request, rule_problems
-from accord.assistance.types import RequestType
+from accord.assistance.registry import basis_fits
+from accord.assistance.rules import parse_request, rule_problems
+from accord.assistance.types import LegalBasis, RequestType
 from accord.core.audit import Actor
 from accord.core.roles import Role
 from accord.federation.models import Peer
@@ -92,9 +93,9 @@ def test_a_preservation_request_must_state_that_a_full_request_follows(follows):
     ("basis", "request_type"),
     [
         (basis, request_type)
-        for basis, fits in BASIS_FOR_TYPE.items()
+        for basis in LegalBasis
         for request_type in RequestType
-        if request_type not in fits
+        if not basis_fits(request_type, basis)
     ],
 )
 def test_a_legal_basis_named_after_an_article_fits_only_its_type(basis, request_type):

@@ -7,7 +7,7 @@ import base64
 import binascii
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
@@ -44,19 +44,19 @@ class RequestIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     peer: str = Field(max_length=100, description="the requested node's id")
-    request_type: str
-    legal_basis: str
+    request_type: RequestType
+    legal_basis: LegalBasis = Field(description="a basis named after an article fits its type only")
     requesting_authority: str
     central_authority: str
     offences: list[dict[str, Any]]
     summary: str
     purpose: str
-    urgency: str = "standard"
+    urgency: Urgency = Urgency.STANDARD
     urgency_reason: str = ""
     confidential: bool = False
     confidentiality_reasons: str = ""
     desired_deadline: str | None = None
-    language: str = "en"
+    language: Literal["en", "zh-hans"] = "en"
     translation: str = ""
     signer: str
     details: dict[str, Any]
@@ -99,9 +99,9 @@ class SummaryOut(Schema):
     reference: str
     direction: str
     partner: str
-    request_type: str
+    request_type: RequestType
     state: str
-    urgency: str
+    urgency: Urgency
     confidential: bool
     version: int
     created_at: datetime

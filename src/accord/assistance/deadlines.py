@@ -7,7 +7,9 @@ them from the shared timeline alone, so both replicas show the same due times.
   emergency 8 hours for data (informal channel first); standard data orders
   10 days; evidence: decide in 30 days, execute in 90; preservation is itself
   the response and is confirmed quickly; spontaneous information is decided on
-  (its conditions accepted or declined) within 7 days."""
+  (its conditions accepted or declined) within 7 days.
+
+Which of these clocks a type runs on is in its registry entry."""
 
 from __future__ import annotations
 
@@ -18,32 +20,14 @@ from typing import TYPE_CHECKING
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from accord.assistance.types import DATA_TYPES, RequestType, Urgency
+from accord.assistance.registry import DAY, HOUR, response_times
+from accord.assistance.types import Urgency
 
 if TYPE_CHECKING:
     from accord.assistance.models import AssistanceRequest
 
-HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 HOLD_MINIMUM = timedelta(days=60)  # Budapest Art. 29(7): not less than sixty days
 THRESHOLDS = (50, 80, 100)
-
-# (decide, respond) after receipt
-_DATA = {
-    Urgency.EMERGENCY: (8 * HOUR, 8 * HOUR),
-    Urgency.URGENT: (2 * DAY, 3 * DAY),
-    Urgency.STANDARD: (5 * DAY, 10 * DAY),
-}
-_PRESERVATION = {
-    Urgency.EMERGENCY: (8 * HOUR, 8 * HOUR),
-    Urgency.URGENT: (DAY, DAY),
-    Urgency.STANDARD: (3 * DAY, 3 * DAY),
-}
-_EVIDENCE = {
-    Urgency.EMERGENCY: (8 * HOUR, 3 * DAY),
-    Urgency.URGENT: (7 * DAY, 30 * DAY),
-    Urgency.STANDARD: (30 * DAY, 90 * DAY),
-}
-_SPONTANEOUS = {u: (7 * DAY, None) for u in Urgency}
 
 
 def add_business_days(start: datetime, days: int) -> datetime:
@@ -64,15 +48,7 @@ def acknowledge_due(submitted_at: datetime, urgency: str) -> datetime:
 def decision_and_response_due(
     received_at: datetime, request_type: str, urgency: str
 ) -> tuple[datetime, datetime | None]:
-    if request_type == RequestType.SPONTANEOUS:
-        table = _SPONTANEOUS
-    elif request_type == RequestType.PRESERVATION:
-        table = _PRESERVATION
-    elif request_type in DATA_TYPES:
-        table = _DATA
-    else:
-        table = _EVIDENCE
-    decide, respond = table[Urgency(urgency)]
+    decide, respond = response_times(request_type, urgency)
     return received_at + decide, (received_at + respond if respond else None)
 
 
@@ -104,7 +80,9 @@ def _postponement(r: AssistanceRequest) -> tuple[datetime, datetime] | None:
     if r.state != "postponed":
         return None
     event = r.events.filter(action="postpone").order_by("-version").first()
-    until = (event.payload or {}).get("until") if event else None
+    if event is None:
+        return None
+    until = (event.payload or {}).get("until")
     if not until:
         return None
     try:

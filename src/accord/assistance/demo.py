@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from accord.assistance.registry import basis_fits
+from accord.assistance.types import LegalBasis, RequestType
 from accord.core.democlient import SeedError, SignedIn
 
 STEP_TIMEOUT_SECONDS = 30
@@ -62,8 +64,8 @@ def _offence(label: str, statute: str, years: int, category: str) -> dict[str, A
 
 def _request(
     peer: str,
-    kind: str,
-    basis: str,
+    kind: RequestType,
+    basis: LegalBasis,
     authority: str,
     central: str,
     signer: str,
@@ -73,6 +75,8 @@ def _request(
     details: dict,
     **more: Any,
 ) -> dict:
+    if not basis_fits(kind, basis):
+        raise SeedError(f"demo: {basis} does not fit {kind}")
     return {
         "peer": peer,
         "request_type": kind,
@@ -113,8 +117,8 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> int:
         cn,
         _request(
             "us.doj",
-            "data_order",
-            "bilateral",
+            RequestType.DATA_ORDER,
+            LegalBasis.BILATERAL,
             "上海市公安局 Shanghai PSB",
             "公安部 MPS",
             "张伟 Zhang Wei",
@@ -150,8 +154,8 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> int:
         cn,
         _request(
             "us.doj",
-            "preservation",
-            "budapest_29",
+            RequestType.PRESERVATION,
+            LegalBasis.BUDAPEST_29,
             "深圳市公安局 Shenzhen PSB",
             "公安部 MPS",
             "张伟 Zhang Wei",
@@ -183,8 +187,8 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> int:
         us,
         _request(
             "cn.mps",
-            "general_evidence",
-            "bilateral",
+            RequestType.GENERAL_EVIDENCE,
+            LegalBasis.BILATERAL,
             "DEA Los Angeles Division",
             "Office of International Affairs",
             "Sam Rivera",
@@ -213,8 +217,8 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> int:
         us,
         _request(
             "cn.mps",
-            "locate_person",
-            "interpol",
+            RequestType.LOCATE_PERSON,
+            LegalBasis.INTERPOL,
             "FBI Seattle",
             "Office of International Affairs",
             "Sam Rivera",
@@ -239,8 +243,8 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> int:
         cn,
         _request(
             "us.doj",
-            "stored_data",
-            "budapest_31",
+            RequestType.STORED_DATA,
+            LegalBasis.BUDAPEST_31,
             "北京市公安局 Beijing PSB",
             "公安部 MPS",
             "张伟 Zhang Wei",
@@ -267,8 +271,8 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> int:
         us,
         _request(
             "cn.mps",
-            "general_evidence",
-            "bilateral",
+            RequestType.GENERAL_EVIDENCE,
+            LegalBasis.BILATERAL,
             "US Attorney, District of Columbia",
             "Office of International Affairs",
             "Sam Rivera",
@@ -297,8 +301,8 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> int:
     cn["inv"].create(
         _request(
             "us.doj",
-            "traffic_disclosure",
-            "budapest_30",
+            RequestType.TRAFFIC_DISCLOSURE,
+            LegalBasis.BUDAPEST_30,
             "杭州市公安局 Hangzhou PSB",
             "公安部 MPS",
             "张伟 Zhang Wei",
@@ -312,8 +316,8 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> int:
         us,
         _request(
             "cn.mps",
-            "spontaneous",
-            "bilateral",
+            RequestType.SPONTANEOUS,
+            LegalBasis.BILATERAL,
             "FBI Cyber Division",
             "Office of International Affairs",
             "Sam Rivera",

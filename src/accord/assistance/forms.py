@@ -4,26 +4,31 @@ table); the services check the result with the same schemas as the API."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
-from typing import Any
+from typing import Any, NamedTuple, cast, get_args, get_origin
 
+from annotated_types import MaxLen
 from django import forms
+from django.db import models
 from django.utils.translation import gettext_lazy as _
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from accord.assistance.machine import TRANSITIONS
 from accord.assistance.models import AssistanceRequest
+from accord.assistance.registry import TYPES, bases_for, entry
+from accord.assistance.rules import CONTENT_FIELDS
 from accord.assistance.types import (
+    LINE,
+    Condition,
     ConditionKind,
-    DataCategory,
-    EvidenceMeasure,
+    Identifier,
     IdentifierKind,
-    LegalBasis,
     OffenceCategory,
     RefusalGround,
-    RequestType,
     RestrictionKind,
-    StoredDataMeasure,
     Urgency,
 )
+from accord.assistance.types import TEXT as TEXT_MAX
 
 OFFENCE_ROWS = 3
 CONDITION_ROWS = 3
@@ -31,73 +36,98 @@ GROUND_ROWS = 3
 
 TEXT, AREA, FLAG, CHOICE, MULTI = "text", "area", "flag", "choice", "multi"
 
-# Each type's own fields: (name, label, kind, required, choices)
-PERSON = [
-    ("family_name", _("Family name"), TEXT, True, None),
-    ("given_names", _("Given names"), TEXT, False, None),
-    ("date_of_birth", _("Date of birth"), TEXT, False, None),
-    ("nationality", _("Nationality"), TEXT, False, None),
-    ("other_identifiers", _("Other identity particulars"), AREA, False, None),
-]
-DETAIL_FIELDS: dict[str, list[tuple[str, Any, str, bool, Any]]] = {
-    RequestType.PRESERVATION: [
-        ("data_to_preserve", _("Data to preserve"), AREA, True, None),
-        ("relation_to_offence", _("How the data relates to the offence"), AREA, True, None),
-        ("custodian", _("Custodian or system"), TEXT, True, None),
-        ("why_needed", _("Why preservation is needed"), AREA, True, None),
-        ("full_request_follows", _("A full request for the data will follow"), FLAG, True, None),
-    ],
-    RequestType.TRAFFIC_DISCLOSURE: [
-        ("preserved_traffic_data", _("Preserved traffic data"), AREA, True, None),
-        ("provider_and_path", _("Provider and path to identify"), AREA, True, None),
-        ("preservation_reference", _("Reference of the preservation request"), TEXT, False, None),
-    ],
-    RequestType.STORED_DATA: [
-        ("measure", _("Measure"), CHOICE, True, StoredDataMeasure),
-        ("data_description", _("Stored data sought"), AREA, True, None),
-        ("location", _("Where the data is held"), TEXT, True, None),
-        ("risk_of_loss", _("The data may be lost (expedite)"), FLAG, False, None),
-    ],
-    RequestType.DATA_ORDER: [
-        ("data_category", _("Data category"), CHOICE, True, DataCategory),
-        ("identifiers", _("Identifiers"), AREA, True, None),
-        ("issuer", _("Issuing authority"), TEXT, True, None),
-        ("issuer_is_judicial", _("The issuer is a judge, court or prosecutor"), FLAG, False, None),
-    ],
-    RequestType.GENERAL_EVIDENCE: [
-        ("measures", _("Measures"), MULTI, True, EvidenceMeasure),
-        ("persons_and_places", _("Persons and places"), AREA, True, None),
-        ("questions", _("Questions to ask"), AREA, False, None),
-        ("items", _("Items to obtain"), AREA, False, None),
-        ("formalities", _("Formalities to follow"), AREA, False, None),
-    ],
-    RequestType.LOCATE_PERSON: [
-        *PERSON,
-        ("last_known_location", _("Last known location"), TEXT, False, None),
-    ],
-    RequestType.IDENTITY_VERIFICATION: [
-        *PERSON,
-        ("documents", _("Documents to verify"), AREA, True, None),
-    ],
-    RequestType.SPONTANEOUS: [
-        ("information", _("Information offered"), AREA, True, None),
-    ],
-}
-HELP = {
-    "identifiers": _(
+
+class DetailField(NamedTuple):
+    """One of a type's own fields on the form (named `d_<name>`)."""
+
+    name: str
+    label: Any
+    kind: str
+    required: bool
+    choices: type[models.Choices] | None
+
+
+# Lists of objects are written as text, one per line, and parsed back; the
+# conditions of spontaneous information have rows of their own (`c_<n>_…`).
+LINES_HELP = {
+    Identifier: _(
         "One per line: ip ADDRESS TIME (ISO 8601), account NAME, phone +NUMBER or email ADDRESS."
     ),
 }
-PERSON_TYPES = (RequestType.LOCATE_PERSON, RequestType.IDENTITY_VERIFICATION)
-PERSON_NAMES = [name for name, *_rest in PERSON]
+ROWS = (Condition,)
 
 
-def _field(label: Any, kind: str, required: bool, choices: Any) -> forms.Field:
+def _item(annotation: Any) -> Any:
+    """The item type of `list[X]`, else None."""
+    return get_args(annotation)[0] if get_origin(annotation) is list else None
+
+
+def _part(annotation: Any) -> type[BaseModel] | None:
+    """A nested model (a person's particulars) asked for field by field."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _choices(annotation: Any) -> type[models.Choices] | None:
+    if isinstance(annotation, type) and issubclass(annotation, models.Choices):
+        return annotation
+    return None
+
+
+def _max_length(info: FieldInfo) -> int | None:
+    return next((m.max_length for m in info.metadata if isinstance(m, MaxLen)), None)
+
+
+def fields_of(schema: type[BaseModel]) -> list[DetailField]:
+    """A detail schema's fields as the form asks for them, in the schema's order."""
+    found = []
+    for name, info in schema.model_fields.items():
+        annotation, item = info.annotation, _item(info.annotation)
+        if part := _part(annotation):
+            found += fields_of(part)
+            continue
+        if item in ROWS:
+            continue
+        if _part(item) and item not in LINES_HELP:
+            raise TypeError(f"{schema.__name__}.{name}: say in forms.py how the form writes it")
+        if info.title is None:
+            raise TypeError(f"{schema.__name__}.{name} needs a title: the form's label")
+        if annotation is bool:
+            kind, choices = FLAG, None
+        elif choices := _choices(annotation):
+            kind = CHOICE
+        elif choices := _choices(item):
+            kind = MULTI
+        elif item in LINES_HELP or (_max_length(info) or TEXT_MAX) > LINE:
+            kind = AREA
+        else:
+            kind = TEXT
+        found.append(DetailField(name, _(info.title), kind, info.is_required(), choices))
+    return found
+
+
+def detail_fields(request_type: str) -> list[DetailField]:
+    return DETAIL_FIELDS[request_type]
+
+
+DETAIL_FIELDS: dict[str, list[DetailField]] = {
+    code: fields_of(e.details) for code, e in TYPES.items()
+}
+
+
+def _help(schema: type[BaseModel], name: str) -> Any:
+    info = schema.model_fields.get(name)
+    return LINES_HELP.get(_item(info.annotation), "") if info else ""
+
+
+def _field(field: DetailField) -> forms.Field:
+    label, kind, required, choices = field.label, field.kind, field.required, field.choices
     if kind == FLAG:
         return forms.BooleanField(label=label, required=required)
-    if kind == CHOICE:
+    if kind == CHOICE and choices is not None:
         return forms.ChoiceField(label=label, choices=choices.choices, required=required)
-    if kind == MULTI:
+    if kind == MULTI and choices is not None:
         return forms.MultipleChoiceField(
             label=label,
             choices=choices.choices,
@@ -105,12 +135,12 @@ def _field(label: Any, kind: str, required: bool, choices: Any) -> forms.Field:
             widget=forms.CheckboxSelectMultiple,
         )
     widget = forms.Textarea(attrs={"rows": 3}) if kind == AREA else None
-    return forms.CharField(label=label, required=required, widget=widget, max_length=10_000)
+    return forms.CharField(label=label, required=required, widget=widget, max_length=TEXT_MAX)
 
 
 class RequestForm(forms.Form):
     peer = forms.ChoiceField(label=_("Requested party (node)"))
-    legal_basis = forms.ChoiceField(label=_("Legal basis"), choices=LegalBasis.choices)
+    legal_basis = forms.ChoiceField(label=_("Legal basis"))
     requesting_authority = forms.CharField(label=_("Requesting authority"), max_length=300)
     central_authority = forms.CharField(label=_("Central authority"), max_length=300)
     summary = forms.CharField(label=_("Summary of facts"), widget=forms.Textarea(attrs={"rows": 4}))
@@ -139,7 +169,10 @@ class RequestForm(forms.Form):
     def __init__(self, request_type: str, peers: list[str], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.request_type = request_type
-        self.fields["peer"].choices = [(p, p) for p in peers]
+        cast(forms.ChoiceField, self.fields["peer"]).choices = [(p, p) for p in peers]
+        # Only the bases that fit the type (a basis named after an article fits its type alone).
+        bases = [(b.value, b.label) for b in bases_for(request_type)]
+        cast(forms.ChoiceField, self.fields["legal_basis"]).choices = bases
         for n in range(1, OFFENCE_ROWS + 1):
             first = n == 1
             self.fields[f"offence_{n}_label"] = forms.CharField(
@@ -159,10 +192,11 @@ class RequestForm(forms.Form):
                 required=first,
                 choices=[("", "—"), *OffenceCategory.choices],
             )
-        for name, label, kind, required, choices in DETAIL_FIELDS[request_type]:
-            self.fields[f"d_{name}"] = _field(label, kind, required, choices)
-            self.fields[f"d_{name}"].help_text = HELP.get(name, "")
-        if request_type == RequestType.SPONTANEOUS:
+        schema = entry(request_type).details
+        for field in detail_fields(request_type):
+            self.fields[f"d_{field.name}"] = _field(field)
+            self.fields[f"d_{field.name}"].help_text = _help(schema, field.name)
+        if any(_item(f.annotation) in ROWS for f in schema.model_fields.values()):
             _add_condition_rows(self)
 
     def offence_rows(self) -> list[list[forms.BoundField]]:
@@ -209,16 +243,24 @@ class RequestForm(forms.Form):
         }
 
     def _details(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        values = {name: data.get(f"d_{name}") for name, *_rest in DETAIL_FIELDS[self.request_type]}
-        if self.request_type in PERSON_TYPES:
-            person = {name: values.pop(name) or "" for name in PERSON_NAMES}
-            values["person"] = person
-        if self.request_type == RequestType.DATA_ORDER:
-            values["identifiers"] = parse_identifiers(values.get("identifiers") or "")
-        if self.request_type == RequestType.SPONTANEOUS:
-            values["conditions"] = conditions_from(data)
-        return {k: ("" if v is None else v) for k, v in values.items()}
+        return _values(entry(self.request_type).details, self.cleaned_data)
+
+
+def _values(schema: type[BaseModel], data: Any) -> dict[str, Any]:
+    """The details the form's fields hold, shaped as the schema wants them."""
+    values: dict[str, Any] = {}
+    for name, info in schema.model_fields.items():
+        annotation, item = info.annotation, _item(info.annotation)
+        if part := _part(annotation):
+            values[name] = _values(part, data)
+        elif item in LINES_HELP:
+            values[name] = parse_identifiers(data.get(f"d_{name}") or "")
+        elif item in ROWS:
+            values[name] = conditions_from(data)
+        else:
+            value = data.get(f"d_{name}")
+            values[name] = "" if value is None else value
+    return values
 
 
 def _add_condition_rows(form: forms.Form) -> None:
@@ -255,12 +297,12 @@ def parse_identifiers(text: str) -> list[dict[str, Any]]:
         if kind not in kinds or len(parts) < 2:
             found.append({"kind": kind, "value": line.strip()})  # the schema names the problem
             continue
-        entry: dict[str, Any] = {"kind": kind, "value": parts[1]}
+        one: dict[str, Any] = {"kind": kind, "value": parts[1]}
         if kind == IdentifierKind.IP and len(parts) > 2:
-            entry["observed_at"] = parts[2]
+            one["observed_at"] = parts[2]
         elif kind != IdentifierKind.IP:
-            entry["value"] = " ".join(parts[1:])
-        found.append(entry)
+            one["value"] = " ".join(parts[1:])
+        found.append(one)
     return found
 
 
@@ -271,25 +313,15 @@ def identifiers_text(identifiers: list[dict[str, Any]]) -> str:
     )
 
 
+# Content fields the form asks for in its own way (the type is chosen before the
+# form, offences and details have rows of their own) or not at all.
+FORM_OWN_FIELDS = ("request_type", "offences", "details", "synthetic")
+
+
 def initial_from(request: AssistanceRequest) -> dict[str, Any]:
     """A draft's values, to edit it in the same form."""
     initial: dict[str, Any] = {
-        name: getattr(request, name)
-        for name in (
-            "legal_basis",
-            "requesting_authority",
-            "central_authority",
-            "summary",
-            "purpose",
-            "urgency",
-            "urgency_reason",
-            "confidential",
-            "confidentiality_reasons",
-            "desired_deadline",
-            "language",
-            "translation",
-            "signer",
-        )
+        name: getattr(request, name) for name in CONTENT_FIELDS if name not in FORM_OWN_FIELDS
     }
     initial["peer"] = request.requested_node
     for n, offence in enumerate(request.offences[:OFFENCE_ROWS], start=1):
@@ -297,13 +329,28 @@ def initial_from(request: AssistanceRequest) -> dict[str, Any]:
         initial[f"offence_{n}_statute"] = offence["statute"]
         initial[f"offence_{n}_penalty"] = offence["max_penalty_years"]
         initial[f"offence_{n}_category"] = offence["category"]
-    details = dict(request.details)
-    details.update(details.pop("person", {}) or {})
-    if "identifiers" in details:
-        details["identifiers"] = identifiers_text(details["identifiers"])
-    for n, condition in enumerate(details.pop("conditions", []) or [], start=1):
-        initial[f"c_{n}_kind"], initial[f"c_{n}_text"] = condition["kind"], condition["text"]
-    initial.update({f"d_{k}": v for k, v in details.items()})
+    initial.update(_initial_details(entry(request.request_type).details, request.details))
+    return initial
+
+
+def _initial_details(schema: type[BaseModel], details: dict[str, Any]) -> dict[str, Any]:
+    """Stored details as the form's initial values: the inverse of `_values`."""
+    initial: dict[str, Any] = {}
+    for name, value in details.items():
+        info = schema.model_fields.get(name)
+        annotation = info.annotation if info else None
+        if part := _part(annotation):
+            initial.update(_initial_details(part, value or {}))
+        elif _item(annotation) in LINES_HELP:
+            initial[f"d_{name}"] = identifiers_text(value or [])
+        elif _item(annotation) in ROWS:
+            for n, condition in enumerate(value or [], start=1):
+                initial[f"c_{n}_kind"], initial[f"c_{n}_text"] = (
+                    condition["kind"],
+                    condition["text"],
+                )
+        else:
+            initial[f"d_{name}"] = value
     return initial
 
 

@@ -296,27 +296,8 @@ messages_refused.connect(settle_refused, dispatch_uid="assistance.settle_refused
 
 # ---------------------------------------------------------------- registration
 
-
-@kinds.register(SUBMIT_KIND, SubmitBody)
-def _on_submit(context: kinds.InboundContext, body: SubmitBody) -> None:
-    receive_submit(context.peer, body)
-
-
-@kinds.register(TRANSITION_KIND, TransitionBody)
-def _on_transition(context: kinds.InboundContext, body: TransitionBody) -> None:
-    receive_transition(context.peer, body)
-
-
-@kinds.register(ACTION_KIND, ActionBody)
-def _on_action(context: kinds.InboundContext, body: ActionBody) -> None:
-    receive_action(context.peer, body)
-
-
-@kinds.register(ACTION_REFUSED_KIND, ActionRefusedBody)
-def _on_action_refused(context: kinds.InboundContext, body: ActionRefusedBody) -> None:
-    receive_action_refused(context.peer, body)
-
-
-@kinds.register(CHUNK_KIND, ChunkBody)
-def _on_chunk(context: kinds.InboundContext, body: ChunkBody) -> None:
-    attachments.store_chunk(context.peer, body)
+kinds.register(SUBMIT_KIND, SubmitBody)(kinds.peer_handler(receive_submit))
+kinds.register(TRANSITION_KIND, TransitionBody)(kinds.peer_handler(receive_transition))
+kinds.register(ACTION_KIND, ActionBody)(kinds.peer_handler(receive_action))
+kinds.register(ACTION_REFUSED_KIND, ActionRefusedBody)(kinds.peer_handler(receive_action_refused))
+kinds.register(CHUNK_KIND, ChunkBody)(kinds.peer_handler(attachments.store_chunk))

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from pydantic import AwareDatetime, Field
 
 from accord.assistance.models import State
+from accord.assistance.registry import Branch, types_on
 from accord.assistance.types import (
     TEXT,
     Condition,
@@ -97,9 +98,10 @@ class Restriction(Strict):
 CA = frozenset({Role.CENTRAL_AUTHORITY})
 DRAFTERS = frozenset({Role.INVESTIGATOR, Role.CENTRAL_AUTHORITY})
 _ALL_TYPES = frozenset(RequestType)
-_REQUESTS = _ALL_TYPES - {RequestType.SPONTANEOUS}
-_PRESERVATION = frozenset({RequestType.PRESERVATION})
-_EXECUTABLE = _REQUESTS - _PRESERVATION
+# Each type's branch is in its registry entry.
+_PRESERVATION = types_on(Branch.PRESERVATION)
+_EXECUTABLE = types_on(Branch.EXECUTABLE)
+_REQUESTS = _PRESERVATION | _EXECUTABLE
 _DECIDING = frozenset({State.SCREENING, State.LEGAL_REVIEW, State.CONSULTATION})
 _HOLDING = frozenset({State.PRESERVED, State.EXTENDED})
 # After conversion the hold stays until released, or until it lapses.

@@ -18,8 +18,8 @@ from django.utils.translation import gettext as _
 from accord.assistance.machine import REQUESTED, REQUESTING, SYSTEM_ROLE, TRANSITIONS
 from accord.assistance.models import AssistanceRequest, State
 from accord.assistance.queries import visible, waiting_actions
-from accord.assistance.rules import state_message
-from accord.core.policy import CONFLICT, FORBIDDEN, Refusal
+from accord.assistance.rules import standing_problems, state_message
+from accord.core.policy import CONFLICT, FORBIDDEN, UNPROCESSABLE, Refusal
 from accord.core.roles import Permission, Role
 
 CREATE = "create"
@@ -92,6 +92,8 @@ def who_may_step(user: Any, action: str, request: AssistanceRequest) -> Refusal 
 
 
 def when_step(action: str, request: AssistanceRequest) -> Refusal | None:
+    """Whether the request is where the step starts (409), and whether the
+    rules that depend on the request alone let it be taken (422)."""
     transition = TRANSITIONS[action]
     if request.state not in transition.sources or request.request_type not in transition.types:
         return Refusal(state_message(request, transition), CONFLICT)
@@ -99,6 +101,9 @@ def when_step(action: str, request: AssistanceRequest) -> Refusal | None:
         return Refusal(
             _("An earlier step is still waiting for the partner's confirmation."), CONFLICT
         )
+    problems = standing_problems(request, action)
+    if problems:
+        return Refusal(" ".join(problems), UNPROCESSABLE)
     return None
 
 

@@ -4,6 +4,7 @@ an SMTP server is configured."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
 
@@ -100,7 +101,7 @@ def _remind(request: AssistanceRequest, deadline: Deadline, threshold: int) -> i
             )
     if settings.EMAIL_REMINDERS:
         for reminder in created:
-            transaction.on_commit(lambda r=reminder: email(r))
+            transaction.on_commit(functools.partial(email, reminder))
     return len(created)
 
 

@@ -9,15 +9,22 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from pydantic import Field
 from pydantic import ValidationError as SchemaError
 
 from accord.assistance import deadlines
 from accord.assistance.machine import SYSTEM_ROLE, Transition
 from accord.assistance.models import AssistanceRequest, ScreeningFinding
+from accord.assistance.registry import (
+    basis_fits,
+    needs_dual_criminality,
+    parse_details,
+    screens_for,
+    type_rule_problems,
+)
 from accord.assistance.types import (
     LINE,
-    NO_DUAL_CRIMINALITY,
     POSTPONEMENT_GROUNDS,
     REFUSAL_GROUNDS,
     TEXT,
@@ -27,8 +34,6 @@ from accord.assistance.types import (
     RequestType,
     Strict,
     Urgency,
-    parse_details,
-    type_rule_problems,
 )
 from accord.core.audit import Actor
 
@@ -54,13 +59,12 @@ CONTENT_FIELDS = (
     "synthetic",
 )
 
-# A legal basis named after one article fits only the type that article defines.
-BASIS_FOR_TYPE = {
-    LegalBasis.BUDAPEST_29: {RequestType.PRESERVATION},
-    LegalBasis.EPOC_PR: {RequestType.PRESERVATION},
-    LegalBasis.BUDAPEST_30: {RequestType.TRAFFIC_DISCLOSURE},
-    LegalBasis.BUDAPEST_31: {RequestType.STORED_DATA},
-    LegalBasis.EPOC: {RequestType.DATA_ORDER},
+# A type's required screens (registry.screens_for): what to say until one is passed.
+SCREEN_FIRST = {
+    RefusalGround.INTERPOL_ART3: gettext_lazy(
+        "A request to locate a person must pass the political-neutrality "
+        "screen (INTERPOL Art. 3) before it is accepted."
+    ),
 }
 
 
@@ -110,8 +114,7 @@ def parse_request(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         problems.append(_("Say why the request is urgent."))
     if base.confidential and not base.confidentiality_reasons:
         problems.append(_("Say why the request must be kept confidential."))
-    allowed = BASIS_FOR_TYPE.get(base.legal_basis)
-    if allowed is not None and base.request_type not in allowed:
+    if not basis_fits(base.request_type, base.legal_basis):
         problems.append(_("This legal basis does not cover this type of request."))
     content = base.model_dump(mode="json")
     content["details"] = details.model_dump(mode="json")
@@ -147,22 +150,38 @@ def rule_problems(
     request: AssistanceRequest, action: str, payload: dict[str, Any], now: datetime
 ) -> list[str]:
     """The rules of DOMAIN.md that go beyond the state table."""
+    return standing_problems(request, action) + payload_problems(request, action, payload, now)
+
+
+def standing_problems(request: AssistanceRequest, action: str) -> list[str]:
+    """The rules that depend on the request alone, not on what the step
+    carries: the policy asks them, so a page offers no step they would refuse."""
+    problems: list[str] = []
+    if action == "refuse" and not request.events.filter(action="consult").exists():
+        problems.append(
+            _(
+                "Offer conditions before refusing: consult the requester first "
+                "(Budapest Art. 27(6))."
+            )
+        )
+    if action in ("accept", "accept_with_conditions"):
+        problems += _acceptance_problems(request, action)
+    return problems
+
+
+def payload_problems(
+    request: AssistanceRequest, action: str, payload: dict[str, Any], now: datetime
+) -> list[str]:
+    """The rules that depend on what the step carries."""
     problems: list[str] = []
     grounds = [g["ground"] for g in payload.get("grounds", [])]
     if action == "refuse":
-        if not request.events.filter(action="consult").exists():
-            problems.append(
-                _(
-                    "Offer conditions before refusing: consult the requester first "
-                    "(Budapest Art. 27(6))."
-                )
-            )
         if any(g not in REFUSAL_GROUNDS for g in grounds):
             problems.append(
                 _("A domestic investigation postpones a request; it is not a ground to refuse it.")
             )
         if (
-            request.request_type == RequestType.PRESERVATION
+            not needs_dual_criminality(request.request_type)
             and RefusalGround.NO_DUAL_CRIMINALITY in grounds
         ):
             problems.append(_("Dual criminality is never a ground to refuse preservation."))
@@ -173,8 +192,6 @@ def rule_problems(
                 "refuse it for the other grounds."
             )
         )
-    if action in ("accept", "accept_with_conditions"):
-        problems += _acceptance_problems(request, action)
     if action == "preserve" and payload.get("expires_at"):
         expires = datetime.fromisoformat(payload["expires_at"])
         if expires < now + deadlines.HOLD_MINIMUM - timedelta(minutes=5):
@@ -185,7 +202,7 @@ def rule_problems(
 def _acceptance_problems(request: AssistanceRequest, action: str) -> list[str]:
     latest = latest_findings(request)
     problems = []
-    if request.request_type not in NO_DUAL_CRIMINALITY:
+    if needs_dual_criminality(request.request_type):
         dual = latest.get(ScreeningFinding.DUAL_CRIMINALITY)
         if dual is None or not dual.applies:
             problems.append(
@@ -194,15 +211,10 @@ def _acceptance_problems(request: AssistanceRequest, action: str) -> list[str]:
                     "label) before accepting."
                 )
             )
-    if request.request_type == RequestType.LOCATE_PERSON:
-        neutral = latest.get(RefusalGround.INTERPOL_ART3)
-        if neutral is None or neutral.applies:
-            problems.append(
-                _(
-                    "A request to locate a person must pass the political-neutrality "
-                    "screen (INTERPOL Art. 3) before it is accepted."
-                )
-            )
+    for ground in screens_for(request.request_type):
+        finding = latest.get(ground)
+        if finding is None or finding.applies:
+            problems.append(str(SCREEN_FIRST[ground]))
     applying = [
         f for g, f in latest.items() if g != ScreeningFinding.DUAL_CRIMINALITY and f.applies
     ]

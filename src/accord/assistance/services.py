@@ -37,19 +37,19 @@ from accord.assistance.models import (
     ScreeningFinding,
     State,
 )
+from accord.assistance.registry import needs_dual_criminality
 from accord.assistance.rules import (
     actor_name,
     actor_role,
     content_fields,
     parse_request,
-    rule_problems,
+    payload_problems,
     schema_messages,
     version_message,
 )
 from accord.assistance.steps import advance, write_event
 from accord.assistance.types import (
     LINE,
-    NO_DUAL_CRIMINALITY,
     TEXT,
     RefusalGround,
 )
@@ -210,7 +210,7 @@ def _check(
         checked = transition.payload.model_validate(payload).model_dump(mode="json")
     except SchemaError as exc:
         _refuse(actor, request, transition.action, "; ".join(schema_messages(exc)), 422, ip)
-    problems = rule_problems(request, transition.action, checked, timezone.now())
+    problems = payload_problems(request, transition.action, checked, timezone.now())
     if problems:
         _refuse(actor, request, transition.action, " ".join(problems), 422, ip)
     return checked
@@ -351,7 +351,7 @@ def record_finding(
     if (
         ground == ScreeningFinding.DUAL_CRIMINALITY
         and not applies
-        and request.request_type in NO_DUAL_CRIMINALITY
+        and not needs_dual_criminality(request.request_type)
     ):
         raise ValidationError(_("Dual criminality is not required for this type of request."))
     rationale = rationale.strip()

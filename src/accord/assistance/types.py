@@ -1,25 +1,31 @@
 """What a mutual-assistance request is made of (DOMAIN.md, "Assistance
-requests"): its types and what each must carry, legal bases, urgency, the
-shared offence categories, the screening grounds and the conditions of use.
+requests"): its types, legal bases, urgency, the shared offence categories,
+the screening grounds, the conditions of use, and the strict schemas that
+several types share. What each type must carry, and its rules, are in
+`registry.py`.
 
-The per-type detail schemas are strict pydantic models: the same schema checks
-the web form, the API and the federation message, so a request means the same
-thing on both nodes."""
+The schemas are strict pydantic models: the same schema checks the web form,
+the API and the federation message, so a request means the same thing on both
+nodes."""
 
 from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
-from typing import Any
 
 import phonenumbers
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from accord.core.text import has_nul
+from accord.core.text import NulFree
 
-SERIOUS_OFFENCE_YEARS = 3  # EPOC: traffic and content data need max. penalty >= 3 years
+
+def gettext_noop(message: str) -> str:
+    """Marks a string for translation (makemessages looks for this name) and
+    leaves it as it is, without needing settings (Django's own does): schema
+    field titles are translated where they are shown, as labels of the form."""
+    return message
 
 
 class RequestType(models.TextChoices):
@@ -190,16 +196,8 @@ TEXT = 10_000
 LINE = 300
 
 
-class Strict(BaseModel):
+class Strict(NulFree):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def no_nul(cls, data: Any) -> Any:
-        # No database keeps NUL characters; a peer's message with one is refused.
-        if has_nul(data):
-            raise ValueError("text may not contain NUL characters")
-        return data
 
 
 class Offence(Strict):
@@ -245,121 +243,16 @@ class Identifier(Strict):
 
 
 class Particulars(Strict):
-    family_name: str = Field(min_length=1, max_length=LINE)
-    given_names: str = Field(default="", max_length=LINE)
-    date_of_birth: str = Field(default="", max_length=40)
-    nationality: str = Field(default="", max_length=LINE)
-    other_identifiers: str = Field(default="", max_length=TEXT)
-
-
-class PreservationDetails(Strict):
-    data_to_preserve: str = Field(min_length=1, max_length=TEXT)
-    relation_to_offence: str = Field(min_length=1, max_length=TEXT)
-    custodian: str = Field(min_length=1, max_length=LINE)
-    why_needed: str = Field(min_length=1, max_length=TEXT)
-    full_request_follows: bool
-
-    @field_validator("full_request_follows")
-    @classmethod
-    def must_follow(cls, value: bool) -> bool:
-        if not value:
-            raise ValueError("a preservation request must state that a full request will follow")
-        return value
-
-
-class TrafficDisclosureDetails(Strict):
-    preserved_traffic_data: str = Field(min_length=1, max_length=TEXT)
-    provider_and_path: str = Field(min_length=1, max_length=TEXT)
-    preservation_reference: str = Field(default="", max_length=LINE)
-
-
-class StoredDataDetails(Strict):
-    measure: StoredDataMeasure
-    data_description: str = Field(min_length=1, max_length=TEXT)
-    location: str = Field(min_length=1, max_length=LINE)
-    risk_of_loss: bool = False
-
-
-class DataOrderDetails(Strict):
-    data_category: DataCategory
-    identifiers: list[Identifier] = Field(min_length=1, max_length=50)
-    issuer: str = Field(min_length=1, max_length=LINE)
-    issuer_is_judicial: bool = False
-
-
-class GeneralEvidenceDetails(Strict):
-    measures: list[EvidenceMeasure] = Field(min_length=1, max_length=5)
-    persons_and_places: str = Field(min_length=1, max_length=TEXT)
-    questions: str = Field(default="", max_length=TEXT)
-    items: str = Field(default="", max_length=TEXT)
-    formalities: str = Field(default="", max_length=TEXT)
-
-
-class LocatePersonDetails(Strict):
-    person: Particulars
-    last_known_location: str = Field(default="", max_length=LINE)
-
-
-class IdentityVerificationDetails(Strict):
-    person: Particulars
-    documents: str = Field(min_length=1, max_length=TEXT)
+    # Titles label the form's fields (gettext_noop: translated where shown).
+    family_name: str = Field(min_length=1, max_length=LINE, title=gettext_noop("Family name"))
+    given_names: str = Field(default="", max_length=LINE, title=gettext_noop("Given names"))
+    date_of_birth: str = Field(default="", max_length=40, title=gettext_noop("Date of birth"))
+    nationality: str = Field(default="", max_length=LINE, title=gettext_noop("Nationality"))
+    other_identifiers: str = Field(
+        default="", max_length=TEXT, title=gettext_noop("Other identity particulars")
+    )
 
 
 class Condition(Strict):
     kind: ConditionKind
     text: str = Field(min_length=1, max_length=TEXT)
-
-
-class SpontaneousDetails(Strict):
-    information: str = Field(min_length=1, max_length=TEXT)
-    conditions: list[Condition] = Field(default_factory=list, max_length=20)
-
-
-DETAILS: dict[str, type[Strict]] = {
-    RequestType.PRESERVATION: PreservationDetails,
-    RequestType.TRAFFIC_DISCLOSURE: TrafficDisclosureDetails,
-    RequestType.STORED_DATA: StoredDataDetails,
-    RequestType.DATA_ORDER: DataOrderDetails,
-    RequestType.GENERAL_EVIDENCE: GeneralEvidenceDetails,
-    RequestType.LOCATE_PERSON: LocatePersonDetails,
-    RequestType.IDENTITY_VERIFICATION: IdentityVerificationDetails,
-    RequestType.SPONTANEOUS: SpontaneousDetails,
-}
-
-# Dual criminality is never required for preservation (DOMAIN.md; Budapest Art.
-# 29(3)); spontaneous information is not a request at all.
-NO_DUAL_CRIMINALITY = frozenset({RequestType.PRESERVATION, RequestType.SPONTANEOUS})
-# Data orders, the Art. 30/31 requests: the "10 days" clock; the rest are evidence.
-DATA_TYPES = frozenset(
-    {
-        RequestType.DATA_ORDER,
-        RequestType.TRAFFIC_DISCLOSURE,
-        RequestType.STORED_DATA,
-        RequestType.PRESERVATION,
-    }
-)
-
-
-def type_rule_problems(request_type: str, offences: list[Offence], details: Strict) -> list[str]:
-    """Rules that join several fields; each problem is one readable sentence."""
-    problems = []
-    if isinstance(details, DataOrderDetails) and details.data_category in (
-        DataCategory.TRAFFIC,
-        DataCategory.CONTENT,
-    ):
-        if max((o.max_penalty_years for o in offences), default=0) < SERIOUS_OFFENCE_YEARS:
-            problems.append(
-                str(
-                    _(
-                        "Traffic and content data need an offence with a maximum penalty "
-                        "of at least 3 years."
-                    )
-                )
-            )
-        if not details.issuer_is_judicial:
-            problems.append(str(_("Traffic and content data need a judicial issuer.")))
-    return problems
-
-
-def parse_details(request_type: str, data: Any) -> Strict:
-    return DETAILS[request_type].model_validate(data)

@@ -260,7 +260,7 @@ def _detail_rows(row: AssistanceRequest) -> list[tuple[str, str]]:
             value = identifiers_text(value)
         elif isinstance(value, bool):
             value = _("yes") if value else _("no")
-        elif isinstance(value, list):
+        elif isinstance(value, list) and choices is not None:
             value = ", ".join(str(dict(choices.choices).get(v, v)) for v in value)
         elif choices is not None:
             value = dict(choices.choices).get(value, value)

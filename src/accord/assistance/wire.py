@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field
 
 from accord.assistance.models import (
     AssistanceRequest,
@@ -18,7 +18,7 @@ from accord.assistance.types import (
     LINE,
     TEXT,
 )
-from accord.core.text import has_nul
+from accord.core.text import NulFree
 from accord.federation.kinds import StrictBody
 
 SUBMIT_KIND = "assistance.submit"
@@ -28,18 +28,11 @@ ACTION_REFUSED_KIND = "assistance.action-refused"
 CHUNK_KIND = "assistance.file-chunk"
 
 
-class WireBody(StrictBody):
+class WireBody(StrictBody, NulFree):
     """Every assistance.* body: strict (no coercion, no unknown fields), and no
     text a database cannot keep."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def no_nul(cls, data: Any) -> Any:
-        if has_nul(data):
-            raise ValueError("text may not contain NUL characters")
-        return data
 
 
 class SubmitBody(WireBody):
