@@ -1,6 +1,10 @@
 """Every URL pattern and API operation, called as every role and as an anonymous
 visitor, behaves as the one table in accord/access.py declares. An endpoint
-missing from the table fails here."""
+missing from the table fails here.
+
+Path parameters name nothing here, so only the role gate is checked; what
+each user may see and do to real objects (need-to-know, the state machine,
+authorship in the dialogue) is tests/test_object_authorization.py."""
 
 from __future__ import annotations
 
