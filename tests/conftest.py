@@ -68,9 +68,24 @@ def two_live_nodes(tmp_path_factory) -> Iterator[tuple[LiveNode, LiveNode]]:
     value, password TEST_PASSWORD), serving. Shared by the session: tests add
     to them but must not assume they are empty."""
     root = tmp_path_factory.mktemp("live")
+    # Each in its own calendar (DOMAIN.md, "Calendars"): the replicas must still agree.
     nodes = (
-        make_node(root, "cn.test", "China", "Ministry of Public Security"),
-        make_node(root, "us.test", "United States", "Department of Justice"),
+        make_node(
+            root,
+            "cn.test",
+            "China",
+            "Ministry of Public Security",
+            ACCORD_TIME_ZONE="Asia/Shanghai",
+            ACCORD_HOLIDAY_COUNTRY="CN",
+        ),
+        make_node(
+            root,
+            "us.test",
+            "United States",
+            "Department of Justice",
+            ACCORD_TIME_ZONE="America/New_York",
+            ACCORD_HOLIDAY_COUNTRY="US",
+        ),
     )
     try:
         for node in nodes:

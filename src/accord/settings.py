@@ -4,13 +4,18 @@ bad value stops start-up with a message naming the variable (STYLE.md 8)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from accord.core.calendars import CalendarError, check_country, parse_days, zone
+
 PACKAGE_DIR = Path(__file__).resolve().parent
+T = TypeVar("T")
 
 
 def env_str(name: str, default: str) -> str:
@@ -44,6 +49,15 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_calendar_value(name: str, default: str, parse: Callable[[str], T]) -> T:
+    """A calendar setting, parsed by `accord.core.calendars` (one message per variable)."""
+    raw = env_str(name, default).strip()
+    try:
+        return parse(raw)
+    except CalendarError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
 
 
 def read_secret_key(data_dir: Path) -> str:
@@ -127,6 +141,19 @@ EMAIL_HOST_PASSWORD = env_str("ACCORD_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("ACCORD_EMAIL_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("ACCORD_EMAIL_FROM", "accord@localhost")
 EMAIL_REMINDERS = bool(EMAIL_HOST)
+
+# The node's working calendar (DOMAIN.md, "Calendars"; docs/assistance.md 6.6):
+# its IANA time zone, the country whose public holidays it keeps (ISO 3166 code;
+# empty: weekends only) and extra closed days. Published in the identity document.
+NODE_TIME_ZONE = env_calendar_value("ACCORD_TIME_ZONE", "UTC", lambda raw: zone(raw).key)
+HOLIDAY_COUNTRY = env_calendar_value(
+    "ACCORD_HOLIDAY_COUNTRY", "", lambda raw: check_country(raw.upper())
+)
+CLOSED_DAYS = env_calendar_value(
+    "ACCORD_CLOSED_DAYS",
+    "",
+    lambda raw: sorted(parse_days([d for d in raw.split(",") if d.strip()])),
+)
 
 LOG_LEVEL = env_str("ACCORD_LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:

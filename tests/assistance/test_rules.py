@@ -382,13 +382,13 @@ def test_business_days_skip_the_weekend(start, days, end):
 @pytest.mark.parametrize(
     ("urgency", "submitted", "due"),
     [
-        ("emergency", MONDAY + 4 * DAY, MONDAY + 4 * DAY + HOUR),  # hours, weekend or not
-        ("urgent", MONDAY + 4 * DAY, MONDAY + 7 * DAY),  # Friday -> Monday
+        ("emergency", MONDAY + 4 * DAY, MONDAY + 4 * DAY + 8 * HOUR),  # hours, weekend or not
+        ("urgent", MONDAY + 4 * DAY, MONDAY + 8 * DAY),  # Friday -> Tuesday
         ("standard", MONDAY + 4 * DAY, MONDAY + 8 * DAY),  # Friday -> Tuesday
         ("standard", MONDAY, MONDAY + 2 * DAY),
     ],
 )
-def test_acknowledgement_is_due_within_an_hour_one_or_two_business_days(urgency, submitted, due):
+def test_acknowledgement_is_due_within_eight_hours_or_two_business_days(urgency, submitted, due):
     assert deadlines.acknowledge_due(submitted, urgency) == due
 
 
@@ -396,18 +396,15 @@ def test_acknowledgement_is_due_within_an_hour_one_or_two_business_days(urgency,
     ("request_type", "urgency", "decide", "respond"),
     [
         ("data_order", "emergency", 8 * HOUR, 8 * HOUR),
-        ("data_order", "urgent", 2 * DAY, 3 * DAY),
-        ("data_order", "standard", 5 * DAY, 10 * DAY),
-        ("traffic_disclosure", "standard", 5 * DAY, 10 * DAY),
-        ("stored_data", "standard", 5 * DAY, 10 * DAY),  # Art. 31: a data request too
+        ("data_order", "urgent", 10 * DAY, 10 * DAY),
+        ("data_order", "standard", 10 * DAY, 10 * DAY),
+        ("traffic_disclosure", "standard", 10 * DAY, 10 * DAY),
+        ("stored_data", "standard", 10 * DAY, 10 * DAY),  # Art. 31: a data request too
         ("preservation", "emergency", 8 * HOUR, 8 * HOUR),
-        ("preservation", "urgent", DAY, DAY),
-        ("preservation", "standard", 3 * DAY, 3 * DAY),
-        ("general_evidence", "emergency", 8 * HOUR, 3 * DAY),
-        ("general_evidence", "urgent", 7 * DAY, 30 * DAY),
-        ("general_evidence", "standard", 30 * DAY, 90 * DAY),
-        ("locate_person", "standard", 30 * DAY, 90 * DAY),
-        ("identity_verification", "standard", 30 * DAY, 90 * DAY),
+        ("preservation", "standard", 10 * DAY, 10 * DAY),
+        ("locate_person", "emergency", 8 * HOUR, 8 * HOUR),
+        ("locate_person", "urgent", 3 * DAY, 3 * DAY),
+        ("identity_verification", "standard", 7 * DAY, 7 * DAY),
     ],
 )
 def test_decision_and_response_are_due_by_type_and_urgency(request_type, urgency, decide, respond):
@@ -418,11 +415,17 @@ def test_decision_and_response_are_due_by_type_and_urgency(request_type, urgency
 
 
 @pytest.mark.parametrize("urgency", ["emergency", "urgent", "standard"])
-def test_spontaneous_information_is_decided_on_within_seven_days_with_nothing_to_respond(urgency):
-    assert deadlines.decision_and_response_due(MONDAY, "spontaneous", urgency) == (
-        MONDAY + 7 * DAY,
+def test_evidence_is_decided_within_thirty_days_and_executed_ninety_after(urgency):
+    assert deadlines.decision_and_response_due(MONDAY, "general_evidence", urgency) == (
+        MONDAY + 30 * DAY,
         None,
     )
+    assert deadlines.execution_due(MONDAY + DAY, "general_evidence", urgency) == (MONDAY + 91 * DAY)
+
+
+@pytest.mark.parametrize("urgency", ["emergency", "urgent", "standard"])
+def test_spontaneous_information_has_no_deadline_after_receipt(urgency):
+    assert deadlines.decision_and_response_due(MONDAY, "spontaneous", urgency) == (None, None)
 
 
 def timed(**fields) -> AssistanceRequest:

@@ -143,7 +143,11 @@ def detail(row: AssistanceRequest, user: Any) -> dict[str, Any]:
         "deadlines": [
             {
                 "key": d.key,
+                "owner": d.owner,
                 "due_at": d.due_at,
+                # The due time as the owner reads it, in the owner's zone.
+                "owner_time_zone": d.owner_zone,
+                "due_at_owner_time": d.due_for_owner().isoformat(),
                 "met_at": d.met_at,
                 "overdue": d.overdue(now) and not row.is_final,
                 "seconds_left": int(d.time_left(now).total_seconds()),

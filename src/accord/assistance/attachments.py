@@ -42,10 +42,11 @@ def attach_files(
                 _("%(name)s is larger than 25 MB; send it as evidence.") % {"name": name}
             )
         digest = files.store(data)
-        kind = (content_type or "application/octet-stream")[:100]
+        # As FileRef reads them on the partner's node (stripped, not empty).
+        kind = (content_type or "").strip()[:100].strip() or "application/octet-stream"
         refs.append(
             {
-                "name": name[:255] or digest,
+                "name": name.strip()[:255].strip() or digest,
                 "content_type": kind,
                 "size": len(data),
                 "sha256": digest,

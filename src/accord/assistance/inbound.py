@@ -2,14 +2,24 @@
 protocol): each body is checked against its schema before its handler runs,
 and the handlers apply it through the app's public functions: `steps.advance`
 for a step, `attachments` for files, `services.create_request` for the
-follow-up of a converted preservation."""
+follow-up of a converted preservation.
+
+Nothing a peer sends is trusted: a step's payload is checked against the
+step's own schema as it travels (`wire.check_payload`) before anything is
+applied, so a malformed message is refused whole and both replicas stay as
+they were. What can fail for reasons of this node alone (drafting the
+follow-up as an officer who may since have left) runs after the message is
+applied and committed, never inside the handler."""
 
 from __future__ import annotations
 
+import functools
+import logging
 import uuid
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import ValidationError as SchemaError
@@ -18,6 +28,7 @@ from accord.assistance import attachments, deadlines, policy, steps
 from accord.assistance.machine import (
     REQUESTING,
     TRANSITIONS,
+    Transition,
 )
 from accord.assistance.models import (
     AssistanceRequest,
@@ -50,6 +61,7 @@ from accord.assistance.wire import (
     EventBody,
     SubmitBody,
     TransitionBody,
+    check_payload,
     content_of,
     transition_body,
 )
@@ -57,11 +69,14 @@ from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.core.models import User
+from accord.core.roles import Role
 from accord.federation import kinds
 from accord.federation import services as federation
 from accord.federation.kinds import Refusal
 from accord.federation.models import Peer
 from accord.federation.signals import messages_refused
+
+log = logging.getLogger(__name__)
 
 
 def receive_submit(peer: Peer, body: SubmitBody) -> None:
@@ -74,8 +89,9 @@ def receive_submit(peer: Peer, body: SubmitBody) -> None:
     content, problems = parse_request(body.content)
     if problems:
         raise Refusal("invalid_request: " + "; ".join(problems)[:400])
-    last = body.events[-1]
-    if last.get("action") != "submit" or last.get("version") != body.version:
+    events = [_parse_event(raw) for raw in body.events]
+    last = events[-1]
+    if last.action != "submit" or last.version != body.version:
         raise Refusal("invalid_request: the history must end with its submission")
     request = AssistanceRequest(
         id=uuid.UUID(body.request_id),
@@ -87,14 +103,14 @@ def receive_submit(peer: Peer, body: SubmitBody) -> None:
         state=State.SUBMITTED,
         version=body.version,
         created_at=datetime.fromisoformat(body.created_at),
+        follows=_preservation_followed(peer, body.follows),
         **content_fields(content),
     )
-    submitted = datetime.fromisoformat(last["at"])
+    submitted = datetime.fromisoformat(last.at)
     request.submitted_at = submitted
-    request.acknowledge_due = deadlines.acknowledge_due(submitted, request.urgency)
+    request.acknowledge_due = deadlines.on_submission(request, submitted)
     request.save(force_insert=True)
-    for raw in body.events:
-        event = _parse_event(raw)
+    for event in events:
         RequestEvent.objects.create(request=request, **_event_fields(event))
     audit.record(
         Actor(label=f"peer:{peer.node_id}"),
@@ -104,11 +120,38 @@ def receive_submit(peer: Peer, body: SubmitBody) -> None:
     )
 
 
+def _preservation_followed(peer: Peer, request_id: str | None) -> AssistanceRequest | None:
+    """The preservation this peer asked of this node that a full request
+    follows: its hold lasts while the full request is decided (clock.due_holds).
+    A link to anything else is left out; it would change nothing else."""
+    if request_id is None:
+        return None
+    return AssistanceRequest.objects.filter(
+        pk=request_id, peer=peer, outgoing=False, request_type=RequestType.PRESERVATION
+    ).first()
+
+
 def _parse_event(raw: dict[str, Any]) -> EventBody:
+    """One event of a submitted request's history: a step taken before
+    submission, with the payload that step carries ("create" carries none)."""
     try:
-        return EventBody.model_validate(raw)
+        event = EventBody.model_validate(raw)
     except SchemaError as exc:
         raise Refusal("invalid_event: " + "; ".join(schema_messages(exc))[:400]) from None
+    if event.action == "create" and not event.payload:
+        return event
+    transition = TRANSITIONS.get(event.action)
+    if transition is None or not transition.local:
+        raise Refusal(f"invalid_event: {event.action} is not a step before submission")
+    _check_payload(transition, event.payload, "invalid_event")
+    return event
+
+
+def _check_payload(transition: Transition, payload: dict[str, Any], refusal: str) -> None:
+    try:
+        check_payload(transition, payload)
+    except SchemaError as exc:
+        raise Refusal(f"{refusal}: " + "; ".join(schema_messages(exc))[:400]) from None
 
 
 def _event_fields(event: EventBody) -> dict[str, Any]:
@@ -124,6 +167,7 @@ def receive_transition(peer: Peer, body: TransitionBody) -> None:
     transition = TRANSITIONS.get(event.action)
     if transition is None or transition.local:
         raise Refusal(f"unknown_step: {event.action}")
+    _check_payload(transition, event.payload, "invalid_step")
     if event.version != request.version + 1 or event.from_state != request.state:
         raise Refusal(
             f"version_conflict: at version {request.version} ({request.state}), "
@@ -154,7 +198,8 @@ def receive_transition(peer: Peer, body: TransitionBody) -> None:
         pending.outcome = "applied"
         pending.save(update_fields=["outcome"])
         if transition.action == "convert":
-            _follow_up(request, pending.user)
+            # Local work, once the conversion is committed (see draft_follow_up).
+            transaction.on_commit(functools.partial(draft_follow_up, request.pk), robust=True)
     if transition.action == "restrict_use" and event.payload.get("kind") == RestrictionKind.DELETE:
         deleted = attachments.delete_files(request)
         audit.record(
@@ -181,11 +226,13 @@ def receive_action(peer: Peer, body: ActionBody) -> None:
         reason = f"{body.action} is not a step of the requesting side"
     elif body.actor_role not in transition.roles:
         reason = f"a {body.actor_role} may not take the step {body.action}"
+    elif body.base_version != request.version:
+        reason = _changed_since(request, body.base_version)
     elif request.state not in transition.sources or request.request_type not in transition.types:
         reason = str(state_message(request, transition))
     else:
         try:
-            payload = transition.payload.model_validate(body.payload).model_dump(mode="json")
+            payload = check_payload(transition, body.payload)
         except SchemaError as exc:
             reason = "; ".join(schema_messages(exc))
     if reason:
@@ -221,6 +268,24 @@ def receive_action(peer: Peer, body: ActionBody) -> None:
     )
 
 
+def _changed_since(request: AssistanceRequest, seen: int) -> str:
+    """Why a step asked for at version `seen` is not applied: the request moved
+    on (here) since the requesting officer looked at it, so the step is not the
+    one they decided on (issue 11: a withdrawal racing an acceptance)."""
+    last = request.events.order_by("-version").first()
+    step = TRANSITIONS.get(last.action) if last else None
+    return _(
+        "The request changed since you saw it: you saw version %(seen)s, it is now at "
+        "version %(current)s (%(state)s, after “%(step)s”). Look at it again before you "
+        "decide."
+    ) % {
+        "seen": seen,
+        "current": request.version,
+        "state": request.get_state_display(),
+        "step": step.label if step else (last.action if last else "?"),
+    }
+
+
 def receive_action_refused(peer: Peer, body: ActionRefusedBody) -> None:
     request = _partner_request(peer, body.request_id, outgoing=True)
     pending = request.pending_actions.filter(pk=body.action_id, outcome="").first()
@@ -252,11 +317,62 @@ def _partner_request(peer: Peer, request_id: str, *, outgoing: bool) -> Assistan
     return request
 
 
-def _follow_up(preservation: AssistanceRequest, user: User | None) -> None:
-    """Conversion: the preserved data is now asked for in a full request (a draft
-    the investigator completes), linked to the preservation."""
+def draft_follow_up(preservation_id: uuid.UUID) -> None:
+    """Conversion: the preserved data is now asked for in a full request, a
+    draft linked to the preservation that an investigator completes.
+
+    Local work, run once the partner's confirmation of the conversion is
+    committed: it can fail for reasons of this node alone (its author has left,
+    the partner was removed), and that must neither refuse the message both
+    replicas have applied nor undo the conversion. The author is the first of
+    `_follow_up_authors` who may draft; whenever the planned author could not,
+    or nobody could, that is audited (REQUEST_FOLLOW_UP_FAILED) so that the
+    officers see it and, if need be, draft the request by hand."""
+    preservation = AssistanceRequest.objects.select_related("peer", "created_by").get(
+        pk=preservation_id
+    )
+    content = _follow_up_content(preservation)
+    problems: list[str] = []
+    drafted = None
+    for author in _follow_up_authors(preservation):
+        refusal = policy.allowed(author, policy.CREATE)
+        if refusal is not None:
+            problems.append(f"{author.username}: {refusal.reason}")
+            continue
+        try:
+            drafted = create_request(
+                Actor.of(author), preservation.peer, content, follows=preservation
+            )
+            break
+        except Exception as exc:  # this node's own trouble: noted, the next author tries
+            log.exception("follow-up of %s as %s failed", preservation.reference, author)
+            problems.append(f"{author.username}: {exc}")
+    if drafted is None or problems:
+        audit.record(
+            Actor.system("conversion"),
+            AuditAction.REQUEST_FOLLOW_UP_FAILED,
+            preservation,
+            data={
+                "reference": preservation.reference,
+                "problems": problems or [_("No investigator on its team may draft it.")],
+                "follow_up": drafted.reference if drafted else "",
+                "author": drafted.created_by.username if drafted and drafted.created_by else "",
+            },
+        )
+
+
+def _follow_up_authors(preservation: AssistanceRequest) -> list[User]:
+    """Who may draft a follow-up, in order: the preservation's author, then the
+    other investigators on its team, longest-standing account first. Not the
+    central authority who converted it: only investigators draft requests."""
+    first = [preservation.created_by] if preservation.created_by else []
+    team = preservation.team.filter(role=Role.INVESTIGATOR).order_by("pk")
+    return [*first, *(user for user in team if user not in first)]
+
+
+def _follow_up_content(preservation: AssistanceRequest) -> dict[str, Any]:
     details = preservation.details
-    content = {
+    return {
         **content_of(preservation),
         "request_type": RequestType.STORED_DATA,
         "legal_basis": (
@@ -271,10 +387,6 @@ def _follow_up(preservation: AssistanceRequest, user: User | None) -> None:
             "risk_of_loss": True,
         },
     }
-    drafts = user is not None and policy.allowed(user, policy.CREATE) is None
-    author = user if drafts else preservation.created_by
-    actor = Actor.of(author) if author else Actor.system("conversion")
-    create_request(actor, preservation.peer, content, follows=preservation)
 
 
 def settle_refused(sender: Any, peer: Peer, messages: list[Any], **_kwargs: Any) -> None:

@@ -85,6 +85,13 @@ class Preservation(Strict):
     comment: str = Field(default="", max_length=TEXT)
 
 
+class Preserved(Preservation):
+    """`preserve` as it travels: the requested node has filled in the expiry
+    (services.apply_step), and both replicas set the hold from it."""
+
+    expires_at: AwareDatetime
+
+
 class Extension(Strict):
     days: int = Field(default=60, ge=1, le=365)
     comment: str = Field(default="", max_length=TEXT)
@@ -133,6 +140,9 @@ class Transition:
     target: State | None  # None keeps the state (a restriction after a response)
     payload: type[Strict] = Comment
     types: frozenset[str] = _ALL_TYPES
+    # The payload as it travels when the node taking the step adds to it (None:
+    # as `payload`; a response's files are already there). wire.check_payload.
+    sent: type[Strict] | None = None
     # Only on the requesting node, before the partner knows of the request.
     local: bool = False
     # A button that needs a second look before it is pressed.
@@ -418,6 +428,7 @@ TRANSITIONS: dict[str, Transition] = {
             {State.ACCEPTED},
             State.PRESERVED,
             payload=Preservation,
+            sent=Preserved,
             types=_PRESERVATION,
         ),
         _t(

@@ -5,7 +5,6 @@ an SMTP server is configured."""
 from __future__ import annotations
 
 import functools
-import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -18,10 +17,9 @@ from accord.assistance.deadlines import THRESHOLDS, Deadline, deadlines_of
 from accord.assistance.models import FINAL_STATES, AssistanceRequest, Reminder
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
+from accord.core.clockwork import Round
 from accord.core.models import User
 from accord.core.roles import Role
-
-log = logging.getLogger(__name__)
 
 
 def responsible(request: AssistanceRequest) -> list[User]:
@@ -43,10 +41,10 @@ def due_thresholds(deadline: Deadline, now: datetime) -> list[int]:
 EMAIL_RETRY = timedelta(days=1)
 
 
-def retry_emails(made_before: datetime) -> int:
+def retry_emails(made_before: datetime, work: Round) -> int:
     """E-mail again the recent reminders made before `made_before` (real time:
     not those of this round, whose e-mails are on their way) whose e-mail
-    failed; returns how many went out this time."""
+    failed, each on its own; returns how many went out this time."""
     if not settings.EMAIL_REMINDERS:
         return 0
     # created_at is the real time a reminder was made, whatever time the
@@ -55,53 +53,75 @@ def retry_emails(made_before: datetime) -> int:
     pending = Reminder.objects.filter(
         emailed=False, read_at=None, created_at__gte=since, created_at__lt=made_before
     )
-    pending = pending.exclude(user__email="")
-    return sum(email(r) for r in pending.select_related("user", "request")[:200])
+    pending = pending.exclude(user__email="").order_by("created_at", "pk")
+    return sum(bool(_email(work, r)) for r in pending.select_related("user", "request")[:200])
 
 
-def send_reminders(now: datetime) -> int:
+def send_reminders(now: datetime, work: Round) -> int:
+    """Every reminder due, each (request, deadline, threshold) on its own."""
     sent = 0
     open_requests = AssistanceRequest.objects.exclude(state__in=FINAL_STATES).exclude(
         submitted_at=None
     )
     for request in open_requests.iterator():
-        side = "requesting" if request.outgoing else "requested"
-        for deadline in deadlines_of(request):
-            if deadline.owner != side:
-                continue
-            for threshold in due_thresholds(deadline, now):
-                sent += _remind(request, deadline, threshold)
+        due = work.run(
+            f"remind:{request.pk}",
+            "reminder",
+            request,
+            request.reference,
+            functools.partial(_due, request, now),
+        )
+        for deadline, threshold in due or []:
+            made = work.run(
+                f"remind:{request.pk}:{deadline.key}:{threshold}",
+                "reminder",
+                request,
+                request.reference,
+                functools.partial(_remind, request, deadline, threshold, work),
+            )
+            sent += made or 0
     return sent
 
 
-def _remind(request: AssistanceRequest, deadline: Deadline, threshold: int) -> int:
+def _due(request: AssistanceRequest, now: datetime) -> list[tuple[Deadline, int]]:
+    """The thresholds passed of the deadlines this node's side answers for."""
+    side = "requesting" if request.outgoing else "requested"
+    return [
+        (deadline, threshold)
+        for deadline in deadlines_of(request)
+        if deadline.owner == side
+        for threshold in due_thresholds(deadline, now)
+    ]
+
+
+def _remind(request: AssistanceRequest, deadline: Deadline, threshold: int, work: Round) -> int:
+    """Runs in its own transaction (Round.run); the e-mails leave after it commits."""
     created = []
-    with transaction.atomic():
-        for user in responsible(request):
-            reminder, new = Reminder.objects.get_or_create(
-                request=request,
-                user=user,
-                deadline=deadline.key,
-                threshold=threshold,
-                due_at=deadline.due_at,
-            )
-            if new:
-                created.append(reminder)
-        if created:
-            audit.record(
-                Actor.system("clock"),
-                AuditAction.REMINDER_SEND,
-                request,
-                data={
-                    "reference": request.reference,
-                    "deadline": deadline.key,
-                    "threshold": threshold,
-                    "users": [r.user.username for r in created],
-                },
-            )
+    for user in responsible(request):
+        reminder, new = Reminder.objects.get_or_create(
+            request=request,
+            user=user,
+            deadline=deadline.key,
+            threshold=threshold,
+            due_at=deadline.due_at,
+        )
+        if new:
+            created.append(reminder)
+    if created:
+        audit.record(
+            Actor.system("clock"),
+            AuditAction.REMINDER_SEND,
+            request,
+            data={
+                "reference": request.reference,
+                "deadline": deadline.key,
+                "threshold": threshold,
+                "users": [r.user.username for r in created],
+            },
+        )
     if settings.EMAIL_REMINDERS:
         for reminder in created:
-            transaction.on_commit(functools.partial(email, reminder))
+            transaction.on_commit(functools.partial(_email, work, reminder))
     return len(created)
 
 
@@ -133,19 +153,25 @@ def _fields(reminder: Reminder) -> dict[str, str]:
     }
 
 
+def _email(work: Round, reminder: Reminder) -> bool | None:
+    request = reminder.request
+    return work.run(
+        f"email:{reminder.pk}",
+        "email",
+        request,
+        request.reference,
+        functools.partial(email, reminder),
+    )
+
+
 def email(reminder: Reminder) -> bool:
-    """One e-mail per reminder; a mail failure is logged, never lost silently:
-    the reminder stays in the app either way, and the clock tries the e-mail
-    again (retry_emails). True if it went out."""
+    """One e-mail per reminder; True if it went out, False if the officer has
+    no address. A mail failure raises: the clock records it (never lost
+    silently), the reminder stays in the app either way, and the next round
+    tries the e-mail again (retry_emails)."""
     if not reminder.user.email:
         return False
     text = text_of(reminder)
-    try:
-        send_mail(f"[Accord] {text[:120]}", text, None, [reminder.user.email])
-    except OSError:
-        log.exception(
-            "reminder e-mail to %s failed; the clock will try again", reminder.user.username
-        )
-        return False
+    send_mail(f"[Accord] {text[:120]}", text, None, [reminder.user.email])
     Reminder.objects.filter(pk=reminder.pk).update(emailed=True)
     return True

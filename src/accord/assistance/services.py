@@ -9,7 +9,17 @@ requesting side's own actions (provide information, accept conditions,
 withdraw, extend, convert, release, close) travel to it as `assistance.action`
 and take effect when it confirms them with `assistance.transition`. So both
 replicas go through the same versions in the same order, whatever crosses on
-the wire at the same moment."""
+the wire at the same moment.
+
+Locks are taken in one order everywhere: the partner's channel (its Peer row)
+before the request, as the inbox does (it locks the sender's Peer row, then the
+handlers lock the request), and the audit head last. A step that will message
+the partner takes the channel first, so a local step racing an incoming message
+on the same request waits instead of deadlocking (docs/assistance.md,
+"Concurrency").
+
+Every public function here is a `refusals_kept` boundary: a refusal raised
+under the request's lock is recorded after that transaction has rolled back."""
 
 from __future__ import annotations
 
@@ -77,6 +87,7 @@ class TransitionRefused(Refused):
     (409), or for what it carries (422). Nothing changed; the refusal is audited."""
 
 
+@audit.refusals_kept()
 def create_request(
     actor: Actor, peer: Peer, data: dict[str, Any], *, ip: str = "", follows: Any = None
 ) -> AssistanceRequest:
@@ -104,8 +115,7 @@ def create_request(
             follows=follows,
             **content_fields(content),
         )
-        request.reference = _next_reference(node.node_id, now)
-        request.save(force_insert=True)
+        _insert_with_reference(request, node.node_id, now)
         if actor.user:
             request.team.add(actor.user)
         write_event(request, "create", "", State.DRAFT, REQUESTING, actor, now, {})
@@ -119,6 +129,7 @@ def create_request(
     return request
 
 
+@audit.refusals_kept()
 def update_draft(
     actor: Actor, request: AssistanceRequest, data: dict[str, Any], *, ip: str = ""
 ) -> AssistanceRequest:
@@ -145,6 +156,28 @@ def update_draft(
     return locked
 
 
+# Two drafts at once may both pick the next free number; the unique constraint
+# decides, and the loser takes the one after. On PostgreSQL the loser's insert
+# waits for the winner's commit, and its retry (READ COMMITTED: a new snapshot
+# per statement) sees the winner's row. Bounded: each failure means another
+# draft took a number, so running out means something else is wrong.
+REFERENCE_ATTEMPTS = 20
+
+
+def _insert_with_reference(request: AssistanceRequest, node_id: str, now: datetime) -> None:
+    for _attempt in range(REFERENCE_ATTEMPTS):
+        request.reference = _next_reference(node_id, now)
+        try:
+            # A savepoint: a collision leaves the outer transaction usable.
+            with transaction.atomic():
+                request.save(force_insert=True)
+            return
+        except IntegrityError:
+            if not AssistanceRequest.objects.filter(reference=request.reference).exists():
+                raise  # some other constraint: a bug to see, not a number to retry
+    raise IntegrityError(f"no free request reference after {REFERENCE_ATTEMPTS} attempts")
+
+
 def _next_reference(node_id: str, now: datetime) -> str:
     prefix = f"{node_id.upper()}-{now.year}-"
     taken = AssistanceRequest.objects.filter(reference__startswith=prefix).count()
@@ -155,6 +188,7 @@ def _next_reference(node_id: str, now: datetime) -> str:
     raise IntegrityError("no free request reference")
 
 
+@audit.refusals_kept()
 def perform(
     actor: Actor,
     request: AssistanceRequest,
@@ -178,7 +212,7 @@ def perform(
     if uploads and action not in ("respond", "respond_partially"):
         _refuse(actor, request, action, _("Only a response carries files."), 422, ip)
     with transaction.atomic():
-        locked = AssistanceRequest.objects.select_for_update().get(pk=request.pk)
+        locked = lock_for_step(request, transition)
         if locked.version != version:
             _refuse(actor, request, action, version_message(version, locked.version), 409, ip)
         if locked.outgoing and not transition.local:
@@ -186,6 +220,15 @@ def perform(
         checked = attachments.attach_files(locked, checked, uploads)
         apply_step(actor, locked, transition, checked, ip)
     return locked
+
+
+def lock_for_step(request: AssistanceRequest, transition: Transition) -> AssistanceRequest:
+    """Lock the request for `transition`, in the one lock order: a step that
+    messages the partner locks the channel (the Peer row) first, as the inbox
+    does before it applies a message to the request. Call inside a transaction."""
+    if not transition.local:
+        federation.lock_peer(request.peer)
+    return AssistanceRequest.objects.select_for_update().get(pk=request.pk)
 
 
 def _check(
@@ -233,8 +276,9 @@ def _enforce(
 def _refuse(
     actor: Actor, request: AssistanceRequest | None, action: str, reason: str, status: int, ip: str
 ) -> NoReturn:
-    """Audit the refusal (outside any transaction, so it survives) and raise."""
-    audit.record(
+    """Refuse, audited: the record is kept even when the refusal rolls back the
+    transaction it is raised in (`audit.refusals_kept`)."""
+    entry = audit.make_entry(
         actor,
         AuditAction.REQUEST_ACTION_REFUSED,
         request,
@@ -248,7 +292,7 @@ def _refuse(
         },
         ip=ip,
     )
-    raise TransitionRefused(str(reason), status)
+    audit.refuse(entry, TransitionRefused(str(reason), status))
 
 
 def apply_step(
@@ -330,6 +374,7 @@ def _ask_partner(
     return request
 
 
+@audit.refusals_kept()
 def record_finding(
     actor: Actor,
     request: AssistanceRequest,
@@ -375,6 +420,7 @@ def record_finding(
     return finding
 
 
+@audit.refusals_kept()
 def add_member(actor: Actor, request: AssistanceRequest, user: User, *, ip: str = "") -> None:
     require(actor, Permission.VIEW_REQUESTS, what="add_member", ip=ip)
     _enforce(actor, policy.ADD_MEMBER, request, ip, audited_as="team")

@@ -104,16 +104,15 @@ def _effects(
     """What a step changes beyond the state; the same on both replicas."""
     if action == "submit" and request.submitted_at is None:
         request.submitted_at = at
-        request.acknowledge_due = deadlines.acknowledge_due(at, request.urgency)
+        request.acknowledge_due = deadlines.on_submission(request, at)
     elif action == "acknowledge" and request.received_at is None:
         request.received_at = at
-        request.decision_due, request.response_due = deadlines.decision_and_response_due(
-            at, request.request_type, request.urgency
-        )
+        request.decision_due, request.response_due = deadlines.on_receipt(request, at)
     elif action == "provide_information":
         _stop_the_clock(request, at)
     if action in DECISIONS and request.decided_at is None:
         request.decided_at = at
+        request.response_due = deadlines.on_decision(request, at)
     if action == "accept_with_conditions":
         request.conditions, request.conditions_accepted = payload["conditions"], False
     elif action == "accept_conditions":

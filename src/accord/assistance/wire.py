@@ -4,11 +4,13 @@ agree on (the tests compare it across nodes)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, Field, SerializerFunctionWrapHandler, model_serializer
 
+from accord.assistance.machine import Transition
 from accord.assistance.models import (
     AssistanceRequest,
     RequestEvent,
@@ -18,7 +20,6 @@ from accord.assistance.types import (
     LINE,
     TEXT,
 )
-from accord.core.text import NulFree
 from accord.federation.kinds import StrictBody
 
 SUBMIT_KIND = "assistance.submit"
@@ -28,25 +29,43 @@ ACTION_REFUSED_KIND = "assistance.action-refused"
 CHUNK_KIND = "assistance.file-chunk"
 
 
-class WireBody(StrictBody, NulFree):
-    """Every assistance.* body: strict (no coercion, no unknown fields), and no
-    text a database cannot keep."""
+def _aware_iso(value: str) -> str:
+    # Kept as sent (both replicas store the same text), but it must parse.
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not an ISO 8601 timestamp") from None
+    if moment.tzinfo is None:
+        raise ValueError("a timestamp needs its UTC offset")
+    return value
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, str_strip_whitespace=True)
+
+Timestamp = Annotated[str, Field(max_length=40), AfterValidator(_aware_iso)]
 
 
-class SubmitBody(WireBody):
+class SubmitBody(StrictBody):
     request_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     reference: str = Field(min_length=1, max_length=80)
     requesting_node: str = Field(min_length=1, max_length=100)
     requested_node: str = Field(min_length=1, max_length=100)
-    created_at: str
+    created_at: Timestamp
     version: int = Field(ge=1)
     content: dict[str, Any]
     events: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+    # The preservation a full request follows (Budapest Art. 29(7): the hold
+    # lasts while it is decided). Optional, and left out when there is none, so
+    # such a body is what a node that predates it sends and accepts.
+    follows: str | None = Field(default=None, pattern=r"^[0-9a-f-]{36}$")
+
+    @model_serializer(mode="wrap")
+    def _leave_out_no_link(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = dump(self)
+        if data.get("follows") is None:
+            data.pop("follows", None)
+        return data
 
 
-class EventBody(WireBody):
+class EventBody(StrictBody):
     version: int = Field(ge=1)
     action: str = Field(max_length=40)
     from_state: str = Field(max_length=32)
@@ -54,17 +73,17 @@ class EventBody(WireBody):
     side: str = Field(pattern=r"^(requesting|requested)$")
     actor_name: str = Field(max_length=300)
     actor_role: str = Field(max_length=32)
-    at: str
+    at: Timestamp
     payload: dict[str, Any]
 
 
-class TransitionBody(WireBody):
+class TransitionBody(StrictBody):
     request_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     event: EventBody
     action_id: str | None = None
 
 
-class ActionBody(WireBody):
+class ActionBody(StrictBody):
     request_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     action_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     action: str = Field(max_length=40)
@@ -74,18 +93,28 @@ class ActionBody(WireBody):
     payload: dict[str, Any]
 
 
-class ActionRefusedBody(WireBody):
+class ActionRefusedBody(StrictBody):
     request_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     action_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     reason: str = Field(max_length=TEXT)
 
 
-class ChunkBody(WireBody):
+class ChunkBody(StrictBody):
     request_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     index: int = Field(ge=0, le=10_000)
     total: int = Field(ge=1, le=10_001)
     data: str = Field(pattern=r"^[A-Za-z0-9+/]*={0,2}$")
+
+
+def check_payload(transition: Transition, payload: dict[str, Any]) -> dict[str, Any]:
+    """A step's payload from the partner, checked against the step's own schema
+    as it travels, strictly: JSON types exactly (a number sent as text is
+    refused; enum values and timestamps are JSON strings), no unknown field,
+    every required one, no NUL. Raises pydantic's ValidationError; returns the
+    payload in the form this node's own steps store it."""
+    schema = transition.sent or transition.payload
+    return schema.model_validate_json(json.dumps(payload), strict=True).model_dump(mode="json")
 
 
 def event_dict(event: RequestEvent) -> dict[str, Any]:
@@ -123,6 +152,7 @@ def submit_body(request: AssistanceRequest) -> SubmitBody:
         version=request.version,
         content=content_of(request),
         events=[event_dict(e) for e in request.events.order_by("version")],
+        follows=str(request.follows_id) if request.follows_id else None,
     )
 
 

@@ -2,15 +2,21 @@
 
 Each event's hash is SHA-256 over the RFC 8785 canonical JSON of its fields and
 the previous event's hash. `record` must run inside the transaction of the change
-it records, so that the event and the change commit or vanish together."""
+it records, so that the event and the change commit or vanish together. A
+refusal is the exception: its change vanishes but its record must not, so it is
+recorded through `refuse` (see `refusals_kept`)."""
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
-from django.db import models, transaction
+from django.db import DatabaseError, models, transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -19,6 +25,8 @@ from accord.core.canonical import canonical_hash
 from accord.core.models import AuditEvent, AuditHead, User
 
 GENESIS_HASH = "0" * 64
+
+log = logging.getLogger(__name__)
 
 
 class AuditAction(models.TextChoices):
@@ -70,7 +78,13 @@ class AuditAction(models.TextChoices):
         "assistance:request:files-deleted",
         _("Response files deleted at the provider's demand"),
     )
+    REQUEST_FOLLOW_UP_FAILED = (
+        "assistance:request:follow-up-failed",
+        _("Follow-up of a converted preservation not drafted as planned"),
+    )
     REMINDER_SEND = "assistance:reminder:send", _("Deadline reminders sent")
+    CLOCK_FAILED = "assistance:clock:failed", _("Timed work failed")
+    CLOCK_RECOVERED = "assistance:clock:recovered", _("Timed work no longer failing")
     DIALOGUE_CHANGE = "dialogue:record:change", _("Dialogue record changed")
     DIALOGUE_SIGN = "dialogue:outcome:sign", _("Outcome proposed or signed")
     DIALOGUE_RECEIVE = "dialogue:record:receive", _("Dialogue update received")
@@ -140,10 +154,27 @@ def record(
     data: dict[str, Any] | None = None,
     ip: str = "",
 ) -> AuditEvent:
+    entry = make_entry(
+        actor, action, target, target_type=target_type, target_id=target_id, data=data, ip=ip
+    )
+    return record_many([entry])[0]
+
+
+def make_entry(
+    actor: Actor,
+    action: AuditAction,
+    target: models.Model | None = None,
+    *,
+    target_type: str = "",
+    target_id: str = "",
+    data: dict[str, Any] | None = None,
+    ip: str = "",
+) -> Entry:
+    """The event `record` would write, to record later (a refusal: `refuse`)."""
     if target is not None:
         target_type = target._meta.label_lower
         target_id = str(target.pk)
-    return record_many([Entry(actor, action, target_type, target_id, data, ip)])[0]
+    return Entry(actor, action, target_type, target_id, data, ip)
 
 
 def record_many(entries: list[Entry]) -> list[AuditEvent]:
@@ -176,6 +207,61 @@ def record_many(entries: list[Entry]) -> list[AuditEvent]:
         if events:
             head.save(update_fields=["seq", "hash"])
     return events
+
+
+# ---------------------------------------------------------------- refusals
+
+# Why refusals are kept this way, and not on a second database connection that
+# commits at once: SQLite has one writer, so a second connection would wait for
+# the refusing transaction's write lock until it times out; on PostgreSQL the
+# refusing transaction may already hold the audit head (it recorded an event
+# before it refused), so the second connection would wait for the first while
+# the first waits for it, a deadlock the database cannot see; and a second
+# connection does not see the uncommitted rows the event names, nor keeps the
+# chain in the order the transactions commit. So the refusal is recorded on the
+# same connection, once every transaction the service opened has rolled back.
+_boundary = threading.local()
+
+
+@contextmanager
+def refusals_kept() -> Iterator[None]:
+    """The service boundary (a context manager, or a decorator on a service
+    function). A refusal raised inside it, however deep in the service's
+    transactions, is recorded when the outermost boundary is left: after the
+    service's own atomic blocks have rolled back, in the caller's transaction
+    (or in autocommit), as if the service had refused before it began."""
+    if getattr(_boundary, "pending", None) is not None:
+        yield  # an inner service: the outermost boundary records
+        return
+    _boundary.pending = []
+    try:
+        yield
+    finally:
+        pending, _boundary.pending = _boundary.pending, None
+        if pending:
+            _record_refusals(pending)
+
+
+def _record_refusals(entries: list[Entry]) -> None:
+    try:
+        record_many(entries)
+    except (DatabaseError, transaction.TransactionManagementError):
+        # The caller's own transaction is broken: the refusal's record cannot be
+        # written on this connection. Say so, and let the original error through.
+        log.exception("could not record %d refusal(s): %s", len(entries), entries)
+
+
+def refuse(entry: Entry, exc: Exception) -> NoReturn:
+    """Record the refusal `entry` so that it survives `exc`, and raise `exc`.
+    Inside a `refusals_kept` boundary the entry waits until the boundary is
+    left; outside one it is recorded now (the caller has opened no transaction
+    of its own that the refusal would roll back)."""
+    pending = getattr(_boundary, "pending", None)
+    if pending is None:
+        record_many([entry])
+    else:
+        pending.append(entry)
+    raise exc
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from django.conf import settings
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
+from accord.core import calendars
 from accord.core.canonical import canonical_bytes, sha256_hex
 
 PROTOCOL_VERSION = 1
@@ -75,6 +76,8 @@ class NodeIdentity:
             "agency": self.agency,
             "protocol_version": PROTOCOL_VERSION,
             "fingerprint": self.fingerprint,
+            # The partner counts the deadlines this node owns in this calendar.
+            "calendar": calendars.here().document(),
             "keys": {
                 "signing": {
                     "algorithm": "Ed25519",

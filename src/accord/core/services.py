@@ -1,6 +1,6 @@
 """The rules for users and roles. Every state change here checks the actor's
 permission, changes state and writes its audit event in one transaction; every
-refusal is audited too (outside that transaction, so it survives the refusal)."""
+refusal is audited too, and the record survives the refusal (`audit.refuse`)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def require(actor: Actor, permission: Permission, *, what: str, ip: str = "") ->
 def deny(actor: Actor, permission: Permission, *, what: str, ip: str = "") -> NoReturn:
     """Audit a missing permission and refuse: the one way every app says no to
     someone who may not act at all (a policy's 403)."""
-    audit.record(
+    entry = audit.make_entry(
         actor,
         AuditAction.ACCESS_DENIED,
         target_type="permission",
@@ -38,7 +38,7 @@ def deny(actor: Actor, permission: Permission, *, what: str, ip: str = "") -> No
         data={"what": what},
         ip=ip,
     )
-    raise PermissionDenied(_("You do not have permission to do this."))
+    audit.refuse(entry, PermissionDenied(_("You do not have permission to do this.")))
 
 
 def enforce(actor: Actor, action: Action, obj: User | None = None, *, ip: str = "") -> None:
@@ -164,14 +164,14 @@ def set_language(user: User, language: str, *, ip: str = "") -> User:
 
 def change_password(user: User, old_password: str, new_password: str, *, ip: str = "") -> None:
     if not user.check_password(old_password):
-        audit.record(
+        entry = audit.make_entry(
             Actor.of(user),
             AuditAction.ACCESS_DENIED,
             user,
             data={"what": "change_password", "reason": "wrong current password"},
             ip=ip,
         )
-        raise ValidationError(_("Your current password is not correct."))
+        audit.refuse(entry, ValidationError(_("Your current password is not correct.")))
     password_validation.validate_password(new_password, user=user)
     with transaction.atomic():
         user.set_password(new_password)

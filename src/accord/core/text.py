@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, model_validator
 
@@ -21,11 +21,15 @@ def has_nul(value: Any) -> bool:
 
 class NulFree(BaseModel):
     """A schema whose input may hold no NUL character anywhere (see has_nul):
-    the same refusal on SQLite and PostgreSQL, before anything is stored."""
+    the same refusal on SQLite and PostgreSQL, before anything is stored.
 
-    @model_validator(mode="before")
-    @classmethod
-    def no_nul(cls, data: Any) -> Any:
-        if has_nul(data):
+    It looks at the validated fields, not at the raw input: a validator that
+    ran first would hand the fields on as Python values, and strict JSON
+    validation (a timestamp or an enum value as a JSON string) would then
+    refuse them."""
+
+    @model_validator(mode="after")
+    def no_nul(self) -> Self:
+        if has_nul(self.model_dump()):
             raise ValueError("text may not contain NUL characters")
-        return data
+        return self

@@ -14,7 +14,7 @@ from accord.dialogue.services import commitments, dialogues, disagreements, outc
 from accord.federation import kinds
 
 # Each kind, its body, and the service function that applies it.
-HANDLERS: tuple[tuple[str, type[wire.Wire], Callable[[Any, Any], object]], ...] = (
+HANDLERS: tuple[tuple[str, type[kinds.StrictBody], Callable[[Any, Any], object]], ...] = (
     (wire.DIALOGUE_KIND, wire.DialogueBody, dialogues.apply_partner_dialogue),
     (wire.ROUND_KIND, wire.RoundBody, dialogues.apply_partner_round),
     (wire.DELEGATION_KIND, wire.DelegationBody, dialogues.apply_partner_delegation),

@@ -138,7 +138,8 @@ def enforce(actor: Actor, action: Action, obj: Any = None, *, ip: str = "") -> N
 def refuse(
     actor: Actor, action: Action, refusal: Refusal, target: Any = None, ip: str = ""
 ) -> NoReturn:
-    audit.record(
+    """Refuse, audited; the record survives the refusal (`audit.refuse`)."""
+    entry = audit.make_entry(
         actor,
         AuditAction.DIALOGUE_REFUSED,
         target,
@@ -146,4 +147,4 @@ def refuse(
         data={"what": action.value, "reason": refusal.reason},
         ip=ip,
     )
-    raise NotYours.of(refusal)
+    audit.refuse(entry, NotYours.of(refusal))

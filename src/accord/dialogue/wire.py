@@ -1,14 +1,14 @@
 """The dialogue.* message kinds on the wire: each body's strict schema, and the
-builders that make a body from what this node holds. Unknown fields and NUL
-characters are refused before any handler runs."""
+builders that make a body from what this node holds. Every body is a strict
+`kinds.StrictBody`: unknown fields, coerced types and NUL characters are
+refused before any handler runs."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import Field, Strict
 
-from accord.core.text import NulFree
 from accord.dialogue.fields import TEXT
 from accord.dialogue.models import (
     Commitment,
@@ -37,38 +37,42 @@ UUID_RE = r"^[0-9a-f-]{36}$"
 ISO_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$"  # fields.now_iso()
 
 
-class Wire(StrictBody, NulFree):
-    # Lax about types (a topic arrives as its string value), strict about fields.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+# A choice arrives as its value, a JSON string, where strict mode wants the
+# enum member itself: these fields take the value, and nothing but a value of
+# their enum (not a number, not an unknown word). The wire format is unchanged.
+TrackValue = Annotated[Track, Strict(False)]
+TopicValue = Annotated[Topic, Strict(False)]
+DisagreementStatusValue = Annotated[DisagreementStatus, Strict(False)]
+CommitmentStatusValue = Annotated[CommitmentStatus, Strict(False)]
 
 
-class DialogueBody(Wire):
+class DialogueBody(StrictBody):
     id: str = Field(pattern=UUID_RE)
-    track: Track
+    track: TrackValue
     title_en: str = Field(min_length=1, max_length=300)
     title_zh: str = Field(min_length=1, max_length=300)
     author_node: str
     created_at: str
 
 
-class RoundBody(Wire):
+class RoundBody(StrictBody):
     id: str = Field(pattern=UUID_RE)
     dialogue_id: str = Field(pattern=UUID_RE)
     number: int = Field(ge=1)
     date: str
     venue_en: str = Field(max_length=300)
     venue_zh: str = Field(max_length=300)
-    topics: list[Topic] = Field(max_length=20)
+    topics: list[TopicValue] = Field(max_length=20)
     documents: list[dict[str, str]] = Field(max_length=100)
 
 
-class DelegationBody(Wire):
+class DelegationBody(StrictBody):
     round_id: str = Field(pattern=UUID_RE)
     node: str
     people: list[dict[str, Any]] = Field(max_length=200)
 
 
-class SignatureBlock(Wire):
+class SignatureBlock(StrictBody):
     node: str
     signer_name: str = Field(max_length=300)
     signer_title: str = Field(max_length=300)
@@ -77,10 +81,10 @@ class SignatureBlock(Wire):
     signature: str = Field(max_length=100)
 
 
-class OutcomeBody(Wire):
+class OutcomeBody(StrictBody):
     id: str = Field(pattern=UUID_RE)
     round_id: str = Field(pattern=UUID_RE)
-    topic: Topic
+    topic: TopicValue
     author_node: str
     created_at: str
     version: int = Field(ge=1)
@@ -90,18 +94,18 @@ class OutcomeBody(Wire):
     signature: SignatureBlock
 
 
-class SignatureBody(Wire):
+class SignatureBody(StrictBody):
     outcome_id: str = Field(pattern=UUID_RE)
     version: int = Field(ge=1)
     content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     signature: SignatureBlock
 
 
-class DisagreementBody(Wire):
+class DisagreementBody(StrictBody):
     id: str = Field(pattern=UUID_RE)
     dialogue_id: str = Field(pattern=UUID_RE)
     round_id: str | None = None
-    topic: Topic
+    topic: TopicValue
     issue_en: str = Field(min_length=1, max_length=TEXT)
     issue_zh: str = Field(max_length=TEXT)
     author_node: str
@@ -110,7 +114,7 @@ class DisagreementBody(Wire):
     actor_name: str = Field(max_length=300)
 
 
-class PositionBody(Wire):
+class PositionBody(StrictBody):
     disagreement_id: str = Field(pattern=UUID_RE)
     node: str
     text_en: str = Field(min_length=1, max_length=TEXT)
@@ -119,23 +123,23 @@ class PositionBody(Wire):
     actor_name: str = Field(max_length=300)
 
 
-class StatusBody(Wire):
+class StatusBody(StrictBody):
     disagreement_id: str = Field(pattern=UUID_RE)
-    status: DisagreementStatus
+    status: DisagreementStatusValue
     at: str = Field(pattern=ISO_UTC)  # compared as text: one exact format
     node: str
     actor_name: str = Field(max_length=300)
     note: str = Field(max_length=TEXT)
 
 
-class CommitmentBody(Wire):
+class CommitmentBody(StrictBody):
     id: str = Field(pattern=UUID_RE)
     outcome_id: str = Field(pattern=UUID_RE)
     title_en: str = Field(min_length=1, max_length=500)
     title_zh: str = Field(max_length=500)
     owner_node: str
     due_date: str
-    status: CommitmentStatus
+    status: CommitmentStatusValue
     indicators: list[dict[str, Any]] = Field(max_length=10)
     author_node: str
     updated_at: str = Field(max_length=40)

@@ -85,7 +85,15 @@ def _already_received(envelopes: list) -> dict[str, InboxMessage]:
 
 def _check_envelope(document: Any, now: datetime, peers: dict[str, Peer]) -> tuple[Envelope, Peer]:
     """Every check before applying, in the order of DESIGN.md. A sender's peer
-    row is locked on first sight and kept for the rest of the batch."""
+    row is locked on first sight and kept for the rest of the batch.
+
+    That lock comes first in the one lock order (outbox.lock_peer): the
+    channel, then the items the handlers lock (a request, a commitment), then
+    the audit head. A local change that will message this peer takes the same
+    row before its item, so it and this batch never wait on each other in a
+    circle. (Across a batch the handlers take items after earlier messages
+    touched the audit head; that is safe because nobody holds a shared item
+    without holding its channel first.)"""
     try:
         envelope = Envelope.parse(document)
     except EnvelopeError as exc:

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from accord.core.text import NulFree
 
 
 class Refusal(Exception):
@@ -20,8 +22,11 @@ class Refusal(Exception):
         self.reason = reason
 
 
-class StrictBody(BaseModel):
-    """Base for every body schema: unknown fields are an error, not ignored."""
+class StrictBody(NulFree):
+    """Base for every body schema, of every app: unknown fields are an error,
+    not ignored; no type is coerced (a number sent as text is refused); a body
+    cannot change once built; and no NUL character anywhere, so both databases
+    refuse the same bodies (PostgreSQL cannot keep one)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 

@@ -25,6 +25,9 @@ class Peer(models.Model):
     previous_signing_key = models.CharField(max_length=64, blank=True)
     encryption_key = models.CharField(max_length=64)
     fingerprint = models.CharField(_("fingerprint"), max_length=64)
+    # The working calendar its identity document publishes (accord.core.calendars):
+    # the deadlines the peer owns are counted in it.
+    calendar = models.JSONField(default=dict, blank=True)
     added_at = models.DateTimeField(_("added"), auto_now_add=True)
     active = models.BooleanField(_("active"), default=True)
     # After this node rotates its keys: keep signing for this peer with the

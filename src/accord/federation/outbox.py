@@ -23,6 +23,19 @@ from accord.federation.envelope import Envelope, body_sha256, format_time, seal_
 from accord.federation.models import OutboxMessage, Peer
 
 
+def lock_peer(peer: Peer) -> Peer:
+    """Lock the channel to `peer` (its row) and return it fresh.
+
+    The one lock order (docs/assistance.md, "Concurrency"): the Peer row
+    first, then the item a message is about (a request, a commitment), then the
+    audit head. The inbox locks the sender's row before any handler touches an
+    item; a local change that will message the partner must take this lock
+    before it locks its item, or it and an incoming message on the same item
+    each hold what the other waits for. Taking it again later in the same
+    transaction (as `enqueue` does) costs nothing."""
+    return Peer.objects.select_for_update().get(pk=peer.pk)
+
+
 def enqueue(
     peer: Peer, kind: str, body: kinds.StrictBody, *, in_reply_to: str | None = None
 ) -> OutboxMessage:
@@ -32,7 +45,7 @@ def enqueue(
         raise RuntimeError("enqueue must run inside the transaction of the change it reports")
     if kinds.get(kind) is None:
         raise ValueError(f"unknown message kind {kind!r}")
-    locked = Peer.objects.select_for_update().get(pk=peer.pk)
+    locked = lock_peer(peer)
     if not locked.active:
         raise ValidationError(_("%(node)s is not an active peer.") % {"node": locked.node_id})
     return _enqueue_locked(locked, kind, body.model_dump(mode="json"), in_reply_to)
@@ -77,7 +90,7 @@ def enqueue_many(peer: Peer, kind: str, bodies: Sequence[kinds.StrictBody]) -> l
     """Queue several messages of one change with one lock on the channel."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("enqueue_many must run inside the transaction of the change")
-    locked = Peer.objects.select_for_update().get(pk=peer.pk)
+    locked = lock_peer(peer)
     if not locked.active:
         raise ValidationError(_("%(node)s is not an active peer.") % {"node": locked.node_id})
     node = this_node()

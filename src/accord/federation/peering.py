@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
+from accord.core.calendars import Calendar, CalendarError
 from accord.core.canonical import canonical_bytes
 from accord.core.identity import NODE_ID_PATTERN, key_fingerprint, this_node
 from accord.federation.envelope import b64decode, b64encode
@@ -81,6 +82,16 @@ def verify_identity(document: dict, fingerprint: str) -> tuple[bytes, bytes]:
     return signing, encryption
 
 
+def published_calendar(document: dict) -> Calendar:
+    """The working calendar the peer publishes (none: UTC, weekends only)."""
+    try:
+        return Calendar.from_document(document.get("calendar"))
+    except CalendarError as exc:
+        raise ValidationError(
+            _("The peer's calendar is not valid: %(error)s") % {"error": exc}
+        ) from None
+
+
 def add_peer(actor: Actor, url: str, fingerprint: str, *, ip: str = "") -> Peer:
     enforce(actor, Action.ADD_PEER, ip=ip)
     expected = normalise_fingerprint(fingerprint)
@@ -88,6 +99,7 @@ def add_peer(actor: Actor, url: str, fingerprint: str, *, ip: str = "") -> Peer:
         raise ValidationError(_("The peer's address must start with http:// or https://."))
     document = fetch_identity(url)
     signing, encryption = verify_identity(document, expected)
+    calendar = published_calendar(document)
     node_id = document["node_id"]
     if node_id == this_node().node_id:
         raise ValidationError(_("That address is this node itself."))
@@ -105,6 +117,7 @@ def add_peer(actor: Actor, url: str, fingerprint: str, *, ip: str = "") -> Peer:
         peer.signing_key = b64encode(signing)
         peer.encryption_key = b64encode(encryption)
         peer.fingerprint = expected
+        peer.calendar = calendar.document()
         peer.active = True
         peer.blocked = False
         peer.save()

@@ -61,19 +61,19 @@ def allowed(user: User | None, action: Action, obj: Peer | None = None) -> Refus
 def enforce(
     actor: Actor, action: Action, obj: Peer | None = None, *, what: str = "", ip: str = ""
 ) -> None:
-    """The services' door, called before their transaction so the record of a
-    refusal survives it: a missing permission is audited and raised as
-    PermissionDenied, a refusal for the channel's state as ChannelRefused."""
+    """The services' door: a missing permission is audited and raised as
+    PermissionDenied, a refusal for the channel's state as ChannelRefused; the
+    record survives the refusal (`audit.refuse`)."""
     if not may(actor, PERMISSIONS[action]):
         deny(actor, PERMISSIONS[action], what=what or action.value, ip=ip)
     refusal = allowed(actor.user, action, obj)
     if refusal is None:
         return
-    audit.record(
+    entry = audit.make_entry(
         actor,
         AuditAction.ACCESS_DENIED,
         obj,
         data={"what": what or action.value, "reason": refusal.reason},
         ip=ip,
     )
-    raise ChannelRefused.of(refusal)
+    audit.refuse(entry, ChannelRefused.of(refusal))

@@ -14,6 +14,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accord.core.audit import Actor
+from accord.core.clockwork import open_failures
+from accord.core.models import AuditEvent
 from accord.core.policy import offered
 from accord.core.signals import client_ip
 from accord.federation import inbox as receiving
@@ -76,6 +78,8 @@ def channel(request: SignedInRequest) -> HttpResponse:
         "received": InboxMessage.objects.restrict(user)
         .select_related("peer")
         .order_by("-received_at", "-seq")[:20],
+        # Timed work that fails (a hold whose peer was removed): from the audit log.
+        "clock_failures": open_failures(AuditEvent.objects.restrict(user))[:50],
     }
     return render(request, "federation/channel.html", context)
 

@@ -1,5 +1,11 @@
 """Commitments attached to an outcome: owed by one side, reported on only by
-the side that owes them, and measured against indicators."""
+the side that owes them, and measured against indicators.
+
+A commitment's history is the record both sides hold of every report: it only
+grows. A report here rewrites it under the commitment's row lock (taken after
+the channel's, the one lock order: docs/assistance.md, "Concurrency"), so two
+reports at once both land; a partner's message may append to the history this
+node holds, never drop or change an entry of it."""
 
 from __future__ import annotations
 
@@ -97,30 +103,37 @@ def set_commitment_status(
     enforce(actor, Action.REPORT_COMMITMENT, item, ip=ip)
     if status not in CommitmentStatus.values:
         raise ValidationError(_("Unknown status."))
+    note = clean_text(note, _("Note"), required=False)
+    peer = item.outcome.round.dialogue.peer
     at = now_iso()
     with transaction.atomic():
-        item.status, item.updated_at = status, at
-        item.history = [
-            *item.history,
+        federation.lock_peer(peer)
+        # Read the history under the lock: a report committed since `item` was
+        # loaded stays in it.
+        locked = Commitment.objects.select_for_update().get(pk=item.pk)
+        locked.status, locked.updated_at = status, at
+        locked.history = [
+            *locked.history,
             {
                 "at": at,
-                "node": item.owner_node,
+                "node": locked.owner_node,
                 "status": status,
                 "by": actor_name(actor),
-                "note": clean_text(note, _("Note"), required=False),
+                "note": note,
             },
         ]
-        item.save()
+        locked.save(update_fields=["status", "updated_at", "history"])
         federation.publish(
             actor,
-            item.outcome.round.dialogue.peer,
+            peer,
             wire.COMMITMENT_KIND,
-            wire.commitment_body(item),
+            wire.commitment_body(locked),
             action=AuditAction.DIALOGUE_CHANGE,
-            target=item,
+            target=locked,
             data={"what": "commitment-status", "status": status},
             ip=ip,
         )
+    item.status, item.updated_at, item.history = locked.status, locked.updated_at, locked.history
     return item
 
 
@@ -128,8 +141,9 @@ def set_commitment_status(
 
 
 def apply_partner_commitment(peer: Peer, body: wire.CommitmentBody) -> Commitment:
-    """A commitment the partner created, or its report on one it owes."""
-    found = Commitment.objects.filter(pk=body.id).first()
+    """A commitment the partner created, or its report on one it owes. The
+    inbox holds the channel's lock; the commitment's is taken next."""
+    found = Commitment.objects.select_for_update().filter(pk=body.id).first()
     if found is None:
         require_author(peer, body.author_node, "a new commitment")
         outcome = Outcome.objects.filter(pk=body.outcome_id, round__dialogue__peer=peer).first()
@@ -153,6 +167,11 @@ def apply_partner_commitment(peer: Peer, body: wire.CommitmentBody) -> Commitmen
             raise kinds.Refusal("invalid_body: " + " ".join(exc.messages)) from None
     elif found.owner_node != peer.node_id:
         raise kinds.Refusal("not_owner: only the side that owes a commitment reports on it")
+    elif body.history[: len(found.history)] != found.history:
+        raise kinds.Refusal(
+            "history_rewritten: a report may add to the commitment's history, "
+            "not drop or change what it holds"
+        )
     found.status, found.updated_at, found.history = body.status, body.updated_at, body.history
     found.save()
     received(peer, found, "commitment")

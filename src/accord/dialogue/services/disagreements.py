@@ -140,6 +140,7 @@ def set_disagreement_status(
         note=clean_text(note, _("Note"), required=False),
     )
     with transaction.atomic():
+        federation.lock_peer(item.dialogue.peer)  # the one lock order: the channel, then the item
         locked = Disagreement.objects.select_for_update().get(pk=item.pk)
         _apply_status(locked, body)
         federation.publish(

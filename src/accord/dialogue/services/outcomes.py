@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accord.core.audit import Actor, AuditAction
+from accord.core.audit import Actor, AuditAction, refusals_kept
 from accord.core.identity import this_node
 from accord.dialogue import signing, wire
 from accord.dialogue.fields import actor_name, clean_text
@@ -73,6 +73,7 @@ def amend_outcome(
     text_en = clean_text(text_en, _("Text (English)"))
     text_zh = clean_text(text_zh, _("Text (Chinese)"))
     with transaction.atomic():
+        federation.lock_peer(outcome.round.dialogue.peer)  # the channel, then the item
         locked = Outcome.objects.select_for_update().get(pk=outcome.pk)
         return _new_version(actor, locked, text_en, text_zh, signer_title, ip)
 
@@ -105,31 +106,32 @@ def _new_version(
     return version
 
 
+@refusals_kept()
 def sign_outcome(
     actor: Actor, outcome: Outcome, version_number: int, signer_title: str = "", *, ip: str = ""
 ) -> OutcomeSignature:
     """This node's authorised official co-signs the version it has read."""
     require_permission(actor, Action.SIGN_OUTCOME, ip=ip)
+    peer = outcome.round.dialogue.peer
     with transaction.atomic():
+        federation.lock_peer(peer)  # the one lock order: the channel, then the item
         version = outcome.versions.select_for_update().filter(version=version_number).first()
         if version is None:
             raise ValidationError(_("No such version."))
         refusal = check(Action.SIGN_OUTCOME, version)
-        if refusal is None:
-            signature = _sign(version, actor, signer_title)
-            federation.publish(
-                actor,
-                outcome.round.dialogue.peer,
-                wire.SIGNATURE_KIND,
-                wire.signature_body(outcome, version, signature),
-                action=AuditAction.DIALOGUE_SIGN,
-                target=outcome,
-                data={"what": "sign", "version": version.version, "sha256": version.content_sha256},
-                ip=ip,
-            )
-    if refusal is not None:
-        # Refused after the transaction: raising inside it would roll back the refusal's audit.
-        refuse(actor, Action.SIGN_OUTCOME, refusal, outcome, ip)
+        if refusal is not None:
+            refuse(actor, Action.SIGN_OUTCOME, refusal, outcome, ip)  # kept: refusals_kept
+        signature = _sign(version, actor, signer_title)
+        federation.publish(
+            actor,
+            peer,
+            wire.SIGNATURE_KIND,
+            wire.signature_body(outcome, version, signature),
+            action=AuditAction.DIALOGUE_SIGN,
+            target=outcome,
+            data={"what": "sign", "version": version.version, "sha256": version.content_sha256},
+            ip=ip,
+        )
     return signature
 
 

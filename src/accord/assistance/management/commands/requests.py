@@ -191,3 +191,5 @@ class Command(BaseCommand):
             raise CommandError("--at needs a time zone, like +00:00")
         result = clock.tick(moment)
         self.stdout.write(f"{result.lapsed} holds lapsed, {result.reminders} reminders sent")
+        if result.failed:
+            self.stderr.write(f"{result.failed} items failed (audited); the next tick retries them")

@@ -19,8 +19,17 @@ class Command(BaseCommand):
     @staticmethod
     def _requests(assistance: Any, sync: Any) -> None:
         result = assistance.tick()
-        if result.lapsed or result.reminders:
-            log.info("clock: %s holds lapsed, %s reminders", result.lapsed, result.reminders)
+        if result.lapsed or result.reminders or result.emails:
+            log.info(
+                "clock: %s holds lapsed, %s reminders, %s e-mails retried",
+                result.lapsed,
+                result.reminders,
+                result.emails,
+            )
+        if result.failed:
+            # Each failure is audited and shown on the Federation page; the
+            # items are tried again next round.
+            log.warning("clock: %s items failed; retrying next round", result.failed)
 
     @staticmethod
     def _intel(assistance: Any, sync: Any) -> None:
