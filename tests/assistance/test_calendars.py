@@ -16,15 +16,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from accord.assistance import deadlines, services
+from accord.assistance import deadlines
 from accord.assistance.models import AssistanceRequest, State
 from accord.core import calendars
-from accord.core.audit import Actor
 from accord.core.calendars import Calendar, CalendarError
 from accord.core.roles import Role
 from accord.federation.models import Peer
 from accord.federation.peering import published_calendar
-from tests.assistance.flow import request_body
+from tests.assistance.arrivals import submitted
 
 NEW_YORK, BEIJING = ZoneInfo("America/New_York"), ZoneInfo("Asia/Shanghai")
 US = Calendar("America/New_York", "US")
@@ -224,17 +223,7 @@ def test_a_submitted_request_is_due_in_the_partners_calendar_and_shown_in_both_z
         fingerprint="0" * 64,
         calendar=CN.document(),
     )
-    body = request_body("data_order", peer.node_id)
-    body.pop("peer")
-    request = services.create_request(Actor.of(users[Role.INVESTIGATOR]), peer, body)
-    for role, step in (
-        (Role.INVESTIGATOR, "send_for_validation"),
-        (Role.PROSECUTOR, "validate"),
-        (Role.CENTRAL_AUTHORITY, "submit"),
-    ):
-        request.refresh_from_db()
-        services.perform(Actor.of(users[role]), request, step, version=request.version)
-    request.refresh_from_db()
+    request = submitted(users, peer)
     due = request.acknowledge_due
     assert due == deadlines.acknowledge_due(request.submitted_at, "standard", CN)
     page = client_for(Role.CENTRAL_AUTHORITY).get(reverse("assistance:detail", args=[request.pk]))

@@ -21,12 +21,12 @@ from accord.assistance import clock, inbound, reminders, services, wire
 from accord.assistance.models import AssistanceRequest, Reminder
 from accord.core import identity
 from accord.core.audit import Actor, AuditAction
-from accord.core.identity import this_node
 from accord.core.models import AuditEvent
 from accord.core.roles import Role
 from accord.federation import peering
 from accord.federation.models import Peer
-from tests.assistance.flow import Officers, Pair, request_body
+from tests.assistance.arrivals import arrive
+from tests.assistance.flow import Officers, Pair
 from tests.live import ensure_peered, wait_until
 
 pytestmark = pytest.mark.django_db
@@ -55,33 +55,6 @@ def partners(monkeypatch) -> Callable[[str], Peer]:
         return peering.add_peer(OPERATOR, url, documents[url]["fingerprint"])
 
     return add
-
-
-def arrive(users, peer: Peer, request_type: str, follows: AssistanceRequest | None = None):
-    """A request as it arrives from the partner: drafted, validated and
-    submitted there (here built with the same services), then received."""
-    body = request_body(request_type, peer.node_id)
-    body.pop("peer")
-    draft = services.create_request(Actor.of(users[Role.INVESTIGATOR]), peer, body)
-    for role, step in (
-        (Role.INVESTIGATOR, "send_for_validation"),
-        (Role.PROSECUTOR, "validate"),
-        (Role.CENTRAL_AUTHORITY, "submit"),
-    ):
-        draft.refresh_from_db()
-        services.perform(Actor.of(users[role]), draft, step, version=draft.version)
-    draft.refresh_from_db()
-    sent = wire.submit_body(draft).model_copy(
-        update={
-            "request_id": str(uuid.uuid4()),
-            "reference": f"{peer.node_id.upper()}-{uuid.uuid4().hex[:6]}",
-            "requesting_node": peer.node_id,
-            "requested_node": this_node().node_id,
-            "follows": str(follows.pk) if follows else None,
-        }
-    )
-    inbound.receive_submit(peer, sent)
-    return AssistanceRequest.objects.get(pk=sent.request_id)
 
 
 def steps(users, request: AssistanceRequest, *names: str) -> AssistanceRequest:

@@ -15,13 +15,12 @@ from django.utils import timezone
 
 from accord.assistance import clock, inbound, services, wire
 from accord.assistance.deadlines import deadlines_of
-from accord.assistance.models import AssistanceRequest, Reminder
+from accord.assistance.models import Reminder
 from accord.core.audit import Actor
-from accord.core.identity import this_node
 from accord.core.models import AuditEvent
 from accord.core.roles import Role
 from accord.federation.models import OutboxMessage, Peer
-from tests.assistance.flow import request_body
+from tests.assistance.arrivals import arrive
 
 pytestmark = pytest.mark.django_db
 
@@ -51,34 +50,8 @@ def officer_with_mail(users, settings):
     return officer
 
 
-def incoming(users, peer, request_type: str = "data_order", **overrides) -> AssistanceRequest:
-    """A request as it arrives from the partner: drafted, validated and
-    submitted there (here built with the same services), then received."""
-    body = request_body(request_type, peer.node_id, **overrides)
-    body.pop("peer")
-    draft = services.create_request(Actor.of(users[Role.INVESTIGATOR]), peer, body)
-    for role, step in (
-        (Role.INVESTIGATOR, "send_for_validation"),
-        (Role.PROSECUTOR, "validate"),
-        (Role.CENTRAL_AUTHORITY, "submit"),
-    ):
-        draft.refresh_from_db()
-        services.perform(Actor.of(users[role]), draft, step, version=draft.version)
-    draft.refresh_from_db()
-    body = wire.submit_body(draft).model_copy(
-        update={
-            "request_id": str(uuid.uuid4()),
-            "reference": f"CN.CLOCK-{uuid.uuid4().hex[:6]}",
-            "requesting_node": peer.node_id,
-            "requested_node": this_node().node_id,
-        }
-    )
-    inbound.receive_submit(peer, body)
-    return AssistanceRequest.objects.get(pk=body.request_id)
-
-
 def test_reminders_go_out_at_half_four_fifths_and_the_whole_of_a_deadline(users, peer):
-    request = incoming(users, peer)
+    request = arrive(users, peer)
     start, due = request.submitted_at, request.acknowledge_due
     span = due - start
     assert clock.tick(start + span * 0.4).reminders == 0
@@ -93,7 +66,7 @@ def test_reminders_go_out_at_half_four_fifths_and_the_whole_of_a_deadline(users,
 
 
 def test_a_met_deadline_reminds_nobody(users, peer):
-    request = incoming(users, peer)
+    request = arrive(users, peer)
     services.perform(
         Actor.of(users[Role.CENTRAL_AUTHORITY]), request, "acknowledge", version=request.version
     )
@@ -106,7 +79,7 @@ def test_reminders_are_emailed_when_mail_is_configured(
     users, peer, officer_with_mail, django_capture_on_commit_callbacks
 ):
     officer = officer_with_mail
-    request = incoming(users, peer)
+    request = arrive(users, peer)
     with django_capture_on_commit_callbacks(execute=True):
         clock.tick(request.acknowledge_due + timedelta(minutes=1))
     assert len(mail.outbox) == 3  # 50, 80 and 100 % all passed
@@ -116,7 +89,7 @@ def test_reminders_are_emailed_when_mail_is_configured(
 
 
 def test_a_preservation_hold_lapses_when_its_time_is_up(users, peer):
-    request = incoming(users, peer, "preservation")
+    request = arrive(users, peer, "preservation")
     officer = Actor.of(users[Role.CENTRAL_AUTHORITY])
     for step in ("acknowledge", "start_screening", "accept", "preserve"):
         request.refresh_from_db()
@@ -136,7 +109,7 @@ def test_a_preservation_hold_lapses_when_its_time_is_up(users, peer):
 
 
 def test_a_hold_shorter_than_sixty_days_is_refused(users, peer):
-    request = incoming(users, peer, "preservation")
+    request = arrive(users, peer, "preservation")
     officer = Actor.of(users[Role.CENTRAL_AUTHORITY])
     for step in ("acknowledge", "start_screening", "accept"):
         request.refresh_from_db()
@@ -155,7 +128,7 @@ def test_a_hold_shorter_than_sixty_days_is_refused(users, peer):
 def test_opening_the_request_reads_its_reminders(users, peer, client_for):
     from django.urls import reverse
 
-    request = incoming(users, peer)
+    request = arrive(users, peer)
     clock.tick(request.acknowledge_due + timedelta(minutes=1))
     client = client_for(Role.CENTRAL_AUTHORITY)
     listed = client.get("/api/v1/assistance/reminders").json()
@@ -169,7 +142,7 @@ def test_opening_the_request_reads_its_reminders(users, peer, client_for):
 
 def test_waiting_for_asked_information_stops_the_clock(users, peer):
     """Deadlines move by the time the requested side waited for the answers."""
-    request = incoming(users, peer)
+    request = arrive(users, peer)
     officer = Actor.of(users[Role.CENTRAL_AUTHORITY])
     for step, payload in (
         ("acknowledge", {}),
@@ -206,7 +179,7 @@ def test_waiting_for_asked_information_stops_the_clock(users, peer):
 
 
 def test_the_end_of_a_postponement_reminds_the_requested_side(users, peer):
-    request = incoming(users, peer)
+    request = arrive(users, peer)
     officer = Actor.of(users[Role.CENTRAL_AUTHORITY])
     until = (timezone.now() + timedelta(days=10)).date()
     postponement = {
@@ -238,7 +211,7 @@ def test_a_reminder_email_that_failed_is_sent_by_a_later_round(
     users, peer, officer_with_mail, django_capture_on_commit_callbacks, monkeypatch
 ):
     officer = officer_with_mail
-    request = incoming(users, peer)
+    request = arrive(users, peer)
     from accord.assistance import reminders
 
     def down(*args, **kwargs):
