@@ -131,6 +131,8 @@ FEDERATION_LEASE_SECONDS = env_int(
 TAXII_MAX_CONTENT_LENGTH = env_int("ACCORD_TAXII_MAX_CONTENT", 10 * 1_048_576, minimum=65_536)
 # How often `accord serve`'s clock runs timed work (holds lapsing, reminders).
 CLOCK_SECONDS = env_int("ACCORD_CLOCK_SECONDS", 60, minimum=1)
+# How often each peer is sent the digest of the replicas it shares (federation.replicas).
+RECONCILE_MINUTES = env_int("ACCORD_RECONCILE_MINUTES", 60, minimum=1)
 # Chromium prints the request form to PDF (Debian's package; `make` installs it).
 CHROMIUM = env_str("ACCORD_CHROMIUM", "/usr/bin/chromium")
 # Deadline reminders go by e-mail too when an SMTP server is configured.

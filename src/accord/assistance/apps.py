@@ -9,5 +9,6 @@ class AssistanceConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the assistance.* message kinds with the federation channel,
+        # requests as replicated items (federation.replicas),
         # and the request workflow's indicators for the dialogue.
-        from accord.assistance import inbound, indicators  # noqa: F401
+        from accord.assistance import inbound, indicators, replica  # noqa: F401

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import base64
 
-from accord.federation import kinds, notes, rotation
+from accord.federation import kinds, notes, replicas, rotation
 from accord.federation.wire import (
+    ASK_KIND,
+    DIGEST_KIND,
     NOTE_KIND,
     PING_KIND,
     ROTATION_KIND,
+    SNAPSHOT_KIND,
+    AskBody,
+    DigestBody,
     NoteBody,
     PingBody,
     RotationBody,
+    SnapshotBody,
 )
 
 
@@ -36,3 +42,18 @@ def receive_rotation(context: kinds.InboundContext, body: RotationBody) -> None:
     if len(signing) != 32 or len(encryption) != 32:
         raise kinds.Refusal("invalid_body: keys must be 32 bytes")
     rotation.accept_peer_keys(context.peer, body)
+
+
+@kinds.register(DIGEST_KIND, DigestBody)
+def receive_digest(context: kinds.InboundContext, body: DigestBody) -> None:
+    replicas.receive_digest(context.peer, body)
+
+
+@kinds.register(ASK_KIND, AskBody)
+def receive_ask(context: kinds.InboundContext, body: AskBody) -> None:
+    replicas.receive_ask(context.peer, body)
+
+
+@kinds.register(SNAPSHOT_KIND, SnapshotBody)
+def receive_snapshot(context: kinds.InboundContext, body: SnapshotBody) -> None:
+    replicas.receive_snapshot(context.peer, body)

@@ -49,6 +49,8 @@ class Peer(models.Model):
     last_delivery_at = models.DateTimeField(_("last delivery"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # When this node last sent the peer the digest of their shared items (replicas).
+    reconciled_at = models.DateTimeField(null=True, blank=True)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -195,3 +197,39 @@ class Note(models.Model):
         ):
             return Q()
         return Q(pk__in=[])
+
+
+class Divergence(models.Model):
+    """An item this node holds with a peer whose copy differs from the owner's
+    (federation.replicas): listed until the owner's snapshot repairs it or a
+    later digest finds the two copies equal again."""
+
+    class Status(models.TextChoices):
+        FOUND = "found", _("Differed from the owner's copy")
+        ASKED = "asked", _("Waiting for the owner's copy")
+        ABSENT = "absent", _("The owner does not hold it")
+        UNREPAIRED = "unrepaired", _("The owner's copy could not be applied")
+        DISPUTED = "disputed", _("The two nodes disagree on its owner")
+        TOO_LARGE = "too_large", _("Too large to send as one snapshot")
+
+    peer = models.ForeignKey(Peer, on_delete=models.CASCADE, related_name="divergences")
+    key = models.CharField(_("item"), max_length=200)
+    owner = models.CharField(_("owner"), max_length=100, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    local_sha256 = models.CharField(max_length=64, blank=True)
+    detected_at = models.DateTimeField(_("detected"), auto_now_add=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    repaired = models.BooleanField(default=False)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-detected_at"]
+        indexes = [models.Index(fields=["peer", "key"], name="divergence_peer_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} with {self.peer_id}"
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        return _admins_only(user)

@@ -30,6 +30,7 @@ class Action(StrEnum):
     SEND_PINGS = "send_pings"
     VIEW_NOTES = "view_notes"
     SEND_NOTE = "send_note"
+    RECONCILE = "reconcile"
 
 
 PERMISSIONS: dict[Action, Permission] = {
@@ -42,6 +43,8 @@ PERMISSIONS: dict[Action, Permission] = {
     Action.SEND_PINGS: Permission.MANAGE_FEDERATION,
     Action.VIEW_NOTES: Permission.EXCHANGE_NOTES,
     Action.SEND_NOTE: Permission.EXCHANGE_NOTES,
+    # Comparing replicas with a peer: the operator's tool, as the channel test.
+    Action.RECONCILE: Permission.MANAGE_FEDERATION,
 }
 
 
@@ -53,7 +56,7 @@ def allowed(user: User | None, action: Action, obj: Peer | None = None) -> Refus
     """May `user` take `action`, on the peer `obj` where it names one?"""
     if not holds(user, PERMISSIONS[action]):
         return no_permission()
-    if action is Action.REMOVE_PEER and obj is not None and not obj.active:
+    if action in (Action.REMOVE_PEER, Action.RECONCILE) and obj is not None and not obj.active:
         return Refusal(_("%(node)s is no longer a peer.") % {"node": obj.node_id}, CONFLICT)
     return None
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("federation/", views.channel, name="channel"),
     path("federation/peers/add/", views.peer_add, name="peer-add"),
     path("federation/peers/<str:node_id>/remove/", views.peer_remove, name="peer-remove"),
+    path("federation/peers/<str:node_id>/reconcile/", views.peer_reconcile, name="peer-reconcile"),
     path("federation/retry/", views.outbox_retry, name="retry"),
     path("federation/messages/<uuid:message_id>/", views.message_detail, name="message"),
     path("notes/", views.note_list, name="notes"),

@@ -19,7 +19,7 @@ from accord.core.models import AuditEvent
 from accord.core.policy import offered
 from accord.core.signals import client_ip
 from accord.federation import inbox as receiving
-from accord.federation import notes, peering
+from accord.federation import notes, peering, replicas
 from accord.federation.forms import NoteForm, PeerForm
 from accord.federation.models import InboxMessage, InboxRejection, Note, OutboxMessage, Peer
 from accord.federation.policy import PERMISSIONS, Action, allowed
@@ -65,7 +65,12 @@ def channel(request: SignedInRequest) -> HttpResponse:
     peers = Peer.objects.restrict(user).order_by("-active", "node_id")
     context = {
         "channels": [
-            (peer, channel_summary(peer), offered(allowed(user, Action.REMOVE_PEER, peer)))
+            (
+                peer,
+                channel_summary(peer),
+                offered(allowed(user, Action.REMOVE_PEER, peer)),
+                offered(allowed(user, Action.RECONCILE, peer)),
+            )
             for peer in peers
         ],
         "can_add": offered(allowed(user, Action.ADD_PEER)),
@@ -80,6 +85,9 @@ def channel(request: SignedInRequest) -> HttpResponse:
         .order_by("-received_at", "-seq")[:20],
         # Timed work that fails (a hold whose peer was removed): from the audit log.
         "clock_failures": open_failures(AuditEvent.objects.restrict(user))[:50],
+        # Shared items whose copy here differs from the owner's (federation.replicas).
+        "out_of_step": replicas.out_of_step(peers),
+        "repaired": replicas.recently_repaired(peers),
     }
     return render(request, "federation/channel.html", context)
 
@@ -113,6 +121,22 @@ def peer_remove(request: SignedInRequest, node_id: str) -> HttpResponse:
         request,
         lambda: peering.remove_peer(Actor.of(request.user), peer, ip=client_ip(request)),
         done=_("%(node)s is no longer a peer.") % {"node": node_id},
+        to="federation:channel",
+    )
+
+
+@require_POST
+@permission_required(PERMISSIONS[Action.RECONCILE])
+def peer_reconcile(request: SignedInRequest, node_id: str) -> HttpResponse:
+    peer = get_object_or_404(Peer.objects.restrict(request.user), node_id=node_id)
+    return act(
+        request,
+        lambda: replicas.reconcile(Actor.of(request.user), peer, ip=client_ip(request)),
+        done=_(
+            "The digest of every item shared with %(node)s is on its way; "
+            "what differs will be repaired from its owner's copy."
+        )
+        % {"node": node_id},
         to="federation:channel",
     )
 

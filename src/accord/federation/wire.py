@@ -6,6 +6,8 @@ announced under its old ones. Strict schemas, nothing else: the handlers are in
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from pydantic import Field
 
 from accord.federation.kinds import StrictBody
@@ -13,6 +15,9 @@ from accord.federation.kinds import StrictBody
 NOTE_KIND = "core.note"
 PING_KIND = "core.ping"
 ROTATION_KIND = "core.key-rotation"
+DIGEST_KIND = "core.replicas.digest"
+ASK_KIND = "core.replicas.ask"
+SNAPSHOT_KIND = "core.replicas.snapshot"
 MAX_SUBJECT = 200
 MAX_TEXT = 20_000
 MAX_PADDING = 65_536
@@ -33,3 +38,39 @@ class PingBody(StrictBody):
 class RotationBody(StrictBody):
     signing_key: str = Field(min_length=44, max_length=44)
     encryption_key: str = Field(min_length=44, max_length=44)
+
+
+# Replicas (federation.replicas): "family:id", a node id (or "" when no single
+# node owns the item), a SHA-256 of the item's canonical shared view.
+ItemKey = Annotated[str, Field(min_length=3, max_length=200, pattern=r"^[a-z][a-z.-]*:.+$")]
+Owner = Annotated[str, Field(max_length=100)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class DigestEntry(StrictBody):
+    key: ItemKey
+    owner: Owner
+    sha256: Sha256
+
+
+class DigestBody(StrictBody):
+    """The shared state of every item the sender holds whose key lies in
+    [first, last]: the receiver compares its own items in that range."""
+
+    first: str = Field(max_length=200)
+    last: str = Field(max_length=200)
+    entries: list[DigestEntry] = Field(max_length=1000)
+
+
+class AskBody(StrictBody):
+    """Items whose copy differs from the receiver's, which owns them."""
+
+    keys: list[ItemKey] = Field(min_length=1, max_length=1000)
+
+
+class SnapshotBody(StrictBody):
+    """The owner's copy of an item (its shared view), or None: the owner does
+    not hold it."""
+
+    key: ItemKey
+    view: dict[str, Any] | None

@@ -18,7 +18,9 @@ from accord.assistance import clock, queries, services, wire
 from accord.assistance.models import AssistanceRequest
 from accord.core.audit import Actor
 from accord.core.models import User
+from accord.federation import replicas
 from accord.federation.models import Peer
+from accord.federation.policy import ChannelRefused
 
 
 def _dumps(value: Any) -> str:
@@ -63,13 +65,19 @@ class Command(BaseCommand):
         team.add_argument("--as", dest="username", required=True)
         clock = sub.add_parser("tick", help="lapse expired holds and send deadline reminders")
         clock.add_argument("--at", help="ISO time to run the clock at (default: now)")
+        reconcile = sub.add_parser(
+            "reconcile",
+            help="compare the requests and dialogue record held with a peer, and repair "
+            "what differs from the owner's copy",
+        )
+        reconcile.add_argument("peer", help="the peer's node id")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         try:
             getattr(self, f"do_{action}")(**options)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
-        except services.TransitionRefused as exc:
+        except (services.TransitionRefused, ChannelRefused) as exc:
             raise CommandError(exc.message) from None
 
     def _user(self, username: str) -> Actor:
@@ -193,3 +201,14 @@ class Command(BaseCommand):
         self.stdout.write(f"{result.lapsed} holds lapsed, {result.reminders} reminders sent")
         if result.failed:
             self.stderr.write(f"{result.failed} items failed (audited); the next tick retries them")
+
+    def do_reconcile(self, peer: str, **options: Any) -> None:
+        found = Peer.objects.filter(node_id=peer).first()
+        if found is None:
+            raise CommandError(f"no peer {peer!r}")
+        count = replicas.reconcile(Actor.system("cli"), found)
+        self.stdout.write(
+            f"Digest of {count} shared items sent to {peer}. What differs is repaired "
+            "from its owner's copy as the messages arrive; items still out of step are "
+            "listed on the Federation page."
+        )

@@ -1,5 +1,6 @@
 """The node's clock: timed work that no request triggers (preservation holds
-that lapse, deadline reminders, partner intel sync). `accord serve` runs it beside the worker."""
+that lapse, deadline reminders, partner intel sync, comparing replicas with
+each peer). `accord serve` runs it beside the worker."""
 
 from __future__ import annotations
 
@@ -39,6 +40,14 @@ class Command(BaseCommand):
         for problem in moved["errors"]:
             log.warning("clock: intel pull failed: %s", problem)
 
+    @staticmethod
+    def _replicas(assistance: Any, sync: Any) -> None:
+        from accord.federation import replicas
+
+        checked = replicas.reconcile_due()
+        if checked:
+            log.info("clock: replicas compared with %s peers", checked)
+
     help = "Run timed work every ACCORD_CLOCK_SECONDS until SIGTERM or Ctrl-C."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -53,7 +62,7 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         while not stop.is_set():
             close_old_connections()
-            for job in (self._requests, self._intel):
+            for job in (self._requests, self._intel, self._replicas):
                 try:
                     job(assistance, sync)
                 except DatabaseError:
