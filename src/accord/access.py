@@ -45,6 +45,7 @@ WEB: dict[str, Rule] = {
     "federation:channel": Rule(Permission.MANAGE_FEDERATION),
     "federation:peer-add": Rule(Permission.MANAGE_FEDERATION, ("POST",)),
     "federation:peer-remove": Rule(Permission.MANAGE_FEDERATION, ("POST",), ("node_id",)),
+    "federation:peer-reconcile": Rule(Permission.MANAGE_FEDERATION, ("POST",), ("node_id",)),
     "federation:retry": Rule(Permission.MANAGE_FEDERATION, ("POST",)),
     "federation:message": Rule(Permission.MANAGE_FEDERATION, ("GET",), ("message_id",)),
     "federation:notes": Rule(Permission.EXCHANGE_NOTES, ("GET", "POST")),

@@ -15,7 +15,7 @@ answered at or after 2026-04-01 00:00, and r5, r10 submitted before the period."
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -448,7 +448,34 @@ def test_a_commitments_progress_reads_its_linked_indicators_over_the_year(record
 )
 def test_a_commitment_is_overdue_when_still_open_after_its_due_date(record, status, due, overdue):
     item = commitment(record, status, due, [])
-    assert progress.is_overdue(item, date(2026, 3, 31)) is overdue
+    assert progress.is_overdue(item, datetime(2026, 3, 31, 12, tzinfo=UTC)) is overdue
+
+
+@pytest.mark.parametrize(
+    ("zone", "late_from"),
+    [
+        # The end of 5 December where the owner works, in UTC.
+        ("Asia/Shanghai", datetime(2026, 12, 5, 16, 0, tzinfo=UTC)),
+        ("America/New_York", datetime(2026, 12, 6, 5, 0, tzinfo=UTC)),
+    ],
+)
+def test_a_commitment_is_due_by_the_end_of_its_day_in_its_owners_calendar(
+    record, settings, zone, late_from
+):
+    """Whichever side owes it, its due date ends at midnight in that side's own
+    zone: this node's from its settings, the partner's from its published calendar."""
+    ours = commitment(record, "open", date(2026, 12, 5), [])
+    theirs = record.they_owe
+    theirs.status, theirs.due_date = "open", date(2026, 12, 5)
+    theirs.save()
+    settings.NODE_TIME_ZONE = zone
+    peer = theirs.outcome.round.dialogue.peer
+    peer.calendar = {"time_zone": zone, "holiday_country": "", "closed_days": []}
+    peer.save()
+    for item in (ours, theirs):
+        item.refresh_from_db()
+        assert not progress.is_overdue(item, late_from - timedelta(seconds=2))
+        assert progress.is_overdue(item, late_from)
 
 
 def test_a_commitment_counts_only_the_cooperation_with_the_dialogues_partner(record, requests):

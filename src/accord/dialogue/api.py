@@ -149,7 +149,7 @@ def commitment_json(c: Commitment, today: date) -> dict[str, Any]:
         "owner_node": c.owner_node,
         "due_date": c.due_date.isoformat(),
         "status": c.status,
-        "overdue": progress.is_overdue(c, today),
+        "overdue": progress.is_overdue(c),
         "indicators": [measured_json(m) for m in progress.commitment_progress(c, today)],
         "history": c.history,
     }

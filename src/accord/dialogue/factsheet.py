@@ -36,7 +36,7 @@ def factsheet_context(round_: Round, language: str) -> dict[str, Any]:
             )
         )
     commitments = [
-        (c, progress.commitment_progress(c, today), progress.is_overdue(c, today))
+        (c, progress.commitment_progress(c, today), progress.is_overdue(c))
         for c in Commitment.objects.filter(outcome__round=round_)
     ]
     return {

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
 
-from accord.core import indicators
+from accord.core import calendars, indicators
+from accord.core.calendars import Calendar
 from accord.core.indicators import Reading
 from accord.dialogue.models import Commitment
 from accord.dialogue.types import TOPIC_CATEGORIES, Topic
@@ -86,7 +87,22 @@ def commitment_progress(item: Commitment, today: date | None = None) -> list[Mea
     return [m for m in (measure(link, start, end, partner) for link in item.indicators) if m]
 
 
-def is_overdue(item: Commitment, today: date | None = None) -> bool:
-    return item.status in ("open", "in_progress") and item.due_date < (
-        today or timezone.now().date()
-    )
+def owner_calendar(item: Commitment) -> Calendar:
+    """The calendar of the side that owes the commitment: this node's from its
+    settings, the partner's as its identity document published it."""
+    peer = item.outcome.round.dialogue.peer
+    if item.owner_node == peer.node_id:
+        return Calendar.from_document(peer.calendar)
+    return calendars.here()
+
+
+def due_at(item: Commitment) -> datetime:
+    """A commitment is due by the end of its due date where its owner works."""
+    return owner_calendar(item).end_of_day(item.due_date)
+
+
+def is_overdue(item: Commitment, now: datetime | None = None) -> bool:
+    """Open past the end of its due date in the owner's calendar: a Beijing
+    commitment due on 5 December is overdue from 6 December 00:00 in Beijing
+    (16:00 UTC on the 5th), a New York one from 05:00 UTC on the 6th."""
+    return item.status in ("open", "in_progress") and due_at(item) < (now or timezone.now())

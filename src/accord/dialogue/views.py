@@ -61,9 +61,7 @@ def home(request: HttpRequest) -> HttpResponse:
     today = timezone.now().date()
     followed = Dialogue.objects.restrict(request.user).select_related("peer")
     owed = list(Commitment.objects.restrict(request.user).select_related("outcome__round"))
-    rows = [
-        (c, progress.commitment_progress(c, today), progress.is_overdue(c, today)) for c in owed
-    ]
+    rows = [(c, progress.commitment_progress(c, today), progress.is_overdue(c)) for c in owed]
     context = {
         "tracks": [
             (label, [d for d in followed if d.track == value]) for value, label in Track.choices
@@ -119,7 +117,7 @@ def detail_context(dialogue: Dialogue, user: User) -> dict[str, Any]:
             (
                 c,
                 progress.commitment_progress(c, today),
-                progress.is_overdue(c, today),
+                progress.is_overdue(c),
                 _may(user, Action.REPORT_COMMITMENT, c),
             )
             for c in Commitment.objects.filter(outcome__round__dialogue=dialogue)

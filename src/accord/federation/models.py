@@ -218,7 +218,7 @@ class Divergence(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=Status.choices)
     local_sha256 = models.CharField(max_length=64, blank=True)
     detected_at = models.DateTimeField(_("detected"), auto_now_add=True)
-    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     repaired = models.BooleanField(default=False)
 
     objects = RestrictedQuerySet.as_manager()

@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
                 ("detected_at", models.DateTimeField(auto_now_add=True, verbose_name="detected")),
                 (
                     "resolved_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="resolved"),
+                    models.DateTimeField(blank=True, null=True, verbose_name="resolved at"),
                 ),
                 ("repaired", models.BooleanField(default=False)),
                 (
