@@ -1,7 +1,9 @@
 """What time alone changes on requests: preservation holds lapse when their
 time is up, and deadline reminders go out at 50 %, 80 % and 100 %. Each hold,
 reminder and e-mail is its own item of work (core.clockwork): one that fails
-is audited and tried again next round, and stops nothing else."""
+is audited and tried again next round, and stops nothing else. The clock also
+drafts the follow-up of a converted preservation that is still without one
+(follow_up.sweep), so that drafting it cannot be lost with a process."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from accord.assistance import follow_up
 from accord.assistance.machine import (
     TRANSITIONS,
 )
@@ -32,12 +35,14 @@ class TickResult:
     lapsed: int = 0
     reminders: int = 0
     emails: int = 0
+    follow_ups: int = 0
     failed: int = 0  # items that failed this round; each is tried again next round
 
 
 def tick(now: datetime | None = None) -> TickResult:
     """What time alone changes: preservation holds lapse when their time is up,
-    and deadline reminders go out at 50 %, 80 % and 100 %."""
+    follow-ups missing after a conversion are drafted, and deadline reminders
+    go out at 50 %, 80 % and 100 %."""
     from accord.assistance.reminders import retry_emails, send_reminders
 
     now = now or timezone.now()
@@ -46,6 +51,7 @@ def tick(now: datetime | None = None) -> TickResult:
     for hold in due_holds(now):
         job = functools.partial(_lapse, hold, now)
         result.lapsed += bool(work.run(f"lapse:{hold.pk}", "lapse", hold, hold.reference, job))
+    result.follow_ups = follow_up.sweep(work)
     round_started = timezone.now()
     result.reminders = send_reminders(now, work)
     result.emails = retry_emails(round_started, work)

@@ -1,20 +1,18 @@
 """The assistance.* message kinds arriving from a peer (DESIGN.md, federation
 protocol): each body is checked against its schema before its handler runs,
 and the handlers apply it through the app's public functions: `steps.advance`
-for a step, `attachments` for files, `services.create_request` for the
-follow-up of a converted preservation.
+for a step, `attachments` for files.
 
 Nothing a peer sends is trusted: a step's payload is checked against the
 step's own schema as it travels (`wire.check_payload`) before anything is
 applied, so a malformed message is refused whole and both replicas stay as
 they were. What can fail for reasons of this node alone (drafting the
-follow-up as an officer who may since have left) runs after the message is
-applied and committed, never inside the handler."""
+follow-up of a conversion as an officer who may since have left: follow_up.py)
+runs after the message is applied and committed, never inside the handler."""
 
 from __future__ import annotations
 
 import functools
-import logging
 import uuid
 from datetime import datetime
 from typing import Any
@@ -24,7 +22,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import ValidationError as SchemaError
 
-from accord.assistance import attachments, deadlines, policy, steps
+from accord.assistance import attachments, deadlines, steps
+from accord.assistance.follow_up import draft_follow_up
 from accord.assistance.machine import (
     REQUESTING,
     TRANSITIONS,
@@ -42,10 +41,8 @@ from accord.assistance.rules import (
     schema_messages,
     state_message,
 )
-from accord.assistance.services import create_request
 from accord.assistance.types import (
     TEXT,
-    LegalBasis,
     RequestType,
     RestrictionKind,
 )
@@ -62,21 +59,16 @@ from accord.assistance.wire import (
     SubmitBody,
     TransitionBody,
     check_payload,
-    content_of,
     transition_body,
 )
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
-from accord.core.models import User
-from accord.core.roles import Role
 from accord.federation import kinds
 from accord.federation import services as federation
 from accord.federation.kinds import Refusal
 from accord.federation.models import Peer
 from accord.federation.signals import messages_refused
-
-log = logging.getLogger(__name__)
 
 
 def receive_submit(peer: Peer, body: SubmitBody) -> None:
@@ -198,7 +190,8 @@ def receive_transition(peer: Peer, body: TransitionBody) -> None:
         pending.outcome = "applied"
         pending.save(update_fields=["outcome"])
         if transition.action == "convert":
-            # Local work, once the conversion is committed (see draft_follow_up).
+            # Local work, once the conversion is committed; should this process
+            # die first, the clock drafts it (follow_up.sweep).
             transaction.on_commit(functools.partial(draft_follow_up, request.pk), robust=True)
     if transition.action == "restrict_use" and event.payload.get("kind") == RestrictionKind.DELETE:
         deleted = attachments.delete_files(request)
@@ -315,78 +308,6 @@ def _partner_request(peer: Peer, request_id: str, *, outgoing: bool) -> Assistan
     if request is None:
         raise Refusal("unknown_request: no such request shared with this peer")
     return request
-
-
-def draft_follow_up(preservation_id: uuid.UUID) -> None:
-    """Conversion: the preserved data is now asked for in a full request, a
-    draft linked to the preservation that an investigator completes.
-
-    Local work, run once the partner's confirmation of the conversion is
-    committed: it can fail for reasons of this node alone (its author has left,
-    the partner was removed), and that must neither refuse the message both
-    replicas have applied nor undo the conversion. The author is the first of
-    `_follow_up_authors` who may draft; whenever the planned author could not,
-    or nobody could, that is audited (REQUEST_FOLLOW_UP_FAILED) so that the
-    officers see it and, if need be, draft the request by hand."""
-    preservation = AssistanceRequest.objects.select_related("peer", "created_by").get(
-        pk=preservation_id
-    )
-    content = _follow_up_content(preservation)
-    problems: list[str] = []
-    drafted = None
-    for author in _follow_up_authors(preservation):
-        refusal = policy.allowed(author, policy.CREATE)
-        if refusal is not None:
-            problems.append(f"{author.username}: {refusal.reason}")
-            continue
-        try:
-            drafted = create_request(
-                Actor.of(author), preservation.peer, content, follows=preservation
-            )
-            break
-        except Exception as exc:  # this node's own trouble: noted, the next author tries
-            log.exception("follow-up of %s as %s failed", preservation.reference, author)
-            problems.append(f"{author.username}: {exc}")
-    if drafted is None or problems:
-        audit.record(
-            Actor.system("conversion"),
-            AuditAction.REQUEST_FOLLOW_UP_FAILED,
-            preservation,
-            data={
-                "reference": preservation.reference,
-                "problems": problems or [_("No investigator on its team may draft it.")],
-                "follow_up": drafted.reference if drafted else "",
-                "author": drafted.created_by.username if drafted and drafted.created_by else "",
-            },
-        )
-
-
-def _follow_up_authors(preservation: AssistanceRequest) -> list[User]:
-    """Who may draft a follow-up, in order: the preservation's author, then the
-    other investigators on its team, longest-standing account first. Not the
-    central authority who converted it: only investigators draft requests."""
-    first = [preservation.created_by] if preservation.created_by else []
-    team = preservation.team.filter(role=Role.INVESTIGATOR).order_by("pk")
-    return [*first, *(user for user in team if user not in first)]
-
-
-def _follow_up_content(preservation: AssistanceRequest) -> dict[str, Any]:
-    details = preservation.details
-    return {
-        **content_of(preservation),
-        "request_type": RequestType.STORED_DATA,
-        "legal_basis": (
-            LegalBasis.BILATERAL
-            if preservation.legal_basis == LegalBasis.BILATERAL
-            else LegalBasis.BUDAPEST_31
-        ),
-        "details": {
-            "measure": "disclosure",
-            "data_description": details.get("data_to_preserve", ""),
-            "location": details.get("custodian", ""),
-            "risk_of_loss": True,
-        },
-    }
 
 
 def settle_refused(sender: Any, peer: Peer, messages: list[Any], **_kwargs: Any) -> None:

@@ -100,6 +100,7 @@ class AuditAction(models.TextChoices):
     INTEL_DELETE = "intel:objects:delete", _("STIX object deleted")
     INTEL_EXPORT = "intel:objects:export", _("STIX objects exported")
     INTEL_SHARE = "intel:collection:share", _("Collection shared or subscribed")
+    INTEL_REFUSED = "intel:action:refused", _("Intelligence action refused")
 
 
 @dataclass(frozen=True)

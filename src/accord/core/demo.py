@@ -1,7 +1,9 @@
 """The two-node demo federation that `make run` starts on loopback.
 
 Each node is a real `accord serve` process with its own data directory and
-SQLite database, so the demo behaves exactly like two agencies' nodes. Data is
+SQLite database, so the demo behaves exactly like two agencies' nodes: each
+works in its own time zone and keeps its own country's public holidays
+(docs/assistance.md 6.6), so the deadlines show both calendars at work. Data is
 synthetic and kept between runs."""
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class DemoNode:
     agency: str
     port: int
     people: dict[Role, str]  # role -> full name (synthetic)
+    time_zone: str = "UTC"  # ACCORD_TIME_ZONE
+    holiday_country: str = ""  # ACCORD_HOLIDAY_COUNTRY
 
     @property
     def url(self) -> str:
@@ -67,6 +71,8 @@ NODES: tuple[DemoNode, ...] = (
             Role.AUDITOR: "陈静 Chen Jing (demo)",
             Role.NODE_ADMIN: "赵磊 Zhao Lei (demo)",
         },
+        time_zone="Asia/Shanghai",
+        holiday_country="CN",
     ),
     DemoNode(
         "us.doj",
@@ -81,14 +87,26 @@ NODES: tuple[DemoNode, ...] = (
             Role.AUDITOR: "Taylor Brooks (demo)",
             Role.NODE_ADMIN: "Robin Hayes (demo)",
         },
+        time_zone="America/New_York",
+        holiday_country="US",
     ),
 )
 
 
+# The calendar settings an operator may give the demo (both nodes then keep it).
+CALENDAR_SETTINGS = ("ACCORD_TIME_ZONE", "ACCORD_HOLIDAY_COUNTRY")
+
+
 def node_env(root: Path, node: DemoNode) -> dict[str, str]:
+    """The node's environment: none of the operator's ACCORD_* settings (the
+    demo nodes keep their own data and database), but the node's own calendar,
+    unless the operator set one."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
     env["ACCORD_DATA_DIR"] = str(root / node.node_id)
     env["DJANGO_SETTINGS_MODULE"] = "accord.settings"
+    own = dict(zip(CALENDAR_SETTINGS, (node.time_zone, node.holiday_country), strict=True))
+    for name in CALENDAR_SETTINGS:
+        env[name] = os.environ.get(name, own[name])
     return env
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, Strict
 
-from accord.dialogue.fields import TEXT
+from accord.dialogue.fields import TEXT, Day, HistoryEntry, Stamp, Timestamp
 from accord.dialogue.models import (
     Commitment,
     Dialogue,
@@ -34,7 +34,6 @@ STATUS_KIND = "dialogue.disagreement.status"
 COMMITMENT_KIND = "dialogue.commitment"
 
 UUID_RE = r"^[0-9a-f-]{36}$"
-ISO_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$"  # fields.now_iso()
 
 
 # A choice arrives as its value, a JSON string, where strict mode wants the
@@ -52,14 +51,14 @@ class DialogueBody(StrictBody):
     title_en: str = Field(min_length=1, max_length=300)
     title_zh: str = Field(min_length=1, max_length=300)
     author_node: str
-    created_at: str
+    created_at: Timestamp
 
 
 class RoundBody(StrictBody):
     id: str = Field(pattern=UUID_RE)
     dialogue_id: str = Field(pattern=UUID_RE)
     number: int = Field(ge=1)
-    date: str
+    date: Day
     venue_en: str = Field(max_length=300)
     venue_zh: str = Field(max_length=300)
     topics: list[TopicValue] = Field(max_length=20)
@@ -76,7 +75,7 @@ class SignatureBlock(StrictBody):
     node: str
     signer_name: str = Field(max_length=300)
     signer_title: str = Field(max_length=300)
-    signed_at: str = Field(max_length=40)
+    signed_at: Stamp
     public_key: str = Field(max_length=64)
     signature: str = Field(max_length=100)
 
@@ -86,7 +85,7 @@ class OutcomeBody(StrictBody):
     round_id: str = Field(pattern=UUID_RE)
     topic: TopicValue
     author_node: str
-    created_at: str
+    created_at: Timestamp
     version: int = Field(ge=1)
     text_en: str = Field(min_length=1, max_length=TEXT)
     text_zh: str = Field(min_length=1, max_length=TEXT)
@@ -109,8 +108,8 @@ class DisagreementBody(StrictBody):
     issue_en: str = Field(min_length=1, max_length=TEXT)
     issue_zh: str = Field(max_length=TEXT)
     author_node: str
-    created_at: str
-    opened_at: str
+    created_at: Timestamp
+    opened_at: Stamp  # the status's first time, compared as text
     actor_name: str = Field(max_length=300)
 
 
@@ -119,14 +118,14 @@ class PositionBody(StrictBody):
     node: str
     text_en: str = Field(min_length=1, max_length=TEXT)
     text_zh: str = Field(max_length=TEXT)
-    stated_at: str = Field(max_length=40)
+    stated_at: Stamp
     actor_name: str = Field(max_length=300)
 
 
 class StatusBody(StrictBody):
     disagreement_id: str = Field(pattern=UUID_RE)
     status: DisagreementStatusValue
-    at: str = Field(pattern=ISO_UTC)  # compared as text: one exact format
+    at: Stamp  # compared as text: one exact format
     node: str
     actor_name: str = Field(max_length=300)
     note: str = Field(max_length=TEXT)
@@ -138,12 +137,12 @@ class CommitmentBody(StrictBody):
     title_en: str = Field(min_length=1, max_length=500)
     title_zh: str = Field(max_length=500)
     owner_node: str
-    due_date: str
+    due_date: Day
     status: CommitmentStatusValue
     indicators: list[dict[str, Any]] = Field(max_length=10)
     author_node: str
-    updated_at: str = Field(max_length=40)
-    history: list[dict[str, Any]] = Field(max_length=1000)
+    updated_at: Stamp
+    history: list[HistoryEntry] = Field(max_length=1000)
 
 
 def dialogue_body(d: Dialogue) -> DialogueBody:

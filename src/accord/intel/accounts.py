@@ -88,6 +88,7 @@ def _signin_failed(name: str, reason: str, ip: str) -> None:
     )
 
 
+@audit.refusals_kept()
 def add_account(
     actor: Actor, name: str, password: str, read: list[str], write: list[str]
 ) -> Account:
@@ -127,6 +128,7 @@ def add_account(
     return account
 
 
+@audit.refusals_kept()
 def issue_token(actor: Actor, account: Account) -> str:
     """A new API token; only its SHA-256 is stored, so it is shown once."""
     policy.enforce(actor, Action.MANAGE_ACCOUNTS)
@@ -145,6 +147,7 @@ def issue_token(actor: Actor, account: Account) -> str:
     return token
 
 
+@audit.refusals_kept()
 def set_active(actor: Actor, account: Account, active: bool) -> None:
     """Disable (or enable again) an account: a disabled one is refused at once,
     with its password and every token."""
@@ -160,6 +163,7 @@ def set_active(actor: Actor, account: Account, active: bool) -> None:
         )
 
 
+@audit.refusals_kept()
 def revoke_token(actor: Actor, account: Account, prefix: str) -> int:
     """Revoke the one token of the account that starts with `prefix` (as
     `account list` shows it); a prefix that fits several revokes nothing."""

@@ -19,6 +19,7 @@ from accord.intel.store import refresh_flags
 from accord.intel.sync import retract
 
 
+@audit.refusals_kept()
 def delete_object(
     collection: Collection,
     object_id: str,

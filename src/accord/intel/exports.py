@@ -22,6 +22,7 @@ class Export:
     withheld: int
 
 
+@audit.refusals_kept()
 def export_bundle(collection: Collection, actor: Actor, ip: str = "") -> Export:
     """The collection as a STIX bundle file: never TLP:RED, nothing expired,
     nothing its originator marked for no further sharing. Objects that carry

@@ -32,6 +32,7 @@ class Ingested:
     failures: list[dict[str, Any]] = field(default_factory=list)
 
 
+@audit.refusals_kept()
 def ingest(
     collection: Collection, objects: list[Any], account: Account | None, actor: Actor
 ) -> Status:

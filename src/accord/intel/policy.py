@@ -11,10 +11,12 @@ person on this node is the LOCAL audience, who sees every object."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import NoReturn
 
 from django.utils.translation import gettext as _
 
-from accord.core.audit import Actor
+from accord.core import audit
+from accord.core.audit import Actor, AuditAction
 from accord.core.models import User
 from accord.core.policy import CONFLICT, FORBIDDEN, Refusal, Refused
 from accord.core.roles import Permission
@@ -78,9 +80,9 @@ def allowed(user: User | Actor, action: Action, obj: Collection | None = None) -
 def enforce(actor: Actor, action: Action, obj: Collection | None = None, *, ip: str = "") -> None:
     """The services' door for a person on this node or the shell. A missing
     permission is audited and raised as PermissionDenied, a refusal for the
-    collection's state as IntelRefused. Peers (through the signed channel),
-    partner tools (through their grants: `reach`) and the clock act under their
-    own labels and are let in at their own doors."""
+    collection's state audited too and raised as IntelRefused. Peers (through
+    the signed channel), partner tools (through their grants: `reach`) and the
+    clock act under their own labels and are let in at their own doors."""
     if actor.user is None and not actor.label.startswith("system:"):
         return
     refusal = allowed(actor, action, obj)
@@ -88,7 +90,35 @@ def enforce(actor: Actor, action: Action, obj: Collection | None = None, *, ip: 
         return
     if refusal.status == FORBIDDEN:
         deny(actor, PERMISSIONS[action], what=action.value, ip=ip)
-    raise IntelRefused.of(refusal)
+    refuse(actor, action.value, refusal, obj, ip=ip)
+
+
+def refuse(
+    actor: Actor, what: str, refusal: Refusal, target: Collection | None, *, ip: str = ""
+) -> NoReturn:
+    """Refuse, audited; the record survives the refusal (`audit.refuse`: the
+    services are `refusals_kept` boundaries)."""
+    audit.refuse(_refusal_entry(actor, what, refusal, target, ip), IntelRefused.of(refusal))
+
+
+def note_refused(
+    actor: Actor, what: str, refusal: Refusal, target: Collection | None, *, ip: str = ""
+) -> None:
+    """Audit a refusal answered without raising (the TAXII server's errors)."""
+    audit.record_many([_refusal_entry(actor, what, refusal, target, ip)])
+
+
+def _refusal_entry(
+    actor: Actor, what: str, refusal: Refusal, target: Collection | None, ip: str
+) -> audit.Entry:
+    return audit.make_entry(
+        actor,
+        AuditAction.INTEL_REFUSED,
+        target,
+        target_type="" if target is not None else "intel",
+        data={"what": what, "reason": refusal.reason, "status": refusal.status},
+        ip=ip,
+    )
 
 
 # ---------------------------------------------------------------- TAXII accounts

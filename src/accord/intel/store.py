@@ -19,6 +19,7 @@ from accord.intel.models import Collection, Mirror, StixObject
 from accord.intel.policy import Action
 
 
+@audit.refusals_kept()
 def create_collection(actor: Actor, alias: str, title: str, description: str = "") -> Collection:
     policy.enforce(actor, Action.MANAGE_COLLECTIONS)
     if Collection.objects.filter(alias=alias).exists():

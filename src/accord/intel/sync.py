@@ -42,6 +42,7 @@ SEALED_AS = "intel.subscription"
 # ---------------------------------------------------------------- sharing with peers
 
 
+@audit.refusals_kept()
 def share(actor: Actor, collection: Collection, peer: Peer) -> Share:
     """Push the collection to the peer from now on (what a partner node shared
     is not passed on: `policy.allowed`)."""
@@ -53,6 +54,7 @@ def share(actor: Actor, collection: Collection, peer: Peer) -> Share:
     return found
 
 
+@audit.refusals_kept()
 def unshare(actor: Actor, collection: Collection, peer: Peer) -> None:
     """Stop pushing the collection to the peer. What it was sent stays there
     (a deletion still reaches it only while the share exists)."""
@@ -68,6 +70,7 @@ def unshare(actor: Actor, collection: Collection, peer: Peer) -> None:
         audit.record(actor, AuditAction.INTEL_SHARE, collection, data={"unshared": peer.node_id})
 
 
+@audit.refusals_kept()
 def unsubscribe(actor: Actor, item: Subscription) -> None:
     """Stop pulling; what was pulled stays in the collection."""
     policy.enforce(actor, Action.SUBSCRIBE, item.collection)
@@ -147,6 +150,7 @@ def retraction_state(item: Retraction) -> str:
 # ---------------------------------------------------------------- pulling over TAXII
 
 
+@audit.refusals_kept()
 def subscribe(
     actor: Actor, collection: Collection, objects_url: str, username: str, secret: str
 ) -> Subscription:

@@ -98,7 +98,7 @@ def endpoint(view: View) -> View:
 
 
 def _collection(
-    account: Account, collection_id: str, *, write: bool = False
+    request: HttpRequest, account: Account, collection_id: str, *, write: bool = False
 ) -> Collection | HttpResponse:
     try:
         found = Collection.objects.filter(pk=UUID(collection_id)).first()
@@ -108,6 +108,10 @@ def _collection(
         return error(404, "Not Found", "No such collection for this account.")
     refusal = policy.reach(account, found, write=write)
     if refusal is not None:
+        # Audited, as every refused intel action is; the account is told no
+        # more than before (a collection it holds no right on does not exist).
+        what = "taxii_write" if write else "taxii_read"
+        policy.note_refused(_actor(account), what, refusal, found, ip=client_ip(request))
         return error(refusal.status, TITLES[refusal.status], refusal.reason)
     return found
 
@@ -177,7 +181,7 @@ def collection(
         return error(404, "Not Found", "No such API root.")
     if request.method != "GET":
         return error(405, "Method Not Allowed")
-    found = _collection(account, collection_id)
+    found = _collection(request, account, collection_id)
     if isinstance(found, HttpResponse):
         return found
     return reply(_collection_json(found, *policy.rights(account, found)))
@@ -213,7 +217,7 @@ def objects(request: HttpRequest, account: Account, root: str, collection_id: st
         return _add_objects(request, account, collection_id)
     if request.method != "GET":
         return error(405, "Method Not Allowed")
-    found = _collection(account, collection_id)
+    found = _collection(request, account, collection_id)
     if isinstance(found, HttpResponse):
         return found
     try:
@@ -225,7 +229,7 @@ def objects(request: HttpRequest, account: Account, root: str, collection_id: st
 
 
 def _add_objects(request: HttpRequest, account: Account, collection_id: str) -> HttpResponse:
-    found = _collection(account, collection_id, write=True)
+    found = _collection(request, account, collection_id, write=True)
     if isinstance(found, HttpResponse):
         return found
     if not _media_ok(request.META.get("CONTENT_TYPE", ""), accept=False):
@@ -276,7 +280,7 @@ def object_detail(
     if root != API_ROOT:
         return error(404, "Not Found", "No such API root.")
     if request.method == "DELETE":
-        found = _collection(account, collection_id, write=True)
+        found = _collection(request, account, collection_id, write=True)
         if isinstance(found, HttpResponse):
             return found
         try:
@@ -286,7 +290,7 @@ def object_detail(
         return HttpResponse(status=200) if count else error(404, "Not Found", "No such object.")
     if request.method != "GET":
         return error(405, "Method Not Allowed")
-    found = _collection(account, collection_id)
+    found = _collection(request, account, collection_id)
     if isinstance(found, HttpResponse):
         return found
     try:
@@ -307,7 +311,7 @@ def versions(
         return error(404, "Not Found", "No such API root.")
     if request.method != "GET":
         return error(405, "Method Not Allowed")
-    found = _collection(account, collection_id)
+    found = _collection(request, account, collection_id)
     if isinstance(found, HttpResponse):
         return found
     params = {**_params(request), "match[version]": ["all"]}
@@ -330,7 +334,7 @@ def manifest(request: HttpRequest, account: Account, root: str, collection_id: s
         return error(404, "Not Found", "No such API root.")
     if request.method != "GET":
         return error(405, "Method Not Allowed")
-    found = _collection(account, collection_id)
+    found = _collection(request, account, collection_id)
     if isinstance(found, HttpResponse):
         return found
     try:
