@@ -8,6 +8,7 @@ class DialogueConfig(AppConfig):
     verbose_name = _("Dialogue")
 
     def ready(self) -> None:
-        # Registers the dialogue.* message kinds (indicator sources register
-        # themselves in their own apps: accord.core.indicators).
-        from accord.dialogue import inbound  # noqa: F401
+        # Registers the dialogue.* message kinds and the record's parts as
+        # replicated items (federation.replicas); indicator sources register
+        # themselves in their own apps (accord.core.indicators).
+        from accord.dialogue import inbound, replica  # noqa: F401
