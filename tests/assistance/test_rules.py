@@ -655,4 +655,4 @@ def test_a_request_file_that_is_not_a_request_gets_one_line(node, stdin, text):
 @pytest.mark.live
 def test_the_clock_runs_at_a_given_time(node):
     result = node.accord("requests", "tick", "--at", "2027-01-31T12:00:00+00:00")
-    assert result.stdout.strip() == "0 holds lapsed, 0 reminders sent"
+    assert result.stdout.strip() == "0 holds lapsed, 0 reminders sent, 0 follow-up requests drafted"

@@ -20,7 +20,13 @@ from accord.dialogue.models import (
     Round,
 )
 from accord.dialogue.signing import signature_fields
-from accord.dialogue.types import CommitmentStatus, DisagreementStatus, Topic, Track
+from accord.dialogue.types import (
+    CommitmentStatus,
+    DelegationRole,
+    DisagreementStatus,
+    Topic,
+    Track,
+)
 from accord.federation.kinds import StrictBody
 
 DIALOGUE_KIND = "dialogue.dialogue"
@@ -43,6 +49,7 @@ TrackValue = Annotated[Track, Strict(False)]
 TopicValue = Annotated[Topic, Strict(False)]
 DisagreementStatusValue = Annotated[DisagreementStatus, Strict(False)]
 CommitmentStatusValue = Annotated[CommitmentStatus, Strict(False)]
+DelegationRoleValue = Annotated[DelegationRole, Strict(False)]
 
 
 class DialogueBody(StrictBody):
@@ -65,10 +72,17 @@ class RoundBody(StrictBody):
     documents: list[dict[str, str]] = Field(max_length=100)
 
 
+class Delegate(StrictBody):
+    role: DelegationRoleValue
+    name: str = Field(min_length=1, max_length=300)
+    title: str = Field(default="", max_length=300)
+    position: int = Field(default=0, ge=0, le=10_000)
+
+
 class DelegationBody(StrictBody):
     round_id: str = Field(pattern=UUID_RE)
     node: str
-    people: list[dict[str, Any]] = Field(max_length=200)
+    people: list[Delegate] = Field(max_length=200)
 
 
 class SignatureBlock(StrictBody):

@@ -1,4 +1,5 @@
-"""Replicas that never split (docs/protocol.md, "Reconciliation"): every item
+"""Replicas that never split (docs/protocol.md, "Replicas"; assistance.md 9.7;
+dialogue.md, "Reconciliation"): every item
 two nodes both hold (a request, each part of a dialogue record) has one owner,
 the node whose copy is authoritative. Each node periodically, and on demand
 (`accord requests reconcile PEER`), sends each peer a digest of the shared

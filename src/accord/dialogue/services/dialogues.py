@@ -221,12 +221,7 @@ def apply_partner_delegation(peer: Peer, body: wire.DelegationBody) -> Round:
     require_author(peer, body.node, "a delegation")
     round_ = shared_round(peer, body.round_id)
     people = [
-        {
-            "role": str(p.get("role", "member"))[:16],
-            "name": str(p.get("name", ""))[:300],
-            "title": str(p.get("title", ""))[:300],
-            "position": int(p.get("position", 0)),
-        }
+        {"role": str(p.role), "name": p.name, "title": p.title, "position": p.position}
         for p in body.people
     ]
     _replace_delegation(round_, body.node, people)

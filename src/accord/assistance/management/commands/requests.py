@@ -198,7 +198,10 @@ class Command(BaseCommand):
         if moment is not None and moment.tzinfo is None:
             raise CommandError("--at needs a time zone, like +00:00")
         result = clock.tick(moment)
-        self.stdout.write(f"{result.lapsed} holds lapsed, {result.reminders} reminders sent")
+        self.stdout.write(
+            f"{result.lapsed} holds lapsed, {result.reminders} reminders sent, "
+            f"{result.follow_ups} follow-up requests drafted"
+        )
         if result.failed:
             self.stderr.write(f"{result.failed} items failed (audited); the next tick retries them")
 
