@@ -157,6 +157,21 @@ CLOSED_DAYS = env_calendar_value(
     lambda raw: sorted(parse_days([d for d in raw.split(",") if d.strip()])),
 )
 
+# Hours after an emergency's informal first contact (phone, e-mail, the 24/7
+# network) within which the written request must confirm it, around the clock
+# (docs/assistance.md 6.7). DOMAIN.md gives no figure and Budapest Art. 25(3)
+# leaves it to the requested party; the default is the ten days of the US
+# mutual legal assistance treaties ("confirmed in writing within ten days
+# thereafter unless the Central Authority of the Requested Party agrees
+# otherwise"). Set it to what the partner requires.
+EMERGENCY_CONFIRMATION_HOURS = env_int("ACCORD_EMERGENCY_CONFIRMATION_HOURS", 240, minimum=1)
+if EMERGENCY_CONFIRMATION_HOURS > 24 * 365:
+    # A confirmation a year away confirms nothing (and far enough would overflow dates).
+    raise ImproperlyConfigured(
+        "ACCORD_EMERGENCY_CONFIRMATION_HOURS must be at most 8760 (a year), "
+        f"not {EMERGENCY_CONFIRMATION_HOURS}"
+    )
+
 LOG_LEVEL = env_str("ACCORD_LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
     raise ImproperlyConfigured("ACCORD_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")

@@ -18,12 +18,13 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import ConfigDict, Field
 
 from accord.assistance import attachments, files, policy, queries, services, wire
-from accord.assistance.deadlines import deadlines_of
+from accord.assistance.deadlines import Deadline, confirmation_of, deadlines_of
 from accord.assistance.machine import TRANSITIONS
 from accord.assistance.models import AssistanceRequest, Reminder, ScreeningFinding
 from accord.assistance.types import (
     STATUTES,
     ConditionKind,
+    ContactChannel,
     LegalBasis,
     OffenceCategory,
     RefusalGround,
@@ -61,6 +62,13 @@ class RequestIn(Schema):
     signer: str
     details: dict[str, Any]
     synthetic: bool = False
+    first_contact: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "emergency only: the informal first contact (at, channel, made_by, reached_name, "
+            "reached_function, note); the node sets content.confirmation_due from it"
+        ),
+    )
 
 
 class AttachmentIn(Schema):
@@ -154,6 +162,7 @@ def detail(row: AssistanceRequest, user: Any) -> dict[str, Any]:
             }
             for d in deadlines_of(row)
         ],
+        "confirmation": _confirmation(confirmation_of(row), now, row.is_final),
         "actions": policy.steps_offered(user, row),
         "pending_actions": [
             {"id": str(p.pk), "action": p.action, "outcome": p.outcome, "refusal": p.refusal}
@@ -172,6 +181,20 @@ def detail(row: AssistanceRequest, user: Any) -> dict[str, Any]:
         ]
         if screening
         else [],
+    }
+
+
+def _confirmation(deadline: Deadline | None, now: datetime, final: bool) -> dict[str, Any] | None:
+    """Where an emergency's written confirmation stands (docs/assistance.md 6.7)."""
+    if deadline is None:
+        return None
+    late = deadline.late_by()
+    return {
+        "first_contact_at": deadline.starts_at,
+        "due_at": deadline.due_at,
+        "confirmed_at": deadline.met_at,
+        "late_seconds": int(late.total_seconds()) if late else 0,
+        "overdue": deadline.overdue(now) and not final,
     }
 
 
@@ -331,7 +354,8 @@ def reminders(request: HttpRequest) -> list[dict[str, Any]]:
 @router.get("/assistance/vocabulary", response=dict[str, Any])
 def vocabulary(request: HttpRequest) -> dict[str, Any]:
     """Codes and labels for request forms in other tools: types, legal bases,
-    urgency, offence categories with their statutes, grounds, conditions, steps."""
+    urgency, offence categories with their statutes, grounds, conditions, the
+    channels of an emergency's first contact, steps."""
     require(_actor(request), Permission.VIEW_REQUESTS, what="vocabulary", ip=client_ip(request))
 
     def pairs(choices: Any) -> list[dict[str, str]]:
@@ -343,6 +367,7 @@ def vocabulary(request: HttpRequest) -> dict[str, Any]:
         "urgencies": pairs(Urgency),
         "grounds": pairs(RefusalGround),
         "condition_kinds": pairs(ConditionKind),
+        "contact_channels": pairs(ContactChannel),
         "offence_categories": [
             {**c, "statutes": STATUTES[c["code"]]} for c in pairs(OffenceCategory)
         ],

@@ -6,6 +6,9 @@ the side that must meet the deadline:
   (an emergency: 8 hours);
 - decide, counted from receipt, and respond, counted from receipt or, where
   the type's clock says so, from the decision;
+- the written confirmation of an emergency's informal first contact, counted
+  from that contact: ACCORD_EMERGENCY_CONFIRMATION_HOURS, the requesting
+  side's (a figure DOMAIN.md does not give: docs/assistance.md 6.7);
 - hours run around the clock; whole days are counted to the same local time
   in the owner's zone; business days skip the owner's weekends, public
   holidays and closed days.
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -62,6 +66,18 @@ def acknowledge_due(
     if urgency == Urgency.EMERGENCY:
         return submitted_at + ACKNOWLEDGE_EMERGENCY
     return calendar.add_business_days(submitted_at, ACKNOWLEDGE_BUSINESS_DAYS)
+
+
+def confirmation_due(first_contact_at: datetime) -> datetime:
+    """When the written request must confirm an emergency's informal first
+    contact: hours, around the clock. The requesting node counts it when the
+    contact is recorded, and the submission carries it to the partner."""
+    return first_contact_at + timedelta(hours=settings.EMERGENCY_CONFIRMATION_HOURS)
+
+
+def first_contact_at(request: AssistanceRequest) -> datetime | None:
+    contact = request.first_contact or {}
+    return datetime.fromisoformat(contact["at"]) if contact.get("at") else None
 
 
 def decision_and_response_due(
@@ -158,6 +174,12 @@ class Deadline:
     def time_left(self, now: datetime) -> timedelta:
         return self.due_at - now
 
+    def late_by(self) -> timedelta | None:
+        """How late it was met; None if it was met in time or is not met yet."""
+        if self.met_at is None or self.met_at <= self.due_at:
+            return None
+        return self.met_at - self.due_at
+
 
 def _postponement(r: AssistanceRequest) -> tuple[datetime, datetime] | None:
     """(postponed at, end of the day it was postponed until in the requested
@@ -198,6 +220,9 @@ def deadlines_of(r: AssistanceRequest) -> list[Deadline]:
     deadlines = [
         Deadline(key, label, start, due, met, REQUESTED, r) for key, label, start, due, met in found
     ]
+    confirmation = confirmation_of(r)
+    if confirmation is not None:
+        deadlines.insert(0, confirmation)
     if r.hold_expires and r.responded_at:
         # The requesting side must extend, convert or release before it ends.
         deadlines.append(
@@ -212,3 +237,20 @@ def deadlines_of(r: AssistanceRequest) -> list[Deadline]:
             )
         )
     return deadlines
+
+
+def confirmation_of(r: AssistanceRequest) -> Deadline | None:
+    """The written confirmation of an emergency's informal first contact: the
+    requesting side's, met by the submission (docs/assistance.md 6.7)."""
+    contacted = first_contact_at(r)
+    if contacted is None or r.confirmation_due is None:
+        return None
+    return Deadline(
+        "confirm",
+        _("Written confirmation"),
+        contacted,
+        r.confirmation_due,
+        r.submitted_at,
+        REQUESTING,
+        r,
+    )

@@ -8,7 +8,9 @@ from typing import Any, NamedTuple, cast, get_args, get_origin
 
 from annotated_types import MaxLen
 from django import forms
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -19,8 +21,10 @@ from accord.assistance.registry import TYPES, bases_for, entry
 from accord.assistance.rules import CONTENT_FIELDS
 from accord.assistance.types import (
     LINE,
+    NOTE,
     Condition,
     ConditionKind,
+    ContactChannel,
     Identifier,
     IdentifierKind,
     OffenceCategory,
@@ -29,6 +33,7 @@ from accord.assistance.types import (
     Urgency,
 )
 from accord.assistance.types import TEXT as TEXT_MAX
+from accord.core import calendars
 
 OFFENCE_ROWS = 3
 CONDITION_ROWS = 3
@@ -198,13 +203,19 @@ class RequestForm(forms.Form):
             self.fields[f"d_{field.name}"].help_text = _help(schema, field.name)
         if any(_item(f.annotation) in ROWS for f in schema.model_fields.values()):
             _add_condition_rows(self)
+        _add_first_contact_fields(self)
+        self.confirmation_hours = settings.EMERGENCY_CONFIRMATION_HOURS
 
     def offence_rows(self) -> list[list[forms.BoundField]]:
         parts = ("label", "statute", "penalty", "category")
         return [[self[f"offence_{n}_{part}"] for part in parts] for n in range(1, OFFENCE_ROWS + 1)]
 
     def base_fields_bound(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.fields if not name.startswith(("offence_", "d_", "c_"))]
+        own = ("offence_", "d_", "c_", FIRST_CONTACT)
+        return [self[name] for name in self.fields if not name.startswith(own)]
+
+    def first_contact_fields_bound(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name.startswith(FIRST_CONTACT)]
 
     def detail_fields_bound(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith(("d_", "c_"))]
@@ -240,6 +251,7 @@ class RequestForm(forms.Form):
             "translation": data["translation"],
             "signer": data["signer"],
             "details": self._details(),
+            "first_contact": first_contact_from(data),
         }
 
     def _details(self) -> dict[str, Any]:
@@ -273,6 +285,70 @@ def _add_condition_rows(form: forms.Form) -> None:
         form.fields[f"c_{n}_text"] = forms.CharField(
             label=_("Condition %(n)s: wording") % {"n": n}, required=False, max_length=10_000
         )
+
+
+# An emergency's informal first contact (types.FirstContact), asked for in
+# fields of its own (`fc_…`); all left empty, there is none.
+FIRST_CONTACT = "fc_"
+FIRST_CONTACT_TEXT = ("made_by", "reached_name", "reached_function")
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A time as this node's officers write it: in the node's zone, the one
+    its pages show deadlines in."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        with timezone.override(calendars.here().zone):
+            return super().to_python(value)
+
+
+def _add_first_contact_fields(form: forms.Form) -> None:
+    zone = calendars.here().time_zone
+    fields = form.fields
+    fields["fc_at"] = LocalDateTimeField(
+        label=_("When (%(zone)s time)") % {"zone": zone},
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}),
+    )
+    fields["fc_channel"] = forms.ChoiceField(
+        label=_("Channel"), required=False, choices=[("", "—"), *ContactChannel.choices]
+    )
+    labels = {
+        "made_by": _("Made by (on this side)"),
+        "reached_name": _("Person reached at the partner"),
+        "reached_function": _("Their function"),
+    }
+    for name in FIRST_CONTACT_TEXT:
+        fields[f"fc_{name}"] = forms.CharField(label=labels[name], required=False, max_length=LINE)
+    fields["fc_note"] = forms.CharField(
+        label=_("Note"),
+        required=False,
+        max_length=NOTE,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+def first_contact_from(data: Any) -> dict[str, Any] | None:
+    """The first contact the form's fields hold, or None if they are all empty;
+    the schema names whatever is missing."""
+    names = ("at", "channel", *FIRST_CONTACT_TEXT, "note")
+    if not any(data.get(f"fc_{name}") for name in names):
+        return None
+    at = data.get("fc_at")
+    contact: dict[str, Any] = {"at": at.isoformat() if at else None}
+    for name in names[1:]:
+        contact[name] = data.get(f"fc_{name}") or ""
+    return contact
+
+
+def _initial_first_contact(contact: dict[str, Any] | None) -> dict[str, Any]:
+    if not contact:
+        return {}
+    at = datetime.fromisoformat(contact["at"]).astimezone(calendars.here().zone)
+    initial = {f"fc_{name}": value for name, value in contact.items() if name != "at"}
+    initial["fc_at"] = at.strftime("%Y-%m-%dT%H:%M:%S")
+    return initial
 
 
 def conditions_from(data: Any) -> list[dict[str, str]]:
@@ -315,7 +391,14 @@ def identifiers_text(identifiers: list[dict[str, Any]]) -> str:
 
 # Content fields the form asks for in its own way (the type is chosen before the
 # form, offences and details have rows of their own) or not at all.
-FORM_OWN_FIELDS = ("request_type", "offences", "details", "synthetic")
+FORM_OWN_FIELDS = (
+    "request_type",
+    "offences",
+    "details",
+    "synthetic",
+    "first_contact",
+    "confirmation_due",  # counted by the node, never written
+)
 
 
 def initial_from(request: AssistanceRequest) -> dict[str, Any]:
@@ -330,6 +413,7 @@ def initial_from(request: AssistanceRequest) -> dict[str, Any]:
         initial[f"offence_{n}_penalty"] = offence["max_penalty_years"]
         initial[f"offence_{n}_category"] = offence["category"]
     initial.update(_initial_details(entry(request.request_type).details, request.details))
+    initial.update(_initial_first_contact(request.first_contact))
     return initial
 
 

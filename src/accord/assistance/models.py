@@ -91,6 +91,10 @@ class AssistanceRequest(models.Model):
     signer = models.CharField(_("signer"), max_length=300)
     details = models.JSONField(_("details"), default=dict)
     synthetic = models.BooleanField(_("synthetic example"), default=False)
+    # An emergency's informal first contact (types.FirstContact) and when the
+    # written request must confirm it: shared content, set by the requester.
+    first_contact = models.JSONField(_("informal first contact"), null=True, blank=True)
+    confirmation_due = models.DateTimeField(_("written confirmation due"), null=True, blank=True)
 
     state = models.CharField(_("state"), max_length=32, choices=State.choices)
     version = models.IntegerField(default=1)

@@ -114,7 +114,8 @@ def list_requests(
 
 def overdue_condition(now: datetime) -> Q:
     return (
-        Q(received_at__isnull=True, acknowledge_due__lt=now)
+        Q(submitted_at__isnull=True, confirmation_due__lt=now)
+        | Q(received_at__isnull=True, acknowledge_due__lt=now)
         | Q(decided_at__isnull=True, decision_due__lt=now)
         | Q(responded_at__isnull=True, response_due__lt=now)
         | Q(hold_expires__lt=now, state__in=(State.PRESERVED, State.EXTENDED))

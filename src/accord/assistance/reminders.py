@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -60,8 +61,9 @@ def retry_emails(made_before: datetime, work: Round) -> int:
 def send_reminders(now: datetime, work: Round) -> int:
     """Every reminder due, each (request, deadline, threshold) on its own."""
     sent = 0
-    open_requests = AssistanceRequest.objects.exclude(state__in=FINAL_STATES).exclude(
-        submitted_at=None
+    # Submitted requests, and drafts whose emergency awaits its written confirmation.
+    open_requests = AssistanceRequest.objects.exclude(state__in=FINAL_STATES).filter(
+        Q(submitted_at__isnull=False) | Q(confirmation_due__isnull=False)
     )
     for request in open_requests.iterator():
         due = work.run(

@@ -8,9 +8,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from pydantic import ValidationError as SchemaError
 
 from accord.assistance import deadlines
@@ -28,6 +30,7 @@ from accord.assistance.types import (
     POSTPONEMENT_GROUNDS,
     REFUSAL_GROUNDS,
     TEXT,
+    FirstContact,
     LegalBasis,
     Offence,
     RefusalGround,
@@ -57,7 +60,12 @@ CONTENT_FIELDS = (
     "signer",
     "details",
     "synthetic",
+    "first_contact",
+    "confirmation_due",
 )
+# Content fields left out of a body when they hold nothing, so that such a body
+# is what a node that predates them sends and accepts.
+OPTIONAL_CONTENT_FIELDS = ("first_contact", "confirmation_due")
 
 # A type's required screens (registry.screens_for): what to say until one is passed.
 SCREEN_FIRST = {
@@ -86,6 +94,12 @@ class RequestInput(Strict):
     signer: str = Field(min_length=1, max_length=LINE)
     details: dict[str, Any]
     synthetic: bool = False  # demo and training data, marked as such everywhere
+    # An emergency's informal first contact, and when the written request must
+    # confirm it (docs/assistance.md 6.7). The requesting node sets the due
+    # time from its setting when it is not given; a submission carries it, so
+    # both replicas hold the due time the requesting side answers for.
+    first_contact: FirstContact | None = None
+    confirmation_due: AwareDatetime | None = None
 
 
 def schema_messages(exc: SchemaError, within: tuple[str, ...] = ()) -> list[str]:
@@ -98,12 +112,17 @@ def schema_messages(exc: SchemaError, within: tuple[str, ...] = ()) -> list[str]
     return out
 
 
-def parse_request(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def parse_request(
+    data: dict[str, Any], now: datetime | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """Check a request's content; return it normalised, or the problems."""
     try:
         base = RequestInput.model_validate(data)
     except SchemaError as exc:
         return {}, schema_messages(exc)
+    if base.first_contact is not None and base.confirmation_due is None:
+        due = deadlines.confirmation_due(base.first_contact.at)
+        base = base.model_copy(update={"confirmation_due": due})
     try:
         details = parse_details(base.request_type, base.details)
     except SchemaError as exc:
@@ -116,9 +135,36 @@ def parse_request(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         problems.append(_("Say why the request must be kept confidential."))
     if not basis_fits(base.request_type, base.legal_basis):
         problems.append(_("This legal basis does not cover this type of request."))
+    problems += first_contact_problems(base, now or timezone.now())
     content = base.model_dump(mode="json")
     content["details"] = details.model_dump(mode="json")
     return content, problems
+
+
+def first_contact_problems(base: RequestInput, now: datetime) -> list[str]:
+    """An informal first contact belongs to an emergency (DOMAIN.md,
+    "Deadlines"), has happened, and comes before its confirmation is due."""
+    contact = base.first_contact
+    if contact is None:
+        if base.confirmation_due is not None:
+            return [_("A written-confirmation deadline needs the first contact it runs from.")]
+        return []
+    problems = []
+    if base.urgency != Urgency.EMERGENCY:
+        problems.append(
+            _(
+                "Only an emergency request records an informal first contact: set the "
+                "urgency to emergency, or leave the first contact out."
+            )
+        )
+    # The partner checks it again on arrival, by its own clock: allow the
+    # difference between the nodes' clocks that the channel itself accepts.
+    skew = timedelta(seconds=settings.FEDERATION_REPLAY_WINDOW_SECONDS)
+    if contact.at > now + skew:
+        problems.append(_("The first contact cannot be in the future."))
+    if base.confirmation_due is not None and base.confirmation_due < contact.at:
+        problems.append(_("The written confirmation cannot be due before the first contact."))
+    return problems
 
 
 def actor_role(actor: Actor) -> str:
@@ -242,4 +288,7 @@ def content_fields(content: dict[str, Any]) -> dict[str, Any]:
     deadline = fields.get("desired_deadline")
     if isinstance(deadline, str):
         fields["desired_deadline"] = date.fromisoformat(deadline)
+    due = fields.get("confirmation_due")
+    if isinstance(due, str):
+        fields["confirmation_due"] = datetime.fromisoformat(due)
     return fields

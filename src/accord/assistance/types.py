@@ -11,12 +11,12 @@ nodes."""
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime
+from datetime import UTC, datetime
 
 import phonenumbers
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
 from accord.core.text import NulFree
 
@@ -57,6 +57,16 @@ class Urgency(models.TextChoices):
     EMERGENCY = "emergency", _("Emergency (threat to life or critical infrastructure)")
     URGENT = "urgent", _("Urgent")
     STANDARD = "standard", _("Standard")
+
+
+class ContactChannel(models.TextChoices):
+    """How an emergency's informal first contact was made (Budapest Art. 25(3):
+    expedited means; Art. 35: the 24/7 network)."""
+
+    PHONE = "phone", _("Phone call")
+    EMAIL = "email", _("E-mail message")
+    NETWORK_24_7 = "network_24_7", _("24/7 network (Budapest Art. 35)")
+    OTHER = "other", _("Other channel")
 
 
 class OffenceCategory(models.TextChoices):
@@ -256,3 +266,26 @@ class Particulars(Strict):
 class Condition(Strict):
     kind: ConditionKind
     text: str = Field(min_length=1, max_length=TEXT)
+
+
+NOTE = 2_000
+
+
+class FirstContact(Strict):
+    """An emergency's informal first contact (DOMAIN.md, "Deadlines": the
+    informal channel first, the written confirmation after; Budapest Art.
+    25(3)): when, how, who made it on the requesting side, and whom it reached
+    at the partner. The written request through Accord confirms it."""
+
+    at: AwareDatetime
+    channel: ContactChannel
+    made_by: str = Field(min_length=1, max_length=LINE)
+    reached_name: str = Field(min_length=1, max_length=LINE)
+    reached_function: str = Field(min_length=1, max_length=LINE)
+    note: str = Field(default="", max_length=NOTE)
+
+    @field_validator("at")
+    @classmethod
+    def in_utc(cls, value: datetime) -> datetime:
+        # One written form on both replicas, whatever offset the officer used.
+        return value.astimezone(UTC)

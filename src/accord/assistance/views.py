@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from accord.assistance import policy, queries, reminders, services
 from accord.assistance.api import file_response
-from accord.assistance.deadlines import deadlines_of
+from accord.assistance.deadlines import confirmation_of, deadlines_of, first_contact_at
 from accord.assistance.forms import (
     DETAIL_FIELDS,
     STEP_CHOICES,
@@ -29,6 +29,7 @@ from accord.assistance.models import AssistanceRequest, ScreeningFinding, State
 from accord.assistance.types import (
     LEGAL_SYSTEM_LABELS,
     STATUTES,
+    ContactChannel,
     OffenceCategory,
     RefusalGround,
     RequestType,
@@ -199,6 +200,7 @@ def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> 
         ],
         "system_label": LEGAL_SYSTEM_LABELS[system],
         "details": _detail_rows(row),
+        **_first_contact(row, now),
         "events": [(e, _step_label(e.action)) for e in row.events.order_by("version")],
         "steps": [(t, t.payload.__name__.lower()) for t in steps],
         "waiting": waiting,
@@ -222,6 +224,29 @@ def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> 
     }
 
 
+def _first_contact(row: AssistanceRequest, now: Any) -> dict[str, Any]:
+    """An emergency's informal first contact, and where its written
+    confirmation stands (docs/assistance.md 6.7)."""
+    confirmation = confirmation_of(row)
+    if not row.first_contact or confirmation is None:
+        return {"first_contact": None}
+    contact = dict(row.first_contact)
+    contact["at"] = first_contact_at(row)
+    contact["channel_label"] = _choice_label(ContactChannel, contact.get("channel", ""))
+    return {
+        "first_contact": contact,
+        "confirmation": confirmation,
+        "confirmation_overdue": confirmation.overdue(now) and not row.is_final,
+    }
+
+
+def _choice_label(choices: Any, code: str) -> str:
+    try:
+        return str(choices(code).label)
+    except ValueError:
+        return code
+
+
 def _step_label(action: str) -> str:
     if action == "create":
         return _("Drafted")
@@ -230,19 +255,13 @@ def _step_label(action: str) -> str:
 
 
 def _ground_label(code: str) -> str:
-    try:
-        return str(RefusalGround(code).label)
-    except ValueError:
-        return code
+    return _choice_label(RefusalGround, code)
 
 
 def _condition_label(code: str) -> str:
     from accord.assistance.types import ConditionKind
 
-    try:
-        return str(ConditionKind(code).label)
-    except ValueError:
-        return code
+    return _choice_label(ConditionKind, code)
 
 
 def _detail_rows(row: AssistanceRequest) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from accord.assistance.models import (
     AssistanceRequest,
     RequestEvent,
 )
-from accord.assistance.rules import CONTENT_FIELDS
+from accord.assistance.rules import CONTENT_FIELDS, OPTIONAL_CONTENT_FIELDS
 from accord.assistance.types import (
     LINE,
     TEXT,
@@ -139,6 +139,10 @@ def content_of(request: AssistanceRequest) -> dict[str, Any]:
     content = {key: getattr(request, key) for key in CONTENT_FIELDS}
     if content["desired_deadline"]:
         content["desired_deadline"] = content["desired_deadline"].isoformat()
+    content["confirmation_due"] = _iso(content["confirmation_due"])
+    for key in OPTIONAL_CONTENT_FIELDS:
+        if content[key] is None:
+            del content[key]
     return content
 
 

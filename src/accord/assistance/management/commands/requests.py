@@ -133,6 +133,12 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: not JSON ({exc})") from None
         if not isinstance(data, dict):
             raise CommandError(f"{file}: expected a JSON object")
+        if "confirmation_due" in data:
+            # As on the pages and in the API: the node counts it from the first contact.
+            raise CommandError(
+                f"{file}: leave out confirmation_due; it is counted from first_contact "
+                "(ACCORD_EMERGENCY_CONFIRMATION_HOURS)"
+            )
         peer = Peer.objects.filter(node_id=data.pop("peer", ""), active=True).first()
         if peer is None:
             raise CommandError('name an active peer in "peer"')
