@@ -214,3 +214,29 @@ def test_the_callback_and_the_clock_racing_never_make_two_drafts(
         results = race(prompt, lambda: follow_up.sweep(Round()), prompt)
         assert not [r for r in results if isinstance(r, Exception)], results
         assert len(follow_ups(request)) == 1
+
+
+@pytest.mark.django_db
+def test_the_follow_up_of_an_emergency_hold_does_not_inherit_its_first_contact(
+    users, preserved, deliver
+):
+    """The informal first contact and its confirmation deadline were the
+    preservation's; the follow-up is a written request with no such deadline."""
+    contact = {
+        "at": "2026-12-01T08:00:00+00:00",
+        "channel": "phone",
+        "made_by": "Li Wei",
+        "reached_name": "Jane Smith",
+        "reached_function": "24/7 point of contact",
+        "note": "",
+    }
+    AssistanceRequest.objects.filter(pk=preserved.pk).update(
+        urgency="emergency",
+        urgency_reason="A life is at risk",
+        first_contact=contact,
+        confirmation_due="2026-12-11T08:00:00+00:00",
+    )
+    preserved.refresh_from_db()
+    convert(users, deliver, preserved, callbacks=True)
+    [draft] = follow_ups(preserved)
+    assert draft.first_contact is None and draft.confirmation_due is None

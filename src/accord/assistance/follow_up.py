@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from accord.assistance import policy
 from accord.assistance.models import AssistanceRequest, State
+from accord.assistance.rules import OPTIONAL_CONTENT_FIELDS
 from accord.assistance.services import create_request
 from accord.assistance.types import LegalBasis, RequestType
 from accord.assistance.wire import content_of
@@ -158,8 +159,15 @@ def _follow_up_authors(preservation: AssistanceRequest) -> list[User]:
 
 def _follow_up_content(preservation: AssistanceRequest) -> dict[str, Any]:
     details = preservation.details
+    # The informal first contact was the preservation's: the follow-up is a
+    # request of its own, with no confirmation of its own to wait for.
+    content = {
+        key: value
+        for key, value in content_of(preservation).items()
+        if key not in OPTIONAL_CONTENT_FIELDS
+    }
     return {
-        **content_of(preservation),
+        **content,
         "request_type": RequestType.STORED_DATA,
         "legal_basis": (
             LegalBasis.BILATERAL

@@ -123,7 +123,11 @@ def create_request(
             actor,
             AuditAction.REQUEST_CREATE,
             request,
-            data={"reference": request.reference, "type": request.request_type},
+            data={
+                "reference": request.reference,
+                "type": request.request_type,
+                "first_contact": request.first_contact is not None,
+            },
             ip=ip,
         )
     return request
