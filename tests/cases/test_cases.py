@@ -227,7 +227,7 @@ def test_cases_opened_at_the_same_moment_get_distinct_references():
         start = threading.Barrier(2)
         results: list[object] = [None, None]
 
-        def run(index: int) -> None:
+        def run(index: int, start=start, results=results) -> None:
             try:
                 start.wait(30)
                 results[index] = open_case(author).reference

@@ -43,7 +43,7 @@ def by_value(user, case) -> dict[str, list[queries.Link]]:
 
 
 def test_each_other_case_shows_as_much_as_the_viewer_may_know(world):
-    people, viewer, shared, plain, secret = world
+    people, viewer, shared, _plain, _secret = world
     found = by_value(people["outsider"], viewer)
     overlap = found["overlap.example"]
     assert [link.reference for link in overlap if not link.hidden] == [shared.reference]
@@ -65,7 +65,7 @@ def test_the_central_authority_sees_every_case_holding_the_value(world):
 
 
 def test_a_value_held_by_the_case_alone_correlates_with_nothing(world):
-    people, viewer, *_ = world
+    people, *_ = world
     lonely = open_case(people["author"], title="Alone")
     services.add_observable(Actor.of(people["author"]), lonely, "domain", "nowhere.example")
     assert queries.correlations(people["author"], lonely) == {}

@@ -65,7 +65,9 @@ class SubjectForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["document_type"].choices = [("", "—"), *type_choices()]
+        field = self.fields["document_type"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "—"), *type_choices()]
 
     def to_data(self) -> dict[str, Any]:
         data = self.cleaned_data

@@ -129,7 +129,7 @@ def import_stix(actor: Actor, case: Case, objects: list[dict[str, Any]], *, ip: 
     require(actor, Permission.EDIT_CASES, what="import_observables", ip=ip)
     policy_check(actor, case, ip)
     report = Report()
-    rows = []
+    rows: list[Row] = []
     for obj in objects[:MAX_ROWS]:
         mapped = map_object(obj)
         if mapped.problem:

@@ -51,7 +51,8 @@ def map_object(obj: dict[str, Any]) -> Mapped:
     if kind == "indicator":
         return _indicator(stix_id, obj)
     if kind == "file":
-        hashes = obj.get("hashes") if isinstance(obj.get("hashes"), dict) else {}
+        found = obj.get("hashes")
+        hashes: dict[str, Any] = found if isinstance(found, dict) else {}
         values = [(HASHES[k], str(v)) for k, v in hashes.items() if k in HASHES]
         if values:
             return Mapped(stix_id, values)
