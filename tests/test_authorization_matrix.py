@@ -44,6 +44,8 @@ PATH_VALUES = {
     "{outcome_id}": NOWHERE,
     "{disagreement_id}": NOWHERE,
     "{commitment_id}": NOWHERE,
+    "{case_id}": NOWHERE,
+    "{observable_id}": "999999",
 }
 
 # Valid bodies, so that a permitted caller gets past input validation and a
@@ -96,6 +98,14 @@ SAMPLE_BODIES = {
         "rationale": "r",
     },
     "POST /api/v1/assistance/requests/{request_id}/team": {"username": "nobody"},
+    "POST /api/v1/cases": {"title": "Matrix case", "title_language": "en"},
+    "PUT /api/v1/cases/{case_id}": {"title": "Matrix case", "title_language": "en"},
+    "POST /api/v1/cases/{case_id}/status": {"status": "closed"},
+    "POST /api/v1/cases/{case_id}/team": {"username": "nobody"},
+    "POST /api/v1/cases/{case_id}/observables": {"type": "domain", "value": "example.org"},
+    "POST /api/v1/cases/{case_id}/subjects": {"kind": "organisation", "display_name": "X"},
+    "POST /api/v1/cases/{case_id}/imports/csv": {"text": "domain,example.org"},
+    "POST /api/v1/cases/{case_id}/imports/stix": {"bundle": {"objects": []}},
 }
 
 
@@ -193,6 +203,8 @@ def test_web_endpoint(client_for, users, name, method, principal):
         "outcome_id": NOWHERE,
         "disagreement_id": NOWHERE,
         "commitment_id": NOWHERE,
+        "case_id": NOWHERE,
+        "observable_id": 999999,
         "root": "api1",
         "collection_id": NOWHERE,
         "object_id": "indicator--" + NOWHERE,

@@ -57,11 +57,13 @@ api = NinjaAPI(
 
 def _add_routers() -> None:
     from accord.assistance.api import router as assistance
+    from accord.cases.api import router as cases
     from accord.dialogue.api import router as dialogue
     from accord.federation.api import router as federation
 
     api.add_router("/", federation)
     api.add_router("/", assistance)
+    api.add_router("/", cases)
     api.add_router("/", dialogue)
 
 

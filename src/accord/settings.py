@@ -190,6 +190,7 @@ INSTALLED_APPS = [
     "accord.assistance",
     "accord.dialogue",
     "accord.intel",
+    "accord.cases",
     "accord.web",
 ]
 

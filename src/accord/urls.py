@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("accord.federation.urls")),
     path("", include("accord.assistance.urls")),
+    path("", include("accord.cases.urls")),
     path("", include("accord.dialogue.urls")),
     path("", include("accord.intel.urls")),
     path("", include("accord.intel.urls_pages")),

@@ -101,6 +101,17 @@ class AuditAction(models.TextChoices):
     INTEL_EXPORT = "intel:objects:export", _("STIX objects exported")
     INTEL_SHARE = "intel:collection:share", _("Collection shared or subscribed")
     INTEL_REFUSED = "intel:action:refused", _("Intelligence action refused")
+    CASE_CREATE = "cases:case:create", _("Case opened")
+    CASE_UPDATE = "cases:case:update", _("Case edited")
+    CASE_STATUS = "cases:case:status", _("Case status changed")
+    CASE_READ = "cases:case:read", _("Case read")
+    CASE_LIST = "cases:case:list", _("Cases listed")
+    CASE_TEAM = "cases:case:team", _("Case team changed")
+    CASE_REFUSED = "cases:case:refused", _("Case change refused")
+    OBSERVABLE_ADD = "cases:observable:add", _("Observable added to a case")
+    OBSERVABLE_REMOVE = "cases:observable:remove", _("Observable removed from a case")
+    OBSERVABLES_IMPORT = "cases:observable:import", _("Observables imported into a case")
+    SUBJECT_ADD = "cases:subject:add", _("Subject added to a case")
 
 
 @dataclass(frozen=True)

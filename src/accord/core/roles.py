@@ -21,6 +21,7 @@ class Permission(models.TextChoices):
     VIEW_AUDIT = "core.view_audit", _("Read and verify the audit log")
     VIEW_REQUESTS = "assistance.view", _("Work on mutual-assistance requests")
     VIEW_CASES = "cases.view", _("Work on cases and observables")
+    EDIT_CASES = "cases.edit", _("Open cases and record their subjects and observables")
     RUN_MATCHING = "matching.run", _("Run hit/no-hit checks")
     VIEW_INTEL = "intel.view", _("Work with threat intelligence")
     VIEW_EVIDENCE = "evidence.view", _("Handle evidence")
@@ -45,6 +46,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | {
             Permission.VIEW_REQUESTS,
             Permission.VIEW_CASES,
+            Permission.EDIT_CASES,
             Permission.RUN_MATCHING,
             Permission.VIEW_INTEL,
             Permission.VIEW_EVIDENCE,
@@ -53,13 +55,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PROSECUTOR: frozenset(
         _EVERYONE
         | _CORRESPONDENTS
-        | {Permission.VIEW_REQUESTS, Permission.VIEW_CASES, Permission.VIEW_EVIDENCE}
+        | {
+            Permission.VIEW_REQUESTS,
+            Permission.VIEW_CASES,
+            Permission.EDIT_CASES,
+            Permission.VIEW_EVIDENCE,
+        }
     ),
     Role.CENTRAL_AUTHORITY: frozenset(
         _EVERYONE
         | _CORRESPONDENTS
         | {
             Permission.VIEW_REQUESTS,
+            # Need-to-know on every case, to read (the team changes it).
+            Permission.VIEW_CASES,
             Permission.RUN_MATCHING,
             Permission.VIEW_EVIDENCE,
             Permission.MANAGE_DIALOGUE,
@@ -69,10 +78,22 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ANALYST: frozenset(
         _EVERYONE
         | _CORRESPONDENTS
-        | {Permission.VIEW_CASES, Permission.RUN_MATCHING, Permission.VIEW_INTEL}
+        | {
+            Permission.VIEW_CASES,
+            Permission.EDIT_CASES,
+            Permission.RUN_MATCHING,
+            Permission.VIEW_INTEL,
+        }
     ),
     Role.AUDITOR: frozenset(
-        _EVERYONE | {Permission.VIEW_AUDIT, Permission.VIEW_REQUESTS, Permission.VIEW_EVIDENCE}
+        _EVERYONE
+        | {
+            Permission.VIEW_AUDIT,
+            Permission.VIEW_REQUESTS,
+            # Auditors read cases, never change them (cases.policy).
+            Permission.VIEW_CASES,
+            Permission.VIEW_EVIDENCE,
+        }
     ),
     Role.NODE_ADMIN: frozenset(
         _EVERYONE

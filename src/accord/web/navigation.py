@@ -39,7 +39,7 @@ AREAS: tuple[Area, ...] = (
         "cases",
         _("Cases"),
         Permission.VIEW_CASES,
-        None,
+        "cases:list",
         _("Cases, subjects and observables, correlated"),
     ),
     Area(

@@ -1,0 +1,263 @@
+"""Pages for cases: thin, every change through services, every read through
+queries (need-to-know and the audit of reads live there)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accord.assistance.types import OffenceCategory
+from accord.cases import imports, policy, queries, services
+from accord.cases.forms import CaseForm, SubjectForm, initial_from, type_choices
+from accord.cases.models import Case, CaseStatus
+from accord.core.audit import Actor
+from accord.core.models import User
+from accord.core.policy import Refused
+from accord.core.roles import Permission
+from accord.core.signals import client_ip
+from accord.web.actions import act, attempt
+from accord.web.guards import permission_required, signed_in_user
+
+MAX_UPLOAD = imports.MAX_BYTES
+LISTED = 500
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.of(signed_in_user(request))
+
+
+def _open(request: HttpRequest, case_id: UUID, how: str = "read") -> Case:
+    try:
+        return queries.open_case(_actor(request), case_id, how=how, ip=client_ip(request))
+    except Case.DoesNotExist:
+        raise Http404(_("No such case, or it is not for you.")) from None
+
+
+@permission_required(Permission.VIEW_CASES)
+def case_list(request: HttpRequest) -> HttpResponse:
+    get = request.GET
+    filters = queries.Filters(
+        status=get.get("status", ""), category=get.get("category", ""), search=get.get("q", "")
+    )
+    actor, ip = _actor(request), client_ip(request)
+    rows = list(queries.list_cases(actor, filters, ip=ip)[:LISTED])
+    queries.audit_list(actor, len(rows), filters, ip)
+    context = {
+        "rows": rows,
+        "filters": filters,
+        "statuses": CaseStatus.choices,
+        "categories": OffenceCategory.choices,
+        "counts": queries.count_by_status(actor, ip=ip),
+        "can_create": policy.allowed(request.user, policy.CREATE) is None,
+    }
+    return render(request, "cases/list.html", context)
+
+
+@permission_required(Permission.EDIT_CASES)
+def case_create(request: HttpRequest) -> HttpResponse:
+    initial = {"title_language": translation.get_language()}
+    form = CaseForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = services.create_case(_actor(request), form.to_data(), ip=client_ip(request))
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        except Refused as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Case %(ref)s opened.") % {"ref": created.reference})
+            return redirect("cases:detail", case_id=created.pk)
+    return render(request, "cases/form.html", {"form": form, "editing": None})
+
+
+@permission_required(Permission.EDIT_CASES)
+def case_edit(request: HttpRequest, case_id: UUID) -> HttpResponse:
+    case = _open(request, case_id, how="edit")
+    form = CaseForm(request.POST or None, initial=initial_from(case))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_case(_actor(request), case, form.to_data(), ip=client_ip(request))
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        except Refused as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Case saved."))
+            return redirect("cases:detail", case_id=case.pk)
+    return render(request, "cases/form.html", {"form": form, "editing": case})
+
+
+@permission_required(Permission.VIEW_CASES)
+def case_detail(request: HttpRequest, case_id: UUID) -> HttpResponse:
+    case = _open(request, case_id)
+    return render(request, "cases/detail.html", detail_context(case, request.user))
+
+
+def detail_context(case: Case, user: Any, report: Any = None) -> dict[str, Any]:
+    """What the detail page shows; which forms it offers is the policy's answer."""
+    links = queries.correlations(user, case)
+    observables = case.observables.select_related("subject").order_by("code", "normal")
+    return {
+        "case": case,
+        "categories": [OffenceCategory(c).label for c in case.categories],
+        "team": case.team.order_by("username"),
+        "subjects": case.subjects.all(),
+        "observables": [(o, links.get(o.pk, [])) for o in observables],
+        "may": policy.offered(user, case),
+        "statuses": [c for c in CaseStatus.choices if c[0] != case.status],
+        "types": type_choices(),
+        "subject_form": SubjectForm(),
+        "candidates": User.objects.filter(is_active=True, role__in=policy.TEAM_ROLES).exclude(
+            pk__in=case.team.values("pk")
+        ),
+        "collections": _own_collections(user),
+        "report": report,
+    }
+
+
+def _own_collections(user: Any) -> list[Any]:
+    from accord.intel.models import Collection
+    from accord.intel.policy import Action
+    from accord.intel.policy import allowed as intel_allowed
+
+    if intel_allowed(user, Action.VIEW) is not None:
+        return []
+    return list(Collection.objects.restrict(user).filter(mirror__isnull=True))
+
+
+@require_POST
+@permission_required(Permission.EDIT_CASES)
+def case_status(request: HttpRequest, case_id: UUID) -> HttpResponse:
+    case = _open(request, case_id, how="status")
+    status = request.POST.get("status", "")
+    return act(
+        request,
+        lambda: services.change_status(_actor(request), case, status, ip=client_ip(request)),
+        done=_("Status changed."),
+        to="cases:detail",
+        case_id=case.pk,
+    )
+
+
+@require_POST
+@permission_required(Permission.EDIT_CASES)
+def case_member(request: HttpRequest, case_id: UUID) -> HttpResponse:
+    case = _open(request, case_id, how="team")
+    username = request.POST.get("username", "")
+    user = User.objects.filter(username=username, is_active=True).first()
+
+    def add() -> None:
+        if user is None:
+            raise ValidationError(_("Choose an active user."))
+        services.add_member(_actor(request), case, user, ip=client_ip(request))
+
+    return act(
+        request,
+        add,
+        done=_("%(user)s added to the team.") % {"user": username},
+        to="cases:detail",
+        case_id=case.pk,
+    )
+
+
+@require_POST
+@permission_required(Permission.EDIT_CASES)
+def case_observe(request: HttpRequest, case_id: UUID) -> HttpResponse:
+    case = _open(request, case_id, how="observe")
+    post = request.POST
+    context = {k: post[k] for k in ("country", "region") if post.get(k)}
+    return act(
+        request,
+        lambda: services.add_observable(
+            _actor(request),
+            case,
+            post.get("code", ""),
+            post.get("value", ""),
+            context=context,
+            ip=client_ip(request),
+        ),
+        done=_("Observable added."),
+        to="cases:detail",
+        case_id=case.pk,
+    )
+
+
+@require_POST
+@permission_required(Permission.EDIT_CASES)
+def case_unobserve(request: HttpRequest, case_id: UUID, observable_id: int) -> HttpResponse:
+    case = _open(request, case_id, how="observe")
+    return act(
+        request,
+        lambda: services.remove_observable(
+            _actor(request), case, observable_id, ip=client_ip(request)
+        ),
+        done=_("Observable removed."),
+        to="cases:detail",
+        case_id=case.pk,
+    )
+
+
+@require_POST
+@permission_required(Permission.EDIT_CASES)
+def case_subject(request: HttpRequest, case_id: UUID) -> HttpResponse:
+    case = _open(request, case_id, how="subject")
+    form = SubjectForm(request.POST)
+
+    def add() -> None:
+        if not form.is_valid():
+            raise ValidationError([e for errors in form.errors.values() for e in errors])
+        services.add_subject(_actor(request), case, form.to_data(), ip=client_ip(request))
+
+    return act(request, add, done=_("Subject added."), to="cases:detail", case_id=case.pk)
+
+
+@require_POST
+@permission_required(Permission.EDIT_CASES)
+def case_import(request: HttpRequest, case_id: UUID) -> HttpResponse:
+    """CSV or STIX (an uploaded file or one of this node's collections); the
+    page comes back with the per-row report."""
+    case = _open(request, case_id, how="import")
+    actor, ip = _actor(request), client_ip(request)
+    upload = request.FILES.get("file")
+    fmt = request.POST.get("format", "csv")
+    report: list[Any] = []
+
+    def run() -> None:
+        if fmt == "collection":
+            report.append(
+                imports.import_collection(actor, case, request.POST.get("collection"), ip=ip)
+            )
+            return
+        if upload is None:
+            raise ValidationError(_("Choose a file."))
+        if (upload.size or 0) > MAX_UPLOAD:
+            raise ValidationError(_("The file is larger than 50 MB."))
+        data = upload.read()
+        if fmt == "stix":
+            report.append(imports.import_stix(actor, case, imports.bundle_objects(data), ip=ip))
+            return
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValidationError(_("The file is not UTF-8 text.")) from None
+        report.append(imports.import_csv(actor, case, text, ip=ip))
+
+    if attempt(request, run):
+        done = report[0]
+        messages.success(
+            request,
+            _("Imported %(added)s, %(dup)s already held, %(failed)s not imported.")
+            % {"added": done.added, "dup": done.duplicates, "failed": done.failed},
+        )
+        case.refresh_from_db()
+        context = detail_context(case, request.user, done)
+        return render(request, "cases/detail.html", context)
+    return redirect("cases:detail", case_id=case.pk)
