@@ -152,7 +152,9 @@ def set_delegation(
             actor,
             round_.dialogue.peer,
             wire.DELEGATION_KIND,
-            wire.DelegationBody(round_id=str(round_.pk), node=node, people=people),
+            wire.DelegationBody(
+                round_id=str(round_.pk), node=node, people=[wire.Delegate(**p) for p in people]
+            ),
             action=AuditAction.DIALOGUE_CHANGE,
             target=round_,
             data={"what": "delegation", "people": len(people)},
