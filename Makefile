@@ -69,3 +69,4 @@ clean:
 bench: $(VENV)/.installed messages postgres
 	$(BIN)/python bench/federation.py
 	$(BIN)/python bench/taxii.py
+	$(BIN)/python bench/reads.py

@@ -16,7 +16,7 @@ from ninja.parser import Parser
 from ninja.security import django_auth
 from pydantic import Field
 
-from accord.core import services
+from accord.core import audit, services
 from accord.core.audit import Actor
 from accord.core.identity import this_node
 from accord.core.models import AuditEvent, User
@@ -187,6 +187,7 @@ def create_user(request: HttpRequest, payload: UserIn) -> Status:
 @paginate(LimitOffsetPagination)
 def audit_events(request: HttpRequest, action: str = "") -> Any:
     services.enforce(actor(request), Action.VIEW_AUDIT)
+    audit.seal()  # every read so far, in the chain
     events = AuditEvent.objects.restrict(request.user).order_by("seq")
     return events.filter(action=action) if action else events
 

@@ -54,7 +54,9 @@ def open_request(
         raise AssistanceRequest.DoesNotExist from None
     exported = how in ("print", "pdf", "file")
     action = AuditAction.REQUEST_EXPORT if exported else AuditAction.REQUEST_READ
-    audit.record(actor, action, request, data={"reference": request.reference, "how": how}, ip=ip)
+    audit.record_read(
+        actor, action, request, data={"reference": request.reference, "how": how}, ip=ip
+    )
     return request
 
 
@@ -123,7 +125,7 @@ def overdue_condition(now: datetime) -> Q:
 
 
 def audit_list(actor: Actor, count: int, filters: Filters, ip: str = "") -> None:
-    audit.record(
+    audit.record_read(
         actor,
         AuditAction.REQUEST_LIST,
         target_type="assistance.request",

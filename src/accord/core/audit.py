@@ -4,7 +4,9 @@ Each event's hash is SHA-256 over the RFC 8785 canonical JSON of its fields and
 the previous event's hash. `record` must run inside the transaction of the change
 it records, so that the event and the change commit or vanish together. A
 refusal is the exception: its change vanishes but its record must not, so it is
-recorded through `refuse` (see `refusals_kept`)."""
+recorded through `refuse` (see `refusals_kept`). A read changes nothing and is
+recorded through `record_read`: staged without waiting for the chain's head,
+and chained by `seal` before anyone reads the log (see `record_read`)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accord.core.bulk import insert_many
 from accord.core.canonical import canonical_hash
-from accord.core.models import AuditEvent, AuditHead, User
+from accord.core.models import AuditEvent, AuditHead, AuditStaged, User
 
 GENESIS_HASH = "0" * 64
 
@@ -196,33 +198,146 @@ def make_entry(
 def record_many(entries: list[Entry]) -> list[AuditEvent]:
     """Append events in order, linking each to the one before."""
     with transaction.atomic():
-        head, _created = AuditHead.objects.select_for_update().get_or_create(
-            pk=1, defaults={"seq": 0, "hash": GENESIS_HASH}
-        )
-        events = []
-        for entry in entries:
-            event = AuditEvent(
-                seq=head.seq + 1,
-                at=datetime.now(UTC),
-                actor=entry.actor.label[:200],
-                actor_user=entry.actor.user,
-                action=str(entry.action),
-                target_type=entry.target_type[:100],
-                target_id=str(entry.target_id)[:200],
-                data=entry.data or {},
-                ip=entry.ip[:64],
-                prev_hash=head.hash,
+        head = _wait_for_head()
+        events = [
+            _link(
+                head,
+                AuditEvent(
+                    at=datetime.now(UTC),
+                    actor=entry.actor.label[:200],
+                    actor_user=entry.actor.user,
+                    action=str(entry.action),
+                    target_type=entry.target_type[:100],
+                    target_id=str(entry.target_id)[:200],
+                    data=entry.data or {},
+                    ip=entry.ip[:64],
+                ),
             )
-            event.hash = compute_hash(event)
-            head.seq, head.hash = event.seq, event.hash
-            events.append(event)
-        if len(events) == 1:
-            events[0].save(force_insert=True)  # a single event gets its id back
-        else:
-            insert_many(events)
-        if events:
-            head.save(update_fields=["seq", "hash"])
+            for entry in entries
+        ]
+        _append(head, events)
     return events
+
+
+def _wait_for_head() -> AuditHead:
+    """The chain's head, locked until the transaction ends (made at genesis if missing)."""
+    head, _created = AuditHead.objects.select_for_update().get_or_create(
+        pk=1, defaults={"seq": 0, "hash": GENESIS_HASH}
+    )
+    return head
+
+
+def _head_if_free() -> AuditHead | None:
+    """The head, locked, unless another transaction holds it: then None, at once."""
+    head = AuditHead.objects.select_for_update(skip_locked=True).filter(pk=1).first()
+    if head is None and not AuditHead.objects.filter(pk=1).exists():
+        return _wait_for_head()  # a new log: no one holds a head yet
+    return head
+
+
+def _link(head: AuditHead, event: AuditEvent) -> AuditEvent:
+    """Make `event` the next link after `head`, and move the head to it."""
+    event.seq, event.prev_hash = head.seq + 1, head.hash
+    event.hash = compute_hash(event)
+    head.seq, head.hash = event.seq, event.hash
+    return event
+
+
+def _append(head: AuditHead, events: list[AuditEvent]) -> None:
+    if len(events) == 1:
+        events[0].save(force_insert=True)  # a single event gets its id back
+    else:
+        insert_many(events)
+    if events:
+        head.save(update_fields=["seq", "hash"])
+
+
+# ---------------------------------------------------------------- reads
+
+# Reads are recorded through `record_read`; every other action through `record`.
+READ_ACTIONS = frozenset(
+    {AuditAction.REQUEST_READ, AuditAction.REQUEST_LIST, AuditAction.REQUEST_EXPORT}
+)
+SEAL_BATCH = 500
+
+
+def record_read(
+    actor: Actor,
+    action: AuditAction,
+    target: models.Model | None = None,
+    *,
+    target_type: str = "",
+    target_id: str = "",
+    data: dict[str, Any] | None = None,
+    ip: str = "",
+) -> None:
+    """Record a read, in the caller's transaction as `record` does, without
+    waiting for the chain's head. Writers take the head in turn; were every
+    page view one of them, readers would queue behind each other and behind
+    every change. A read is staged instead (an insert no one waits for) and
+    chained by the next seal: this one, when no other transaction holds the
+    head, else a later read's, the clock's, or the one run before the log is
+    read (`seal`)."""
+    if action not in READ_ACTIONS:
+        raise ValueError(f"{action} is not a read: record it with `record`")
+    entry = make_entry(
+        actor, action, target, target_type=target_type, target_id=target_id, data=data, ip=ip
+    )
+    with transaction.atomic():
+        AuditStaged.objects.create(
+            at=datetime.now(UTC),
+            actor=entry.actor.label[:200],
+            actor_user=entry.actor.user,
+            action=str(entry.action),
+            target_type=entry.target_type[:100],
+            target_id=str(entry.target_id)[:200],
+            data=entry.data or {},
+            ip=entry.ip[:64],
+        )
+        head = _head_if_free()
+        if head is not None:
+            _fold(head)
+
+
+def seal() -> int:
+    """Chain every staged read, waiting for the head as a writer does; returns
+    how many. Run before the log is read (the audit page and API, verify) and
+    by the clock, so the log anyone reads holds every read that happened."""
+    sealed = 0
+    while AuditStaged.objects.exists():
+        with transaction.atomic():
+            folded = _fold(_wait_for_head())
+        sealed += folded
+        if folded < SEAL_BATCH:  # readers staging meanwhile wait for the next seal
+            break
+    return sealed
+
+
+def _fold(head: AuditHead) -> int:
+    """Chain the oldest staged reads after the locked `head`, in the order they
+    were staged, each keeping the time it happened; remove them from the stage."""
+    staged = list(AuditStaged.objects.order_by("id")[:SEAL_BATCH])
+    events = [
+        _link(
+            head,
+            AuditEvent(
+                at=row.at,
+                actor=row.actor,
+                actor_user_id=row.actor_user_id,
+                action=row.action,
+                target_type=row.target_type,
+                target_id=row.target_id,
+                data=row.data,
+                ip=row.ip,
+                staged_id=row.pk,
+            ),
+        )
+        for row in staged
+    ]
+    _append(head, events)
+    # After the insert: on PostgreSQL a staged row may go only once sealed.
+    AuditStaged.objects.filter(pk__in=[row.pk for row in staged]).delete()
+    return len(events)
 
 
 # ---------------------------------------------------------------- refusals
@@ -296,7 +411,13 @@ class VerifyResult:
 
 
 def verify(batch_size: int = 2000) -> VerifyResult:
-    """Walk the whole chain in sequence order; stop at the first fault."""
+    """Walk the whole chain in sequence order, staged reads sealed first; stop
+    at the first fault."""
+    try:
+        seal()
+    except DatabaseError:
+        # A log whose head is gone cannot take new links: the walk says why.
+        log.exception("could not seal the staged reads before verifying")
     expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
     events = AuditEvent.objects.order_by("seq").iterator(chunk_size=batch_size)
     for event in events:

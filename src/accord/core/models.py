@@ -70,6 +70,9 @@ class AuditEvent(models.Model):
     ip = models.CharField(_("address"), max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # The staged read this event seals (core.audit.seal). Not hashed: it only
+    # lets the database allow removing a staged read once it is in the chain.
+    staged_id = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -98,3 +101,23 @@ class AuditHead(models.Model):
 
     def __str__(self) -> str:
         return f"head #{self.seq}"
+
+
+class AuditStaged(models.Model):
+    """A read, recorded without waiting for the chain's head (core.audit.record_read)
+    and folded into the chain, in order, by core.audit.seal. Rows are never
+    changed; on PostgreSQL one may be removed only once an event seals it."""
+
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=200)
+    actor_user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    action = models.CharField(max_length=100)
+    target_type = models.CharField(max_length=100, blank=True)
+    target_id = models.CharField(max_length=200, blank=True)
+    data = models.JSONField(default=dict)
+    ip = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"staged {self.action}"

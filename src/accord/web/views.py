@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accord.core import services
+from accord.core import audit, services
 from accord.core.audit import Actor, AuditAction
 from accord.core.auth import SignInForm
 from accord.core.models import AuditEvent, User
@@ -92,6 +92,8 @@ def set_language(request: HttpRequest) -> HttpResponse:
 def dashboard(request: SignedInRequest) -> HttpResponse:
     user = request.user
     role = Role(user.role)
+    if user.has_permission(Permission.VIEW_AUDIT):
+        audit.seal()  # the recent events include every read so far
     context = {
         "role": role,
         "permissions": [p for p in Permission if p in ROLE_PERMISSIONS[role]],
@@ -201,6 +203,7 @@ def user_active(request: SignedInRequest, user_id: int) -> HttpResponse:
 @permission_required(PERMISSIONS[Action.VIEW_AUDIT])
 def audit_log(request: SignedInRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
+    audit.seal()  # every read so far, in the chain
     events = AuditEvent.objects.restrict(request.user).order_by("-seq")
     if form.is_valid():
         if form.cleaned_data["action"]:

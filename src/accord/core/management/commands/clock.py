@@ -1,6 +1,7 @@
 """The node's clock: timed work that no request triggers (preservation holds
 that lapse, deadline reminders, partner intel sync, comparing replicas with
-each peer). `accord serve` runs it beside the worker."""
+each peer, reads left staged sealed into the audit chain). `accord serve` runs
+it beside the worker."""
 
 from __future__ import annotations
 
@@ -17,6 +18,14 @@ log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
+    @staticmethod
+    def _audit(assistance: Any, sync: Any) -> None:
+        from accord.core import audit
+
+        # Reads left staged when no reader found the head free (audit.record_read).
+        if sealed := audit.seal():
+            log.info("clock: %s reads sealed into the audit chain", sealed)
+
     @staticmethod
     def _requests(assistance: Any, sync: Any) -> None:
         result = assistance.tick()
@@ -62,7 +71,7 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         while not stop.is_set():
             close_old_connections()
-            for job in (self._requests, self._intel, self._replicas):
+            for job in (self._audit, self._requests, self._intel, self._replicas):
                 try:
                     job(assistance, sync)
                 except DatabaseError:
