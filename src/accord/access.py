@@ -56,6 +56,7 @@ WEB: dict[str, Rule] = {
     "assistance:step": Rule(Permission.VIEW_REQUESTS, ("POST",), ("request_id",)),
     "assistance:finding": Rule(Permission.VIEW_REQUESTS, ("POST",), ("request_id",)),
     "assistance:member": Rule(Permission.VIEW_REQUESTS, ("POST",), ("request_id",)),
+    "assistance:case": Rule(Permission.VIEW_REQUESTS, ("POST",), ("request_id",)),
     "assistance:file": Rule(Permission.VIEW_REQUESTS, ("GET",), ("request_id", "sha256")),
     "assistance:print": Rule(Permission.VIEW_REQUESTS, ("GET",), ("request_id",)),
     "assistance:pdf": Rule(Permission.VIEW_REQUESTS, ("GET",), ("request_id",)),
@@ -135,6 +136,7 @@ API: dict[str, Rule] = {
         Permission.VIEW_REQUESTS, ("POST",)
     ),
     "POST /api/v1/assistance/requests/{request_id}/team": Rule(Permission.VIEW_REQUESTS, ("POST",)),
+    "POST /api/v1/assistance/requests/{request_id}/case": Rule(Permission.VIEW_REQUESTS, ("POST",)),
     "GET /api/v1/assistance/requests/{request_id}/files/{sha256}": Rule(Permission.VIEW_REQUESTS),
     "GET /api/v1/assistance/metrics": Rule(Permission.VIEW_REQUESTS),
     "GET /api/v1/assistance/reminders": Rule(Permission.VIEW_REQUESTS),

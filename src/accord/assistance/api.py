@@ -17,7 +17,7 @@ from ninja import Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import ConfigDict, Field
 
-from accord.assistance import attachments, files, policy, queries, services, wire
+from accord.assistance import attachments, casework, files, policy, queries, services, wire
 from accord.assistance.deadlines import Deadline, confirmation_of, deadlines_of
 from accord.assistance.machine import TRANSITIONS
 from accord.assistance.models import AssistanceRequest, Reminder, ScreeningFinding
@@ -169,6 +169,8 @@ def detail(row: AssistanceRequest, user: Any) -> dict[str, Any]:
             for p in row.pending_actions.order_by("created_at")
         ],
         "team": sorted(u.username for u in row.team.all()),
+        # This node's own filing, shown only to those who may open the case.
+        "case": _case(casework.case_seen(user, row)),
         "findings": [
             {
                 "ground": f.ground,
@@ -182,6 +184,12 @@ def detail(row: AssistanceRequest, user: Any) -> dict[str, Any]:
         if screening
         else [],
     }
+
+
+def _case(case: Any) -> dict[str, Any] | None:
+    if case is None:
+        return None
+    return {"id": str(case.pk), "reference": case.reference, "title": case.title}
 
 
 def _confirmation(deadline: Deadline | None, now: datetime, final: bool) -> dict[str, Any] | None:
@@ -218,9 +226,10 @@ def list_requests(
     overdue: bool = False,
     topic: str = "",
     q: str = "",
+    case: str = "",
 ) -> Any:
     actor = _actor(request)
-    filters = queries.Filters(direction, state, request_type, urgency, overdue, topic, q)
+    filters = queries.Filters(direction, state, request_type, urgency, overdue, topic, q, case)
     rows = list(queries.list_requests(actor, filters, ip=client_ip(request)))
     queries.audit_list(actor, len(rows), filters, client_ip(request))
     now = timezone.now()
@@ -276,6 +285,22 @@ def take_action(request: HttpRequest, request_id: UUID, payload: ActionIn) -> di
         ip=client_ip(request),
     )
     updated.refresh_from_db()
+    return detail(updated, request.user)
+
+
+class CaseLinkIn(Schema):
+    """A case of this node (reference or id) to file the request under; null
+    or "" to file it under none."""
+
+    case: str | None = Field(default=None, max_length=100)
+
+
+@router.post("/assistance/requests/{request_id}/case", response=dict[str, Any])
+def file_under_case(request: HttpRequest, request_id: UUID, payload: CaseLinkIn) -> dict[str, Any]:
+    row = _open(request, request_id, how="case")
+    actor = _actor(request)
+    case = casework.find_case(actor, payload.case) if payload.case else None
+    updated = services.link_case(actor, row, case, ip=client_ip(request))
     return detail(updated, request.user)
 
 

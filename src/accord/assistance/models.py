@@ -124,6 +124,15 @@ class AssistanceRequest(models.Model):
     follows = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
     )
+    # The case on this node the request belongs to: this node's own, never sent.
+    case = models.ForeignKey(
+        "cases.Case",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requests",
+        verbose_name=_("case"),
+    )
 
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
     team = models.ManyToManyField(User, related_name="assistance_requests", blank=True)

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
+from accord.assistance import casework
 from accord.assistance.models import (
     FINAL_STATES,
     AssistanceRequest,
@@ -79,6 +80,7 @@ class Filters:
     overdue: bool = False
     topic: str = ""  # an offence category
     search: str = ""
+    case: str = ""  # a case reference or id: the requests filed under it
 
 
 def list_requests(
@@ -90,6 +92,8 @@ def list_requests(
     now = now or timezone.now()
     rows = visible(actor.user, "list") if actor.user else AssistanceRequest.objects.all()
     rows = rows.distinct().select_related("peer")
+    if filters.case:
+        rows = casework.filed_under(actor.user, rows, filters.case)
     if filters.direction in ("incoming", "outgoing"):
         rows = rows.filter(outgoing=filters.direction == "outgoing")
     if filters.state:

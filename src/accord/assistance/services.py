@@ -71,6 +71,8 @@ from accord.assistance.wire import (
     submit_body,
     transition_body,
 )
+from accord.cases import policy as case_policy
+from accord.cases.models import Case
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
@@ -439,3 +441,34 @@ def add_member(actor: Actor, request: AssistanceRequest, user: User, *, ip: str 
             ip=ip,
             data={"reference": request.reference, "added": user.username},
         )
+
+
+@audit.refusals_kept()
+def link_case(
+    actor: Actor, request: AssistanceRequest, case: Case | None, *, ip: str = ""
+) -> AssistanceRequest:
+    """File the request under `case` (or under none). The user must see the
+    request and may change both the case it leaves and the one it joins."""
+    _enforce(actor, policy.VIEW, request, ip, audited_as="link_case")
+    with transaction.atomic():
+        locked = AssistanceRequest.objects.select_for_update().get(pk=request.pk)
+        before = locked.case
+        for touched in {c for c in (before, case) if c is not None}:
+            refusal = case_policy.allowed(actor.user, case_policy.OBSERVE, touched)
+            if refusal is not None:
+                _refuse(actor, request, "link_case", refusal.reason, refusal.status, ip)
+        locked.case = case
+        locked.save(update_fields=["case"])
+        audit.record(
+            actor,
+            AuditAction.REQUEST_UPDATE,
+            locked,
+            data={
+                "reference": locked.reference,
+                "changed": ["case"],
+                "case": case.reference if case else "",
+                "was": before.reference if before else "",
+            },
+            ip=ip,
+        )
+    return locked

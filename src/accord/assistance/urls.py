@@ -12,6 +12,7 @@ urlpatterns = [
     path("requests/<uuid:request_id>/step/", views.request_step, name="step"),
     path("requests/<uuid:request_id>/findings/", views.request_finding, name="finding"),
     path("requests/<uuid:request_id>/team/", views.request_member, name="member"),
+    path("requests/<uuid:request_id>/case/", views.request_case, name="case"),
     path("requests/<uuid:request_id>/files/<str:sha256>/", views.request_file, name="file"),
     path("requests/<uuid:request_id>/print/", views.request_print, name="print"),
     path("requests/<uuid:request_id>/pdf/", views.request_pdf, name="pdf"),

@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accord.assistance import policy, queries, reminders, services
+from accord.assistance import casework, policy, queries, reminders, services
 from accord.assistance.api import file_response
 from accord.assistance.deadlines import confirmation_of, deadlines_of, first_contact_at
 from accord.assistance.forms import (
@@ -69,13 +69,15 @@ def request_list(request: HttpRequest) -> HttpResponse:
         overdue=get.get("overdue") == "1",
         topic=get.get("topic", ""),
         search=get.get("q", ""),
+        case=get.get("case", ""),
     )
     actor = _actor(request)
     rows = list(queries.list_requests(actor, filters, ip=client_ip(request))[:500])
     queries.audit_list(actor, len(rows), filters, client_ip(request))
     now = timezone.now()
+    cases = casework.cases_seen(request.user, rows)
     context = {
-        "rows": [(row, _next_deadline(row, now)) for row in rows],
+        "rows": [(row, _next_deadline(row, now), cases.get(row.case_id)) for row in rows],
         "filters": filters,
         "states": State.choices,
         "types": RequestType.choices,
@@ -212,6 +214,8 @@ def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> 
         "finding_grounds": [(ScreeningFinding.DUAL_CRIMINALITY, _("Dual criminality"))]
         + [c for c in RefusalGround.choices if c[0] != RefusalGround.NO_DUAL_CRIMINALITY],
         "team": row.team.all(),
+        "case": casework.case_seen(user, row),
+        "case_choices": casework.cases_to_file_under(user) if may(policy.VIEW) else [],
         "may_add_member": may(policy.ADD_MEMBER),
         "candidates": User.objects.filter(is_active=True, role__in=policy.TEAM_ROLES).exclude(
             pk__in=row.team.values("pk")
@@ -361,6 +365,28 @@ def request_member(request: HttpRequest, request_id: UUID) -> HttpResponse:
         request,
         add,
         done=_("%(user)s added to the team.") % {"user": username},
+        to="assistance:detail",
+        request_id=row.pk,
+    )
+
+
+@require_POST
+@permission_required(Permission.VIEW_REQUESTS)
+def request_case(request: HttpRequest, request_id: UUID) -> HttpResponse:
+    """File the request under a case of this node (or under none)."""
+    row = _open(request, request_id, how="case")
+    chosen = request.POST.get("case", "").strip()
+
+    def link() -> None:
+        case = casework.find_case(_actor(request), chosen) if chosen else None
+        services.link_case(_actor(request), row, case, ip=client_ip(request))
+
+    return act(
+        request,
+        link,
+        done=_("Filed under case %(case)s.") % {"case": chosen}
+        if chosen
+        else _("No longer filed under a case."),
         to="assistance:detail",
         request_id=row.pk,
     )

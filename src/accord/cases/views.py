@@ -14,6 +14,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accord.assistance import casework
 from accord.assistance.types import OffenceCategory
 from accord.cases import imports, policy, queries, services
 from accord.cases.forms import CaseForm, SubjectForm, initial_from, type_choices
@@ -120,6 +121,8 @@ def detail_context(case: Case, user: Any, report: Any = None) -> dict[str, Any]:
         ),
         "collections": _own_collections(user),
         "report": report,
+        # The requests filed under it that this user may see (assistance.casework).
+        "requests": casework.requests_of(user, case),
     }
 
 

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
-from accord.assistance import clock, queries, services, wire
+from accord.assistance import casework, clock, queries, services, wire
 from accord.assistance.models import AssistanceRequest
 from accord.core.audit import Actor
 from accord.core.models import User
@@ -63,6 +63,12 @@ class Command(BaseCommand):
         team.add_argument("reference")
         team.add_argument("member", help="the username to add")
         team.add_argument("--as", dest="username", required=True)
+        filing = sub.add_parser("case", help="file a request under a case of this node")
+        filing.add_argument("reference")
+        filing.add_argument(
+            "case", nargs="?", default="", help="the case (none: file under no case)"
+        )
+        filing.add_argument("--as", dest="username", required=True)
         clock = sub.add_parser("tick", help="lapse expired holds and send deadline reminders")
         clock.add_argument("--at", help="ISO time to run the clock at (default: now)")
         reconcile = sub.add_parser(
@@ -195,6 +201,14 @@ class Command(BaseCommand):
             raise CommandError(f"no active user {member!r}")
         services.add_member(self._user(username), row, user)
         self.stdout.write(f"{row.reference}: {member} added to the team")
+
+    def do_case(self, reference: str, case: str, username: str, **options: Any) -> None:
+        actor = self._user(username)
+        row = self._request(reference)
+        found = casework.find_case(actor, case) if case else None
+        services.link_case(actor, row, found)
+        where = f"filed under {found.reference}" if found else "filed under no case"
+        self.stdout.write(f"{row.reference}: {where}")
 
     def do_tick(self, at: str | None = None, **options: Any) -> None:
         try:
