@@ -65,6 +65,9 @@ def test_demo_runs_two_peered_nodes_and_stops_cleanly(tmp_path):
     demo = start_demo(tmp_path, ports)
     output = read_until(demo, "Ctrl-C")
     assert "accord-demo-2026" in output and "cn.mps now peers with us.doj" in output
+    # The examples, cases with values both nodes hold among them, all made.
+    assert "Created 3 synthetic cases" in output
+    assert "examples are incomplete" not in output, output
     documents = [httpx.get(f"http://127.0.0.1:{p}/.well-known/accord").json() for p in ports]
     assert [d["node_id"] for d in documents] == ["cn.mps", "us.doj"]
     assert documents[0]["fingerprint"] != documents[1]["fingerprint"]

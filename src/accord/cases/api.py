@@ -35,6 +35,8 @@ class CaseIn(Schema):
     title_translation: str = Field(default="", max_length=300)
     categories: list[OffenceCategory] = Field(default_factory=list, max_length=20)
     confidential: bool = False
+    # A made-up example (the demo's), marked as such wherever the case is shown.
+    synthetic: bool = False
 
 
 class StatusIn(Schema):
@@ -173,8 +175,9 @@ def list_cases(request: HttpRequest, status: str = "", category: str = "", q: st
 
 @router.post("/cases", response={201: dict[str, Any]})
 def create_case(request: HttpRequest, payload: CaseIn) -> Status:
+    data = payload.model_dump(mode="json", exclude={"synthetic"})
     created = services.create_case(
-        _actor(request), payload.model_dump(mode="json"), ip=client_ip(request)
+        _actor(request), data, synthetic=payload.synthetic, ip=client_ip(request)
     )
     return Status(201, detail(created, request.user))
 

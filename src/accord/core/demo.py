@@ -139,8 +139,10 @@ def peer_demo_nodes(root: Path, out: TextIO) -> None:
 
 
 def seed_examples(root: Path, out: TextIO) -> None:
-    """Example requests and the reference dialogue, once (the nodes keep them)."""
+    """Example requests, cases and the reference dialogue, once (the nodes keep
+    them)."""
     from accord.assistance.demo import seed as seed_requests
+    from accord.cases.demo import seed as seed_cases
     from accord.core.democlient import SeedError
     from accord.dialogue.demo import seed as seed_dialogue
 
@@ -148,6 +150,9 @@ def seed_examples(root: Path, out: TextIO) -> None:
     if not json.loads(accord(root, NODES[0], "requests", "list", "--json")):
         out.write("Creating example requests (synthetic data) …\n")
         steps.append(seed_requests)
+    if not json.loads(accord(root, NODES[0], "cases", "list", "--json")):
+        out.write("Creating example cases (synthetic data) …\n")
+        steps.append(seed_cases)
     if "No dialogues." in accord(root, NODES[0], "dialogue", "list"):
         out.write("Loading the reference dialogue …\n")
         steps.append(seed_dialogue)
