@@ -203,16 +203,7 @@ def may_change(person: Person, shape: Shape) -> set[str]:
 
 # (case, person, action) -> what the docs and the code disagree on, as a
 # strict xfail until the code is fixed. Empty: they agree.
-EDIT_PAGE_OF_A_CLOSED_CASE = (
-    "the edit page of a closed case still renders the case form for its team "
-    "(views.case_edit opens it without asking the policy); saving it is refused (409)"
-)
-KNOWN: dict[tuple[str, str, str], str] = {
-    (shape.key, member, "edit-page"): EDIT_PAGE_OF_A_CLOSED_CASE
-    for shape in SHAPES
-    if shape.status == CaseStatus.CLOSED
-    for member in shape.team
-}
+KNOWN: dict[tuple[str, str, str], str] = {}
 
 
 def known(key: str, who: str, action: str) -> list[Any]:

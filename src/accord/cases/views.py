@@ -82,6 +82,11 @@ def case_create(request: HttpRequest) -> HttpResponse:
 @permission_required(Permission.EDIT_CASES)
 def case_edit(request: HttpRequest, case_id: UUID) -> HttpResponse:
     case = _open(request, case_id, how="edit")
+    refusal = policy.allowed(request.user, policy.EDIT, case)
+    if refusal is not None:
+        # Offered exactly when the change would be accepted (a closed case: no form).
+        messages.error(request, refusal.reason)
+        return redirect("cases:detail", case_id=case.pk)
     form = CaseForm(request.POST or None, initial=initial_from(case))
     if request.method == "POST" and form.is_valid():
         try:
