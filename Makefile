@@ -48,6 +48,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
+# The peer tools the benchmarks compare against (openmined-psi), only for `make bench`.
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	touch $@
+
 messages: $(COMPILED)
 
 %.mo: %.po | system-gettext
@@ -66,7 +71,8 @@ postgres:
 clean:
 	rm -rf $(VENV) $(COMPILED) .pytest_cache .ruff_cache .mypy_cache test-artifacts
 
-bench: $(VENV)/.installed messages postgres
+bench: $(VENV)/.installed-bench messages postgres
 	$(BIN)/python bench/federation.py
 	$(BIN)/python bench/taxii.py
 	$(BIN)/python bench/reads.py
+	$(BIN)/python bench/psi.py
