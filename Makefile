@@ -14,12 +14,12 @@ CATALOGUES := $(wildcard src/accord/locale/*/LC_MESSAGES/django.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
 .PHONY: run test ci bench lint format test-sqlite test-postgres test-browser messages \
-        system-gettext system-browser postgres clean
+        system-gettext system-browser system-sodium postgres clean
 
-run: $(VENV)/.installed messages
+run: $(VENV)/.installed messages system-sodium
 	$(BIN)/accord demo
 
-test: $(VENV)/.installed messages system-browser
+test: $(VENV)/.installed messages system-browser system-sodium
 	$(PYTEST) $(PARALLEL)
 
 ci: lint test-sqlite test-postgres test-browser
@@ -33,13 +33,13 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix src tests tools bench
 	$(BIN)/ruff format src tests tools bench
 
-test-sqlite: $(VENV)/.installed messages system-browser
+test-sqlite: $(VENV)/.installed messages system-browser system-sodium
 	env -u ACCORD_DATABASE_URL $(PYTEST) $(PARALLEL) -m "not browser" -p no:cacheprovider
 
-test-postgres: $(VENV)/.installed messages postgres system-browser
+test-postgres: $(VENV)/.installed messages postgres system-browser system-sodium
 	ACCORD_DATABASE_URL=$(PG_URL) $(PYTEST) $(PARALLEL) -m "not browser" -p no:cacheprovider
 
-test-browser: $(VENV)/.installed messages system-browser
+test-browser: $(VENV)/.installed messages system-browser system-sodium
 	env -u ACCORD_DATABASE_URL $(PYTEST) -m browser -p no:cacheprovider
 
 $(VENV)/.installed: pyproject.toml
@@ -60,6 +60,11 @@ messages: $(COMPILED)
 
 system-gettext:
 	@command -v msgfmt >/dev/null || tools/apt-install gettext
+
+# pysodium (ristretto255 for hit/no-hit) binds the system's libsodium.
+system-sodium:
+	@$(PYTHON) -c "import ctypes.util, sys; sys.exit(not ctypes.util.find_library('sodium'))" \
+		|| tools/apt-install libsodium23
 
 system-browser:
 	@test -x /usr/bin/chromium || tools/apt-install chromium
