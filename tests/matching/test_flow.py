@@ -221,15 +221,15 @@ def tampered(answer: dict, **changes: Any) -> dict:
         (lambda a: tampered(a, points=[a["points"][0]] * 3), "duplicate_point"),
         (
             lambda a: tampered(
-                a, points=[base64.b64encode(b"\xff" * 32).decode()] + a["points"][1:]
+                a, points=[base64.b64encode(b"\xff" * 32).decode(), *a["points"][1:]]
             ),
             "invalid_point",
         ),
         (
-            lambda a: tampered(a, points=[base64.b64encode(bytes(32)).decode()] + a["points"][1:]),
+            lambda a: tampered(a, points=[base64.b64encode(bytes(32)).decode(), *a["points"][1:]]),
             "identity",
         ),
-        (lambda a: tampered(a, points=["QUJD"] + a["points"][1:]), "wrong_length"),
+        (lambda a: tampered(a, points=["QUJD", *a["points"][1:]]), "wrong_length"),
         (lambda a: tampered(a, query="01930000-0000-7000-8000-000000000001"), "unknown_query"),
         (lambda a: tampered(a, part=1), "unknown_part"),
         (lambda a: tampered(a, set_parts=0), "bad_set"),
