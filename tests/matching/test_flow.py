@@ -270,3 +270,43 @@ def test_a_replayed_answer_part_and_an_answer_from_a_node_not_asked_are_refused(
     assert receipt["status"] == "refused" and receipt["reason"].startswith("not_pending")
     query.refresh_from_db()
     assert query.hits == 2 and Hit.objects.filter(query=query).count() == 2
+
+
+def test_the_cli_sets_a_policy_and_asks(users, case, remote):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    ca, investigator = users[Role.CENTRAL_AUTHORITY].username, users[Role.INVESTIGATOR].username
+    call_command(
+        "hits",
+        "policy",
+        remote.node_id,
+        "--types",
+        "ipv4",
+        "--max",
+        "5",
+        "--per-day",
+        "9",
+        "--as",
+        ca,
+        stdout=out,
+    )
+    call_command(
+        "hits",
+        "ask",
+        case.reference,
+        "--peer",
+        remote.node_id,
+        "--purpose",
+        "Fraud",
+        "--type",
+        "ipv4",
+        "--as",
+        investigator,
+        stdout=out,
+    )
+    call_command("hits", "list", "--as", investigator, stdout=out)
+    assert "max=5 per_day=9" in out.getvalue() and " asked " in out.getvalue()
+    assert len(sent(remote, QUERY_KIND)) == 1
