@@ -8,5 +8,6 @@ class MatchingConfig(AppConfig):
     verbose_name = _("Hit/no-hit")
 
     def ready(self) -> None:
-        # Registers the matching.* message kinds with the federation channel.
-        from accord.matching import inbound  # noqa: F401
+        # Registers the matching.* message kinds with the federation channel,
+        # and hit/no-hit's indicators for the dialogue.
+        from accord.matching import inbound, indicators  # noqa: F401
