@@ -46,6 +46,9 @@ PATH_VALUES = {
     "{commitment_id}": NOWHERE,
     "{case_id}": NOWHERE,
     "{observable_id}": "999999",
+    "{query_id}": NOWHERE,
+    "{hit_id}": "999999",
+    "{node_id}": "absent.test",
 }
 
 # Valid bodies, so that a permitted caller gets past input validation and a
@@ -106,6 +109,14 @@ SAMPLE_BODIES = {
     "POST /api/v1/cases/{case_id}/subjects": {"kind": "organisation", "display_name": "X"},
     "POST /api/v1/cases/{case_id}/imports/csv": {"text": "domain,example.org"},
     "POST /api/v1/cases/{case_id}/imports/stix": {"bundle": {"objects": []}},
+    "POST /api/v1/matching/cases/{case_id}/queries": {"peers": ["absent.test"], "purpose": "p"},
+    "POST /api/v1/matching/queries/{query_id}/decline": {"reason": "r"},
+    "PUT /api/v1/matching/policies/{node_id}": {
+        "types": ["domain"],
+        "max_values": 10,
+        "per_day": 100,
+        "needs_approval": False,
+    },
 }
 
 
@@ -155,7 +166,8 @@ def allowed(rule: Rule, principal: Role | None) -> bool:
         return False
     if rule.who == Audience.SIGNED_IN:
         return True
-    return rule.who in ROLE_PERMISSIONS[principal]
+    needed = rule.who if isinstance(rule.who, tuple) else (rule.who,)
+    return all(permission in ROLE_PERMISSIONS[principal] for permission in needed)
 
 
 def web_cases() -> Iterator:

@@ -20,7 +20,8 @@ class Audience:
 
 @dataclass(frozen=True)
 class Rule:
-    who: str | Permission  # an Audience, or the permission a role must grant
+    # An Audience, or the permission a role must grant (a tuple: every one of them).
+    who: str | Permission | tuple[Permission, ...]
     methods: tuple[str, ...] = ("GET",)
     # URL kwargs for patterns that take arguments, filled in by the test fixtures.
     kwargs: tuple[str, ...] = ()
@@ -186,4 +187,15 @@ API: dict[str, Rule] = {
         Permission.MANAGE_DIALOGUE, ("POST",)
     ),
     "GET /api/v1/dialogue/indicators": Rule(Permission.VIEW_DIALOGUE),
+    "POST /api/v1/matching/cases/{case_id}/queries": Rule(Permission.RUN_MATCHING, ("POST",)),
+    "GET /api/v1/matching/cases/{case_id}": Rule(Permission.VIEW_CASES),
+    "GET /api/v1/matching/queries": Rule(Permission.VIEW_CASES),
+    "POST /api/v1/matching/queries/{query_id}/approve": Rule(Permission.MANAGE_MATCHING, ("POST",)),
+    "POST /api/v1/matching/queries/{query_id}/decline": Rule(Permission.MANAGE_MATCHING, ("POST",)),
+    "GET /api/v1/matching/policies": Rule(Permission.MANAGE_MATCHING),
+    "PUT /api/v1/matching/policies/{node_id}": Rule(Permission.MANAGE_MATCHING, ("PUT",)),
+    # A draft assistance request: both hit/no-hit and the request workflow.
+    "POST /api/v1/matching/hits/{hit_id}/request": Rule(
+        (Permission.RUN_MATCHING, Permission.VIEW_REQUESTS), ("POST",)
+    ),
 }

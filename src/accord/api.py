@@ -60,11 +60,13 @@ def _add_routers() -> None:
     from accord.cases.api import router as cases
     from accord.dialogue.api import router as dialogue
     from accord.federation.api import router as federation
+    from accord.matching.api import router as matching
 
     api.add_router("/", federation)
     api.add_router("/", assistance)
     api.add_router("/", cases)
     api.add_router("/", dialogue)
+    api.add_router("/", matching)
 
 
 @api.exception_handler(PermissionDenied)
