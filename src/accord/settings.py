@@ -191,6 +191,7 @@ INSTALLED_APPS = [
     "accord.dialogue",
     "accord.intel",
     "accord.cases",
+    "accord.matching",
     "accord.web",
 ]
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("accord.federation.urls")),
     path("", include("accord.assistance.urls")),
     path("", include("accord.cases.urls")),
+    path("", include("accord.matching.urls")),
     path("", include("accord.dialogue.urls")),
     path("", include("accord.intel.urls")),
     path("", include("accord.intel.urls_pages")),

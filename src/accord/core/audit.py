@@ -114,6 +114,16 @@ class AuditAction(models.TextChoices):
     OBSERVABLE_REMOVE = "cases:observable:remove", _("Observable removed from a case")
     OBSERVABLES_IMPORT = "cases:observable:import", _("Observables imported into a case")
     SUBJECT_ADD = "cases:subject:add", _("Subject added to a case")
+    MATCHING_POLICY = "matching:policy:change", _("Hit/no-hit policy for a partner changed")
+    MATCHING_ASK = "matching:query:ask", _("Hit/no-hit query sent")
+    MATCHING_RECEIVE = "matching:query:receive", _("Hit/no-hit query received")
+    MATCHING_ANSWER = "matching:query:answer", _("Hit/no-hit query answered")
+    MATCHING_APPROVE = "matching:query:approve", _("Hit/no-hit query approved")
+    MATCHING_DECLINE = "matching:query:decline", _("Hit/no-hit query declined")
+    MATCHING_QUERY_REFUSED = "matching:query:refused", _("Hit/no-hit query refused")
+    MATCHING_RESULT = "matching:query:result", _("Hit/no-hit result received")
+    MATCHING_REFUSED = "matching:action:refused", _("Hit/no-hit action refused")
+    MATCHING_DETAILS = "matching:hit:details", _("Details of a hit asked through a request")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,10 @@ class Permission(models.TextChoices):
     VIEW_CASES = "cases.view", _("Work on cases and observables")
     EDIT_CASES = "cases.edit", _("Open cases and record their subjects and observables")
     RUN_MATCHING = "matching.run", _("Run hit/no-hit checks")
+    MANAGE_MATCHING = (
+        "matching.manage",
+        _("Decide what partners may ask in hit/no-hit checks, and approve their queries"),
+    )
     VIEW_INTEL = "intel.view", _("Work with threat intelligence")
     VIEW_EVIDENCE = "evidence.view", _("Handle evidence")
     VIEW_DIALOGUE = "dialogue.view", _("Follow the dialogue and its commitments")
@@ -70,6 +74,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             # Need-to-know on every case, to read (the team changes it).
             Permission.VIEW_CASES,
             Permission.RUN_MATCHING,
+            Permission.MANAGE_MATCHING,
             Permission.VIEW_EVIDENCE,
             Permission.MANAGE_DIALOGUE,
             Permission.SIGN_OUTCOMES,

@@ -1,0 +1,1 @@
+"""The matching.* message kinds arriving from a peer (registered below)."""

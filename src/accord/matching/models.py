@@ -1,0 +1,218 @@
+"""Hit/no-hit between nodes (docs/matching.md): what each node keeps of the
+private set intersection.
+
+The asker keeps, per query, its secret scalar until the answer arrives (then
+deletes it) and the values it asked (its own, never sent); the answerer keeps
+only the blinded points it was sent, until it answers them. Neither ever
+stores a value of the other: the answerer's blinded set (`AnswererSet`) holds
+tags of its own values under its key, and the asker's copy of it
+(`PeerSet`) is those tags, which reveal nothing without the key."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accord.cases.models import Case, Observable
+from accord.core.models import User
+from accord.core.querysets import RestrictedQuerySet
+from accord.core.roles import Permission, Role
+from accord.federation.models import Peer
+
+PURPOSE = 1000
+REASON = 1000
+
+
+class Direction(models.TextChoices):
+    OUT = "out", _("asked by this node")
+    IN = "in", _("asked of this node")
+
+
+class QueryStatus(models.TextChoices):
+    ASKED = "asked", _("Asked, waiting for the answer")
+    AWAITING_APPROVAL = "awaiting_approval", _("Waiting for approval")
+    ANSWERED = "answered", _("Answered")
+    DECLINED = "declined", _("Declined")
+    REFUSED = "refused", _("Refused")
+
+
+class MatchingPolicy(models.Model):
+    """What one peer may ask this node. No row: nothing may be asked."""
+
+    peer = models.OneToOneField(Peer, on_delete=models.CASCADE, related_name="matching_policy")
+    types = models.JSONField(_("observable types"), default=list)
+    max_values = models.PositiveIntegerField(_("most values per query"))
+    per_day = models.PositiveIntegerField(_("most values per 24 hours"))
+    needs_approval = models.BooleanField(_("each query needs approval"), default=False)
+    updated_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"matching policy for {self.peer.node_id}"
+
+
+class Query(models.Model):
+    """One query about one observable type, on either side. The id is the one
+    both nodes share (a UUIDv7 chosen by the asker)."""
+
+    id = models.UUIDField(primary_key=True)
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    peer = models.ForeignKey(Peer, on_delete=models.PROTECT, related_name="matching_queries")
+    case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="matching_queries"
+    )
+    case_reference = models.CharField(_("case"), max_length=80)
+    purpose = models.TextField(_("purpose"), max_length=PURPOSE)
+    code = models.CharField(_("type"), max_length=32)
+    count = models.PositiveIntegerField(_("values asked"))
+    parts = models.PositiveIntegerField(default=1)
+    held_set = models.CharField(max_length=64, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=QueryStatus.choices)
+    refusal = models.TextField(_("reason"), blank=True)
+    hits = models.PositiveIntegerField(_("hits"), default=0)
+    # Out only: the secret scalar (hex) until the answer is in, and this
+    # node's own values asked, in the order of the points sent.
+    secret = models.CharField(max_length=64, blank=True)
+    values = models.JSONField(default=list, blank=True)
+    # In only: the set the answer parts are given against (all parts, one set).
+    answered_set = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["peer", "direction", "created_at"], name="matching_rate")]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.code} query {self.pk}"
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        """Outgoing queries: need-to-know on their case. Incoming ones: the
+        central authority, who decides them, and auditors."""
+        if user.role in (Role.CENTRAL_AUTHORITY, Role.AUDITOR):
+            return Q()
+        if not user.has_permission(Permission.VIEW_CASES):
+            return Q(pk__in=[])
+        return Q(direction=Direction.OUT) & (Q(case__team=user) | Q(case__created_by=user))
+
+
+class PartKind(models.TextChoices):
+    QUERY = "query", "matching.query"
+    ANSWER = "answer", "matching.answer"
+    SET = "set", "matching.set"
+
+
+class Part(models.Model):
+    """One received part of a query, an answer or a set, kept until its query
+    is answered (then deleted): blinded points or tags, never values. The
+    unique constraint is what refuses a part sent twice."""
+
+    query = models.ForeignKey(Query, on_delete=models.CASCADE, related_name="received_parts")
+    kind = models.CharField(max_length=8, choices=PartKind.choices)
+    index = models.PositiveIntegerField()
+    points = models.JSONField(default=list)
+    tags = models.BinaryField(default=b"")
+    # An answer part: the set it names, its size and number of set parts.
+    set_digest = models.CharField(max_length=64, blank=True)
+    set_size = models.PositiveIntegerField(default=0)
+    set_parts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["kind", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["query", "kind", "index"], name="matching_one_part")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} part {self.index} of {self.query_id}"
+
+
+class AnswererSet(models.Model):
+    """This node's blinded set for one observable type (docs/matching.md 1.6),
+    with its secret key; rebuilt, under a fresh key, when the node's values of
+    that type change (`fingerprint`)."""
+
+    code = models.CharField(max_length=32, unique=True)
+    key = models.CharField(max_length=64)
+    tags = models.BinaryField()
+    digest = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    fingerprint = models.CharField(max_length=200)
+    built_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"blinded set of {self.code} ({self.size} tags)"
+
+
+class PeerSet(models.Model):
+    """A peer's blinded set for one type, as last received, under its digest:
+    the next query names it (`held_set`) so the peer need not send it again."""
+
+    peer = models.ForeignKey(Peer, on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(max_length=32)
+    digest = models.CharField(max_length=64)
+    tags = models.BinaryField()
+    received_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["peer", "code"], name="matching_one_peer_set")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} set {self.digest[:16]}"
+
+
+class Hit(models.Model):
+    """One of a case's values the peer also holds. The reference is opaque:
+    the peer, the set's digest and the tag name the peer's value to the peer
+    alone."""
+
+    query = models.ForeignKey(Query, on_delete=models.CASCADE, related_name="hit_rows")
+    observable = models.ForeignKey(
+        Observable, null=True, on_delete=models.SET_NULL, related_name="hits"
+    )
+    reference = models.CharField(_("reference"), max_length=120)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        """Need-to-know: exactly those who may open the hit's case."""
+        if not user.has_permission(Permission.VIEW_CASES):
+            return Q(pk__in=[])
+        if user.role in (Role.CENTRAL_AUTHORITY, Role.AUDITOR):
+            return Q()
+        return Q(query__case__team=user) | Q(query__case__created_by=user)
+
+
+__all__ = [
+    "AnswererSet",
+    "Direction",
+    "Hit",
+    "MatchingPolicy",
+    "Part",
+    "PartKind",
+    "PeerSet",
+    "Query",
+    "QueryStatus",
+]

@@ -1,0 +1,82 @@
+"""Who may do what with hit/no-hit, now. `allowed(user, action, obj)` returns
+a `Refusal` with its reason and status, or None; the services enforce it, the
+pages and the API ask it what to offer. A user of None is this node's
+operator at the shell.
+
+- ASK: RUN_MATCHING, and the user may open the case (cases' need-to-know).
+- APPROVE (and decline) an incoming query, SET_POLICY for a peer: the
+  central authority (MANAGE_MATCHING).
+- VIEW a case's queries and hits, REQUEST_DETAILS of a hit: who may open the
+  case; details also need RUN_MATCHING and the assistance workflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from accord.cases import policy as cases_policy
+from accord.cases.models import Case
+from accord.core.policy import CONFLICT, Refusal, Refused
+from accord.core.roles import Permission
+from accord.matching.models import Direction, Hit, Query, QueryStatus
+
+ASK = "ask"
+APPROVE = "approve"
+SET_POLICY = "set_policy"
+VIEW = "view"
+REQUEST_DETAILS = "request_details"
+
+ACTIONS = (ASK, APPROVE, SET_POLICY, VIEW, REQUEST_DETAILS)
+
+
+class MatchingRefused(Refused):
+    """A hit/no-hit action refused for who asks (403), the query's state (409)
+    or what it carries (422). Nothing changed; the refusal is audited."""
+
+
+def _lacks(user: Any, permission: Permission) -> bool:
+    return user is not None and not user.has_permission(permission)
+
+
+def allowed(user: Any, action: str, obj: Any = None) -> Refusal | None:
+    """None if `user` may take `action` on `obj` (a case, a query, a hit, a peer) now."""
+    if action not in ACTIONS:
+        return Refusal(_("There is no such step: %(a)s.") % {"a": action}, CONFLICT)
+    if action in (APPROVE, SET_POLICY):
+        return _manage(user, action, obj)
+    if action == ASK and _lacks(user, Permission.RUN_MATCHING):
+        return Refusal(_("You may not run hit/no-hit checks."))
+    if action == REQUEST_DETAILS and (
+        _lacks(user, Permission.RUN_MATCHING) or _lacks(user, Permission.VIEW_REQUESTS)
+    ):
+        return Refusal(_("You may not ask a partner for the details of a hit."))
+    case = _case_of(obj)
+    if case is None:
+        return Refusal(_("This hit/no-hit check belongs to no case here."), CONFLICT)
+    refusal = cases_policy.allowed(user, cases_policy.VIEW, case)
+    if refusal is not None:
+        return refusal
+    return None
+
+
+def _manage(user: Any, action: str, obj: Any) -> Refusal | None:
+    if _lacks(user, Permission.MANAGE_MATCHING):
+        return Refusal(_("Only the central authority decides what partners may ask."))
+    if action == APPROVE and isinstance(obj, Query):
+        if obj.direction != Direction.IN or obj.status != QueryStatus.AWAITING_APPROVAL:
+            return Refusal(_("This query is not waiting for a decision."), CONFLICT)
+    return None
+
+
+def _case_of(obj: Any) -> Case | None:
+    if isinstance(obj, Case):
+        return obj
+    if isinstance(obj, Hit):
+        return obj.query.case
+    if isinstance(obj, Query):
+        return obj.case
+    return None
+
+
+__all__ = ["ACTIONS", "MatchingRefused", "allowed"]
