@@ -22,7 +22,7 @@ from accord.core.roles import Permission
 from accord.core.signals import client_ip
 from accord.federation.models import Peer
 from accord.matching import policy, queries, services
-from accord.matching.models import Hit, Query
+from accord.matching.models import Direction, Hit, Query
 from accord.web.actions import act, attempt
 from accord.web.guards import permission_required, signed_in_user
 
@@ -83,7 +83,14 @@ def ask(request: HttpRequest, case_id: UUID) -> HttpResponse:
         observable_ids = _ids(post.getlist("observable"))
         if not observable_ids:
             raise ValidationError(_("Choose at least one value to check."))
-        services.ask(_actor(request), case, peers, post.get("purpose", ""), observable_ids)
+        services.ask(
+            _actor(request),
+            case,
+            peers,
+            post.get("purpose", ""),
+            observable_ids,
+            ip=client_ip(request),
+        )
 
     done = _("Asked. The answers appear here when the partner nodes reply.")
     return act(request, run, done=done, to="cases:detail", case_id=case.pk)
@@ -97,7 +104,11 @@ def request_details(request: HttpRequest, case_id: UUID, hit_id: int) -> HttpRes
     case = _open_case(request, case_id)
     hit = _hit(request, case, hit_id)
     drafted: list[Any] = []
-    if attempt(request, lambda: drafted.append(services.request_details(_actor(request), hit))):
+
+    def draft() -> None:
+        drafted.append(services.request_details(_actor(request), hit, ip=client_ip(request)))
+
+    if attempt(request, draft):
         messages.success(
             request,
             _("Draft request %(ref)s prepared from the hit: complete it and send it.")
@@ -108,15 +119,15 @@ def request_details(request: HttpRequest, case_id: UUID, hit_id: int) -> HttpRes
 
 
 def _hit(request: HttpRequest, case: Case, hit_id: int) -> Hit:
-    for hit in queries.hits_for_case(request.user, case):
-        if hit.pk == hit_id:
-            return hit
-    raise Http404(_("No such hit, or it is not for you."))
+    hit = Hit.objects.restrict(request.user).filter(pk=hit_id, query__case=case).first()
+    if hit is None:
+        raise Http404(_("No such hit, or it is not for you."))
+    return hit
 
 
 @permission_required(Permission.RUN_MATCHING)
 def home(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = signed_in_user(request)
     may_set = _offered(user, policy.SET_POLICY)
     context = {
         "incoming": [(q, _offered(user, policy.APPROVE, q)) for q in queries.incoming(user)],
@@ -132,10 +143,11 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _incoming(request: HttpRequest, query_id: UUID) -> Query:
-    for query in queries.incoming(request.user):
-        if query.pk == query_id:
-            return query
-    raise Http404(_("No such query, or it is not for you."))
+    found = Query.objects.restrict(request.user).filter(pk=query_id, direction=Direction.IN)
+    query = found.select_related("peer").first()
+    if query is None:
+        raise Http404(_("No such query, or it is not for you."))
+    return query
 
 
 @require_POST
@@ -144,7 +156,7 @@ def approve(request: HttpRequest, query_id: UUID) -> HttpResponse:
     query = _incoming(request, query_id)
     return act(
         request,
-        lambda: services.approve(_actor(request), query),
+        lambda: services.approve(_actor(request), query, ip=client_ip(request)),
         done=_("Approved: the answer is on its way."),
         to="matching:home",
     )
@@ -156,7 +168,9 @@ def decline(request: HttpRequest, query_id: UUID) -> HttpResponse:
     query = _incoming(request, query_id)
     return act(
         request,
-        lambda: services.decline(_actor(request), query, request.POST.get("reason", "")),
+        lambda: services.decline(
+            _actor(request), query, request.POST.get("reason", ""), ip=client_ip(request)
+        ),
         done=_("Declined: the asking node is told why."),
         to="matching:home",
     )
@@ -176,8 +190,9 @@ def set_policy(request: HttpRequest, node_id: str) -> HttpResponse:
             peer,
             types=post.getlist("types"),
             max_values=_number(post.get("max_values", ""), _("Most values per query")),
-            per_day=_number(post.get("per_day", ""), _("Queries per day")),
+            per_day=_number(post.get("per_day", ""), _("Most values per day")),
             needs_approval=post.get("needs_approval") == "on",
+            ip=client_ip(request),
         )
 
     done = _("What %(node)s may ask is saved.") % {"node": peer.node_id}
@@ -188,6 +203,4 @@ def _number(raw: str, field: str) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValidationError(
-            _("%(field)s: enter a whole number.") % {"field": field}
-        ) from None
+        raise ValidationError(_("%(field)s: enter a whole number.") % {"field": field}) from None
