@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import base64
 import os
-import uuid
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from uuid6 import uuid7
 
 from accord.assistance.models import AssistanceRequest
 from accord.cases import services as case_services
@@ -74,7 +74,7 @@ def answered_with_a_hit(case: Case, peer: Peer, user: User) -> Hit:
     """What an answer from `peer` leaves behind: an answered query, one hit."""
     observable = case.observables.get(code="domain")
     query = Query.objects.create(
-        id=uuid.uuid4(),
+        id=uuid7(),
         direction=Direction.OUT,
         peer=peer,
         case=case,
@@ -94,7 +94,7 @@ def answered_with_a_hit(case: Case, peer: Peer, user: User) -> Hit:
 
 def incoming_query(peer: Peer, status: str = QueryStatus.AWAITING_APPROVAL) -> Query:
     return Query.objects.create(
-        id=uuid.uuid4(),
+        id=uuid7(),
         direction=Direction.IN,
         peer=peer,
         case_reference="US-2026-0042",
@@ -121,6 +121,7 @@ def test_the_case_card_offers_the_form_to_the_team_in_both_languages(people, pee
 
 def test_the_card_is_shown_only_to_who_may_run_hit_no_hit(people, peer, case):
     # Prosecutors and auditors read cases but run no checks: no card at all.
+    case_services.add_member(Actor.of(people["author"]), case, people["prosecutor"])
     for who in ("prosecutor", "auditor"):
         assert 'data-testid="matching"' not in page_of(people[who], case_url(case))
     # The central authority may open every case, and so may ask about it.
@@ -201,12 +202,16 @@ def test_a_hit_is_shown_and_its_details_are_drafted_as_a_request(people, peer, c
 
 
 def test_the_matching_page_renders_in_both_languages(people, peer):
-    english = page_of(people["author"], reverse("matching:home"))
+    english = page_of(people["central"], reverse("matching:home"))
     for heading in ("Incoming queries", "Outgoing queries", "What each partner node may ask"):
         assert heading in english
     assert 'data-peer="us.match"' in english
-    chinese = page_of(people["author"], reverse("matching:home"), "zh-hans")
-    assert "收到的查询" in chinese and "发出的查询" in chinese
+    chinese = page_of(people["central"], reverse("matching:home"), "zh-hans")
+    for heading in ("收到的查询", "发出的查询", "各伙伴节点可查询的内容"):
+        assert heading in chinese
+    # An investigator decides nothing: their own queries only.
+    mine = page_of(people["author"], reverse("matching:home"), "zh-hans")
+    assert "发出的查询" in mine and "收到的查询" not in mine and 'data-peer="us.match"' not in mine
 
 
 def test_only_the_central_authority_is_offered_the_policy_form(people, peer):
