@@ -1,28 +1,61 @@
-"""Reads of hit/no-hit, restricted by need-to-know (interface stubs)."""
+"""Reads of hit/no-hit, restricted by need-to-know in one place
+(`Query.restriction`, `Hit.restriction`): a case's queries and hits are
+visible exactly to those who may open the case; incoming queries to the
+central authority (who decides them) and auditors."""
 
 from __future__ import annotations
 
+from accord.cases import policy as cases_policy
 from accord.cases.models import Case
 from accord.core.models import User
+from accord.core.roles import Permission
 from accord.federation.models import Peer
-from accord.matching.models import Hit, MatchingPolicy, Query
+from accord.matching.models import Direction, Hit, MatchingPolicy, Query
 
 
 def queries_for_case(user: User, case: Case) -> list[Query]:
-    raise NotImplementedError
+    if not cases_policy.sees(user, case):
+        return []
+    return list(Query.objects.filter(case=case, direction=Direction.OUT).select_related("peer"))
 
 
 def hits_for_case(user: User, case: Case) -> list[Hit]:
-    raise NotImplementedError
+    if not cases_policy.sees(user, case):
+        return []
+    return list(
+        Hit.objects.filter(query__case=case)
+        .select_related("query", "query__peer", "observable")
+        .order_by("query__created_at", "pk")
+    )
 
 
 def incoming(user: User) -> list[Query]:
-    raise NotImplementedError
+    return list(
+        Query.objects.restrict(user, "view")
+        .filter(direction=Direction.IN)
+        .select_related("peer", "decided_by")
+        .distinct()
+    )
 
 
 def outgoing(user: User) -> list[Query]:
-    raise NotImplementedError
+    return list(
+        Query.objects.restrict(user, "view")
+        .filter(direction=Direction.OUT)
+        .select_related("peer", "case", "created_by")
+        .distinct()
+    )
 
 
 def policies(user: User) -> list[tuple[Peer, MatchingPolicy | None]]:
-    raise NotImplementedError
+    """Every active peer with its policy (None: it may ask nothing). For the
+    central authority, who sets them, and auditors."""
+    if not (
+        user.has_permission(Permission.MANAGE_MATCHING)
+        or user.has_permission(Permission.VIEW_AUDIT)
+    ):
+        return []
+    kept = {row.peer_id: row for row in MatchingPolicy.objects.all()}
+    return [
+        (peer, kept.get(peer.pk)) for peer in Peer.objects.filter(active=True).order_by("node_id")
+    ]
