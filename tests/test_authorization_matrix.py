@@ -222,6 +222,8 @@ def test_web_endpoint(client_for, users, name, method, principal):
         "object_id": "indicator--" + NOWHERE,
         "status_id": NOWHERE,
         "pk": 999999,
+        "query_id": NOWHERE,
+        "hit_id": 999999,
     }
     kwargs = {key: values[key] for key in rule.kwargs}
     url = reverse(name, kwargs=kwargs)

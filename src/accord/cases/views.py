@@ -24,6 +24,7 @@ from accord.core.models import User
 from accord.core.policy import Refused
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
+from accord.matching import views as matching_views
 from accord.web.actions import act, attempt
 from accord.web.guards import permission_required, signed_in_user
 
@@ -128,6 +129,8 @@ def detail_context(case: Case, user: Any, report: Any = None) -> dict[str, Any]:
         "report": report,
         # The requests filed under it that this user may see (assistance.casework).
         "requests": casework.requests_of(user, case),
+        # Hit/no-hit with partner nodes (accord.matching): None hides the card.
+        "matching": matching_views.case_card(user, case),
     }
 
 

@@ -45,8 +45,9 @@ AREAS: tuple[Area, ...] = (
     Area(
         "matching",
         _("Hit/no-hit"),
+        # The central authority, who alone holds MANAGE_MATCHING, runs checks too.
         Permission.RUN_MATCHING,
-        None,
+        "matching:home",
         _("Privacy-preserving checks against partner nodes"),
     ),
     Area(
