@@ -27,6 +27,26 @@ def test_node_identity() -> identity.NodeIdentity:
 
 
 @pytest.fixture(autouse=True)
+def migration_data_back(request) -> None:
+    """A transactional test ends by flushing the database, and with it the rows
+    the migrations made (the default intel collection, `shared`). pytest-django
+    runs such tests last, but under xdist a worker may take another file after
+    one: every test that uses the database starts with the rows a fresh node
+    has (in its own transaction, so it costs one query)."""
+    marker = request.node.get_closest_marker("django_db")
+    names = request.fixturenames
+    if marker is None and not {"db", "transactional_db"} & set(names):
+        return
+    transactional = "transactional_db" in names or bool(marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("accord.intel.migrations.0002_default_collection").create(apps, None)
+
+
+@pytest.fixture(autouse=True)
 def default_language() -> Iterator[None]:
     """Every test starts in the node's default language: a page served to a
     user who reads Chinese leaves Chinese active in the thread that served it."""

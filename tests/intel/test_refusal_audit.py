@@ -107,17 +107,7 @@ def test_the_operator_refused_at_the_shell_is_audited_too():
 
 @pytest.fixture
 def read_only() -> dict[str, str]:
-    """A partner tool's account that may read `shared` and write nothing. The
-    collection is the one a fresh node has (intel migration 0002); a
-    transactional test earlier in the same worker may have flushed it."""
-    Collection.objects.get_or_create(
-        alias="shared",
-        defaults={
-            "id": uuid.uuid4(),
-            "title": "Shared indicators",
-            "description": "Indicators shared with partner agencies.",
-        },
-    )
+    """A partner tool's account that may read `shared` and write nothing."""
     account = accounts.add_account(CLI, "ro-tool", "", read=["shared"], write=[])
     return {"HTTP_AUTHORIZATION": "Bearer " + accounts.issue_token(CLI, account)}
 
