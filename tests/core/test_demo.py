@@ -60,6 +60,33 @@ def interrupt(process) -> int:
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def ask_about_the_planted_overlap(ports) -> None:
+    """A newcomer's first hit/no-hit question: cn's fraud case asks us.doj and
+    gets the values both nodes hold (the demo set the policies): a phone number,
+    a domain, a wallet, and a person written 王小明 on cn and "Wang Xiaoming"
+    on us, born the same day, who meet through the pinyin name key."""
+    from accord.core.democlient import SignedIn
+
+    officer = SignedIn(f"http://127.0.0.1:{ports[0]}", "investigator", "accord-demo-2026")
+    rows = officer.call("GET", "/api/v1/cases")
+    rows = rows["items"] if isinstance(rows, dict) else rows
+    [case] = [c for c in rows if "telecom" in c.get("title_translation", "")]
+    officer.call(
+        "POST",
+        f"/api/v1/matching/cases/{case['id']}/queries",
+        {"peers": ["us.doj"], "purpose": "Demo: does the partner know these?"},
+        expect=201,
+    )
+
+    def answered() -> list | None:
+        found = officer.call("GET", f"/api/v1/matching/cases/{case['id']}")
+        done = all(q["status"] == "answered" for q in found["queries"])
+        return found["hits"] if done and found["queries"] else None
+
+    hits = wait_until(answered, 60, what="the demo query answered")
+    assert sorted(h["type"] for h in hits) == ["domain", "eth", "person", "phone"]
+
+
 def test_demo_runs_two_peered_nodes_and_stops_cleanly(tmp_path):
     ports = (free_port(), free_port())
     demo = start_demo(tmp_path, ports)
@@ -68,6 +95,7 @@ def test_demo_runs_two_peered_nodes_and_stops_cleanly(tmp_path):
     # The examples, cases with values both nodes hold among them, all made.
     assert "Created 3 synthetic cases" in output
     assert "examples are incomplete" not in output, output
+    ask_about_the_planted_overlap(ports)
     documents = [httpx.get(f"http://127.0.0.1:{p}/.well-known/accord").json() for p in ports]
     assert [d["node_id"] for d in documents] == ["cn.mps", "us.doj"]
     assert documents[0]["fingerprint"] != documents[1]["fingerprint"]

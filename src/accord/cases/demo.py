@@ -1,8 +1,10 @@
 """Synthetic cases for the demo federation (`make run`), made through each
 node's API as its investigator would: on each node two cases that share a
 value (so the case page shows a correlation), and across the two nodes a
-planted overlap (one phone number, one domain and one wallet that both
-agencies hold in a case of their own), ready for a hit/no-hit question. Every
+planted overlap (one phone number, one domain, one wallet, and one person
+written 王小明 on one side and "Wang Xiaoming" on the other, born the same
+day, that both agencies hold in a case of their own), ready for a hit/no-hit
+question. Every
 value is made up: documentation ranges (RFC 5737 addresses, example.* domains)
 and numbers that belong to nobody."""
 
@@ -72,8 +74,24 @@ CASES: dict[str, list[dict[str, Any]]] = {
 }
 
 
+# What each demo node lets the other ask (docs/matching.md, "Policy"): the
+# types of the planted overlap and a few more, without approval, so a
+# newcomer's question is answered at once.
+POLICY = {
+    "types": ["phone", "domain", "email", "url", "ipv4", "eth", "person"],
+    "max_values": 1000,
+    "per_day": 10000,
+    "needs_approval": False,
+}
+
+
 def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> int:
-    """Create the demo cases; returns how many."""
+    """Create the demo cases and each node's hit/no-hit policy for the
+    other; returns how many cases."""
+    for url, partner in ((cn_url, "us.doj"), (us_url, "cn.mps")):
+        SignedIn(url, "central", password).call(
+            "PUT", f"/api/v1/matching/policies/{partner}", POLICY
+        )
     made = 0
     for side, url in (("cn", cn_url), ("us", us_url)):
         officer = SignedIn(url, "investigator", password)
@@ -93,5 +111,8 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> int:
                     "POST", f"/api/v1/cases/{case['id']}/subjects", example["subject"], expect=201
                 )
             made += 1
-    out.write(f"Created {made} synthetic cases, with values both nodes hold.\n")
+    out.write(
+        f"Created {made} synthetic cases, with values both nodes hold, and each "
+        "node's hit/no-hit policy for the other.\n"
+    )
     return made
