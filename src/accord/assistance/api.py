@@ -33,6 +33,7 @@ from accord.assistance.types import (
 )
 from accord.core.audit import Actor
 from accord.core.models import User
+from accord.core.querysets import one_moment
 from accord.core.roles import Permission
 from accord.core.services import require
 from accord.core.signals import client_ip
@@ -254,7 +255,11 @@ def get_request(request: HttpRequest, request_id: UUID) -> dict[str, Any]:
 
     row = _open(request, request_id)
     mark_read(request.user, row)  # type: ignore[arg-type]
-    return detail(row, request.user)
+    # The replica and its pending actions as of one commit: a test (or a
+    # partner comparing replicas) must never see a step half-way.
+    with one_moment():
+        row.refresh_from_db()
+        return detail(row, request.user)
 
 
 @router.put("/assistance/requests/{request_id}", response=dict[str, Any])
