@@ -227,3 +227,23 @@ def test_a_removed_peer_is_not_compared(client_for, remote, system) -> None:
     assert "is no longer a peer" in answer.content.decode()
     assert sent(remote, DIGEST_KIND) == []
     assert not AuditEvent.objects.filter(action="federation:replicas:check").exists()
+
+
+def test_a_listed_item_found_equal_again_leaves_the_list_audited(users, remote, deliver) -> None:
+    """Out of step, then the owner's copy turns out equal to this node's (the
+    partner repaired its own, or a late message arrived): the item leaves the
+    list with no repair here, and the change is audited."""
+    request = delivered(users, remote)
+    Divergence.objects.create(
+        peer=remote.peer, key=key(request), owner=remote.peer.node_id, status="asked"
+    )
+    before = AuditEvent.objects.filter(action="federation:replica:in-step").count()
+
+    receipt = deliver(SNAPSHOT_KIND, {"key": key(request), "view": wire.shared_view(request)})
+
+    assert receipt["status"] == "applied", receipt
+    listed = Divergence.objects.get(peer=remote.peer, key=key(request))
+    assert listed.resolved_at is not None and not listed.repaired
+    events = AuditEvent.objects.filter(action="federation:replica:in-step")
+    assert events.count() == before + 1
+    assert events.latest("id").target_id == key(request)

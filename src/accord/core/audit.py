@@ -63,6 +63,7 @@ class AuditAction(models.TextChoices):
     REPLICA_OUT_OF_STEP = "federation:replica:out-of-step", _("Replica found out of step")
     REPLICA_SNAPSHOT_SENT = "federation:replica:snapshot-sent", _("Replica snapshot sent")
     REPLICA_REPAIRED = "federation:replica:repaired", _("Replica repaired from its owner")
+    REPLICA_IN_STEP = "federation:replica:in-step", _("Replica back in step")
     REQUEST_CREATE = "assistance:request:create", _("Assistance request drafted")
     REQUEST_UPDATE = "assistance:request:update", _("Assistance request edited")
     REQUEST_TRANSITION = "assistance:request:transition", _("Assistance request moved on")

@@ -304,6 +304,17 @@ def _in_step(peer: Peer, key: str, *, repaired: bool = False) -> None:
     settled = Divergence.objects.filter(peer=peer, key=key, resolved_at=None).update(
         resolved_at=now, repaired=repaired
     )
+    if settled and not repaired:
+        # Listed as out of step, now equal with no repair here (the peer
+        # repaired its copy, or a late message arrived): the list's every
+        # change is audited, this one too.
+        audit.record(
+            Actor.system("replicas"),
+            AuditAction.REPLICA_IN_STEP,
+            target_type="replica",
+            target_id=key[:200],
+            data={"peer": peer.node_id, "key": key},
+        )
     if repaired and not settled:
         # Found by the owner (our digest reached it first): listed as repaired.
         Divergence.objects.create(
