@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from accord.assistance.machine import Transition
 from accord.assistance.models import (
@@ -20,6 +20,7 @@ from accord.assistance.types import (
     LINE,
     TEXT,
 )
+from accord.core.text import Timestamp
 from accord.federation.kinds import StrictBody
 
 SUBMIT_KIND = "assistance.submit"
@@ -27,20 +28,6 @@ TRANSITION_KIND = "assistance.transition"
 ACTION_KIND = "assistance.action"
 ACTION_REFUSED_KIND = "assistance.action-refused"
 CHUNK_KIND = "assistance.file-chunk"
-
-
-def _aware_iso(value: str) -> str:
-    # Kept as sent (both replicas store the same text), but it must parse.
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("not an ISO 8601 timestamp") from None
-    if moment.tzinfo is None:
-        raise ValueError("a timestamp needs its UTC offset")
-    return value
-
-
-Timestamp = Annotated[str, Field(max_length=40), AfterValidator(_aware_iso)]
 
 
 class SubmitBody(StrictBody):

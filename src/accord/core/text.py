@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from datetime import datetime
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 
 def has_nul(value: Any) -> bool:
@@ -33,3 +34,18 @@ class NulFree(BaseModel):
         if has_nul(self.model_dump()):
             raise ValueError("text may not contain NUL characters")
         return self
+
+
+def aware_iso(value: str) -> str:
+    """A timestamp in a peer's body: kept as sent (both nodes hold the same
+    text), but it must be a real, aware moment, since the services parse it."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not an ISO 8601 timestamp") from None
+    if moment.tzinfo is None:
+        raise ValueError("a timestamp needs its UTC offset")
+    return value
+
+
+Timestamp = Annotated[str, Field(max_length=40), AfterValidator(aware_iso)]

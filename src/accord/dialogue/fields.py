@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from pydantic import AfterValidator, Field
 
 from accord.core.audit import Actor
+from accord.core.text import aware_iso
 
 TEXT = 20_000
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")  # now_iso()
@@ -25,22 +26,10 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def _moment(value: str) -> str:
-    # Kept as sent (both nodes hold the same text), but it must be a real,
-    # aware moment: the services parse it.
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("not a real ISO 8601 timestamp") from None
-    if moment.tzinfo is None:
-        raise ValueError("a timestamp needs its UTC offset")
-    return value
-
-
 def _stamp(value: str) -> str:
     if not STAMP.match(value):
         raise ValueError("not a timestamp as YYYY-MM-DDTHH:MM:SS.ffffff+00:00")
-    return _moment(value)
+    return aware_iso(value)
 
 
 def _day(value: str) -> str:
@@ -66,7 +55,6 @@ def _history_entry(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 # A time as a wire body carries it: any aware ISO 8601 timestamp.
-Timestamp = Annotated[str, Field(max_length=40), AfterValidator(_moment)]
 # A time compared as text on both nodes (which change wins, the order of the
 # signatures): exactly the format of `now_iso`.
 Stamp = Annotated[str, Field(max_length=40), AfterValidator(_stamp)]

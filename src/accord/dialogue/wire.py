@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, Strict
 
-from accord.dialogue.fields import TEXT, Day, HistoryEntry, Stamp, Timestamp
+from accord.core.text import Timestamp
+from accord.dialogue.fields import TEXT, Day, HistoryEntry, Stamp
 from accord.dialogue.models import (
     Commitment,
     Dialogue,
