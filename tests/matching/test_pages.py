@@ -201,6 +201,25 @@ def test_a_hit_is_shown_and_its_details_are_drafted_as_a_request(people, peer, c
     assert f"Draft request {drafted.reference} prepared from the hit" in response.content.decode()
 
 
+def test_the_request_drafted_from_a_hit_links_back_to_it(people, peer, case):
+    hit = answered_with_a_hit(case, peer, people["author"])
+    details = reverse("matching:details", kwargs={"case_id": case.pk, "hit_id": hit.pk})
+    client_of(people["author"]).post(details)
+    drafted = AssistanceRequest.objects.get()
+    hit.refresh_from_db()
+    assert hit.request == drafted
+    request_url = reverse("assistance:detail", kwargs={"request_id": drafted.pk})
+    html = page_of(people["author"], request_url)
+    back = f'href="{case_url(case)}#hit-{hit.pk}"'
+    assert 'data-testid="request-hit"' in html and back in html and hit.reference in html
+    assert f'id="hit-{hit.pk}"' in page_of(people["author"], case_url(case))
+    assert "根据命中起草自" in page_of(people["author"], request_url, "zh-hans")
+    # The request deleted, the hit no longer names it (and no longer counts as followed up).
+    AssistanceRequest.objects.filter(pk=drafted.pk).delete()
+    hit.refresh_from_db()
+    assert hit.request is None
+
+
 def test_the_matching_page_renders_in_both_languages(people, peer):
     english = page_of(people["central"], reverse("matching:home"))
     for heading in ("Incoming queries", "Outgoing queries", "What each partner node may ask"):

@@ -5,6 +5,8 @@ central authority (who decides them) and auditors."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from accord.cases import policy as cases_policy
 from accord.cases.models import Case
 from accord.core.models import User
@@ -26,6 +28,17 @@ def hits_for_case(user: User, case: Case) -> list[Hit]:
         Hit.objects.filter(query__case=case)
         .select_related("query", "query__peer", "observable")
         .order_by("query__created_at", "pk")
+    )
+
+
+def hits_of_request(user: User, request: Any) -> list[Hit]:
+    """The hits an assistance request was drafted from ("Request details"),
+    as far as this user may see them: the request page links back to them."""
+    return list(
+        Hit.objects.restrict(user, "view")
+        .filter(request=request)
+        .select_related("query", "query__peer", "query__case", "observable")
+        .distinct()
     )
 
 

@@ -281,6 +281,8 @@ def request_details(actor: Actor, hit: Hit, *, ip: str = "") -> AssistanceReques
     }
     with transaction.atomic():
         request = assistance.create_request(actor, query.peer, data, ip=ip)
+        hit.request = request
+        hit.save(update_fields=["request"])
         if policy.allowed(actor.user, policy.VIEW, case) is None:
             _link(actor, request, case, ip)
         audit.record(
