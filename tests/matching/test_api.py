@@ -116,6 +116,23 @@ def test_request_details_gives_a_draft_filed_under_the_case(client_for, case, hi
     ).exists()
 
 
+def test_hits_followed_up_before_the_field_existed_get_their_request_from_the_audit(
+    client_for, case, hit
+):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("accord.matching.migrations.0002_hit_request")
+    first = client_for(Role.INVESTIGATOR).post(f"{API}/hits/{hit.pk}/request").json()
+    latest = client_for(Role.INVESTIGATOR).post(f"{API}/hits/{hit.pk}/request").json()
+    Hit.objects.filter(pk=hit.pk).update(request=None)  # as before the migration
+    migration.link_from_audit(apps, None)
+    hit.refresh_from_db()
+    assert hit.request is not None and hit.request.reference == latest["reference"]
+    assert first["reference"] != latest["reference"]
+
+
 def test_request_details_drafts_in_the_users_language(client_for, case, hit):
     english = client_for(Role.INVESTIGATOR).post(f"{API}/hits/{hit.pk}/request")
     assert AssistanceRequest.objects.get(reference=english.json()["reference"]).language == "en"
