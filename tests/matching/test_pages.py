@@ -20,6 +20,10 @@ from accord.cases.models import Case
 from accord.core.audit import Actor
 from accord.core.models import User
 from accord.federation.models import Peer
+from accord.matching import policy as matching_policy
+from accord.matching import queries as matching_queries
+from accord.matching import services as matching_services
+from accord.matching import views as matching_views
 from accord.matching.models import Direction, Hit, MatchingPolicy, Query, QueryStatus
 from tests.cases.world import make_people, open_case
 
@@ -126,6 +130,27 @@ def test_the_card_is_shown_only_to_who_may_run_hit_no_hit(people, peer, case):
         assert 'data-testid="matching"' not in page_of(people[who], case_url(case))
     # The central authority may open every case, and so may ask about it.
     assert 'data-testid="ask-form"' in page_of(people["central"], case_url(case))
+    # The rule is the policy's (CARD), which the page asks: run checks and
+    # open the case. An investigator off the team gets no card from it.
+    assert matching_policy.allowed(people["author"], matching_policy.CARD, case) is None
+    for who in ("prosecutor", "auditor", "outsider", "admin"):
+        refusal = matching_policy.allowed(people[who], matching_policy.CARD, case)
+        assert refusal is not None and refusal.status == 403, who
+        assert matching_views.case_card(people[who], case) is None, who
+
+
+def test_only_the_central_authority_reads_what_each_partner_may_ask(people, peer):
+    central = Actor.of(people["central"])
+    matching_services.set_policy(
+        central, peer, types=["domain"], max_values=10, per_day=100, needs_approval=False
+    )
+    for who, user in people.items():
+        may = who == "central"
+        assert bool(matching_queries.policies(user)) == may, who
+        response = client_of(user).get("/api/v1/matching/policies")
+        assert response.status_code == (200 if may else 403), who
+    rows = client_of(people["central"]).get("/api/v1/matching/policies").json()
+    assert [(r["peer"], r["policy"]["types"]) for r in rows] == [("us.match", ["domain"])]
 
 
 def test_asking_goes_through_the_service_and_says_so(people, peer, case):

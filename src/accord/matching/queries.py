@@ -10,8 +10,8 @@ from typing import Any
 from accord.cases import policy as cases_policy
 from accord.cases.models import Case
 from accord.core.models import User
-from accord.core.roles import Permission
 from accord.federation.models import Peer
+from accord.matching import policy
 from accord.matching.models import Direction, Hit, MatchingPolicy, Query
 
 
@@ -61,12 +61,9 @@ def outgoing(user: User) -> list[Query]:
 
 
 def policies(user: User) -> list[tuple[Peer, MatchingPolicy | None]]:
-    """Every active peer with its policy (None: it may ask nothing). For the
-    central authority, who sets them, and auditors."""
-    if not (
-        user.has_permission(Permission.MANAGE_MATCHING)
-        or user.has_permission(Permission.VIEW_AUDIT)
-    ):
+    """Every active peer with its policy (None: it may ask nothing), for those
+    the policy lets read them (READ_POLICIES: the central authority)."""
+    if policy.allowed(user, policy.READ_POLICIES) is not None:
         return []
     kept = {row.peer_id: row for row in MatchingPolicy.objects.all()}
     return [
