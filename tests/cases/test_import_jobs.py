@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
 from accord.cases import imports, jobs, services
@@ -30,6 +31,9 @@ def small_batches(monkeypatch):
     # Ten rows make a "large" import of four batches, so the tests stay quick.
     monkeypatch.setattr(jobs, "BATCH", 3)
     monkeypatch.setattr(jobs, "SYNC_ROWS", 5)
+    # The worker drops stale connections between tasks; in a test the one
+    # connection holds the test's transaction (PostgreSQL would lose it).
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
 
 
 @pytest.fixture
