@@ -117,6 +117,27 @@ def test_progress_is_what_has_committed_and_a_rerun_imports_nothing_twice(
     assert events(AuditAction.OBSERVABLES_IMPORT) == 1
 
 
+def test_the_clock_enqueues_again_an_import_whose_task_ended_unfinished(people, case):
+    job = imports.import_csv(Actor.of(people["author"]), case, CSV)
+    first_task = job.task
+    jobs.step(job.pk)
+    assert jobs.resume_stalled() == 0, "its task is still waiting for a worker"
+    # The worker was stopped midway (a second Ctrl-C): the task failed, the job did not end.
+    DBTaskResult.objects.filter(id=first_task).update(status="FAILED")
+    assert jobs.resume_stalled() == 1
+    job.refresh_from_db()
+    assert job.task != first_task and jobs.resume_stalled() == 0
+    run_worker()
+    job.refresh_from_db()
+    assert (job.status, job.done, job.report["added"], job.report["duplicates"]) == (
+        "done",
+        10,
+        8,
+        1,
+    )
+    assert case.observables.count() == 8 and events(AuditAction.OBSERVABLES_IMPORT) == 1
+
+
 def test_a_case_closed_midway_stops_the_job_with_the_reason(people, case):
     author = Actor.of(people["author"])
     job = imports.import_csv(author, case, CSV)

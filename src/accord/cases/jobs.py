@@ -93,11 +93,40 @@ def start(
         )
         if background:
             # In the same transaction: the worker sees the task once the job exists.
-            run_import.enqueue(str(job.pk))
+            _enqueue(job)
     if not background:
         proceed(job.pk)
         job.refresh_from_db()
     return job
+
+
+def _enqueue(job: ImportJob) -> None:
+    job.task = str(run_import.enqueue(str(job.pk)).id)
+    job.save(update_fields=["task"])
+
+
+def resume_stalled() -> int:
+    """Enqueue again the unfinished jobs whose task has ended (its worker
+    stopped midway, or the task failed): each resumes after its last committed
+    batch. Run by the clock; returns how many."""
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    resumed = 0
+    for job in ImportJob.objects.filter(finished_at__isnull=True).exclude(task=""):
+        live = DBTaskResult.objects.filter(
+            id=job.task, status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]
+        )
+        if live.exists():
+            continue
+        with transaction.atomic():
+            locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+            if locked.finished or locked.task != job.task:
+                continue  # finished, or resumed by another clock meanwhile
+            _enqueue(locked)
+        log.warning("import job %s: its task %s ended unfinished; enqueued again", job.pk, job.task)
+        resumed += 1
+    return resumed
 
 
 @task()
@@ -224,4 +253,13 @@ def job_view(job: ImportJob, *, report: bool = True) -> dict[str, Any]:
     return view
 
 
-__all__ = ["BATCH", "SYNC_ROWS", "job_view", "proceed", "run_import", "start", "step"]
+__all__ = [
+    "BATCH",
+    "SYNC_ROWS",
+    "job_view",
+    "proceed",
+    "resume_stalled",
+    "run_import",
+    "start",
+    "step",
+]

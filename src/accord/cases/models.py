@@ -177,6 +177,9 @@ class ImportJob(models.Model):
     # batches run as them, so a user who left the team stops their import.
     actor = models.CharField(max_length=200)
     reason = models.CharField(_("why it stopped"), max_length=500, blank=True)
+    # The worker's task (django_tasks_db) importing it: the clock enqueues a
+    # new one for a job whose task ended without finishing it.
+    task = models.CharField(max_length=64, blank=True)
     ip = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
