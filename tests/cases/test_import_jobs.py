@@ -7,6 +7,7 @@ CLI."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -136,6 +137,19 @@ def test_the_clock_enqueues_again_an_import_whose_task_ended_unfinished(people, 
         1,
     )
     assert case.observables.count() == 8 and events(AuditAction.OBSERVABLES_IMPORT) == 1
+
+
+def test_the_clock_hands_the_worker_a_small_import_whose_request_died(people, case, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setattr(jobs, "proceed", lambda job_id: None)  # the process dies here
+        job = imports.import_csv(Actor.of(people["author"]), case, "domain,a.example\n")
+    assert (job.status, job.task) == ("queued", "")
+    assert jobs.resume_stalled() == 0, "the request may still be importing it"
+    ImportJob.objects.filter(pk=job.pk).update(created_at=job.created_at - timedelta(minutes=11))
+    assert jobs.resume_stalled() == 1
+    run_worker()
+    job.refresh_from_db()
+    assert (job.status, job.report["added"]) == ("done", 1)
 
 
 def test_a_case_closed_midway_stops_the_job_with_the_reason(people, case):

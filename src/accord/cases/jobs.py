@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -113,11 +114,15 @@ def resume_stalled() -> int:
     from django_tasks_db.models import DBTaskResult
 
     resumed = 0
-    for job in ImportJob.objects.filter(finished_at__isnull=True).exclude(task=""):
-        live = DBTaskResult.objects.filter(
-            id=job.task, status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]
-        )
-        if live.exists():
+    # A small import runs in its request, with no task; one still unfinished
+    # long after (the request's process died) goes to the worker too.
+    orphaned = timezone.now() - timedelta(minutes=10)
+    for job in ImportJob.objects.filter(finished_at__isnull=True):
+        if job.task:
+            waiting = (TaskResultStatus.READY, TaskResultStatus.RUNNING)
+            if DBTaskResult.objects.filter(id=job.task, status__in=waiting).exists():
+                continue
+        elif job.created_at > orphaned:
             continue
         with transaction.atomic():
             locked = ImportJob.objects.select_for_update().get(pk=job.pk)
