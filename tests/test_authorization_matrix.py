@@ -49,6 +49,7 @@ PATH_VALUES = {
     "{query_id}": NOWHERE,
     "{hit_id}": "999999",
     "{node_id}": "absent.test",
+    "{job_id}": NOWHERE,
 }
 
 # Valid bodies, so that a permitted caller gets past input validation and a
@@ -224,6 +225,7 @@ def test_web_endpoint(client_for, users, name, method, principal):
         "pk": 999999,
         "query_id": NOWHERE,
         "hit_id": 999999,
+        "job_id": NOWHERE,
     }
     kwargs = {key: values[key] for key in rule.kwargs}
     url = reverse(name, kwargs=kwargs)

@@ -21,6 +21,10 @@ from tests.cases.world import make_people, open_case
 pytestmark = pytest.mark.django_db
 
 
+def counts(job) -> tuple[int, int, int]:
+    return (job.report["added"], job.report["duplicates"], job.report["failed"])
+
+
 @pytest.fixture
 def people(db):
     return make_people()
@@ -47,10 +51,12 @@ def test_good_rows_are_imported_bad_ones_reported_by_line_duplicates_counted(peo
     author = Actor.of(people["author"])
     services.add_subject(author, case, {"kind": "organisation", "display_name": "Acme Ltd"})
     services.add_observable(author, case, "ipv4", "198.51.100.7")
-    report = imports.import_csv(author, case, CSV)
-    assert (report.added, report.duplicates, report.failed) == (2, 2, 4)
-    assert {p.where for p in report.problems} == {"line 3", "line 6", "line 7", "line 8"}
-    assert all(p.reason for p in report.problems)
+    job = imports.import_csv(author, case, CSV)
+    assert job.status == "done" and (job.total, job.done) == (7, 7)
+    assert counts(job) == (2, 2, 4)
+    problems = job.report["problems"]
+    assert {p["where"] for p in problems} == {"line 3", "line 6", "line 7", "line 8"}
+    assert all(p["reason"] for p in problems)
     held = set(case.observables.values_list("code", "normal"))
     assert ("domain", "example.org") in held and ("ipv4", "192.0.2.300") not in held
     assert case.observables.get(code="email").subject.display_name == "Acme Ltd"
@@ -61,6 +67,8 @@ def test_good_rows_are_imported_bad_ones_reported_by_line_duplicates_counted(peo
         "added": 2,
         "duplicates": 2,
         "failed": 4,
+        "job": str(job.pk),
+        "status": "done",
     }
 
 
@@ -68,7 +76,7 @@ def test_importing_the_same_file_twice_stores_nothing_twice(people, case):
     author = Actor.of(people["author"])
     imports.import_csv(author, case, "domain,example.org\nipv4,192.0.2.1\n")
     again = imports.import_csv(author, case, "domain,EXAMPLE.org\nipv4,192.0.2.1\n")
-    assert (again.added, again.duplicates, again.failed) == (0, 2, 0)
+    assert counts(again) == (0, 2, 0)
     assert Observable.objects.count() == 2
 
 
@@ -109,7 +117,7 @@ BUNDLE = [
 
 
 def test_stix_observables_and_simple_patterns_are_mapped_and_the_rest_reported(people, case):
-    report = imports.import_stix(Actor.of(people["author"]), case, BUNDLE)
+    report = imports.import_stix(Actor.of(people["author"]), case, BUNDLE).report
     held = set(case.observables.values_list("code", "normal"))
     assert {
         ("ipv4", "203.0.113.9"),
@@ -120,8 +128,8 @@ def test_stix_observables_and_simple_patterns_are_mapped_and_the_rest_reported(p
         ("md5", "d41d8cd98f00b204e9800998ecf8427e"),
     } <= held
     assert {code for code, _ in held} >= {"url", "email"}
-    assert (report.added, report.failed) == (8, 3)
-    unmapped = {p.where for p in report.problems}
+    assert (report["added"], report["failed"]) == (8, 3)
+    unmapped = {p["where"] for p in report["problems"]}
     assert unmapped == {BUNDLE[7]["id"], BUNDLE[8]["id"], BUNDLE[9]["id"]}
     assert set(case.observables.values_list("source", flat=True)) == {"stix"}
 
@@ -145,8 +153,8 @@ def test_the_nodes_own_collection_imports_and_a_bundle_upload_needs_objects(peop
     author = Actor.of(people["author"])
     collection = store.create_collection(author, "case-feed", "Case feed")
     ingest(collection, [stix("domain-name", value="feed.example"), BUNDLE[4]], None, author)
-    report = imports.import_collection(author, case, collection.pk)
-    assert report.added == 2
+    job = imports.import_collection(author, case, collection.pk)
+    assert job.kind == "collection" and job.report["added"] == 2
     assert case.observables.filter(normal="feed.example").exists()
     with pytest.raises(services.CaseRefused):
         imports.import_collection(author, case, uuid.uuid4())

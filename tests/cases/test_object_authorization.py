@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,8 +54,9 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from accord.cases.models import Case, CaseStatus, Observable
+from accord.cases.models import Case, CaseStatus, ImportJob, ImportKind, Observable
 from accord.core.audit import AuditAction
 from accord.core.models import AuditEvent, User
 from accord.core.roles import Permission, Role
@@ -89,6 +91,8 @@ class World:
     cases: dict[str, Case]
     # The observable each case's `unobserve` removes: its own domain.
     removable: dict[str, int]
+    # An import job of each case, for its progress and report.
+    jobs: dict[str, ImportJob] = field(default_factory=dict)
     pages: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
 
     def page(self, url: str, who: str) -> tuple[int, str]:
@@ -124,10 +128,24 @@ def world(django_db_setup, django_db_blocker) -> Iterator[World]:
             for key, user in people.items():
                 clients[key] = Client()
                 clients[key].force_login(user)
-            yield World(people, clients, cases, removable)
+            jobs = {key: _job_of(case) for key, case in cases.items()}
+            yield World(people, clients, cases, removable, jobs)
         finally:
             transaction.set_rollback(True)
             atomic.__exit__(None, None, None)
+
+
+def _job_of(case: Case) -> ImportJob:
+    return ImportJob.objects.create(
+        id=uuid.uuid4(),
+        case=case,
+        actor="system:test",
+        kind=ImportKind.CSV,
+        total=10,
+        done=4,
+        report={"added": 4, "duplicates": 0, "failed": 0, "problems": []},
+        created_at=timezone.now(),
+    )
 
 
 # ---------------------------------------------------------------- the rules (docs/cases.md)
@@ -163,7 +181,7 @@ ACCEPTED = {
     "observe": 201,
     "unobserve": 204,
     "subject": 201,
-    "csv": 200,
+    "csv": 201,
 }
 # The policy's name of each change, as the API lists them in `actions`.
 POLICY_ACTION = {
@@ -311,6 +329,33 @@ def read_cases() -> Iterator[Any]:
     for shape in SHAPES:
         for person in PEOPLE:
             yield pytest.param(shape.key, person.key, id=f"{shape.key}-{person.key}")
+
+
+@pytest.mark.parametrize(("key", "who"), list(read_cases()))
+def test_an_import_job_is_seen_exactly_by_those_who_open_its_case(world, key, who):
+    """Its progress (the page, the page's JSON) and its report (the API) are
+    for those who may open the case; anyone else gets what the case page
+    gives them (403 or 404), audited."""
+    person, shape, case, job = PERSON[who], SHAPE[key], world.cases[key], world.jobs[key]
+    client, expected = world.clients[who], read_status(person, shape)
+    kwargs = {"case_id": case.pk, "job_id": job.pk}
+    target = str(job.pk) if expected == 404 else Permission.VIEW_CASES.value
+    denied = events(DENIED, target_id=target)
+    page = client.get(reverse("cases:import-job", kwargs=kwargs))
+    progress = client.get(reverse("cases:import-status", kwargs=kwargs))
+    api = client.get(f"{API}/{case.pk}/imports/{job.pk}")
+    statuses = (page.status_code, progress.status_code, api.status_code)
+    assert statuses == (expected,) * 3, f"not {expected}"
+    if expected != 200:
+        assert events(DENIED, target_id=target) == denied + 3, "each refusal audited"
+        return
+    assert progress.json()["done"] == 4 and "report" not in progress.json()
+    assert 'data-status-url="' in page.content.decode() and "<progress" in page.content.decode()
+    assert api.json()["report"]["added"] == 4
+    # The same job under another case's address is no job at all.
+    other = next(c for k, c in world.cases.items() if k != key)
+    wrong = reverse("cases:import-status", kwargs={"case_id": other.pk, "job_id": job.pk})
+    assert client.get(wrong).status_code in (403, 404)
 
 
 @pytest.mark.parametrize(("key", "who"), list(read_cases()))

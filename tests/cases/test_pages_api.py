@@ -47,11 +47,13 @@ def test_a_case_is_opened_observed_and_read_through_the_api(people):
         content_type="application/json",
     )
     assert bad.status_code == 422 and bad.json()["detail"]
-    report = author.post(
+    imported = author.post(
         f"{API}/{case_id}/imports/csv",
         {"text": "domain,a.example\ndomain,A.example\nipv4,x"},
         content_type="application/json",
-    ).json()
+    )
+    assert imported.status_code == 201 and imported.json()["status"] == "done"
+    report = imported.json()["report"]
     assert (report["added"], report["duplicates"], report["failed"]) == (1, 1, 1)
     body = author.get(f"{API}/{case_id}").json()
     assert {o["normal"] for o in body["observables"]} == {"2001:db8::1", "a.example"}

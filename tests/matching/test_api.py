@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 from uuid6 import uuid7
 
+from accord.assistance.models import AssistanceRequest
 from accord.cases import services as cases
 from accord.core.audit import Actor, AuditAction
 from accord.core.models import AuditEvent, User
@@ -113,6 +114,36 @@ def test_request_details_gives_a_draft_filed_under_the_case(client_for, case, hi
     assert AuditEvent.objects.filter(
         action=AuditAction.MATCHING_DETAILS, target_id=str(hit.pk)
     ).exists()
+
+
+def test_hits_followed_up_before_the_field_existed_get_their_request_from_the_audit(
+    client_for, case, hit
+):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("accord.matching.migrations.0002_hit_request")
+    first = client_for(Role.INVESTIGATOR).post(f"{API}/hits/{hit.pk}/request").json()
+    latest = client_for(Role.INVESTIGATOR).post(f"{API}/hits/{hit.pk}/request").json()
+    Hit.objects.filter(pk=hit.pk).update(request=None)  # as before the migration
+    migration.link_from_audit(apps, None)
+    hit.refresh_from_db()
+    assert hit.request is not None and hit.request.reference == latest["reference"]
+    assert first["reference"] != latest["reference"]
+
+
+def test_request_details_drafts_in_the_users_language(client_for, case, hit):
+    english = client_for(Role.INVESTIGATOR).post(f"{API}/hits/{hit.pk}/request")
+    assert AssistanceRequest.objects.get(reference=english.json()["reference"]).language == "en"
+    chinese = client_for(Role.INVESTIGATOR).post(
+        f"{API}/hits/{hit.pk}/request", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert chinese.status_code == 201, chinese.content
+    draft = AssistanceRequest.objects.get(reference=chinese.json()["reference"])
+    assert draft.language == "zh-hans"
+    # The text is written in it too: the hit, the case and the value in Chinese.
+    assert "命中" in draft.summary and case.reference in draft.summary
 
 
 def test_a_decided_query_cannot_be_decided_again(client_for, partner):

@@ -20,6 +20,10 @@ from accord.cases.models import Case
 from accord.core.audit import Actor
 from accord.core.models import User
 from accord.federation.models import Peer
+from accord.matching import policy as matching_policy
+from accord.matching import queries as matching_queries
+from accord.matching import services as matching_services
+from accord.matching import views as matching_views
 from accord.matching.models import Direction, Hit, MatchingPolicy, Query, QueryStatus
 from tests.cases.world import make_people, open_case
 
@@ -126,6 +130,27 @@ def test_the_card_is_shown_only_to_who_may_run_hit_no_hit(people, peer, case):
         assert 'data-testid="matching"' not in page_of(people[who], case_url(case))
     # The central authority may open every case, and so may ask about it.
     assert 'data-testid="ask-form"' in page_of(people["central"], case_url(case))
+    # The rule is the policy's (CARD), which the page asks: run checks and
+    # open the case. An investigator off the team gets no card from it.
+    assert matching_policy.allowed(people["author"], matching_policy.CARD, case) is None
+    for who in ("prosecutor", "auditor", "outsider", "admin"):
+        refusal = matching_policy.allowed(people[who], matching_policy.CARD, case)
+        assert refusal is not None and refusal.status == 403, who
+        assert matching_views.case_card(people[who], case) is None, who
+
+
+def test_only_the_central_authority_reads_what_each_partner_may_ask(people, peer):
+    central = Actor.of(people["central"])
+    matching_services.set_policy(
+        central, peer, types=["domain"], max_values=10, per_day=100, needs_approval=False
+    )
+    for who, user in people.items():
+        may = who == "central"
+        assert bool(matching_queries.policies(user)) == may, who
+        response = client_of(user).get("/api/v1/matching/policies")
+        assert response.status_code == (200 if may else 403), who
+    rows = client_of(people["central"]).get("/api/v1/matching/policies").json()
+    assert [(r["peer"], r["policy"]["types"]) for r in rows] == [("us.match", ["domain"])]
 
 
 def test_asking_goes_through_the_service_and_says_so(people, peer, case):
@@ -199,6 +224,25 @@ def test_a_hit_is_shown_and_its_details_are_drafted_as_a_request(people, peer, c
     assert response.redirect_chain[-1][0] == edit
     assert drafted.peer == peer and drafted.state == "draft"
     assert f"Draft request {drafted.reference} prepared from the hit" in response.content.decode()
+
+
+def test_the_request_drafted_from_a_hit_links_back_to_it(people, peer, case):
+    hit = answered_with_a_hit(case, peer, people["author"])
+    details = reverse("matching:details", kwargs={"case_id": case.pk, "hit_id": hit.pk})
+    client_of(people["author"]).post(details)
+    drafted = AssistanceRequest.objects.get()
+    hit.refresh_from_db()
+    assert hit.request == drafted
+    request_url = reverse("assistance:detail", kwargs={"request_id": drafted.pk})
+    html = page_of(people["author"], request_url)
+    back = f'href="{case_url(case)}#hit-{hit.pk}"'
+    assert 'data-testid="request-hit"' in html and back in html and hit.reference in html
+    assert f'id="hit-{hit.pk}"' in page_of(people["author"], case_url(case))
+    assert "根据命中起草自" in page_of(people["author"], request_url, "zh-hans")
+    # The request deleted, the hit no longer names it (and no longer counts as followed up).
+    AssistanceRequest.objects.filter(pk=drafted.pk).delete()
+    hit.refresh_from_db()
+    assert hit.request is None
 
 
 def test_the_matching_page_renders_in_both_languages(people, peer):

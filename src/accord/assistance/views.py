@@ -43,6 +43,7 @@ from accord.core.models import User
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
 from accord.federation.models import Peer
+from accord.matching import queries as matching_queries
 from accord.web.actions import act, attempt
 from accord.web.guards import permission_required
 
@@ -215,6 +216,7 @@ def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> 
         + [c for c in RefusalGround.choices if c[0] != RefusalGround.NO_DUAL_CRIMINALITY],
         "team": row.team.all(),
         "case": casework.case_seen(user, row),
+        "hits": matching_queries.hits_of_request(user, row),
         "case_choices": casework.cases_to_file_under(user) if may(policy.VIEW) else [],
         "may_add_member": may(policy.ADD_MEMBER),
         "candidates": User.objects.filter(is_active=True, role__in=policy.TEAM_ROLES).exclude(

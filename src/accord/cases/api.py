@@ -14,8 +14,8 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import ConfigDict, Field
 
 from accord.assistance.types import OffenceCategory
-from accord.cases import imports, policy, queries, services
-from accord.cases.models import Case, CaseStatus, SubjectKind
+from accord.cases import imports, jobs, policy, queries, services
+from accord.cases.models import Case, CaseStatus, ImportJob, SubjectKind
 from accord.cases.observables import observable_types
 from accord.core.audit import Actor
 from accord.core.models import User
@@ -261,20 +261,38 @@ def add_subject(request: HttpRequest, case_id: UUID, payload: SubjectIn) -> Stat
     return Status(201, {"id": subject.pk, "observables": subject.observables.count()})
 
 
-@router.post("/cases/{case_id}/imports/csv", response=dict[str, Any])
-def import_csv(request: HttpRequest, case_id: UUID, payload: CsvIn) -> dict[str, Any]:
+def _started(job: ImportJob) -> Status:
+    """201 with the report when the import ran at once; 202 with the job's id
+    when it goes on in the background (GET the job for its progress)."""
+    return Status(201 if job.finished else 202, jobs.job_view(job))
+
+
+@router.post("/cases/{case_id}/imports/csv", response={201: dict[str, Any], 202: dict[str, Any]})
+def import_csv(request: HttpRequest, case_id: UUID, payload: CsvIn) -> Status:
     case = _changing(request, case_id, "import_observables")
-    report = imports.import_csv(_actor(request), case, payload.text, ip=client_ip(request))
-    return report.as_dict()
+    return _started(imports.import_csv(_actor(request), case, payload.text, ip=client_ip(request)))
 
 
-@router.post("/cases/{case_id}/imports/stix", response=dict[str, Any])
-def import_stix(request: HttpRequest, case_id: UUID, payload: StixIn) -> dict[str, Any]:
+@router.post("/cases/{case_id}/imports/stix", response={201: dict[str, Any], 202: dict[str, Any]})
+def import_stix(request: HttpRequest, case_id: UUID, payload: StixIn) -> Status:
     case = _changing(request, case_id, "import_observables")
     actor, ip = _actor(request), client_ip(request)
     if (payload.bundle is None) == (payload.collection is None):
         raise ValidationError("Give either a bundle or a collection.")
     if payload.collection is not None:
-        return imports.import_collection(actor, case, payload.collection, ip=ip).as_dict()
+        return _started(imports.import_collection(actor, case, payload.collection, ip=ip))
     objects = imports.bundle_objects(payload.bundle)
-    return imports.import_stix(actor, case, objects, ip=ip).as_dict()
+    return _started(imports.import_stix(actor, case, objects, ip=ip))
+
+
+@router.get("/cases/{case_id}/imports/{job_id}", response=dict[str, Any])
+def import_job(request: HttpRequest, case_id: UUID, job_id: UUID) -> dict[str, Any]:
+    """An import's status and progress (total and done rows) and, once it has
+    ended, its report; only to those who may open the case."""
+    try:
+        job = queries.import_job(
+            _actor(request), case_id, job_id, with_report=True, ip=client_ip(request)
+        )
+    except ImportJob.DoesNotExist:
+        raise Http404 from None
+    return jobs.job_view(job)

@@ -1,9 +1,11 @@
 """Bulk import of observables into a case: from CSV (columns type, value and
 optionally subject) and from STIX 2.1 (an uploaded bundle, or this node's own
-intel collections). Good rows are imported, bad ones reported with their line
+intel collections). This module reads the input into rows; `accord.cases.jobs`
+imports them as a job (at once when small, in the background with a progress
+bar when large). Good rows are imported, bad ones reported with their line
 (or object id) and reason, rows the case holds already counted as duplicates;
-the import is one audited event with its counts. Every value goes through
-`parse_observable`, as when entered by hand."""
+the start and the end of an import are audited, the end with its counts.
+Every value goes through `parse_observable`, as when entered by hand."""
 
 from __future__ import annotations
 
@@ -12,19 +14,18 @@ import io
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accord.cases import policy
-from accord.cases.models import Case, Observable, Source, Subject
+from accord.cases.models import Case, ImportKind, Observable, Source, Subject
 from accord.cases.observables import ObservableError, parse_observable
-from accord.cases.services import locked_for, refuse, store_new
+from accord.cases.services import refuse
 from accord.cases.stixmap import map_object
 from accord.core import audit
-from accord.core.audit import Actor, AuditAction
+from accord.core.audit import Actor
 from accord.core.policy import FORBIDDEN, UNPROCESSABLE
 from accord.core.roles import Permission
 from accord.core.services import require
@@ -33,7 +34,9 @@ MAX_ROWS = 200_000
 MAX_BYTES = 50 * 1024 * 1024
 # The report lists this many problems; the counts cover them all.
 MAX_LISTED = 500
-CHUNK = 1000
+
+if TYPE_CHECKING:
+    from accord.cases.models import ImportJob
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,15 @@ class Report:
             "failed": self.failed,
             "problems": [{"where": p.where, "reason": p.reason} for p in self.problems],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        return cls(
+            added=int(data.get("added", 0)),
+            duplicates=int(data.get("duplicates", 0)),
+            failed=int(data.get("failed", 0)),
+            problems=[Problem(p["where"], p["reason"]) for p in data.get("problems", [])],
+        )
 
 
 @dataclass(frozen=True)
@@ -95,7 +107,7 @@ def csv_rows(text: str, report: Report) -> list[Row]:
 
 
 @audit.refusals_kept()
-def import_csv(actor: Actor, case: Case, text: str, *, ip: str = "") -> Report:
+def import_csv(actor: Actor, case: Case, text: str, *, ip: str = "") -> ImportJob:
     require(actor, Permission.EDIT_CASES, what="import_observables", ip=ip)
     policy_check(actor, case, ip)
     if len(text.encode()) > MAX_BYTES:
@@ -105,7 +117,7 @@ def import_csv(actor: Actor, case: Case, text: str, *, ip: str = "") -> Report:
     if len(rows) > MAX_ROWS:
         message = _("At most %(n)s rows per import.") % {"n": MAX_ROWS}
         refuse(actor, case, policy.OBSERVE, message, UNPROCESSABLE, ip)
-    return _store(actor, case, rows, Source.CSV, report, ip)
+    return _start(actor, case, ImportKind.CSV, rows, report, ip)
 
 
 # ---------------------------------------------------------------- STIX
@@ -125,7 +137,14 @@ def bundle_objects(data: Any) -> list[dict[str, Any]]:
 
 
 @audit.refusals_kept()
-def import_stix(actor: Actor, case: Case, objects: list[dict[str, Any]], *, ip: str = "") -> Report:
+def import_stix(
+    actor: Actor,
+    case: Case,
+    objects: list[dict[str, Any]],
+    *,
+    ip: str = "",
+    kind: ImportKind = ImportKind.STIX,
+) -> ImportJob:
     require(actor, Permission.EDIT_CASES, what="import_observables", ip=ip)
     policy_check(actor, case, ip)
     report = Report()
@@ -135,11 +154,11 @@ def import_stix(actor: Actor, case: Case, objects: list[dict[str, Any]], *, ip: 
         if mapped.problem:
             report.problem(mapped.stix_id, mapped.problem)
         rows.extend(Row(mapped.stix_id, code, raw) for code, raw in mapped.values)
-    return _store(actor, case, rows, Source.STIX, report, ip)
+    return _start(actor, case, kind, rows, report, ip)
 
 
 @audit.refusals_kept()
-def import_collection(actor: Actor, case: Case, collection_id: Any, *, ip: str = "") -> Report:
+def import_collection(actor: Actor, case: Case, collection_id: Any, *, ip: str = "") -> ImportJob:
     """The indicators and observables of one of this node's own intel
     collections (a partner's mirrored collection is not this node's to copy
     into a case), read as the user may read them."""
@@ -159,7 +178,7 @@ def import_collection(actor: Actor, case: Case, collection_id: Any, *, ip: str =
         refuse(actor, case, policy.OBSERVE, message, UNPROCESSABLE, ip)
     rows = StixObject.objects.filter(collection=collection, latest=True, revoked=False)
     objects = [json.loads(body) for body in rows.values_list("body", flat=True)[:MAX_ROWS]]
-    return import_stix(actor, case, objects, ip=ip)
+    return import_stix(actor, case, objects, ip=ip, kind=ImportKind.COLLECTION)
 
 
 def _uuid(value: Any) -> bool:
@@ -180,39 +199,15 @@ def policy_check(actor: Actor, case: Case, ip: str) -> None:
         refuse(actor, case, policy.OBSERVE, refusal.reason, refusal.status, ip)
 
 
-def _store(
-    actor: Actor, case: Case, rows: list[Row], source: Source, report: Report, ip: str
-) -> Report:
-    with transaction.atomic():
-        locked = locked_for(actor, case, policy.OBSERVE, ip)
-        subjects = {s.display_name.casefold(): s for s in Subject.objects.filter(case=locked)}
-        pending: list[Observable] = []
-        for row in rows:
-            built = _observable(actor, locked, row, source, subjects, report)
-            if built is not None:
-                pending.append(built)
-        for start in range(0, len(pending), CHUNK):
-            chunk = pending[start : start + CHUNK]
-            added = len(store_new(chunk))
-            report.added += added
-            report.duplicates += len(chunk) - added
-        audit.record(
-            actor,
-            AuditAction.OBSERVABLES_IMPORT,
-            locked,
-            data={
-                "reference": locked.reference,
-                "format": source.value,
-                "added": report.added,
-                "duplicates": report.duplicates,
-                "failed": report.failed,
-            },
-            ip=ip,
-        )
-    return report
+def _start(
+    actor: Actor, case: Case, kind: ImportKind, rows: list[Row], report: Report, ip: str
+) -> ImportJob:
+    from accord.cases import jobs
+
+    return jobs.start(actor, case, kind, rows, report, ip)
 
 
-def _observable(
+def build_observable(
     actor: Actor,
     case: Case,
     row: Row,

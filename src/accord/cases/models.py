@@ -141,4 +141,90 @@ class Observable(models.Model):
         return f"{self.code}:{self.normal}"
 
 
-__all__ = ["Case", "CaseStatus", "Observable", "Source", "Subject", "SubjectKind", "TitleLanguage"]
+class ImportKind(models.TextChoices):
+    CSV = "csv", _("CSV file")
+    STIX = "stix", _("STIX bundle")
+    COLLECTION = "collection", _("intel collection")
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", _("Waiting to start")
+    RUNNING = "running", _("Importing")
+    DONE = "done", _("Finished")
+    FAILED = "failed", _("Stopped")
+
+
+class ImportJob(models.Model):
+    """One bulk import into a case (`accord.cases.jobs`). The rows to import
+    wait in `rows` until the job finishes; `done` counts the rows whose batch
+    has committed, in the same transaction as the batch, so a job run again
+    after a crash resumes where it stopped and imports nothing twice."""
+
+    id = models.UUIDField(primary_key=True)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(_("format"), max_length=16, choices=ImportKind.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    total = models.PositiveIntegerField(_("rows"), default=0)
+    done = models.PositiveIntegerField(_("rows done"), default=0)
+    # Report.as_dict(): counts and the listed problems, updated after each batch.
+    report = models.JSONField(default=dict)
+    # Who started it, as in the audit log ("user:NAME" or "system:cli"): the
+    # batches run as them, so a user who left the team stops their import.
+    actor = models.CharField(max_length=200)
+    reason = models.CharField(_("why it stopped"), max_length=500, blank=True)
+    # The worker's task (django_tasks_db) importing it: the clock enqueues a
+    # new one for a job whose task ended without finishing it.
+    task = models.CharField(max_length=64, blank=True)
+    ip = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} import {self.pk}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, self.done * 100 // self.total)
+
+
+class ImportChunk(models.Model):
+    """A batch of an import's rows still to import, [[where, code, raw,
+    subject], ...]; deleted in the transaction that imports it."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="chunks")
+    seq = models.PositiveIntegerField()
+    rows = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["job", "seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="one_chunk_per_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} #{self.seq}"
+
+
+__all__ = [
+    "Case",
+    "CaseStatus",
+    "ImportChunk",
+    "ImportJob",
+    "ImportKind",
+    "ImportStatus",
+    "Observable",
+    "Source",
+    "Subject",
+    "SubjectKind",
+    "TitleLanguage",
+]

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 
-from accord.cases.models import Case, Observable
+from accord.cases.models import Case, ImportJob, Observable
 from accord.cases.observables import ObservableError, observable_types, parse_observable
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
@@ -56,6 +56,45 @@ def find_case(actor: Actor, reference: str, *, how: str = "read") -> Case:
     match = visible(actor.user).filter(reference=reference.upper()).values_list("pk", flat=True)
     found = match.first()
     return open_case(actor, found if found is not None else reference, how=how)
+
+
+def import_job(
+    actor: Actor, case_id: Any, job_id: Any, *, with_report: bool, ip: str = ""
+) -> ImportJob:
+    """An import job, to those who may open its case. Its progress (counts
+    only) is read without a case read in the log, since a progress bar asks
+    every second or two; reading its report, which names rows of the case, is
+    a case read like any other. An attempt at a job one may not see is audited
+    and answered as a job that does not exist."""
+    require(actor, Permission.VIEW_CASES, what="case_import", ip=ip)
+    try:
+        job = (
+            ImportJob.objects.select_related("case")
+            .filter(case__in=visible(actor.user), case_id=case_id)
+            .get(pk=job_id)
+        )
+    except (ImportJob.DoesNotExist, ValidationError, ValueError):
+        audit.record(
+            actor,
+            AuditAction.ACCESS_DENIED,
+            target_type="cases.importjob",
+            target_id=str(job_id)[:64],
+            data={"what": "case_import"},
+            ip=ip,
+        )
+        raise ImportJob.DoesNotExist from None
+    if with_report:
+        data = {"reference": job.case.reference, "how": "import-report", "job": str(job.pk)}
+        audit.record(actor, AuditAction.CASE_READ, job.case, data=data, ip=ip)
+    return job
+
+
+def import_jobs(case: Case) -> list[ImportJob]:
+    """For the case page (already an audited read): the case's imports still
+    running and the last few finished ones."""
+    jobs = ImportJob.objects.filter(case=case).select_related("created_by")
+    running = list(jobs.filter(finished_at__isnull=True)[:10])
+    return running + list(jobs.filter(finished_at__isnull=False)[:3])
 
 
 @dataclass(frozen=True)

@@ -19,4 +19,10 @@ urlpatterns = [
     ),
     path("cases/<uuid:case_id>/subjects/", views.case_subject, name="subject"),
     path("cases/<uuid:case_id>/import/", views.case_import, name="import"),
+    path("cases/<uuid:case_id>/imports/<uuid:job_id>/", views.case_import_job, name="import-job"),
+    path(
+        "cases/<uuid:case_id>/imports/<uuid:job_id>/status/",
+        views.case_import_status,
+        name="import-status",
+    ),
 ]

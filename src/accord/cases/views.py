@@ -8,7 +8,7 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -16,9 +16,9 @@ from django.views.decorators.http import require_POST
 
 from accord.assistance import casework
 from accord.assistance.types import OffenceCategory
-from accord.cases import imports, policy, queries, services
+from accord.cases import imports, jobs, policy, queries, services
 from accord.cases.forms import CaseForm, SubjectForm, initial_from, type_choices
-from accord.cases.models import Case, CaseStatus
+from accord.cases.models import Case, CaseStatus, ImportJob
 from accord.core.audit import Actor
 from accord.core.models import User
 from accord.core.policy import Refused
@@ -127,6 +127,7 @@ def detail_context(case: Case, user: Any, report: Any = None) -> dict[str, Any]:
         ),
         "collections": _own_collections(user),
         "report": report,
+        "imports": queries.import_jobs(case),
         # The requests filed under it that this user may see (assistance.casework).
         "requests": casework.requests_of(user, case),
         # Hit/no-hit with partner nodes (accord.matching): None hides the card.
@@ -233,17 +234,18 @@ def case_subject(request: HttpRequest, case_id: UUID) -> HttpResponse:
 @require_POST
 @permission_required(Permission.EDIT_CASES)
 def case_import(request: HttpRequest, case_id: UUID) -> HttpResponse:
-    """CSV or STIX (an uploaded file or one of this node's collections); the
-    page comes back with the per-row report."""
+    """CSV or STIX (an uploaded file or one of this node's collections). A
+    small import: the page comes back with the per-row report; a large one
+    goes on in the background and its page shows a progress bar."""
     case = _open(request, case_id, how="import")
     actor, ip = _actor(request), client_ip(request)
     upload = request.FILES.get("file")
     fmt = request.POST.get("format", "csv")
-    report: list[Any] = []
+    started: list[ImportJob] = []
 
     def run() -> None:
         if fmt == "collection":
-            report.append(
+            started.append(
                 imports.import_collection(actor, case, request.POST.get("collection"), ip=ip)
             )
             return
@@ -253,22 +255,52 @@ def case_import(request: HttpRequest, case_id: UUID) -> HttpResponse:
             raise ValidationError(_("The file is larger than 50 MB."))
         data = upload.read()
         if fmt == "stix":
-            report.append(imports.import_stix(actor, case, imports.bundle_objects(data), ip=ip))
+            started.append(imports.import_stix(actor, case, imports.bundle_objects(data), ip=ip))
             return
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ValidationError(_("The file is not UTF-8 text.")) from None
-        report.append(imports.import_csv(actor, case, text, ip=ip))
+        started.append(imports.import_csv(actor, case, text, ip=ip))
 
-    if attempt(request, run):
-        done = report[0]
-        messages.success(
-            request,
-            _("Imported %(added)s, %(dup)s already held, %(failed)s not imported.")
-            % {"added": done.added, "dup": done.duplicates, "failed": done.failed},
+    if not attempt(request, run):
+        return redirect("cases:detail", case_id=case.pk)
+    job = started[0]
+    if not job.finished:
+        # A large import runs in the background: its page shows the progress.
+        messages.info(request, _("Import started: %(n)s rows.") % {"n": job.total})
+        return redirect("cases:import-job", case_id=case.pk, job_id=job.pk)
+    report = job.report
+    messages.success(
+        request,
+        _("Imported %(added)s, %(dup)s already held, %(failed)s not imported.")
+        % {"added": report["added"], "dup": report["duplicates"], "failed": report["failed"]},
+    )
+    case.refresh_from_db()
+    return render(request, "cases/detail.html", detail_context(case, request.user, report))
+
+
+def _job(request: HttpRequest, case_id: UUID, job_id: UUID, *, with_report: bool) -> ImportJob:
+    try:
+        return queries.import_job(
+            _actor(request), case_id, job_id, with_report=with_report, ip=client_ip(request)
         )
-        case.refresh_from_db()
-        context = detail_context(case, request.user, done)
-        return render(request, "cases/detail.html", context)
-    return redirect("cases:detail", case_id=case.pk)
+    except ImportJob.DoesNotExist:
+        raise Http404(_("No such import, or it is not for you.")) from None
+
+
+@permission_required(Permission.VIEW_CASES)
+def case_import_job(request: HttpRequest, case_id: UUID, job_id: UUID) -> HttpResponse:
+    """An import's progress bar while it runs (refreshed by a script, or by
+    the page itself without one), then its report."""
+    job = _job(request, case_id, job_id, with_report=False)
+    if job.finished:
+        job = _job(request, case_id, job_id, with_report=True)
+    return render(request, "cases/import_job.html", {"job": job, "case": job.case})
+
+
+@permission_required(Permission.VIEW_CASES)
+def case_import_status(request: HttpRequest, case_id: UUID, job_id: UUID) -> JsonResponse:
+    """The progress bar's JSON: counts and status, no rows."""
+    job = _job(request, case_id, job_id, with_report=False)
+    return JsonResponse(jobs.job_view(job, report=False))

@@ -114,6 +114,7 @@ class AuditAction(models.TextChoices):
     OBSERVABLE_ADD = "cases:observable:add", _("Observable added to a case")
     OBSERVABLE_REMOVE = "cases:observable:remove", _("Observable removed from a case")
     OBSERVABLES_IMPORT = "cases:observable:import", _("Observables imported into a case")
+    OBSERVABLES_IMPORT_START = "cases:observable:import-start", _("Import into a case started")
     SUBJECT_ADD = "cases:subject:add", _("Subject added to a case")
     MATCHING_POLICY = "matching:policy:change", _("Hit/no-hit policy for a partner changed")
     MATCHING_ASK = "matching:query:ask", _("Hit/no-hit query sent")

@@ -18,10 +18,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from accord.assistance.models import AssistanceRequest
-from accord.core.audit import AuditAction
 from accord.core.indicators import Reading, months, register
-from accord.core.models import AuditEvent
 from accord.matching.models import Direction, Hit, Query
 
 PARAMS = ("categories", "partner")
@@ -62,22 +59,9 @@ def _hits(params: dict[str, Any], start: date, end: date) -> list[Hit]:
 
 def _followed_up(hits: list[Hit]) -> list[Hit]:
     """The hits whose "Request details" draft (or the request it became) still
-    exists: services.request_details records, in the audit event it writes,
-    which request it opened for which hit."""
-    if not hits:
-        return []
-    events = AuditEvent.objects.filter(
-        action=AuditAction.MATCHING_DETAILS,
-        target_type=Hit._meta.label_lower,
-        target_id__in=[str(h.pk) for h in hits],
-    ).values_list("target_id", "data")
-    opened = {target: data.get("request", "") for target, data in events}
-    existing = set(
-        AssistanceRequest.objects.filter(reference__in=set(opened.values())).values_list(
-            "reference", flat=True
-        )
-    )
-    return [h for h in hits if opened.get(str(h.pk)) in existing]
+    exists: `Hit.request`, set by services.request_details, is emptied when
+    the request is deleted."""
+    return [h for h in hits if h.request_id is not None]
 
 
 def _series(

@@ -186,6 +186,16 @@ class Hit(models.Model):
     )
     reference = models.CharField(_("reference"), max_length=120)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The assistance request "Request details" drafted from this hit (the
+    # latest, if asked again): Prüm's second step, for the request page's link
+    # back and the "hits turned into requests" indicator. Gone with the request.
+    request = models.ForeignKey(
+        "assistance.AssistanceRequest",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="hits",
+    )
 
     objects = RestrictedQuerySet.as_manager()
 

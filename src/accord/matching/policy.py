@@ -4,10 +4,16 @@ pages and the API ask it what to offer. A user of None is this node's
 operator at the shell.
 
 - ASK: RUN_MATCHING, and the user may open the case (cases' need-to-know).
-- APPROVE (and decline) an incoming query, SET_POLICY for a peer: the
-  central authority (MANAGE_MATCHING).
+- APPROVE (and decline) an incoming query, SET_POLICY for a peer and
+  READ_POLICIES (what each peer may ask): the central authority
+  (MANAGE_MATCHING). Like the node's other settings (peers, users), the
+  policies are read by those who set them; auditors read their changes in
+  the audit log (`matching:policy:change`).
 - VIEW a case's queries and hits, REQUEST_DETAILS of a hit: who may open the
-  case; details also need RUN_MATCHING and the assistance workflow."""
+  case; details also need RUN_MATCHING and the assistance workflow.
+- CARD: the case page's hit/no-hit card, for those who run checks
+  (RUN_MATCHING) and may open the case; the roles who only read cases read a
+  case's queries and hits through the API (VIEW)."""
 
 from __future__ import annotations
 
@@ -26,8 +32,10 @@ APPROVE = "approve"
 SET_POLICY = "set_policy"
 VIEW = "view"
 REQUEST_DETAILS = "request_details"
+READ_POLICIES = "read_policies"
+CARD = "card"
 
-ACTIONS = (ASK, APPROVE, SET_POLICY, VIEW, REQUEST_DETAILS)
+ACTIONS = (ASK, APPROVE, SET_POLICY, READ_POLICIES, VIEW, REQUEST_DETAILS, CARD)
 
 
 class MatchingRefused(Refused):
@@ -43,9 +51,9 @@ def allowed(user: Any, action: str, obj: Any = None) -> Refusal | None:
     """None if `user` may take `action` on `obj` (a case, a query, a hit, a peer) now."""
     if action not in ACTIONS:
         return Refusal(_("There is no such step: %(a)s.") % {"a": action}, CONFLICT)
-    if action in (APPROVE, SET_POLICY):
+    if action in (APPROVE, SET_POLICY, READ_POLICIES):
         return _manage(user, action, obj)
-    if action == ASK and _lacks(user, Permission.RUN_MATCHING):
+    if action in (ASK, CARD) and _lacks(user, Permission.RUN_MATCHING):
         return Refusal(_("You may not run hit/no-hit checks."))
     if action == REQUEST_DETAILS and (
         _lacks(user, Permission.RUN_MATCHING) or _lacks(user, Permission.VIEW_REQUESTS)

@@ -5,11 +5,13 @@ central authority (who decides them) and auditors."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from accord.cases import policy as cases_policy
 from accord.cases.models import Case
 from accord.core.models import User
-from accord.core.roles import Permission
 from accord.federation.models import Peer
+from accord.matching import policy
 from accord.matching.models import Direction, Hit, MatchingPolicy, Query
 
 
@@ -26,6 +28,17 @@ def hits_for_case(user: User, case: Case) -> list[Hit]:
         Hit.objects.filter(query__case=case)
         .select_related("query", "query__peer", "observable")
         .order_by("query__created_at", "pk")
+    )
+
+
+def hits_of_request(user: User, request: Any) -> list[Hit]:
+    """The hits an assistance request was drafted from ("Request details"),
+    as far as this user may see them: the request page links back to them."""
+    return list(
+        Hit.objects.restrict(user, "view")
+        .filter(request=request)
+        .select_related("query", "query__peer", "query__case", "observable")
+        .distinct()
     )
 
 
@@ -48,12 +61,9 @@ def outgoing(user: User) -> list[Query]:
 
 
 def policies(user: User) -> list[tuple[Peer, MatchingPolicy | None]]:
-    """Every active peer with its policy (None: it may ask nothing). For the
-    central authority, who sets them, and auditors."""
-    if not (
-        user.has_permission(Permission.MANAGE_MATCHING)
-        or user.has_permission(Permission.VIEW_AUDIT)
-    ):
+    """Every active peer with its policy (None: it may ask nothing), for those
+    the policy lets read them (READ_POLICIES: the central authority)."""
+    if policy.allowed(user, policy.READ_POLICIES) is not None:
         return []
     kept = {row.peer_id: row for row in MatchingPolicy.objects.all()}
     return [

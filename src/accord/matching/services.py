@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from uuid6 import uuid7
 
@@ -272,6 +272,7 @@ def request_details(actor: Actor, hit: Hit, *, ip: str = "") -> AssistanceReques
         "summary": text,
         "purpose": query.purpose,
         "signer": actor.user.get_full_name() or actor.user.username if actor.user else "-",
+        "language": request_language(),
         "details": {
             "measures": ["records"],
             "persons_and_places": text,
@@ -280,6 +281,8 @@ def request_details(actor: Actor, hit: Hit, *, ip: str = "") -> AssistanceReques
     }
     with transaction.atomic():
         request = assistance.create_request(actor, query.peer, data, ip=ip)
+        hit.request = request
+        hit.save(update_fields=["request"])
         if policy.allowed(actor.user, policy.VIEW, case) is None:
             _link(actor, request, case, ip)
         audit.record(
@@ -290,6 +293,15 @@ def request_details(actor: Actor, hit: Hit, *, ip: str = "") -> AssistanceReques
             ip=ip,
         )
     return request
+
+
+def request_language() -> str:
+    """The language the draft is written in: the user's (its text comes from
+    gettext above), named as a request names its language (`en`, `zh-hans`:
+    assistance.rules.RequestInput); any Chinese is written in the simplified
+    catalogue, anything else in English."""
+    current = (translation.get_language() or "en").lower()
+    return "zh-hans" if current.startswith("zh") else "en"
 
 
 def _link(actor: Actor, request: AssistanceRequest, case: Case, ip: str) -> None:

@@ -47,7 +47,7 @@ def _offered(user: Any, action: Any, obj: Any = None) -> bool:
 
 def case_card(user: Any, case: Case) -> dict[str, Any] | None:
     """What the case page's hit/no-hit card shows; None hides the card."""
-    if not user.has_permission(Permission.RUN_MATCHING):
+    if not _offered(user, policy.CARD, case):
         return None
     may_ask = _offered(user, policy.ASK, case)
     return {

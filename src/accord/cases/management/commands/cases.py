@@ -14,9 +14,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
-from accord.cases import imports, queries, services
+from accord.cases import imports, jobs, queries, services
 from accord.cases.api import detail
-from accord.cases.models import Case
+from accord.cases.models import Case, ImportJob
 from accord.core.audit import Actor
 from accord.core.models import User
 from accord.core.policy import Refused
@@ -58,6 +58,11 @@ class Command(BaseCommand):
         load.add_argument("file", help="the file (- for stdin)")
         load.add_argument("--format", choices=["csv", "stix"], default="csv")
         load.add_argument("--as", dest="username", required=True)
+        load.add_argument(
+            "--no-wait",
+            action="store_true",
+            help="a large import: print its job id and leave it to the worker",
+        )
         team = sub.add_parser("team", help="add a user to a case's team")
         team.add_argument("reference")
         team.add_argument("member", help="the username to add")
@@ -129,15 +134,32 @@ class Command(BaseCommand):
         case = queries.find_case(actor, reference, how="import")
         text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8-sig")
         if format == "stix":
-            report = imports.import_stix(actor, case, imports.bundle_objects(text))
+            job = imports.import_stix(actor, case, imports.bundle_objects(text))
         else:
-            report = imports.import_csv(actor, case, text)
+            job = imports.import_csv(actor, case, text)
+        if not job.finished:
+            self.stdout.write(f"{case.reference}: import {job.pk} started, {job.total} rows")
+            if options.get("no_wait"):
+                return
+            # The worker may be another process (`accord worker`); this one
+            # imports alongside it: both take the next chunk, none twice.
+            job = self._follow(job)
+        report = job.report
         self.stdout.write(
-            f"{case.reference}: {report.added} imported, {report.duplicates} already held, "
-            f"{report.failed} not imported"
+            f"{case.reference}: {report['added']} imported, {report['duplicates']} already held, "
+            f"{report['failed']} not imported"
         )
-        for problem in report.problems:
-            self.stdout.write(f"  {problem.where}: {problem.reason}")
+        if job.reason:
+            self.stdout.write(f"  stopped: {job.reason}")
+        for problem in report["problems"]:
+            self.stdout.write(f"  {problem['where']}: {problem['reason']}")
+
+    def _follow(self, job: ImportJob) -> ImportJob:
+        """Import the job's chunks here, printing the progress after each."""
+        while not job.finished:
+            job = jobs.step(job.pk)
+            self.stdout.write(f"  {job.done}/{job.total} rows ({job.percent} %)")
+        return job
 
     def do_team(self, reference: str, member: str, username: str, **options: Any) -> None:
         actor = self._actor(username)

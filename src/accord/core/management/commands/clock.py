@@ -1,6 +1,7 @@
 """The node's clock: timed work that no request triggers (preservation holds
 that lapse, deadline reminders, partner intel sync, comparing replicas with
-each peer, reads left staged sealed into the audit chain). `accord serve` runs
+each peer, reads left staged sealed into the audit chain, case imports whose
+worker stopped midway). `accord serve` runs
 it beside the worker."""
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ class Command(BaseCommand):
             log.warning("clock: intel pull failed: %s", problem)
 
     @staticmethod
+    def _imports(assistance: Any, sync: Any) -> None:
+        from accord.cases import jobs
+
+        # An import whose worker stopped midway resumes after its last batch.
+        if resumed := jobs.resume_stalled():
+            log.info("clock: %s unfinished imports enqueued again", resumed)
+
+    @staticmethod
     def _replicas(assistance: Any, sync: Any) -> None:
         from accord.federation import replicas
 
@@ -71,7 +80,7 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         while not stop.is_set():
             close_old_connections()
-            for job in (self._audit, self._requests, self._intel, self._replicas):
+            for job in (self._audit, self._requests, self._intel, self._replicas, self._imports):
                 try:
                     job(assistance, sync)
                 except DatabaseError:
