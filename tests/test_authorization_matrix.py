@@ -49,6 +49,7 @@ PATH_VALUES = {
     "{query_id}": NOWHERE,
     "{hit_id}": "999999",
     "{node_id}": "absent.test",
+    "{item_id}": NOWHERE,
 }
 
 # Valid bodies, so that a permitted caller gets past input validation and a
@@ -111,6 +112,8 @@ SAMPLE_BODIES = {
     "POST /api/v1/cases/{case_id}/imports/stix": {"bundle": {"objects": []}},
     "POST /api/v1/matching/cases/{case_id}/queries": {"peers": ["absent.test"], "purpose": "p"},
     "POST /api/v1/matching/queries/{query_id}/decline": {"reason": "r"},
+    "POST /api/v1/evidence/items/{item_id}/purge": {"reason": "r"},
+    "POST /api/v1/evidence/exports": {"items": [NOWHERE]},
     "PUT /api/v1/matching/policies/{node_id}": {
         "types": ["domain"],
         "max_values": 10,
@@ -224,6 +227,7 @@ def test_web_endpoint(client_for, users, name, method, principal):
         "pk": 999999,
         "query_id": NOWHERE,
         "hit_id": 999999,
+        "item_id": NOWHERE,
     }
     kwargs = {key: values[key] for key in rule.kwargs}
     url = reverse(name, kwargs=kwargs)
