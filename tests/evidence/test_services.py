@@ -214,3 +214,34 @@ def test_damaged_storage_is_named_on_download(people, case):
         handle.write(b"\xff\xff")
     with pytest.raises(blobs.Damaged, match="chunk 1 of 1"):
         b"".join(services.download(Actor.of(people["author"]), item))
+
+
+def test_a_purge_racing_a_download_leaves_both_consistent(
+    people, case, django_capture_on_commit_callbacks
+):
+    """A download that has begun finishes with the right bytes (it holds the
+    file open); the purge removes the file; any download after it is refused."""
+    data = os.urandom(3 * 1_048_576 + 7)
+    item = add(people["author"], data, case=case)
+    actor = Actor.of(people["author"])
+    chunks = services.download(actor, item)
+    first = next(chunks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.purge_item(actor, item, "deletion requested")
+    assert not Blob.objects.filter(pk=item.sha256).exists()
+    assert first + b"".join(chunks) == data
+    with pytest.raises(services.EvidenceRefused):
+        services.download(actor, item)
+    events_of_item = [r.event for r in chain(item)]
+    assert events_of_item == ["collected", "downloaded", "purged"]
+
+
+def test_a_blob_file_gone_from_storage_is_refused_before_any_byte(people, case):
+    item = add(people["author"], b"here today", case=case)
+    blob = Blob.objects.get(pk=item.sha256)
+    blobs.storage().delete(blob.storage_name)
+    with pytest.raises(services.EvidenceRefused, match="missing") as refused:
+        services.download(Actor.of(people["author"]), item)
+    assert refused.value.status == 409
+    assert [r.event for r in chain(item)] == ["collected"]  # no download on record
+    assert events(AuditAction.EVIDENCE_REFUSED) == 1

@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -233,34 +233,72 @@ def _key_of(blob: Blob) -> bytes:
     return base64.b64decode(unseal(blob.sealed_key, key_purpose(blob.sha256)))
 
 
-def read_plaintext(blob: Blob) -> Iterator[bytes]:
+def read_plaintext(blob: Blob) -> Plaintext:
     """The plaintext, one chunk at a time, each authenticated before it is
     given out; the whole is checked against the blob's hash at the end. A
-    damaged, missing, reordered or extra chunk raises Damaged naming it."""
-    cipher = AESGCM(_key_of(blob))
-    count = chunk_count(blob.size, blob.chunk_bytes)
-    digest = hashlib.sha256()
-    store = storage()
+    damaged, missing, reordered or extra chunk raises Damaged naming it.
+
+    The key is unsealed and the stored file opened now, not at the first
+    chunk: a download that has begun reads on from its open handle even if a
+    purge removes the file meanwhile (the local folder; an object store
+    decides for itself), and a file already gone is refused before any
+    response starts."""
+    key = _key_of(blob)
     try:
-        handle = store.open(blob.storage_name, "rb")
+        handle = storage().open(blob.storage_name, "rb")
     except FileNotFoundError:
         raise Missing(_("The stored bytes of this item are missing.")) from None
-    with handle:
-        for index in range(count):
-            sealed = _read_full(handle, blob.chunk_bytes + TAG_BYTES)
-            try:
-                plain = cipher.decrypt(nonce(index), sealed, aad(index, index == count - 1))
-            except InvalidTag:
-                raise Damaged(
-                    _("Stored chunk %(i)s of %(n)s is damaged: it does not authenticate.")
-                    % {"i": index + 1, "n": count}
-                ) from None
-            digest.update(plain)
-            yield plain
-        if handle.read(1):
-            raise Damaged(_("The stored bytes run on past their last chunk."))
-    if digest.hexdigest() != blob.sha256:
-        raise Damaged(_("The stored bytes do not match their SHA-256."))
+    return Plaintext(blob, AESGCM(key), handle)
+
+
+class Plaintext(Iterator[bytes]):
+    """An iterator of authenticated plaintext chunks that closes its file when
+    it ends or is closed (StreamingHttpResponse closes it)."""
+
+    def __init__(self, blob: Blob, cipher: AESGCM, handle: Any) -> None:
+        self.blob, self.cipher, self.handle = blob, cipher, handle
+        self.count = chunk_count(blob.size, blob.chunk_bytes)
+        self.index = 0
+        self.digest = hashlib.sha256()
+
+    def __next__(self) -> bytes:
+        if self.index >= self.count:
+            self._finish()
+        try:
+            plain = self._chunk(self.index)
+        except BaseException:
+            self.close()
+            raise
+        self.index += 1
+        return plain
+
+    def _chunk(self, index: int) -> bytes:
+        sealed = _read_full(self.handle, self.blob.chunk_bytes + TAG_BYTES)
+        last = index == self.count - 1
+        try:
+            plain = self.cipher.decrypt(nonce(index), sealed, aad(index, last))
+        except InvalidTag:
+            raise Damaged(
+                _("Stored chunk %(i)s of %(n)s is damaged: it does not authenticate.")
+                % {"i": index + 1, "n": self.count}
+            ) from None
+        self.digest.update(plain)
+        return plain
+
+    def _finish(self) -> NoReturn:
+        try:
+            if self.handle.closed:
+                raise StopIteration
+            if self.handle.read(1):
+                raise Damaged(_("The stored bytes run on past their last chunk."))
+            if self.digest.hexdigest() != self.blob.sha256:
+                raise Damaged(_("The stored bytes do not match their SHA-256."))
+        finally:
+            self.close()
+        raise StopIteration
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 def remove(blob: Blob) -> None:
@@ -277,6 +315,7 @@ __all__ = [
     "Damaged",
     "Missing",
     "Pending",
+    "Plaintext",
     "TooLarge",
     "check_declared",
     "chunk_count",

@@ -178,9 +178,13 @@ def download(actor: Actor, item: EvidenceItem, *, ip: str = "") -> Iterator[byte
     with transaction.atomic():
         locked = locked_for(actor, item, policy.DOWNLOAD, ip)
         blob = blob_of(actor, locked, policy.DOWNLOAD, ip)
+        try:
+            chunks = blobs.read_plaintext(blob)  # opened now: missing bytes refuse here
+        except blobs.BlobError as exc:
+            refuse(actor, locked, policy.DOWNLOAD, exc.message, CONFLICT, ip)
         write_custody(locked, "downloaded", actor)
         audit.record(actor, AuditAction.EVIDENCE_DOWNLOAD, locked, data=container(locked), ip=ip)
-    return blobs.read_plaintext(blob)
+    return chunks
 
 
 def blob_of(actor: Actor, item: EvidenceItem, action: str, ip: str) -> Blob:
