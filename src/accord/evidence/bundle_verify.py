@@ -103,7 +103,8 @@ class Archive:
                     f"but stores {info.compress_size}",
                 )
             total += info.compress_size
-            if info.header_offset + info.compress_size > size or total > size:
+            end = info.header_offset + info.compress_size
+            if info.header_offset < 0 or end > size or total > size:
                 raise BundleError(
                     "not_a_bundle",
                     f"member '{show(name)}' declares more bytes than the archive has",
