@@ -21,6 +21,8 @@ from nacl.signing import SigningKey
 
 from accord.evidence import bundle, custody
 from tests.evidence.bundle_kit import (
+    NODES,
+    PUBLIC,
     TRUST,
     MiB,
     chain,
@@ -34,6 +36,7 @@ from tests.evidence.bundle_kit import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+CN_PUBLIC = PUBLIC["cn.mps"]
 BIG = os.urandom(3 * MiB + 123)  # four chunks, the last one short
 SMALL = "中文笔录：第一页".encode()
 
@@ -417,3 +420,20 @@ def test_any_flipped_byte_is_named_or_lands_where_nothing_depends_on_it(
     result = verdict(path)  # never raises
     if any(start <= where < end for start, end in ranges):
         assert not result.ok, (where, result)
+
+
+def test_records_signed_before_a_key_rotation_verify_under_the_listed_previous_key(tmp_path):
+    rotated = SigningKey(bytes([7]) * 32)
+    nodes = NODES | {
+        "cn.mps": NODES["cn.mps"]
+        | {"signing_key": bytes(rotated.verify_key), "previous_signing_keys": [CN_PUBLIC]}
+    }
+    path = tmp_path / "b.zip"
+    written = write(path, [source(SMALL)], nodes=nodes, signing_key=rotated)
+    assert written["nodes"]["cn.mps"]["previous_signing_keys"] == [bundle.b64(CN_PUBLIC)]
+    trust = TRUST | {"cn.mps": hashlib.sha256(bytes(rotated.verify_key)).hexdigest()}
+    assert verdict(path, trust).ok
+    without = NODES | {"cn.mps": NODES["cn.mps"] | {"signing_key": bytes(rotated.verify_key)}}
+    with pytest.raises(bundle.BundleError) as caught:
+        write(tmp_path / "c.zip", [source(SMALL)], nodes=without, signing_key=rotated)
+    assert caught.value.code == "custody_signature"

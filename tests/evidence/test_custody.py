@@ -253,3 +253,12 @@ def test_any_text_signs_round_trips_and_verifies(actor, reason, details):
     again = Record.from_json(json.loads(record.canonical()))
     assert again == record and again.hash == record.hash
     custody.verify_chain([again], PUBLIC)
+
+
+def test_a_record_signed_before_a_key_rotation_verifies_under_the_previous_key():
+    before = chain(ITEM, DATA, "cn.mps", ["collected"])[0]
+    rotated = SigningKey(bytes([7]) * 32)
+    after = make(sha256=before.sha256, prev=before, event="viewed", signing_key=rotated)
+    new = bytes(rotated.verify_key)
+    custody.verify_chain([before, after], {"cn.mps": [new, PUBLIC["cn.mps"]]})
+    assert codes([before, after], {"cn.mps": new}) == "custody_signature"

@@ -111,10 +111,17 @@ def _write_file(archive: zipfile.ZipFile, info: zipfile.ZipInfo, item: ItemSourc
     return chunks
 
 
-def _node_entry(node_id: str, entry: Mapping[str, Any]) -> dict[str, str]:
-    key = entry["signing_key"]
-    key_text = b64(bytes(key)) if isinstance(key, bytes | bytearray) else str(key)
-    return {"party": str(entry["party"]), "agency": str(entry["agency"]), "signing_key": key_text}
+def _key_text(key: bytes | str) -> str:
+    return b64(bytes(key)) if isinstance(key, bytes | bytearray) else str(key)
+
+
+def _node_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "party": str(entry["party"]),
+        "agency": str(entry["agency"]),
+        "signing_key": _key_text(entry["signing_key"]),
+        "previous_signing_keys": [_key_text(k) for k in entry.get("previous_signing_keys", [])],
+    }
 
 
 def write_bundle(
@@ -134,12 +141,15 @@ def write_bundle(
     `signing_key`. Raises BundleError (file_changed when an item's bytes differ
     from its recorded hash; custody_* when its chain does not verify). On error
     `out` holds a partial archive: the caller discards it."""
-    node_table = {node_id: _node_entry(node_id, entry) for node_id, entry in nodes.items()}
+    node_table = {node_id: _node_entry(entry) for node_id, entry in nodes.items()}
     public = b64(bytes(signing_key.verify_key))
     if node_table.get(exporter, {}).get("signing_key") != public:
         raise BundleError("manifest_signature", f"the exporter {exporter} must list its own key")
     keys = {
-        node_id: base64.b64decode(entry["signing_key"]) for node_id, entry in node_table.items()
+        node_id: [
+            base64.b64decode(key) for key in (entry["signing_key"], *entry["previous_signing_keys"])
+        ]
+        for node_id, entry in node_table.items()
     }
     entries: list[dict[str, Any]] = []
     written: dict[str, list[str]] = {}

@@ -66,6 +66,7 @@ def _bad_ref(value: Any) -> bool:
     )
 
 
+NODE_FIELDS = {"party", "agency", "signing_key", "previous_signing_keys"}
 ITEM_FIELDS = {
     "id",
     "sha256",
@@ -153,12 +154,14 @@ def check_manifest(manifest: Any) -> str:
             return f"node id {node_id!r} is not like cn.mps"
         if (
             not isinstance(entry, dict)
-            or set(entry) != {"party", "agency", "signing_key"}
-            or not all(isinstance(value, str) for value in entry.values())
+            or set(entry) != NODE_FIELDS
+            or not all(isinstance(entry[text], str) for text in ("party", "agency", "signing_key"))
+            or not isinstance(entry["previous_signing_keys"], list)
         ):
-            return f"node {node_id} must be {{party, agency, signing_key}}"
-        if not public_key(entry["signing_key"]):
-            return f"node {node_id}: signing_key is not a base64 32-byte key"
+            return f"node {node_id} must be {{{', '.join(sorted(NODE_FIELDS))}}}"
+        for key in (entry["signing_key"], *entry["previous_signing_keys"]):
+            if not isinstance(key, str) or not public_key(key):
+                return f"node {node_id}: {key!r} is not a base64 32-byte key"
     exported = manifest["exported_by"]
     if (
         not isinstance(exported, dict)

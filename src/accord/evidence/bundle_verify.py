@@ -180,7 +180,7 @@ def _check_signature(archive: Archive, manifest: dict[str, Any], data: bytes) ->
     return exporter
 
 
-def _trusted_keys(manifest: dict[str, Any], trust: Mapping[str, str]) -> dict[str, bytes]:
+def _trusted_keys(manifest: dict[str, Any], trust: Mapping[str, str]) -> dict[str, list[bytes]]:
     """The keys of the manifest's nodes that --trust names with a matching
     fingerprint; a named node with another key is broken, not just untrusted."""
     exporter = manifest["exported_by"]["node"]
@@ -190,7 +190,7 @@ def _trusted_keys(manifest: dict[str, Any], trust: Mapping[str, str]) -> dict[st
             f"the bundle is signed by {exporter}, which is not trusted "
             f"(name it with --trust {exporter}=FINGERPRINT)",
         )
-    keys: dict[str, bytes] = {}
+    keys: dict[str, list[bytes]] = {}
     for node_id, entry in sorted(manifest["nodes"].items()):
         key = public_key(entry["signing_key"])
         if node_id not in trust:
@@ -201,7 +201,9 @@ def _trusted_keys(manifest: dict[str, Any], trust: Mapping[str, str]) -> dict[st
                 f"the manifest gives {node_id} the key {fingerprint(key)}, "
                 f"not the trusted {normal_fingerprint(trust[node_id])}",
             )
-        keys[node_id] = key
+        # Records written before a key rotation verify under the previous
+        # keys the (trusted, signed) manifest lists for the node.
+        keys[node_id] = [key, *(public_key(k) for k in entry["previous_signing_keys"])]
     return keys
 
 
@@ -283,7 +285,9 @@ def _records(archive: Archive, item: Mapping[str, Any]) -> list[Record]:
     return records
 
 
-def _check_custody(archive: Archive, item: Mapping[str, Any], keys: Mapping[str, bytes]) -> int:
+def _check_custody(
+    archive: Archive, item: Mapping[str, Any], keys: Mapping[str, list[bytes]]
+) -> int:
     records = _records(archive, item)
     try:
         verify_chain(records, keys, item=item["id"], sha256=item["sha256"])
