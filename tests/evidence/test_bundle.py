@@ -11,6 +11,7 @@ import os
 import struct
 import subprocess
 import sys
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -21,8 +22,10 @@ from nacl.signing import SigningKey
 
 from accord.evidence import bundle, custody
 from tests.evidence.bundle_kit import (
+    CN,
     NODES,
     PUBLIC,
+    START,
     TRUST,
     MiB,
     chain,
@@ -437,3 +440,83 @@ def test_records_signed_before_a_key_rotation_verify_under_the_listed_previous_k
     with pytest.raises(bundle.BundleError) as caught:
         write(tmp_path / "c.zip", [source(SMALL)], nodes=without, signing_key=rotated)
     assert caught.value.code == "custody_signature"
+
+
+def test_a_deeply_nested_manifest_or_record_is_named_not_a_crash(original, manifest, tmp_path):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    path = rewrite(original, tmp_path / "t.zip", lambda c: c | {bundle.MANIFEST: deep})
+    broken(path, "manifest_invalid")
+    name = manifest["items"][1]["custody"]
+    path = rewrite(original, tmp_path / "u.zip", change_member(name, lambda data: deep + b"\n"))
+    broken(path, "custody_invalid")
+
+
+class OneWay(io.RawIOBase):
+    """An output that cannot seek, like an HTTP response being streamed."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+
+def test_a_bundle_streamed_to_an_output_that_cannot_seek_verifies(tmp_path):
+    sink = OneWay()
+    bundle.write_bundle(
+        sink,  # type: ignore[arg-type]
+        items=[source(BIG[: MiB + 10]), source(SMALL)],
+        nodes=NODES,
+        exporter="cn.mps",
+        actor="li.wei",
+        signing_key=CN,
+        created_at=START,
+    )
+    path = tmp_path / "streamed.zip"
+    path.write_bytes(b"".join(sink.parts))
+    assert verdict(path).ok
+
+
+def pattern(index: int) -> bytes:
+    return hashlib.sha256(index.to_bytes(8, "big")).digest() * 2048  # 64 KiB
+
+
+def test_writing_and_verifying_hold_no_whole_file_in_memory(tmp_path):
+    pieces = 256  # 16 MiB
+    whole = hashlib.sha256()
+    for index in range(pieces):
+        whole.update(pattern(index))
+    item = source(b"", id="9a6a3f0e-0c4b-4d7e-8f51-2b6c7d8e9f00")
+    item.sha256, item.size = whole.hexdigest(), pieces * 64 * 1024
+    item.open = lambda: (pattern(index) for index in range(pieces))
+    item.records = [
+        custody.make_record(
+            item=item.id,
+            sha256=item.sha256,
+            node="cn.mps",
+            prev=None,
+            event="collected",
+            at=START,
+            actor="li.wei",
+            reason="",
+            details={},
+            signing_key=CN,
+        )
+    ]
+    path = tmp_path / "big.zip"
+    tracemalloc.start()
+    try:
+        write(path, [item])
+        _, written_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        result = verdict(path)
+        _, verified_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.ok, result
+    # A whole-file approach would hold 16 MiB; one chunk at a time holds about 1.
+    assert written_peak < 2 * MiB and verified_peak < 3 * MiB, (written_peak, verified_peak)
