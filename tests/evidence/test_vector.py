@@ -223,6 +223,12 @@ def test_a_bundle_of_the_vector_verifies(blocks, tmp_path):
     assert result.ok and (result.items, result.records) == (1, len(inputs["records"])), result
 
 
+def test_the_documented_codes_are_the_verifiers_in_its_order():
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## 4. Verifying") : text.index("## 5. ")]
+    assert tuple(re.findall(r"^\| `([a-z_]+)` \| ", section, re.M)) == bundle.CODES
+
+
 if __name__ == "__main__":
     for block_name, text in compute(json.loads(doc_blocks()["inputs"])).items():
         language = "json" if block_name in JSON_BLOCKS else "text"

@@ -23,6 +23,7 @@ from accord.core.canonical import CanonicalizationError, canonical_bytes
 from accord.evidence import bundle_verify
 from accord.evidence.bundle_manifest import (
     CHUNK_BYTES,
+    CODES,
     COVER,
     FORMAT,
     MANIFEST,
@@ -41,6 +42,22 @@ from accord.evidence.custody import (
     heads,
     verify_chain,
 )
+
+__all__ = [
+    "CHUNK_BYTES",
+    "CODES",
+    "COVER",
+    "FORMAT",
+    "MANIFEST",
+    "SIGNATURE",
+    "BundleError",
+    "ItemSource",
+    "Verdict",
+    "b64",
+    "main_verify",
+    "verify_bundle",
+    "write_bundle",
+]
 
 
 @dataclass

@@ -17,12 +17,35 @@ MANIFEST = "bundle/manifest.json"
 SIGNATURE = "bundle/manifest.sig"
 COVER = "cover.pdf"
 MAX_SAFE_INTEGER = 2**53 - 1
+# Every way a bundle can be broken, in the order the verifier looks
+# (docs/evidence.md section 4 lists them in this order).
+CODES = (
+    "not_a_bundle",
+    "unsafe_member",
+    "manifest_missing",
+    "manifest_invalid",
+    "manifest_signature",
+    "untrusted_node",
+    "file_missing",
+    "custody_missing",
+    "unexpected_member",
+    "file_changed",
+    "chunk_missing",
+    "file_extra",
+    "custody_invalid",
+    "custody_signature",
+    "custody_item",
+    "custody_order",
+    "custody_head",
+)
 
 
 class BundleError(Exception):
     """A bundle cannot be written or is broken; `code` names the broken thing."""
 
     def __init__(self, code: str, message: str) -> None:
+        if code not in CODES:
+            raise ValueError(f"{code!r} is not a documented bundle error code")
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message

@@ -181,6 +181,8 @@ def _check_signature(archive: Archive, manifest: dict[str, Any], data: bytes) ->
         signature = _loads(archive.read(SIGNATURE, MAX_SIGNATURE, "manifest_signature"))
         signer, sig = signature["node"], signature["sig"]
         raw_sig = base64.b64decode(sig, validate=True)
+        if base64.b64encode(raw_sig).decode("ascii") != sig:
+            raise ValueError("the signature is not canonical base64")
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
         raise BundleError("manifest_signature", f"{SIGNATURE} is unreadable ({exc})") from None
     exporter = manifest["exported_by"]["node"]
