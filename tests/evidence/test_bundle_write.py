@@ -169,3 +169,12 @@ def test_writing_and_verifying_hold_no_whole_file_in_memory(tmp_path):
     assert result.ok, result
     # A whole-file approach would hold 16 MiB; one chunk at a time holds about 1.
     assert written_peak < 2 * MiB and verified_peak < 3 * MiB, (written_peak, verified_peak)
+
+
+@pytest.mark.parametrize(("field", "value"), [("id", "../../etc"), ("sha256", "../x")])
+def test_write_refuses_an_id_or_hash_that_would_make_a_bad_member_name(tmp_path, field, value):
+    item = source(SMALL)
+    setattr(item, field, value)
+    with pytest.raises(bundle.BundleError) as caught:
+        write(tmp_path / "b.zip", [item])
+    assert caught.value.code == "manifest_invalid"

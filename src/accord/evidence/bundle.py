@@ -34,7 +34,9 @@ from accord.evidence.bundle_manifest import (
     check_manifest,
 )
 from accord.evidence.custody import (
+    HEX64,
     NODE_ID,
+    UUID,
     CustodyError,
     Record,
     chain_order,
@@ -153,11 +155,13 @@ def write_bundle(
     cover_pdf: bytes | None = None,
 ) -> dict:
     """Writes a bundle to `out` and returns its manifest. `nodes` maps node id
-    to {"party", "agency", "signing_key"} (raw bytes or base64) and must hold
-    every node that signed a custody record and the exporter, whose key must be
-    `signing_key`. Raises BundleError (file_changed when an item's bytes differ
-    from its recorded hash; custody_* when its chain does not verify). On error
-    `out` holds a partial archive: the caller discards it."""
+    to {"party", "agency", "signing_key"} and optionally "previous_signing_keys"
+    (keys as raw bytes or base64; the previous ones verify records signed
+    before a key rotation) and must hold every node that signed a custody
+    record and the exporter, whose key must be `signing_key`. Raises
+    BundleError: file_changed when an item's bytes differ from its recorded
+    hash, custody_* when its chain does not verify. On error `out` holds a
+    partial archive: the caller discards it."""
     node_table = {node_id: _node_entry(entry) for node_id, entry in nodes.items()}
     public = b64(bytes(signing_key.verify_key))
     if node_table.get(exporter, {}).get("signing_key") != public:
@@ -174,6 +178,9 @@ def write_bundle(
         if cover_pdf is not None:
             archive.writestr(_zip_info(COVER, created_at), cover_pdf)
         for item in items:
+            # The id and hash become member names: check them before use.
+            if not UUID.match(item.id) or not HEX64.match(item.sha256):
+                raise BundleError("manifest_invalid", f"item {item.id!r}: bad id or sha256")
             records = chain_order(item.records)
             try:
                 verify_chain(records, keys, item=item.id, sha256=item.sha256)

@@ -17,7 +17,7 @@ MANIFEST = "bundle/manifest.json"
 SIGNATURE = "bundle/manifest.sig"
 COVER = "cover.pdf"
 MAX_SAFE_INTEGER = 2**53 - 1
-# Every way a bundle can be broken, in the order the verifier looks
+# Every way a bundle can be broken, grouped by the stage of the reading order
 # (docs/evidence.md section 4 lists them in this order).
 CODES = (
     "not_a_bundle",
