@@ -23,6 +23,7 @@ from accord.core.canonical import CanonicalizationError, canonical_bytes
 from accord.evidence import bundle_verify
 from accord.evidence.bundle_manifest import (
     CHUNK_BYTES,
+    CODES,
     COVER,
     FORMAT,
     MANIFEST,
@@ -33,7 +34,9 @@ from accord.evidence.bundle_manifest import (
     check_manifest,
 )
 from accord.evidence.custody import (
+    HEX64,
     NODE_ID,
+    UUID,
     CustodyError,
     Record,
     chain_order,
@@ -41,6 +44,22 @@ from accord.evidence.custody import (
     heads,
     verify_chain,
 )
+
+__all__ = [
+    "CHUNK_BYTES",
+    "CODES",
+    "COVER",
+    "FORMAT",
+    "MANIFEST",
+    "SIGNATURE",
+    "BundleError",
+    "ItemSource",
+    "Verdict",
+    "b64",
+    "main_verify",
+    "verify_bundle",
+    "write_bundle",
+]
 
 
 @dataclass
@@ -111,10 +130,17 @@ def _write_file(archive: zipfile.ZipFile, info: zipfile.ZipInfo, item: ItemSourc
     return chunks
 
 
-def _node_entry(node_id: str, entry: Mapping[str, Any]) -> dict[str, str]:
-    key = entry["signing_key"]
-    key_text = b64(bytes(key)) if isinstance(key, bytes | bytearray) else str(key)
-    return {"party": str(entry["party"]), "agency": str(entry["agency"]), "signing_key": key_text}
+def _key_text(key: bytes | str) -> str:
+    return b64(bytes(key)) if isinstance(key, bytes | bytearray) else str(key)
+
+
+def _node_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "party": str(entry["party"]),
+        "agency": str(entry["agency"]),
+        "signing_key": _key_text(entry["signing_key"]),
+        "previous_signing_keys": [_key_text(k) for k in entry.get("previous_signing_keys", [])],
+    }
 
 
 def write_bundle(
@@ -129,17 +155,22 @@ def write_bundle(
     cover_pdf: bytes | None = None,
 ) -> dict:
     """Writes a bundle to `out` and returns its manifest. `nodes` maps node id
-    to {"party", "agency", "signing_key"} (raw bytes or base64) and must hold
-    every node that signed a custody record and the exporter, whose key must be
-    `signing_key`. Raises BundleError (file_changed when an item's bytes differ
-    from its recorded hash; custody_* when its chain does not verify). On error
-    `out` holds a partial archive: the caller discards it."""
-    node_table = {node_id: _node_entry(node_id, entry) for node_id, entry in nodes.items()}
+    to {"party", "agency", "signing_key"} and optionally "previous_signing_keys"
+    (keys as raw bytes or base64; the previous ones verify records signed
+    before a key rotation) and must hold every node that signed a custody
+    record and the exporter, whose key must be `signing_key`. Raises
+    BundleError: file_changed when an item's bytes differ from its recorded
+    hash, custody_* when its chain does not verify. On error `out` holds a
+    partial archive: the caller discards it."""
+    node_table = {node_id: _node_entry(entry) for node_id, entry in nodes.items()}
     public = b64(bytes(signing_key.verify_key))
     if node_table.get(exporter, {}).get("signing_key") != public:
         raise BundleError("manifest_signature", f"the exporter {exporter} must list its own key")
     keys = {
-        node_id: base64.b64decode(entry["signing_key"]) for node_id, entry in node_table.items()
+        node_id: [
+            base64.b64decode(key) for key in (entry["signing_key"], *entry["previous_signing_keys"])
+        ]
+        for node_id, entry in node_table.items()
     }
     entries: list[dict[str, Any]] = []
     written: dict[str, list[str]] = {}
@@ -147,6 +178,9 @@ def write_bundle(
         if cover_pdf is not None:
             archive.writestr(_zip_info(COVER, created_at), cover_pdf)
         for item in items:
+            # The id and hash become member names: check them before use.
+            if not UUID.match(item.id) or not HEX64.match(item.sha256):
+                raise BundleError("manifest_invalid", f"item {item.id!r}: bad id or sha256")
             records = chain_order(item.records)
             try:
                 verify_chain(records, keys, item=item.id, sha256=item.sha256)

@@ -17,12 +17,35 @@ MANIFEST = "bundle/manifest.json"
 SIGNATURE = "bundle/manifest.sig"
 COVER = "cover.pdf"
 MAX_SAFE_INTEGER = 2**53 - 1
+# Every way a bundle can be broken, grouped by the stage of the reading order
+# (docs/evidence.md section 4 lists them in this order).
+CODES = (
+    "not_a_bundle",
+    "unsafe_member",
+    "manifest_missing",
+    "manifest_invalid",
+    "manifest_signature",
+    "untrusted_node",
+    "file_missing",
+    "custody_missing",
+    "unexpected_member",
+    "file_changed",
+    "chunk_missing",
+    "file_extra",
+    "custody_invalid",
+    "custody_signature",
+    "custody_item",
+    "custody_order",
+    "custody_head",
+)
 
 
 class BundleError(Exception):
     """A bundle cannot be written or is broken; `code` names the broken thing."""
 
     def __init__(self, code: str, message: str) -> None:
+        if code not in CODES:
+            raise ValueError(f"{code!r} is not a documented bundle error code")
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
@@ -66,6 +89,7 @@ def _bad_ref(value: Any) -> bool:
     )
 
 
+NODE_FIELDS = {"party", "agency", "signing_key", "previous_signing_keys"}
 ITEM_FIELDS = {
     "id",
     "sha256",
@@ -153,12 +177,14 @@ def check_manifest(manifest: Any) -> str:
             return f"node id {node_id!r} is not like cn.mps"
         if (
             not isinstance(entry, dict)
-            or set(entry) != {"party", "agency", "signing_key"}
-            or not all(isinstance(value, str) for value in entry.values())
+            or set(entry) != NODE_FIELDS
+            or not all(isinstance(entry[text], str) for text in ("party", "agency", "signing_key"))
+            or not isinstance(entry["previous_signing_keys"], list)
         ):
-            return f"node {node_id} must be {{party, agency, signing_key}}"
-        if not public_key(entry["signing_key"]):
-            return f"node {node_id}: signing_key is not a base64 32-byte key"
+            return f"node {node_id} must be {{{', '.join(sorted(NODE_FIELDS))}}}"
+        for key in (entry["signing_key"], *entry["previous_signing_keys"]):
+            if not isinstance(key, str) or not public_key(key):
+                return f"node {node_id}: {key!r} is not a base64 32-byte key"
     exported = manifest["exported_by"]
     if (
         not isinstance(exported, dict)

@@ -17,7 +17,7 @@ import os
 import re
 import struct
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -103,16 +103,17 @@ class Archive:
                     f"but stores {info.compress_size}",
                 )
             total += info.compress_size
-            if info.header_offset + info.compress_size > size or total > size:
+            end = info.header_offset + info.compress_size
+            if info.header_offset < 0 or end > size or total > size:
                 raise BundleError(
                     "not_a_bundle",
                     f"member '{show(name)}' declares more bytes than the archive has",
                 )
             self.members[name] = info
 
-    def stream(self, name: str) -> Iterator[bytes]:
-        """The member's bytes as stored, in pieces of at most CHUNK_BYTES;
-        stops early if the archive ends first."""
+    def open(self, name: str) -> Member:
+        """The member's stored bytes, checked to start at a local header
+        with the member's name."""
         info = self.members[name]
         self.handle.seek(info.header_offset)
         header = self.handle.read(LOCAL_HEADER.size)
@@ -124,18 +125,36 @@ class Archive:
         if magic != LOCAL_MAGIC or local_name.decode(encoding, "replace") != name:
             raise BundleError("not_a_bundle", f"member '{show(name)}' has a damaged local header")
         self.handle.seek(extra_length, os.SEEK_CUR)
-        remaining = info.compress_size
-        while remaining > 0:
-            data = self.handle.read(min(CHUNK_BYTES, remaining))
-            if not data:
-                return
-            remaining -= len(data)
-            yield data
+        return Member(self.handle, info.compress_size)
 
     def read(self, name: str, limit: int, code: str) -> bytes:
-        if self.members[name].file_size > limit:
+        size = self.members[name].file_size
+        if size > limit:
             raise BundleError(code, f"{name} is larger than {limit} bytes")
-        return b"".join(self.stream(name))
+        return self.open(name).read(size)
+
+
+class Member:
+    """Reads one member's stored bytes, never past its declared size; one
+    member at a time (they share the archive's file handle)."""
+
+    def __init__(self, handle: BinaryIO, size: int) -> None:
+        self.handle = handle
+        self.remaining = size
+
+    def read(self, wanted: int) -> bytes:
+        """Up to `wanted` bytes; fewer only where the member or the archive ends."""
+        parts = []
+        wanted = min(wanted, self.remaining)
+        while wanted > 0:
+            data = self.handle.read(wanted)
+            if not data:
+                self.remaining = 0
+                break
+            parts.append(data)
+            wanted -= len(data)
+            self.remaining -= len(data)
+        return b"".join(parts) if len(parts) != 1 else parts[0]
 
 
 def _manifest(archive: Archive) -> tuple[dict[str, Any], bytes]:
@@ -146,7 +165,7 @@ def _manifest(archive: Archive) -> tuple[dict[str, Any], bytes]:
     try:
         manifest = _loads(data)
         canonical = canonical_bytes(manifest)
-    except (ValueError, CanonicalizationError) as exc:
+    except (ValueError, RecursionError, CanonicalizationError) as exc:
         raise BundleError("manifest_invalid", f"the manifest is not JSON ({exc})") from None
     if canonical != data:
         raise BundleError("manifest_invalid", "the manifest is not in RFC 8785 canonical form")
@@ -162,7 +181,9 @@ def _check_signature(archive: Archive, manifest: dict[str, Any], data: bytes) ->
         signature = _loads(archive.read(SIGNATURE, MAX_SIGNATURE, "manifest_signature"))
         signer, sig = signature["node"], signature["sig"]
         raw_sig = base64.b64decode(sig, validate=True)
-    except (ValueError, TypeError, KeyError) as exc:
+        if base64.b64encode(raw_sig).decode("ascii") != sig:
+            raise ValueError("the signature is not canonical base64")
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
         raise BundleError("manifest_signature", f"{SIGNATURE} is unreadable ({exc})") from None
     exporter = manifest["exported_by"]["node"]
     if signer != exporter:
@@ -179,7 +200,7 @@ def _check_signature(archive: Archive, manifest: dict[str, Any], data: bytes) ->
     return exporter
 
 
-def _trusted_keys(manifest: dict[str, Any], trust: Mapping[str, str]) -> dict[str, bytes]:
+def _trusted_keys(manifest: dict[str, Any], trust: Mapping[str, str]) -> dict[str, list[bytes]]:
     """The keys of the manifest's nodes that --trust names with a matching
     fingerprint; a named node with another key is broken, not just untrusted."""
     exporter = manifest["exported_by"]["node"]
@@ -189,7 +210,7 @@ def _trusted_keys(manifest: dict[str, Any], trust: Mapping[str, str]) -> dict[st
             f"the bundle is signed by {exporter}, which is not trusted "
             f"(name it with --trust {exporter}=FINGERPRINT)",
         )
-    keys: dict[str, bytes] = {}
+    keys: dict[str, list[bytes]] = {}
     for node_id, entry in sorted(manifest["nodes"].items()):
         key = public_key(entry["signing_key"])
         if node_id not in trust:
@@ -200,7 +221,9 @@ def _trusted_keys(manifest: dict[str, Any], trust: Mapping[str, str]) -> dict[st
                 f"the manifest gives {node_id} the key {fingerprint(key)}, "
                 f"not the trusted {normal_fingerprint(trust[node_id])}",
             )
-        keys[node_id] = key
+        # Records written before a key rotation verify under the previous
+        # keys the (trusted, signed) manifest lists for the node.
+        keys[node_id] = [key, *(public_key(k) for k in entry["previous_signing_keys"])]
     return keys
 
 
@@ -226,18 +249,11 @@ def _check_members(archive: Archive, manifest: dict[str, Any]) -> None:
 
 def _check_file(archive: Archive, item: Mapping[str, Any]) -> None:
     size, chunks = item["size"], item["chunks"]
-    stream = archive.stream(item["file"])
-    buffer = bytearray()
+    member = archive.open(item["file"])
     whole = hashlib.sha256()
     for index, expected in enumerate(chunks):
         want = min(CHUNK_BYTES, size - index * CHUNK_BYTES)
-        while len(buffer) < want:
-            piece = next(stream, b"")
-            if not piece:
-                break
-            buffer += piece
-        chunk = bytes(buffer[:want])
-        del buffer[:want]
+        chunk = member.read(want)
         start = index * CHUNK_BYTES
         if len(chunk) < want:
             raise BundleError(
@@ -252,7 +268,7 @@ def _check_file(archive: Archive, item: Mapping[str, Any]) -> None:
                 f"{_label(item)}: chunk {index} (bytes {start}–{start + want - 1}) changed",
             )
         whole.update(chunk)
-    if buffer or next(stream, b""):
+    if member.read(1):
         raise BundleError(
             "file_extra", f"{_label(item)}: the file holds more than its {size} bytes"
         )
@@ -274,7 +290,7 @@ def _records(archive: Archive, item: Mapping[str, Any]) -> list[Record]:
             record = Record.from_json(_loads(line))
         except CustodyError as exc:
             raise BundleError(exc.code, f"{where}: {exc.message}") from None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise BundleError("custody_invalid", f"{where} is not JSON ({exc})") from None
         if record.canonical() != line:
             raise BundleError("custody_invalid", f"{where} is not in canonical form")
@@ -282,7 +298,9 @@ def _records(archive: Archive, item: Mapping[str, Any]) -> list[Record]:
     return records
 
 
-def _check_custody(archive: Archive, item: Mapping[str, Any], keys: Mapping[str, bytes]) -> int:
+def _check_custody(
+    archive: Archive, item: Mapping[str, Any], keys: Mapping[str, list[bytes]]
+) -> int:
     records = _records(archive, item)
     try:
         verify_chain(records, keys, item=item["id"], sha256=item["sha256"])

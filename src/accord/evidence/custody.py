@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -249,16 +249,18 @@ def make_record(
 
 def verify_chain(
     records: list[Record],
-    verify_keys: Mapping[str, bytes],
+    verify_keys: Mapping[str, bytes | Sequence[bytes]],
     *,
     item: str | None = None,
     sha256: str | None = None,
 ) -> None:
     """Checks one item's records as they are stored in a bundle: each node's
     chain in seq order, chains sorted by node id. `verify_keys` maps trusted
-    node ids to raw Ed25519 public keys. `item`/`sha256` default to the first
-    record's. Raises CustodyError with the first problem met, reading in order:
-    untrusted_node, custody_signature, custody_item, custody_order."""
+    node ids to a raw Ed25519 public key or several (a node's current key and
+    the ones it had before a rotation: a record verifies under any of them).
+    `item`/`sha256` default to the first record's. Raises CustodyError with the
+    first problem met, reading in order: untrusted_node, custody_signature,
+    custody_item, custody_order."""
     if not records:
         return
     item = records[0].item if item is None else item
@@ -267,12 +269,14 @@ def verify_chain(
     finished: set[str] = set()
     for position, record in enumerate(records):
         where = f"custody record {position + 1} ({record.describe()})"
-        key = verify_keys.get(record.node)
-        if key is None:
+        keys = verify_keys.get(record.node)
+        if keys is None:
             raise CustodyError(
                 "untrusted_node", f"{where} is signed by {record.node}, which is not trusted"
             )
-        if not record.signature_ok(key):
+        if isinstance(keys, bytes):
+            keys = (keys,)
+        if not any(record.signature_ok(key) for key in keys):
             raise CustodyError(
                 "custody_signature", f"{where}: the signature does not match {record.node}'s key"
             )
