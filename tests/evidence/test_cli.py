@@ -9,9 +9,11 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from accord.core.identity import this_node
@@ -84,6 +86,11 @@ def test_add_show_download_export_and_verify_offline(people, tmp_path):
     assert out.read_bytes() == data
     bundle = tmp_path / "court.zip"
     run("export", str(item.pk), "--out", str(bundle), "--as", "ev-mate")
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+        assert f"files/{item.sha256}" in names
+        if Path(settings.CHROMIUM).is_file():  # the cover sheet needs Chromium to print
+            assert archive.read("cover.pdf").startswith(b"%PDF")
 
     empty = tmp_path / "court-laptop"
     empty.mkdir()

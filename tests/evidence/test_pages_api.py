@@ -8,9 +8,11 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -186,12 +188,18 @@ def test_export_from_the_page_and_the_api_verifies(people, case, tmp_path):
     assert verdict.ok, verdict
     with zipfile.ZipFile(path) as archive:
         assert f"files/{first.sha256}" in archive.namelist()
+        if Path(settings.CHROMIUM).is_file():  # the cover sheet needs Chromium to print
+            assert archive.read("cover.pdf").startswith(b"%PDF")
     api = client.post(
-        "/api/v1/evidence/exports", {"items": [str(second.pk)]}, content_type="application/json"
+        "/api/v1/evidence/exports",
+        {"items": [str(second.pk)], "cover": False},
+        content_type="application/json",
     )
     assert api.status_code == 200
     path.write_bytes(b"".join(api.streaming_content))
     assert bundle.verify_bundle(path, {node.node_id: node.fingerprint}).ok
+    with zipfile.ZipFile(path) as archive:
+        assert "cover.pdf" not in archive.namelist()
     assert events(AuditAction.EVIDENCE_EXPORT) == 2
 
 
@@ -242,7 +250,9 @@ def test_need_to_know_on_every_endpoint(people, case, who):
         if response.status_code == 200 and response.streaming:
             assert body(response) == b"secret bytes"
     exported = client.post(
-        "/api/v1/evidence/exports", {"items": [str(item.pk)]}, content_type="application/json"
+        "/api/v1/evidence/exports",
+        {"items": [str(item.pk)], "cover": False},
+        content_type="application/json",
     )
     assert exported.status_code == EXPECTED[who]
     listed = client.get(f"/api/v1/evidence/cases/{case.pk}/items")

@@ -63,6 +63,8 @@ class ExportIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     items: list[UUID] = Field(min_length=1, max_length=500)
+    # A bilingual cover sheet (cover.pdf) for the people who receive it.
+    cover: bool = True
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -193,7 +195,7 @@ def purge(request: HttpRequest, item_id: UUID, payload: PurgeIn) -> dict[str, An
 @router.post("/evidence/exports", response={200: None})
 def export(request: HttpRequest, payload: ExportIn) -> FileResponse:
     items = [_item(request, key, "export") for key in payload.items]
-    return bundle_response(_actor(request), items, client_ip(request))
+    return bundle_response(_actor(request), items, client_ip(request), with_cover=payload.cover)
 
 
 # ---------------------------------------------------------------- shared with the pages
@@ -211,14 +213,16 @@ def attachment(item: EvidenceItem, chunks: Any) -> StreamingHttpResponse:
     return response
 
 
-def bundle_response(actor: Actor, items: list[EvidenceItem], ip: str) -> FileResponse:
+def bundle_response(
+    actor: Actor, items: list[EvidenceItem], ip: str, *, with_cover: bool = True
+) -> FileResponse:
     """Write the bundle to an anonymous temporary file (gone when closed), then
     stream it out: no bundle is ever held in memory."""
     scratch = Path(settings.DATA_DIR) / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     handle = tempfile.TemporaryFile(dir=scratch)
     try:
-        services.export_bundle(actor, items, handle, ip=ip)
+        services.export_bundle(actor, items, handle, with_cover=with_cover, ip=ip)
     except BaseException:
         handle.close()
         raise

@@ -22,7 +22,7 @@ from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import b64, this_node
 from accord.core.policy import CONFLICT, UNPROCESSABLE, Refused
-from accord.evidence import blobs, custody, policy
+from accord.evidence import blobs, cover, custody, policy
 from accord.evidence.models import NAME, Blob, CustodyRecordRow, EvidenceItem
 
 FIELD = 300
@@ -204,12 +204,13 @@ def export_bundle(
     items: list[EvidenceItem],
     out: BinaryIO,
     *,
-    cover_pdf: bytes | None = None,
+    with_cover: bool = False,
     ip: str = "",
 ) -> dict[str, Any]:
     """A court bundle of the items: each gets its 'exported' custody record
     (inside the bundle too), the export is audited, then the bundle is written
-    by streaming each item's plaintext out of the storage."""
+    by streaming each item's plaintext out of the storage. `with_cover` adds
+    the bilingual cover sheet when Chromium can print it."""
     from accord.evidence import bundle
 
     if not items:
@@ -230,6 +231,7 @@ def export_bundle(
             data={"items": [s.id for s in sources]},
             ip=ip,
         )
+    now = timezone.now()
     return bundle.write_bundle(
         out,
         items=sources,
@@ -237,8 +239,8 @@ def export_bundle(
         exporter=node.node_id,
         actor=actor_name(actor),
         signing_key=node.signing_key,
-        created_at=timezone.now(),
-        cover_pdf=cover_pdf,
+        created_at=now,
+        cover_pdf=cover.render_cover(sources, actor_name(actor), now) if with_cover else None,
     )
 
 

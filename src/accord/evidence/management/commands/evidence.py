@@ -64,6 +64,9 @@ class Command(BaseCommand):
         export = sub.add_parser("export", help="export items as a court bundle (.zip)")
         export.add_argument("items", nargs="+", metavar="ITEM")
         export.add_argument("--out", required=True, help="the bundle to write")
+        export.add_argument(
+            "--no-cover", action="store_true", help="leave out the bilingual cover sheet"
+        )
         export.add_argument("--as", dest="username")
         verify = sub.add_parser(
             "verify",
@@ -160,6 +163,8 @@ class Command(BaseCommand):
         owner = self._owner(actor, options["case"], options["request"])
         rows = queries.list_items(actor, **owner)
         if options["json"]:
+            from accord.evidence.api import summary
+
             self.stdout.write(_dumps([summary(row) for row in rows]))
             return
         if not rows:
@@ -173,8 +178,10 @@ class Command(BaseCommand):
         from accord.evidence import queries, services
 
         actor = self._actor(username)
+        from accord.evidence.api import detail
+
         found = services.view_item(actor, queries.open_item(actor, item, how="show"))
-        self.stdout.write(_dumps(detail(found)))
+        self.stdout.write(_dumps(detail(found, actor.user)))
 
     def do_download(self, item: str, out: str, username: str | None = None, **options: Any) -> None:
         from accord.evidence import queries, services
@@ -204,7 +211,9 @@ class Command(BaseCommand):
         partial = target.with_name(target.name + ".part")
         try:
             with partial.open("wb") as handle:
-                manifest = services.export_bundle(actor, found, handle)
+                manifest = services.export_bundle(
+                    actor, found, handle, with_cover=not options["no_cover"]
+                )
             partial.replace(target)
         finally:
             partial.unlink(missing_ok=True)
@@ -216,35 +225,3 @@ class Command(BaseCommand):
         actor = self._actor(username)
         found = services.purge_item(actor, queries.open_item(actor, item, how="purge"), reason)
         self.stdout.write(f"{found.pk} purged")
-
-
-def summary(item: Any) -> dict[str, Any]:
-    return {
-        "id": str(item.pk),
-        "name": item.name,
-        "size": item.size,
-        "sha256": item.sha256,
-        "content_type": item.content_type,
-        "case": item.case.reference if item.case else None,
-        "request": item.request.reference if item.request else None,
-        "created_at": item.created_at,
-        "purged_at": item.purged_at,
-    }
-
-
-def detail(item: Any) -> dict[str, Any]:
-    from accord.evidence import queries
-
-    return {
-        **summary(item),
-        "description": item.description,
-        "collected": {
-            "how": item.collected_how,
-            "where": item.collected_where,
-            "by": item.collected_by,
-            "legal_basis": item.legal_basis,
-            "when": item.collected_when,
-        },
-        "purge_reason": item.purge_reason,
-        "custody": [row.to_json() for row in queries.custody_of(item)],
-    }
