@@ -93,7 +93,8 @@ def test_an_oversized_body_is_refused_before_it_is_read(people, case, settings):
         "POST",
         f"/api/v1/evidence/cases/{case.pk}/items",
         b"",
-        content_type="multipart/form-data; boundary=xyz",
+        # generic() sets neither header for an empty body: a client would send both.
+        CONTENT_TYPE="multipart/form-data; boundary=xyz",
         CONTENT_LENGTH=str(50 * 1_048_576),
         **{"wsgi.input": wire},
     )
@@ -274,3 +275,36 @@ def test_wrong_file_field_is_refused(people, case):
     client = signed_in(people["author"])
     refused = client.post(f"/api/v1/evidence/cases/{case.pk}/items", {"other": io.BytesIO(b"x")})
     assert refused.status_code == 422
+
+
+def test_a_browser_form_over_the_limit_is_told_why_unread(people, case, settings):
+    """A form's CSRF token is in its body: a body refused unread fails the CSRF
+    check, and the page then names the real reason (413), not CSRF."""
+    settings.EVIDENCE_MAX_ITEM_BYTES = 1000
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(people["author"])
+    client.get(reverse("cases:detail", kwargs={"case_id": case.pk}))  # the CSRF cookie
+    wire = Tripwire(0)
+    refused = client.generic(
+        "POST",
+        reverse("evidence:add-to-case", kwargs={"case_id": case.pk}),
+        b"",
+        # generic() sets neither header for an empty body: a client would send both.
+        CONTENT_TYPE="multipart/form-data; boundary=xyz",
+        CONTENT_LENGTH=str(50 * 1_048_576),
+        **{"wsgi.input": wire},
+    )
+    assert refused.status_code == 413
+    assert "larger than this node accepts" in refused.content.decode()
+    assert wire.given == 0
+    assert events(AuditAction.EVIDENCE_REFUSED, actor="user:ev-author") == 1
+    ordinary = client.post(reverse("evidence:add-to-case", kwargs={"case_id": case.pk}), {})
+    assert ordinary.status_code == 403  # any other CSRF failure stays Django's
+
+
+def test_the_upload_form_knows_the_limit(people, case, settings):
+    settings.EVIDENCE_MAX_ITEM_BYTES = 3 * 1_048_576
+    page = signed_in(people["author"]).get(reverse("cases:detail", kwargs={"case_id": case.pk}))
+    html = page.content.decode()
+    assert f'data-max-bytes="{3 * 1_048_576}"' in html
+    assert "evidence/limit.js" in html

@@ -65,6 +65,8 @@ def card(user: Any, *, case: Any = None, request: Any = None) -> dict[str, Any] 
         "add_url": add_url,
         "may_add": policy.allowed(user, policy.ADD, **owner) is None,
         "limit_mb": blobs.max_item_bytes() // 1_048_576,
+        "limit_bytes": blobs.max_item_bytes(),
+        "too_large": blobs.too_large(blobs.max_item_bytes()).message,
     }
 
 
