@@ -50,6 +50,7 @@ PATH_VALUES = {
     "{hit_id}": "999999",
     "{node_id}": "absent.test",
     "{job_id}": NOWHERE,
+    "{item_id}": NOWHERE,
 }
 
 # Valid bodies, so that a permitted caller gets past input validation and a
@@ -112,6 +113,8 @@ SAMPLE_BODIES = {
     "POST /api/v1/cases/{case_id}/imports/stix": {"bundle": {"objects": []}},
     "POST /api/v1/matching/cases/{case_id}/queries": {"peers": ["absent.test"], "purpose": "p"},
     "POST /api/v1/matching/queries/{query_id}/decline": {"reason": "r"},
+    "POST /api/v1/evidence/items/{item_id}/purge": {"reason": "r"},
+    "POST /api/v1/evidence/exports": {"items": [NOWHERE]},
     "PUT /api/v1/matching/policies/{node_id}": {
         "types": ["domain"],
         "max_values": 10,
@@ -226,6 +229,7 @@ def test_web_endpoint(client_for, users, name, method, principal):
         "query_id": NOWHERE,
         "hit_id": 999999,
         "job_id": NOWHERE,
+        "item_id": NOWHERE,
     }
     kwargs = {key: values[key] for key in rule.kwargs}
     url = reverse(name, kwargs=kwargs)

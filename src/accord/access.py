@@ -79,6 +79,12 @@ WEB: dict[str, Rule] = {
     "matching:approve": Rule(Permission.MANAGE_MATCHING, ("POST",), ("query_id",)),
     "matching:decline": Rule(Permission.MANAGE_MATCHING, ("POST",), ("query_id",)),
     "matching:policy": Rule(Permission.MANAGE_MATCHING, ("POST",), ("node_id",)),
+    "evidence:item": Rule(Permission.VIEW_EVIDENCE, ("GET",), ("item_id",)),
+    "evidence:download": Rule(Permission.VIEW_EVIDENCE, ("GET",), ("item_id",)),
+    "evidence:purge": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
+    "evidence:export": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "evidence:add-to-case": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("case_id",)),
+    "evidence:add-to-request": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("request_id",)),
     "dialogue:home": Rule(Permission.VIEW_DIALOGUE),
     "dialogue:create": Rule(Permission.MANAGE_DIALOGUE, ("POST",)),
     "dialogue:detail": Rule(Permission.VIEW_DIALOGUE, ("GET",), ("dialogue_id",)),
@@ -203,6 +209,14 @@ API: dict[str, Rule] = {
     "POST /api/v1/matching/queries/{query_id}/decline": Rule(Permission.MANAGE_MATCHING, ("POST",)),
     "GET /api/v1/matching/policies": Rule(Permission.MANAGE_MATCHING),
     "PUT /api/v1/matching/policies/{node_id}": Rule(Permission.MANAGE_MATCHING, ("PUT",)),
+    "POST /api/v1/evidence/cases/{case_id}/items": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "GET /api/v1/evidence/cases/{case_id}/items": Rule(Permission.VIEW_EVIDENCE),
+    "POST /api/v1/evidence/requests/{request_id}/items": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "GET /api/v1/evidence/requests/{request_id}/items": Rule(Permission.VIEW_EVIDENCE),
+    "GET /api/v1/evidence/items/{item_id}": Rule(Permission.VIEW_EVIDENCE),
+    "GET /api/v1/evidence/items/{item_id}/content": Rule(Permission.VIEW_EVIDENCE),
+    "POST /api/v1/evidence/items/{item_id}/purge": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "POST /api/v1/evidence/exports": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
     # A draft assistance request: both hit/no-hit and the request workflow.
     "POST /api/v1/matching/hits/{hit_id}/request": Rule(
         (Permission.RUN_MATCHING, Permission.VIEW_REQUESTS), ("POST",)

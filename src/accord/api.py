@@ -59,6 +59,7 @@ def _add_routers() -> None:
     from accord.assistance.api import router as assistance
     from accord.cases.api import router as cases
     from accord.dialogue.api import router as dialogue
+    from accord.evidence.api import router as evidence
     from accord.federation.api import router as federation
     from accord.matching.api import router as matching
 
@@ -67,6 +68,7 @@ def _add_routers() -> None:
     api.add_router("/", cases)
     api.add_router("/", dialogue)
     api.add_router("/", matching)
+    api.add_router("/", evidence)
 
 
 @api.exception_handler(PermissionDenied)

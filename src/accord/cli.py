@@ -18,6 +18,7 @@ COMMANDS = {
     "requests": "list, show, create and move mutual-assistance requests",
     "cases": "list, show and open cases; add observables, import them, add to the team",
     "hits": "hit/no-hit: ask peers about a case, approve or decline, set a peer's policy",
+    "evidence": "evidence items: add, list, show, download, export a court bundle, verify, purge",
     "dialogue": "the dialogue record: export, verify offline, propose and sign outcomes",
     "intel": "STIX collections, import, export, TAXII accounts and tokens",
     "createuser": "add a user with a role (password on standard input)",
@@ -40,6 +41,7 @@ NEEDS_NODE = {
     "requests",
     "cases",
     "hits",
+    "evidence",
     "intel",
     "createuser",
     "audit",
@@ -48,6 +50,10 @@ NEEDS_NODE = {
     "peer",
     "outbox",
 }
+
+# Subcommands of those that need no node: checking a court bundle happens on
+# any machine (a court's laptop), with no data directory and no database.
+NO_NODE_NEEDED = {("evidence", "verify")}
 
 ALIASES = {"check": ["check", "--deploy", "--database", "default"], "worker": ["db_worker"]}
 
@@ -99,7 +105,8 @@ def main(argv: list[str] | None = None) -> None:
         from django.core.management import execute_from_command_line
 
         wants_help = "-h" in rest or "--help" in rest
-        if command in NEEDS_NODE and not wants_help:
+        offline = (command, rest[0] if rest else "") in NO_NODE_NEEDED
+        if command in NEEDS_NODE and not wants_help and not offline:
             _require_node(settings.DATA_DIR)
         execute_from_command_line(["accord", *django_args])
     except ImproperlyConfigured as exc:

@@ -134,6 +134,10 @@ CLOCK_SECONDS = env_int("ACCORD_CLOCK_SECONDS", 60, minimum=1)
 # How often each peer is sent the digest of the replicas it shares (federation.replicas).
 RECONCILE_MINUTES = env_int("ACCORD_RECONCILE_MINUTES", 60, minimum=1)
 # Chromium prints the request form to PDF (Debian's package; `make` installs it).
+# Evidence (accord.evidence): the largest item a user may add, checked before
+# the bytes are read when the size is declared, else while they stream in.
+EVIDENCE_MAX_ITEM_BYTES = env_int("ACCORD_EVIDENCE_MAX_ITEM_MB", 4096, minimum=1) * 1_048_576
+
 CHROMIUM = env_str("ACCORD_CHROMIUM", "/usr/bin/chromium")
 # Deadline reminders go by e-mail too when an SMTP server is configured.
 EMAIL_HOST = env_str("ACCORD_EMAIL_HOST", "")
@@ -192,6 +196,7 @@ INSTALLED_APPS = [
     "accord.intel",
     "accord.cases",
     "accord.matching",
+    "accord.evidence",
     "accord.web",
 ]
 
@@ -276,6 +281,32 @@ if not HTTPS:
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = 31536000
+
+# Evidence bytes go through Django's storage API under the key "evidence", so a
+# deployment can point it at an object store; the local folder is the default.
+# They are encrypted before they reach any storage (accord.evidence.blobs).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "evidence": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": str(DATA_DIR / "evidence"),
+            "directory_permissions_mode": 0o700,
+            "file_permissions_mode": 0o600,
+        },
+    },
+}
+# Uploads above 2.5 MB go to a temporary file (Django's default handlers),
+# never into memory. A body declared larger than the biggest evidence item is
+# not read at all (accord.evidence.uploads): the view refuses it with 413.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+CSRF_FAILURE_VIEW = "accord.evidence.uploads.csrf_failure"
+FILE_UPLOAD_HANDLERS = [
+    "accord.evidence.uploads.RefuseOversized",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 TASKS = {
     "default": {

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("accord.assistance.urls")),
     path("", include("accord.cases.urls")),
     path("", include("accord.matching.urls")),
+    path("", include("accord.evidence.urls")),
     path("", include("accord.dialogue.urls")),
     path("", include("accord.intel.urls")),
     path("", include("accord.intel.urls_pages")),

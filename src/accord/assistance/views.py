@@ -42,6 +42,7 @@ from accord.core.identity import this_node
 from accord.core.models import User
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
+from accord.evidence import views as evidence_views
 from accord.federation.models import Peer
 from accord.matching import queries as matching_queries
 from accord.web.actions import act, attempt
@@ -223,6 +224,8 @@ def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> 
             pk__in=row.team.values("pk")
         ),
         "files": row.files.all(),
+        # Evidence items of the request (accord.evidence): None hides the card.
+        "evidence": evidence_views.card(user, request=row) if offer else None,
         "may_edit": may(policy.EDIT),
         "conditions": [(c, _condition_label(c["kind"])) for c in row.conditions],
         "grounds": [(g, _ground_label(g["ground"])) for g in row.refusal_grounds],

@@ -24,6 +24,7 @@ from accord.core.models import User
 from accord.core.policy import Refused
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
+from accord.evidence import views as evidence_views
 from accord.matching import views as matching_views
 from accord.web.actions import act, attempt
 from accord.web.guards import permission_required, signed_in_user
@@ -132,6 +133,8 @@ def detail_context(case: Case, user: Any, report: Any = None) -> dict[str, Any]:
         "requests": casework.requests_of(user, case),
         # Hit/no-hit with partner nodes (accord.matching): None hides the card.
         "matching": matching_views.case_card(user, case),
+        # Evidence items of the case (accord.evidence): None hides the card.
+        "evidence": evidence_views.card(user, case=case),
     }
 
 

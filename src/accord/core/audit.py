@@ -126,6 +126,13 @@ class AuditAction(models.TextChoices):
     MATCHING_RESULT = "matching:query:result", _("Hit/no-hit result received")
     MATCHING_REFUSED = "matching:action:refused", _("Hit/no-hit action refused")
     MATCHING_DETAILS = "matching:hit:details", _("Details of a hit asked through a request")
+    EVIDENCE_ADD = "evidence:item:add", _("Evidence item added")
+    EVIDENCE_VIEW = "evidence:item:view", _("Evidence item viewed")
+    EVIDENCE_LIST = "evidence:item:list", _("Evidence items listed")
+    EVIDENCE_DOWNLOAD = "evidence:item:download", _("Evidence item downloaded")
+    EVIDENCE_EXPORT = "evidence:item:export", _("Evidence exported in a court bundle")
+    EVIDENCE_PURGE = "evidence:item:purge", _("Evidence item purged")
+    EVIDENCE_REFUSED = "evidence:item:refused", _("Evidence action refused")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,260 @@
+"""JSON API for evidence: the same services and queries as the pages and the
+CLI, so the same rules, custody records and audit.
+
+An upload is multipart (field `file`, plus `description`, `name`,
+`content_type`, `how`, `where`, `by`, `legal_basis`, `when`). The handler
+takes no parsed body: it checks the permission, the case or request and the
+declared Content-Length first, and only then lets Django read the body (files
+over FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary file, never into memory)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpRequest, StreamingHttpResponse
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from ninja import Router, Schema, Status
+from pydantic import ConfigDict, Field
+
+from accord.core.audit import Actor
+from accord.core.roles import Permission
+from accord.core.services import require
+from accord.core.signals import client_ip
+from accord.evidence import blobs, policy, queries, services, uploads
+from accord.evidence.models import EvidenceItem
+from accord.web.guards import signed_in_user
+
+router = Router(tags=["evidence"])
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        **{
+                            key: {"type": "string"}
+                            for key in ("name", "description", "content_type", *services.COLLECTED)
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+class PurgeIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ExportIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[UUID] = Field(min_length=1, max_length=500)
+    # A bilingual cover sheet (cover.pdf) for the people who receive it.
+    cover: bool = True
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.of(signed_in_user(request))
+
+
+def _item(request: HttpRequest, item_id: UUID, how: str) -> EvidenceItem:
+    try:
+        return queries.open_item(_actor(request), item_id, how=how, ip=client_ip(request))
+    except EvidenceItem.DoesNotExist:
+        raise Http404 from None
+
+
+def summary(item: EvidenceItem) -> dict[str, Any]:
+    return {
+        "id": str(item.pk),
+        "name": item.name,
+        "size": item.size,
+        "sha256": item.sha256,
+        "content_type": item.content_type,
+        "description": item.description,
+        "case": item.case.reference if item.case else None,
+        "request": item.request.reference if item.request else None,
+        "created_at": item.created_at,
+        "purged_at": item.purged_at,
+    }
+
+
+def detail(item: EvidenceItem, user: Any) -> dict[str, Any]:
+    return {
+        **summary(item),
+        "collected": {
+            "how": item.collected_how,
+            "where": item.collected_where,
+            "by": item.collected_by,
+            "legal_basis": item.legal_basis,
+            "when": item.collected_when,
+        },
+        "purge_reason": item.purge_reason,
+        "conditions": [],  # conditions of use arrive with part 2 of issue 13
+        "may": policy.offered(user, item),
+        "custody": [row.to_json() for row in queries.custody_of(item)],
+    }
+
+
+def declared_length(request: HttpRequest) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+
+
+def upload(request: HttpRequest, owner: dict[str, Any]) -> Status:
+    """Refuse by role, need-to-know and declared size before a byte is read."""
+    actor, ip = _actor(request), client_ip(request)
+    services.enforce(actor, policy.ADD, None, ip, **owner)
+    length = declared_length(request)
+    if length is not None and length > uploads.body_limit():
+        message = blobs.too_large(blobs.max_item_bytes()).message
+        services.refuse(actor, None, policy.ADD, message, 413, ip)
+    uploaded = request.FILES.get("file")
+    if uploaded is None:
+        message = _("Send the file in the multipart field 'file'.")
+        services.refuse(actor, None, policy.ADD, message, 422, ip)
+    form = request.POST
+    new = services.NewItem(
+        name=form.get("name") or uploaded.name or "",
+        content_type=form.get("content_type") or uploaded.content_type or "",
+        description=form.get("description", ""),
+        collected=services.Collected(**{key: form.get(key, "") for key in services.COLLECTED}),
+    )
+    with uploaded:
+        item = services.add_item(actor, uploaded, new, declared_size=uploaded.size, ip=ip, **owner)
+    return Status(201, detail(item, actor.user))
+
+
+@router.post(
+    "/evidence/cases/{case_id}/items", response={201: dict[str, Any]}, openapi_extra=UPLOAD_BODY
+)
+def upload_to_case(request: HttpRequest, case_id: UUID) -> Status:
+    return upload(request, {"case": _case(request, case_id)})
+
+
+@router.post(
+    "/evidence/requests/{request_id}/items",
+    response={201: dict[str, Any]},
+    openapi_extra=UPLOAD_BODY,
+)
+def upload_to_request(request: HttpRequest, request_id: UUID) -> Status:
+    return upload(request, {"request": _request(request, request_id)})
+
+
+@router.get("/evidence/cases/{case_id}/items", response=list[dict[str, Any]])
+def list_for_case(request: HttpRequest, case_id: UUID) -> list[dict[str, Any]]:
+    case = _case(request, case_id)
+    rows = queries.list_items(_actor(request), case=case, ip=client_ip(request))
+    return [summary(row) for row in rows]
+
+
+@router.get("/evidence/requests/{request_id}/items", response=list[dict[str, Any]])
+def list_for_request(request: HttpRequest, request_id: UUID) -> list[dict[str, Any]]:
+    found = _request(request, request_id)
+    rows = queries.list_items(_actor(request), request=found, ip=client_ip(request))
+    return [summary(row) for row in rows]
+
+
+@router.get("/evidence/items/{item_id}", response=dict[str, Any])
+def get_item(request: HttpRequest, item_id: UUID) -> dict[str, Any]:
+    item = _item(request, item_id, "read")
+    viewed = services.view_item(_actor(request), item, ip=client_ip(request))
+    return detail(viewed, request.user)
+
+
+@router.get("/evidence/items/{item_id}/content", response={200: None})
+def download(request: HttpRequest, item_id: UUID) -> StreamingHttpResponse:
+    item = _item(request, item_id, "download")
+    chunks = services.download(_actor(request), item, ip=client_ip(request))
+    return attachment(item, chunks)
+
+
+@router.post("/evidence/items/{item_id}/purge", response=dict[str, Any])
+def purge(request: HttpRequest, item_id: UUID, payload: PurgeIn) -> dict[str, Any]:
+    item = _item(request, item_id, "purge")
+    purged = services.purge_item(_actor(request), item, payload.reason, ip=client_ip(request))
+    return detail(purged, request.user)
+
+
+@router.post("/evidence/exports", response={200: None})
+def export(request: HttpRequest, payload: ExportIn) -> FileResponse:
+    items = [_item(request, key, "export") for key in payload.items]
+    return bundle_response(_actor(request), items, client_ip(request), with_cover=payload.cover)
+
+
+# ---------------------------------------------------------------- shared with the pages
+
+
+def attachment(item: EvidenceItem, chunks: Any) -> StreamingHttpResponse:
+    """The bytes, always as an attachment (never shown inline, whatever type
+    the uploader claimed); the name as given, encoded safely by Django
+    (`filename*=` for anything beyond plain printable ASCII: CR/LF, controls)."""
+    response = StreamingHttpResponse(chunks, content_type=item.content_type)
+    response["Content-Length"] = str(item.size)
+    response["Content-Disposition"] = content_disposition_header(True, item.name)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def bundle_response(
+    actor: Actor, items: list[EvidenceItem], ip: str, *, with_cover: bool = True
+) -> FileResponse:
+    """Write the bundle to an anonymous temporary file (gone when closed), then
+    stream it out: no bundle is ever held in memory."""
+    scratch = Path(settings.DATA_DIR) / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.TemporaryFile(dir=scratch)
+    try:
+        services.export_bundle(actor, items, handle, with_cover=with_cover, ip=ip)
+    except BaseException:
+        handle.close()
+        raise
+    handle.seek(0)
+    response = FileResponse(
+        handle, as_attachment=True, filename="evidence-bundle.zip", content_type="application/zip"
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _case(request: HttpRequest, case_id: UUID) -> Any:
+    from accord.cases import queries as cases
+    from accord.cases.models import Case
+
+    require(_actor(request), Permission.VIEW_EVIDENCE, what="evidence_case", ip=client_ip(request))
+    try:
+        return cases.open_case(_actor(request), case_id, how="evidence", ip=client_ip(request))
+    except Case.DoesNotExist:
+        raise Http404 from None
+
+
+def _request(request: HttpRequest, request_id: UUID) -> Any:
+    from accord.assistance import queries as requests
+    from accord.assistance.models import AssistanceRequest
+
+    require(
+        _actor(request), Permission.VIEW_EVIDENCE, what="evidence_request", ip=client_ip(request)
+    )
+    try:
+        return requests.open_request(
+            _actor(request), request_id, how="evidence", ip=client_ip(request)
+        )
+    except AssistanceRequest.DoesNotExist:
+        raise Http404 from None

@@ -1,0 +1,227 @@
+"""`accord evidence`: the same operations as the pages and the API, with the
+same rules, custody records and audit. Adding and purging are done as a named
+user (`--as`); reading, downloading and exporting without `--as` is the
+operator at the shell, recorded as 'operator' in the custody chain.
+
+`verify` checks a court bundle offline: it reads no settings that need a node
+and opens no database (`accord.evidence.bundle.main_verify`), so it runs on
+any machine with Accord installed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any, cast
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.serializers.json import DjangoJSONEncoder
+
+from accord.core.audit import Actor
+from accord.core.policy import Refused
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
+
+
+class Command(BaseCommand):
+    help = "Evidence: add, list, show, download, export a court bundle, verify one, purge."
+    # `verify` must run without a node or a database: no system checks here.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        add = sub.add_parser("add", help="add a file as an evidence item")
+        add.add_argument("file", help="the file to add")
+        owner = add.add_mutually_exclusive_group(required=True)
+        owner.add_argument("--case", help="the case's reference or id")
+        owner.add_argument("--request", help="the request's reference or id")
+        add.add_argument("--name", default="", help="the file name to keep (default: FILE's)")
+        add.add_argument("--description", default="")
+        add.add_argument("--content-type", default="application/octet-stream")
+        add.add_argument("--how", default="", help="how it was collected (seizure, production)")
+        add.add_argument("--where", default="", help="where it was collected")
+        add.add_argument("--by", default="", help="who collected it")
+        add.add_argument("--legal-basis", default="", help="the order or law it was taken under")
+        add.add_argument("--when", default="", help="when it was collected")
+        add.add_argument("--as", dest="username", required=True)
+        listing = sub.add_parser("list", help="list evidence items")
+        which = listing.add_mutually_exclusive_group()
+        which.add_argument("--case")
+        which.add_argument("--request")
+        listing.add_argument("--as", dest="username")
+        listing.add_argument("--json", action="store_true")
+        show = sub.add_parser("show", help="one item with its custody timeline, as JSON")
+        show.add_argument("item", help="the item's id")
+        show.add_argument("--as", dest="username")
+        download = sub.add_parser("download", help="write an item's bytes to a file")
+        download.add_argument("item")
+        download.add_argument("--out", required=True, help="the file to write")
+        download.add_argument("--as", dest="username")
+        export = sub.add_parser("export", help="export items as a court bundle (.zip)")
+        export.add_argument("items", nargs="+", metavar="ITEM")
+        export.add_argument("--out", required=True, help="the bundle to write")
+        export.add_argument(
+            "--no-cover", action="store_true", help="leave out the bilingual cover sheet"
+        )
+        export.add_argument("--as", dest="username")
+        verify = sub.add_parser(
+            "verify",
+            help="check a court bundle offline: PACKAGE --trust NODE=FINGERPRINT",
+            add_help=False,
+        )
+        verify.add_argument("rest", nargs=argparse.REMAINDER)
+        purge = sub.add_parser("purge", help="remove an item's bytes and key; custody stays")
+        purge.add_argument("item")
+        purge.add_argument("--reason", required=True)
+        purge.add_argument("--as", dest="username", required=True)
+
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
+        if action == "verify":
+            from accord.evidence.bundle import main_verify
+
+            code = main_verify(options["rest"], stdout=cast(IO[str], self.stdout))
+            if code:
+                sys.exit(code)
+            return
+        from accord.evidence import blobs
+        from accord.evidence.models import EvidenceItem
+
+        try:
+            getattr(self, f"do_{action}")(**options)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
+        except Refused as exc:
+            raise CommandError(exc.message) from None
+        except PermissionDenied as exc:
+            raise CommandError(str(exc)) from None
+        except blobs.BlobError as exc:
+            raise CommandError(exc.message) from None
+        except EvidenceItem.DoesNotExist:
+            raise CommandError("no such evidence item, or it is not for you") from None
+
+    def _actor(self, username: str | None) -> Actor:
+        from accord.core.models import User
+
+        if not username:
+            return Actor.system("cli")
+        user = User.objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise CommandError(f"no active user {username!r}")
+        return Actor.of(user)
+
+    def _owner(self, actor: Actor, case: str | None, request: str | None) -> dict[str, Any]:
+        from accord.assistance import queries as requests
+        from accord.assistance.models import AssistanceRequest
+        from accord.cases import queries as cases
+        from accord.cases.models import Case
+
+        try:
+            if case:
+                return {"case": cases.find_case(actor, case, how="evidence")}
+            if request:
+                found = requests.visible(actor.user) if actor.user else None
+                rows = found if found is not None else AssistanceRequest.objects.all()
+                match = rows.filter(reference=request.upper()).values_list("pk", flat=True).first()
+                key = match if match is not None else request
+                return {"request": requests.open_request(actor, key, how="evidence")}
+        except (Case.DoesNotExist, AssistanceRequest.DoesNotExist):
+            raise CommandError("no such case or request, or it is not for you") from None
+        return {}
+
+    def do_add(self, file: str, username: str, **options: Any) -> None:
+        from accord.evidence import services
+
+        actor = self._actor(username)
+        owner = self._owner(actor, options["case"], options["request"])
+        path = Path(file)
+        if not path.is_file():
+            raise CommandError(f"no such file: {file}")
+        new = services.NewItem(
+            name=options["name"] or path.name,
+            content_type=options["content_type"],
+            description=options["description"],
+            collected=services.Collected(
+                how=options["how"],
+                where=options["where"],
+                by=options["by"],
+                legal_basis=options["legal_basis"],
+                when=options["when"],
+            ),
+        )
+        with path.open("rb") as stream:
+            item = services.add_item(actor, stream, new, declared_size=path.stat().st_size, **owner)
+        self.stdout.write(f"{item.pk} {item.sha256} {item.size} bytes added")
+
+    def do_list(self, username: str | None = None, **options: Any) -> None:
+        from accord.evidence import queries
+
+        actor = self._actor(username)
+        owner = self._owner(actor, options["case"], options["request"])
+        rows = queries.list_items(actor, **owner)
+        if options["json"]:
+            from accord.evidence.api import summary
+
+            self.stdout.write(_dumps([summary(row) for row in rows]))
+            return
+        if not rows:
+            self.stdout.write("No evidence items.")
+        for row in rows:
+            where = row.case.reference if row.case else row.request.reference if row.request else ""
+            gone = " (purged)" if row.purged else ""
+            self.stdout.write(f"{row.pk} {where:<24} {row.size:>12} {row.name!r}{gone}")
+
+    def do_show(self, item: str, username: str | None = None, **options: Any) -> None:
+        from accord.evidence import queries, services
+
+        actor = self._actor(username)
+        from accord.evidence.api import detail
+
+        found = services.view_item(actor, queries.open_item(actor, item, how="show"))
+        self.stdout.write(_dumps(detail(found, actor.user)))
+
+    def do_download(self, item: str, out: str, username: str | None = None, **options: Any) -> None:
+        from accord.evidence import queries, services
+
+        actor = self._actor(username)
+        found = queries.open_item(actor, item, how="download")
+        chunks = services.download(actor, found)
+        target = Path(out)
+        partial = target.with_name(target.name + ".part")
+        try:
+            with partial.open("wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+        self.stdout.write(f"{found.size} bytes written to {out} (sha256 {found.sha256})")
+
+    def do_export(
+        self, items: list[str], out: str, username: str | None = None, **options: Any
+    ) -> None:
+        from accord.evidence import queries, services
+
+        actor = self._actor(username)
+        found = [queries.open_item(actor, key, how="export") for key in items]
+        target = Path(out)
+        partial = target.with_name(target.name + ".part")
+        try:
+            with partial.open("wb") as handle:
+                manifest = services.export_bundle(
+                    actor, found, handle, with_cover=not options["no_cover"]
+                )
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+        self.stdout.write(f"{len(manifest['items'])} items exported to {out}")
+
+    def do_purge(self, item: str, reason: str, username: str, **options: Any) -> None:
+        from accord.evidence import queries, services
+
+        actor = self._actor(username)
+        found = services.purge_item(actor, queries.open_item(actor, item, how="purge"), reason)
+        self.stdout.write(f"{found.pk} purged")

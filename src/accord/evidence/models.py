@@ -1,0 +1,176 @@
+"""Evidence at rest (DOMAIN.md, "Evidence and custody"). An item belongs to a
+case or a request and names its bytes by their SHA-256; the bytes themselves
+are a `Blob`, stored once however many items hold them, encrypted under a key
+of their own that is sealed under the node's secret (`blobs.py`). Every event
+in an item's life is a signed, hash-chained `CustodyRecordRow`: exactly the
+fields of `custody.Record`, so a row turns back into the record it was made
+from and its signature still verifies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accord.core.models import User
+from accord.core.querysets import RestrictedQuerySet
+from accord.core.roles import Permission, Role
+
+NAME = 1000
+
+
+class Blob(models.Model):
+    """Encrypted bytes in the evidence storage, named by the plaintext's hash."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    size = models.BigIntegerField()
+    chunk_bytes = models.IntegerField()
+    # The blob's own AES-256 key, sealed (accord.core.sealed) under the node's secret.
+    sealed_key = models.TextField()
+    # The name the storage gave the ciphertext; never derived from user input.
+    storage_name = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.sha256
+
+
+class EvidenceItem(models.Model):
+    id = models.UUIDField(primary_key=True)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
+    size = models.BigIntegerField(_("size"))
+    # As the user gave it, any characters (NUL replaced: see services.clean_name);
+    # shown and sent in Content-Disposition, never used in a path.
+    name = models.TextField(_("file name"))
+    content_type = models.CharField(_("content type"), max_length=255)
+    description = models.TextField(_("description"), blank=True)
+    case = models.ForeignKey(
+        "cases.Case", null=True, blank=True, on_delete=models.PROTECT, related_name="evidence"
+    )
+    request = models.ForeignKey(
+        "assistance.AssistanceRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="evidence",
+    )
+    # How the material was obtained: the 'collected' custody record says the same, signed.
+    collected_how = models.CharField(_("how collected"), max_length=300, blank=True)
+    collected_where = models.CharField(_("where collected"), max_length=300, blank=True)
+    collected_by = models.CharField(_("collected by"), max_length=300, blank=True)
+    collected_when = models.CharField(_("when collected"), max_length=64, blank=True)
+    legal_basis = models.CharField(_("legal basis"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    purged_at = models.DateTimeField(null=True, blank=True)
+    purge_reason = models.TextField(blank=True)
+    retention_until = models.DateField(null=True, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(case__isnull=False, request__isnull=True)
+                | Q(case__isnull=True, request__isnull=False),
+                name="evidence_case_or_request",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def purged(self) -> bool:
+        return self.purged_at is not None
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        """Need-to-know follows the item's case or request: who may open the
+        one may see the other's evidence (and only with VIEW_EVIDENCE)."""
+        from accord.assistance.models import AssistanceRequest
+        from accord.cases.models import Case
+
+        if not user.has_permission(Permission.VIEW_EVIDENCE):
+            return Q(pk__in=[])
+        if user.role in (Role.CENTRAL_AUTHORITY, Role.AUDITOR):
+            return Q()
+        cases = Case.objects.restrict(user, "view").values("pk")
+        requests = AssistanceRequest.objects.restrict(user, "view").values("pk")
+        return Q(case__in=cases) | Q(request__in=requests)
+
+
+class CustodyRecordRow(models.Model):
+    """One `custody.Record`, stored field by field (`to_record` rebuilds it)."""
+
+    item = models.ForeignKey(EvidenceItem, on_delete=models.PROTECT, related_name="custody")
+    v = models.IntegerField(default=1)
+    sha256 = models.CharField(max_length=64)
+    node = models.CharField(max_length=100)
+    seq = models.IntegerField()
+    prev = models.CharField(max_length=64, blank=True)
+    event = models.CharField(max_length=16)
+    # Kept as the signed text ("...Z"), so the row gives back the signed bytes.
+    at = models.CharField(max_length=32)
+    actor = models.CharField(max_length=200)
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict)
+    sig = models.CharField(max_length=120)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["node", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "node", "seq"], name="one_custody_seq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}/{self.node}#{self.seq} {self.event}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": self.v,
+            "item": str(self.item_id),
+            "sha256": self.sha256,
+            "node": self.node,
+            "seq": self.seq,
+            "prev": self.prev,
+            "event": self.event,
+            "at": self.at,
+            "actor": self.actor,
+            "reason": self.reason,
+            "details": self.details,
+            "sig": self.sig,
+        }
+
+    def to_record(self) -> Any:
+        from accord.evidence import custody
+
+        return custody.Record.from_json(self.to_json())
+
+    @classmethod
+    def of(cls, item: EvidenceItem, record: Any) -> CustodyRecordRow:
+        data = record.to_json()
+        return cls(
+            item=item,
+            v=data["v"],
+            sha256=data["sha256"],
+            node=data["node"],
+            seq=data["seq"],
+            prev=data["prev"],
+            event=data["event"],
+            at=data["at"],
+            actor=data["actor"],
+            reason=data["reason"],
+            details=data["details"],
+            sig=data["sig"],
+            hash=record.hash,
+        )
+
+
+__all__ = ["Blob", "CustodyRecordRow", "EvidenceItem"]

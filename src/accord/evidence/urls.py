@@ -1,0 +1,14 @@
+from django.urls import path
+
+from accord.evidence import views
+
+app_name = "evidence"
+
+urlpatterns = [
+    path("evidence/<uuid:item_id>/", views.item_page, name="item"),
+    path("evidence/<uuid:item_id>/download/", views.item_download, name="download"),
+    path("evidence/<uuid:item_id>/purge/", views.item_purge, name="purge"),
+    path("evidence/export/", views.export, name="export"),
+    path("cases/<uuid:case_id>/evidence/", views.upload_to_case, name="add-to-case"),
+    path("requests/<uuid:request_id>/evidence/", views.upload_to_request, name="add-to-request"),
+]

@@ -1,0 +1,173 @@
+"""Pages for evidence: the item page (details, custody timeline), the evidence
+card on the case and request pages (list, upload, export), download and
+purge. Thin: every read through queries, every change through services."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from uuid import UUID
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from accord.core.audit import Actor
+from accord.core.policy import Refused
+from accord.core.roles import Permission
+from accord.core.signals import client_ip
+from accord.evidence import api, blobs, policy, queries, services
+from accord.evidence.models import EvidenceItem
+from accord.web.actions import attempt
+from accord.web.guards import permission_required, signed_in_user
+
+# The custody events, named in the reader's language on the timeline.
+EVENT_LABELS = {
+    "collected": gettext_lazy("Collected"),
+    "received": gettext_lazy("Received"),
+    "transferred": gettext_lazy("Transferred"),
+    "viewed": gettext_lazy("Viewed"),
+    "downloaded": gettext_lazy("Downloaded"),
+    "exported": gettext_lazy("Exported"),
+    "sealed": gettext_lazy("Sealed"),
+    "released": gettext_lazy("Released"),
+    "purged": gettext_lazy("Purged"),
+}
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.of(signed_in_user(request))
+
+
+def _open(request: HttpRequest, item_id: UUID | str, how: str) -> EvidenceItem:
+    try:
+        return queries.open_item(_actor(request), item_id, how=how, ip=client_ip(request))
+    except EvidenceItem.DoesNotExist:
+        raise Http404(_("No such evidence item, or it is not for you.")) from None
+
+
+def card(user: Any, *, case: Any = None, request: Any = None) -> dict[str, Any] | None:
+    """What the evidence card on a case or request page shows; None hides it."""
+    if user is None or not user.has_permission(Permission.VIEW_EVIDENCE):
+        return None
+    owner = {"case": case} if case is not None else {"request": request}
+    rows = queries.visible(user).filter(**owner).order_by("-created_at")
+    add_url = (
+        reverse("evidence:add-to-case", kwargs={"case_id": case.pk})
+        if case is not None
+        else reverse("evidence:add-to-request", kwargs={"request_id": request.pk})
+    )
+    return {
+        "items": list(rows[:200]),
+        "add_url": add_url,
+        "may_add": policy.allowed(user, policy.ADD, **owner) is None,
+        "limit_mb": blobs.max_item_bytes() // 1_048_576,
+        "limit_bytes": blobs.max_item_bytes(),
+        "too_large": blobs.too_large(blobs.max_item_bytes()).message,
+    }
+
+
+@permission_required(Permission.VIEW_EVIDENCE)
+def item_page(request: HttpRequest, item_id: UUID) -> HttpResponse:
+    item = _open(request, item_id, "read")
+    try:
+        item = services.view_item(_actor(request), item, ip=client_ip(request))
+    except Refused as exc:
+        raise Http404(exc.message) from None
+    rows = queries.custody_of(item)
+    context = {
+        "item": item,
+        "custody": [(row, EVENT_LABELS.get(row.event, row.event)) for row in rows],
+        "may": policy.offered(request.user, item),
+    }
+    return render(request, "evidence/item.html", context)
+
+
+@permission_required(Permission.VIEW_EVIDENCE)
+def item_download(request: HttpRequest, item_id: UUID) -> HttpResponse:
+    item = _open(request, item_id, "download")
+    try:
+        chunks = services.download(_actor(request), item, ip=client_ip(request))
+    except (Refused, blobs.BlobError) as exc:
+        messages.error(request, getattr(exc, "message", str(exc)))
+        return redirect("evidence:item", item_id=item.pk)
+    # Streamed: the guards' type says HttpResponse, a StreamingHttpResponse serves alike.
+    return cast(HttpResponse, api.attachment(item, chunks))
+
+
+@require_POST
+@permission_required(Permission.VIEW_EVIDENCE)
+def item_purge(request: HttpRequest, item_id: UUID) -> HttpResponse:
+    item = _open(request, item_id, "purge")
+    reason = request.POST.get("reason", "")
+    attempt(
+        request,
+        lambda: services.purge_item(_actor(request), item, reason, ip=client_ip(request)),
+        _("The item's bytes were purged; its custody record stays."),
+    )
+    return redirect("evidence:item", item_id=item.pk)
+
+
+@require_POST
+@permission_required(Permission.VIEW_EVIDENCE)
+def export(request: HttpRequest) -> HttpResponse:
+    chosen = request.POST.getlist("item")
+    items = [_open(request, key, "export") for key in chosen[:500]]
+    try:
+        return cast(HttpResponse, api.bundle_response(_actor(request), items, client_ip(request)))
+    except (Refused, blobs.BlobError) as exc:
+        if not items:
+            raise Http404(_("Choose at least one item.")) from None
+        messages.error(request, getattr(exc, "message", str(exc)))
+        return _back(items[0])
+
+
+def _back(item: EvidenceItem) -> HttpResponse:
+    if item.case_id:
+        return redirect("cases:detail", case_id=item.case_id)
+    return redirect("assistance:detail", request_id=item.request_id)
+
+
+def _upload(request: HttpRequest, owner: dict[str, Any], back: HttpResponse) -> HttpResponse:
+    uploaded = request.FILES.get("file")
+    actor, ip = _actor(request), client_ip(request)
+    if uploaded is None:
+        too_big = (api.declared_length(request) or 0) > api.uploads.body_limit()
+        message = (
+            blobs.too_large(blobs.max_item_bytes()).message if too_big else _("Choose a file.")
+        )
+        attempt(request, lambda: services.refuse(actor, None, policy.ADD, message, 413, ip))
+        return back
+    form = request.POST
+    new = services.NewItem(
+        name=uploaded.name or "",
+        content_type=uploaded.content_type or "",
+        description=form.get("description", ""),
+        collected=services.Collected(**{key: form.get(key, "") for key in services.COLLECTED}),
+    )
+    with uploaded:
+        attempt(
+            request,
+            lambda: services.add_item(
+                actor, uploaded, new, declared_size=uploaded.size, ip=ip, **owner
+            ),
+            _("Evidence item added."),
+        )
+    return back
+
+
+@require_POST
+@permission_required(Permission.VIEW_EVIDENCE)
+def upload_to_case(request: HttpRequest, case_id: UUID) -> HttpResponse:
+    case = api._case(request, case_id)
+    return _upload(request, {"case": case}, redirect("cases:detail", case_id=case.pk))
+
+
+@require_POST
+@permission_required(Permission.VIEW_EVIDENCE)
+def upload_to_request(request: HttpRequest, request_id: UUID) -> HttpResponse:
+    found = api._request(request, request_id)
+    return _upload(request, {"request": found}, redirect("assistance:detail", request_id=found.pk))
