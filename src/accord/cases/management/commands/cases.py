@@ -17,7 +17,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from accord.cases import imports, jobs, queries, services
 from accord.cases.api import detail
 from accord.cases.models import Case, ImportJob
-from accord.core.audit import Actor
+from accord.core.commands import actor_named
 from accord.core.models import User
 from accord.core.policy import Refused
 
@@ -80,16 +80,8 @@ class Command(BaseCommand):
         except Case.DoesNotExist:
             raise CommandError("no such case, or it is not for you") from None
 
-    def _actor(self, username: str | None) -> Actor:
-        if not username:
-            return Actor.system("cli")
-        user = User.objects.filter(username=username, is_active=True).first()
-        if user is None:
-            raise CommandError(f"no active user {username!r}")
-        return Actor.of(user)
-
     def do_list(self, json: bool = False, username: str | None = None, **options: Any) -> None:
-        actor = self._actor(username)
+        actor = actor_named(username)
         filters = queries.Filters(options["status"], options["category"], options["search"])
         rows = list(queries.list_cases(actor, filters))
         queries.audit_list(actor, len(rows), filters)
@@ -103,7 +95,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{row.reference:<24} {row.status:<10} {row.title}{flag}")
 
     def do_show(self, reference: str, username: str | None = None, **options: Any) -> None:
-        actor = self._actor(username)
+        actor = actor_named(username)
         case = queries.find_case(actor, reference)
         self.stdout.write(_dumps(detail(case, actor.user)))
 
@@ -115,13 +107,13 @@ class Command(BaseCommand):
             "categories": options["category"],
             "confidential": options["confidential"],
         }
-        created = services.create_case(self._actor(username), data)
+        created = services.create_case(actor_named(username), data)
         self.stdout.write(f"{created.reference} {created.pk} opened")
 
     def do_observe(
         self, reference: str, type: str, value: str, country: str, username: str, **options: Any
     ) -> None:
-        actor = self._actor(username)
+        actor = actor_named(username)
         case = queries.find_case(actor, reference, how="observe")
         context = {"country": country} if country else {}
         row = services.add_observable(actor, case, type, value, context=context)
@@ -130,7 +122,7 @@ class Command(BaseCommand):
     def do_import(
         self, reference: str, file: str, format: str, username: str, **options: Any
     ) -> None:
-        actor = self._actor(username)
+        actor = actor_named(username)
         case = queries.find_case(actor, reference, how="import")
         text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8-sig")
         if format == "stix":
@@ -162,7 +154,7 @@ class Command(BaseCommand):
         return job
 
     def do_team(self, reference: str, member: str, username: str, **options: Any) -> None:
-        actor = self._actor(username)
+        actor = actor_named(username)
         case = queries.find_case(actor, reference, how="team")
         user = User.objects.filter(username=member, is_active=True).first()
         if user is None:

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accord.core.audit import Actor
+from accord.core.commands import actor_named
 
 
 class Command(BaseCommand):
@@ -68,14 +69,6 @@ class Command(BaseCommand):
 
         if not (Path(settings.DATA_DIR) / NODE_FILE).exists():
             raise CommandError(f"no node in {settings.DATA_DIR}: run `accord init` first")
-
-    def _actor(self, username: str) -> Actor:
-        from accord.core.models import User
-
-        user = User.objects.filter(username=username, is_active=True).first()
-        if user is None:
-            raise CommandError(f"no active user {username!r}")
-        return Actor.of(user)
 
     def _find(self, model: Any, pk: str) -> Any:
         try:
@@ -183,7 +176,7 @@ class Command(BaseCommand):
         from accord.dialogue.services import outcomes
 
         outcome = outcomes.propose_outcome(
-            self._actor(username), self._find(Round, round_id), topic, text_en, text_zh, title
+            actor_named(username), self._find(Round, round_id), topic, text_en, text_zh, title
         )
         self.stdout.write(f"outcome {outcome.pk} version 1 proposed and signed")
 
@@ -194,7 +187,7 @@ class Command(BaseCommand):
         from accord.dialogue.services import outcomes
 
         outcome = self._find(Outcome, outcome_id)
-        outcomes.sign_outcome(self._actor(username), outcome, version, title)
+        outcomes.sign_outcome(actor_named(username), outcome, version, title)
         self.stdout.write(f"outcome {outcome.pk} version {version} signed")
 
     def do_indicators(self, **options: Any) -> None:

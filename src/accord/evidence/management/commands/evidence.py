@@ -20,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
 from accord.core.audit import Actor
+from accord.core.commands import actor_named
 from accord.core.policy import Refused
 
 
@@ -103,16 +104,6 @@ class Command(BaseCommand):
         except EvidenceItem.DoesNotExist:
             raise CommandError("no such evidence item, or it is not for you") from None
 
-    def _actor(self, username: str | None) -> Actor:
-        from accord.core.models import User
-
-        if not username:
-            return Actor.system("cli")
-        user = User.objects.filter(username=username, is_active=True).first()
-        if user is None:
-            raise CommandError(f"no active user {username!r}")
-        return Actor.of(user)
-
     def _owner(self, actor: Actor, case: str | None, request: str | None) -> dict[str, Any]:
         from accord.assistance import queries as requests
         from accord.assistance.models import AssistanceRequest
@@ -135,7 +126,7 @@ class Command(BaseCommand):
     def do_add(self, file: str, username: str, **options: Any) -> None:
         from accord.evidence import services
 
-        actor = self._actor(username)
+        actor = actor_named(username)
         owner = self._owner(actor, options["case"], options["request"])
         path = Path(file)
         if not path.is_file():
@@ -159,7 +150,7 @@ class Command(BaseCommand):
     def do_list(self, username: str | None = None, **options: Any) -> None:
         from accord.evidence import queries
 
-        actor = self._actor(username)
+        actor = actor_named(username)
         owner = self._owner(actor, options["case"], options["request"])
         rows = queries.list_items(actor, **owner)
         if options["json"]:
@@ -177,7 +168,7 @@ class Command(BaseCommand):
     def do_show(self, item: str, username: str | None = None, **options: Any) -> None:
         from accord.evidence import queries, services
 
-        actor = self._actor(username)
+        actor = actor_named(username)
         from accord.evidence.api import detail
 
         found = services.view_item(actor, queries.open_item(actor, item, how="show"))
@@ -186,7 +177,7 @@ class Command(BaseCommand):
     def do_download(self, item: str, out: str, username: str | None = None, **options: Any) -> None:
         from accord.evidence import queries, services
 
-        actor = self._actor(username)
+        actor = actor_named(username)
         found = queries.open_item(actor, item, how="download")
         chunks = services.download(actor, found)
         target = Path(out)
@@ -205,7 +196,7 @@ class Command(BaseCommand):
     ) -> None:
         from accord.evidence import queries, services
 
-        actor = self._actor(username)
+        actor = actor_named(username)
         found = [queries.open_item(actor, key, how="export") for key in items]
         target = Path(out)
         partial = target.with_name(target.name + ".part")
@@ -222,6 +213,6 @@ class Command(BaseCommand):
     def do_purge(self, item: str, reason: str, username: str, **options: Any) -> None:
         from accord.evidence import queries, services
 
-        actor = self._actor(username)
+        actor = actor_named(username)
         found = services.purge_item(actor, queries.open_item(actor, item, how="purge"), reason)
         self.stdout.write(f"{found.pk} purged")

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accord.cases.models import Case
 from accord.core.audit import Actor
-from accord.core.models import User
+from accord.core.commands import actor_named
 from accord.core.policy import Refused
 from accord.federation.models import Peer
 from accord.matching import queries, services
@@ -44,7 +44,7 @@ class Command(BaseCommand):
                 command.add_argument("--as", dest="username", required=True)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        actor = _actor(options["username"])
+        actor = actor_named(options["username"])
         try:
             getattr(self, "_" + options["action"])(actor, options)
         except (PermissionDenied, ValidationError, Refused) as exc:
@@ -91,13 +91,6 @@ class Command(BaseCommand):
             f"{row.peer.node_id}: {', '.join(row.types)} max={row.max_values} "
             f"per_day={row.per_day} approval={row.needs_approval}"
         )
-
-
-def _actor(username: str) -> Actor:
-    user = User.objects.filter(username=username, is_active=True).first()
-    if user is None:
-        raise CommandError(f"no active user {username}")
-    return Actor.of(user)
 
 
 def _peer(node_id: str) -> Peer:
