@@ -25,7 +25,7 @@ from accord.core.audit import Actor
 from accord.core.roles import Permission
 from accord.core.services import require
 from accord.core.signals import client_ip
-from accord.evidence import blobs, policy, queries, services, uploads
+from accord.evidence import blobs, conditions, policy, queries, retention, services, uploads
 from accord.evidence.models import EvidenceItem
 from accord.web.guards import signed_in_user
 
@@ -65,6 +65,8 @@ class ExportIn(Schema):
     items: list[UUID] = Field(min_length=1, max_length=500)
     # A bilingual cover sheet (cover.pdf) for the people who receive it.
     cover: bool = True
+    # What the export is for; items under conditions of use need one (conditions.py).
+    purpose: str = Field(default="", max_length=2000)
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -104,9 +106,21 @@ def detail(item: EvidenceItem, user: Any) -> dict[str, Any]:
             "when": item.collected_when,
         },
         "purge_reason": item.purge_reason,
-        "conditions": [],  # conditions of use arrive with part 2 of issue 13
+        "conditions": [c.to_json() for c in conditions.conditions_of(item)],
+        "retention": retention_of(item),
         "may": policy.offered(user, item),
         "custody": [row.to_json() for row in queries.custody_of(item)],
+    }
+
+
+def retention_of(item: EvidenceItem) -> dict[str, Any]:
+    end = retention.end_of(item)
+    return {
+        "until": end.on,
+        "why": end.why,
+        "closed_on": end.closed_on,
+        "days": retention.days(),
+        "text": end.describe(),
     }
 
 
@@ -195,7 +209,13 @@ def purge(request: HttpRequest, item_id: UUID, payload: PurgeIn) -> dict[str, An
 @router.post("/evidence/exports", response={200: None})
 def export(request: HttpRequest, payload: ExportIn) -> FileResponse:
     items = [_item(request, key, "export") for key in payload.items]
-    return bundle_response(_actor(request), items, client_ip(request), with_cover=payload.cover)
+    return bundle_response(
+        _actor(request),
+        items,
+        client_ip(request),
+        with_cover=payload.cover,
+        purpose=payload.purpose,
+    )
 
 
 # ---------------------------------------------------------------- shared with the pages
@@ -214,7 +234,12 @@ def attachment(item: EvidenceItem, chunks: Any) -> StreamingHttpResponse:
 
 
 def bundle_response(
-    actor: Actor, items: list[EvidenceItem], ip: str, *, with_cover: bool = True
+    actor: Actor,
+    items: list[EvidenceItem],
+    ip: str,
+    *,
+    with_cover: bool = True,
+    purpose: str = "",
 ) -> FileResponse:
     """Write the bundle to an anonymous temporary file (gone when closed), then
     stream it out: no bundle is ever held in memory."""
@@ -222,7 +247,7 @@ def bundle_response(
     scratch.mkdir(parents=True, exist_ok=True)
     handle = tempfile.TemporaryFile(dir=scratch)
     try:
-        services.export_bundle(actor, items, handle, with_cover=with_cover, ip=ip)
+        services.export_bundle(actor, items, handle, with_cover=with_cover, purpose=purpose, ip=ip)
     except BaseException:
         handle.close()
         raise

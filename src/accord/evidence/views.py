@@ -19,7 +19,7 @@ from accord.core.audit import Actor
 from accord.core.policy import Refused
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
-from accord.evidence import api, blobs, policy, queries, services
+from accord.evidence import api, blobs, conditions, policy, queries, retention, services
 from accord.evidence.models import EvidenceItem
 from accord.web.actions import attempt
 from accord.web.guards import permission_required, signed_in_user
@@ -82,6 +82,9 @@ def item_page(request: HttpRequest, item_id: UUID) -> HttpResponse:
         "item": item,
         "custody": [(row, EVENT_LABELS.get(row.event, row.event)) for row in rows],
         "may": policy.offered(request.user, item),
+        "conditions": conditions.conditions_of(item),
+        "retention": retention.end_of(item),
+        "proceedings": conditions.proceedings(item) if item.request_id else [],
     }
     return render(request, "evidence/item.html", context)
 
@@ -117,7 +120,9 @@ def export(request: HttpRequest) -> HttpResponse:
     chosen = request.POST.getlist("item")
     items = [_open(request, key, "export") for key in chosen[:500]]
     try:
-        return cast(HttpResponse, api.bundle_response(_actor(request), items, client_ip(request)))
+        purpose = request.POST.get("purpose", "")[:2000]
+        response = api.bundle_response(_actor(request), items, client_ip(request), purpose=purpose)
+        return cast(HttpResponse, response)
     except (Refused, blobs.BlobError) as exc:
         if not items:
             raise Http404(_("Choose at least one item.")) from None
