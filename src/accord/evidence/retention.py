@@ -160,6 +160,7 @@ def sweep(now: datetime | None = None, work: Round | None = None) -> int:
 def _purge(item: EvidenceItem, today: date) -> bool:
     from accord.evidence import services
 
+    lock_channel(item)  # the partner's channel before the item, as purge_item takes them
     fresh = EvidenceItem.objects.select_for_update().get(pk=item.pk)
     end = end_of(fresh)
     if fresh.purged or not end.due(today):
@@ -174,6 +175,23 @@ def reason_for(end: RetentionEnd) -> str:
         return f"The provider required deletion on {end.on.isoformat() if end.on else '?'}."
     closed = end.closed_on.isoformat() if end.closed_on else "?"
     return f"Retention ended: closed on {closed}, kept {days()} days."
+
+
+def lock_channel(item: EvidenceItem) -> None:
+    from accord.evidence import conditions_wire
+
+    conditions_wire.lock_channel(item)
+
+
+def confirm_purge(item: EvidenceItem) -> None:
+    """Tell the provider its material is purged here (evidence.purged), in the
+    purge's transaction. This node's own material is purged silently."""
+    from accord.evidence import conditions_wire
+
+    if item.request_id is None or not conditions.from_partner(item):
+        return
+    body = conditions_wire.PurgedBody(**purged_confirmation(item))
+    conditions_wire.send(item, conditions_wire.PURGED_KIND, body)
 
 
 def purged_confirmation(item: EvidenceItem) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import b64, this_node
 from accord.core.policy import CONFLICT, UNPROCESSABLE, Refused
-from accord.evidence import blobs, conditions, cover, custody, policy
+from accord.evidence import blobs, conditions, cover, custody, policy, retention
 from accord.evidence.models import NAME, Blob, CustodyRecordRow, EvidenceItem
 
 FIELD = 300
@@ -322,6 +322,7 @@ def purge_item(actor: Actor, item: EvidenceItem, reason: str, *, ip: str = "") -
     if not reason:
         refuse(actor, item, policy.PURGE, _("Say why the item is purged."), UNPROCESSABLE, ip)
     with transaction.atomic():
+        retention.lock_channel(item)  # the partner's channel first: the purge is confirmed to it
         locked = locked_for(actor, item, policy.PURGE, ip)
         locked.purged_at, locked.purge_reason = timezone.now(), reason
         locked.save(update_fields=["purged_at", "purge_reason"])
@@ -337,6 +338,7 @@ def purge_item(actor: Actor, item: EvidenceItem, reason: str, *, ip: str = "") -
         write_custody(
             locked, "purged", actor, reason=reason, details={"bytes_removed": int(removed)}
         )
+        retention.confirm_purge(locked)
         audit.record(
             actor,
             AuditAction.EVIDENCE_PURGE,

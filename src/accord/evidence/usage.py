@@ -24,7 +24,7 @@ from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.core.policy import CONFLICT, UNPROCESSABLE
 from accord.core.roles import Role
-from accord.evidence import conditions, policy, services
+from accord.evidence import conditions, conditions_wire, policy, services
 from accord.evidence.models import EvidenceItem, UseQuestion
 
 TEXT = 5000
@@ -64,6 +64,7 @@ def ask_use(actor: Actor, item: EvidenceItem, question: str, *, ip: str = "") ->
         message = _("Write the question (at most %(n)s characters).") % {"n": TEXT}
         services.refuse(actor, item, ASK, message, UNPROCESSABLE, ip)
     with transaction.atomic():
+        conditions_wire.lock_channel(item)
         locked = EvidenceItem.objects.select_for_update().get(pk=item.pk)
         why = may_ask(actor.user, locked)
         if why is not None:
@@ -83,6 +84,8 @@ def ask_use(actor: Actor, item: EvidenceItem, question: str, *, ip: str = "") ->
             data={**services.container(locked), "question": str(row.pk)},
             ip=ip,
         )
+        body = conditions_wire.UseQuestionBody(**question_message(row))
+        conditions_wire.send(locked, conditions_wire.USE_QUESTION_KIND, body)
     return row
 
 
@@ -93,6 +96,7 @@ def answer_use(actor: Actor, question: UseQuestion, answer: str, *, ip: str = ""
         message = _("Write the answer (at most %(n)s characters).") % {"n": TEXT}
         services.refuse(actor, question.item, ANSWER, message, UNPROCESSABLE, ip)
     with transaction.atomic():
+        conditions_wire.lock_channel(question.item)
         locked = UseQuestion.objects.select_for_update().select_related("item").get(pk=question.pk)
         why = may_answer(actor.user, locked)
         if why is not None:
@@ -108,6 +112,8 @@ def answer_use(actor: Actor, question: UseQuestion, answer: str, *, ip: str = ""
             data={**services.container(locked.item), "question": str(locked.pk)},
             ip=ip,
         )
+        body = conditions_wire.UseAnswerBody(**answer_message(locked))
+        conditions_wire.send(locked.item, conditions_wire.USE_ANSWER_KIND, body)
     return locked
 
 
