@@ -261,3 +261,55 @@ def test_who_may_ask_and_answer(people, request_):
         usage.answer_use(Actor.of(people["auditor"]), question, "Nothing")
     assert [r["action"] for r in refusals(provided)] == ["ask_use", "ask_use"]
     assert refusals(item)[-1]["action"] == "answer_use"
+
+
+def test_asking_and_answering_through_the_api_and_the_pages(people, request_):
+    provided = add(people["central"], b"our production", request=request_)
+    url = f"/api/v1/evidence/items/{provided.pk}/use-questions"
+    refused = signed_in(people["author"]).post(
+        url, {"question": "How?"}, content_type="application/json"
+    )
+    assert refused.status_code == 403
+    asked = signed_in(people["central"]).post(
+        url, {"question": "How was it used?"}, content_type="application/json"
+    )
+    assert asked.status_code == 201 and asked.json()["question"] == "How was it used?"
+    detail = signed_in(people["central"]).get(f"/api/v1/evidence/items/{provided.pk}").json()
+    assert [q["id"] for q in detail["use_questions"]] == [asked.json()["id"]]
+    outsider = signed_in(people["outsider"]).post(
+        url, {"question": "How?"}, content_type="application/json"
+    )
+    assert outsider.status_code == 404
+
+    item = received(request_)
+    body = {
+        "question_id": "6f1e2d3c-4b5a-4978-8c6d-5e4f3a2b1c0d",
+        "item_id": str(item.pk),
+        "sha256": item.sha256,
+        "question": "证据在审判中如何使用？",
+        "asked_by": "provider",
+        "asked_at": "2026-12-01T10:00:00+00:00",
+    }
+    question = usage.receive_question(request_.peer.node_id, body)
+    reader = people["author"]
+    reader.language = "zh-hans"
+    reader.save(update_fields=["language"])
+    client = signed_in(reader)
+    page = client.get(reverse("evidence:item", kwargs={"item_id": item.pk})).content.decode()
+    assert "材料的使用情况" in page and "证据在审判中如何使用？" in page
+    assert 'data-testid="answer-form"' in page and 'data-testid="ask-form"' not in page
+    answer_url = reverse("evidence:answer-use", kwargs={"item_id": item.pk})
+    done = client.post(answer_url, {"question": str(question.pk), "answer": "第4号证物。"})
+    assert done.status_code == 302
+    question.refresh_from_db()
+    assert question.answer == "第4号证物。"
+    page = client.get(reverse("evidence:item", kwargs={"item_id": item.pk})).content.decode()
+    assert 'data-testid="use-answer"' in page and "第4号证物。" in page
+    again = signed_in(people["author"]).post(
+        f"/api/v1/evidence/items/{item.pk}/use-answers",
+        {"question_id": str(question.pk), "answer": "Again"},
+        content_type="application/json",
+    )
+    assert again.status_code == 409
+    missing = client.post(answer_url, {"question": "not-a-uuid", "answer": "x"})
+    assert missing.status_code == 404
