@@ -134,9 +134,12 @@ def test_restricted_use_is_for_the_central_authority_only(people, request_):
     assert refused.value.status == 403
     assert refusals(item)[0]["action"] == "download"
     central = Actor.of(people["central"])
+    url = f"/api/v1/evidence/items/{item.pk}"
+    assert signed_in(people["author"]).get(url).json()["may"]["download"] is False
+    assert signed_in(people["central"]).get(url).json()["may"]["download"] is True
     assert b"".join(services.download(central, item)) == b"restricted"
     services.export_bundle(central, [item], io.BytesIO(), purpose="Court hearing")
-    assert custody_events(item) == ["received", "downloaded", "exported"]
+    assert custody_events(item) == ["received", "viewed", "viewed", "downloaded", "exported"]
 
 
 def test_the_api_refuses_with_the_reason_and_gives_the_conditions(people, request_):

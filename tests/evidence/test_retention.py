@@ -121,6 +121,18 @@ def test_the_clock_purges_what_is_due_and_keeps_the_record(
         retention.purged_confirmation(keep)
 
 
+def test_a_case_reopened_before_its_end_keeps_its_items(people, case, settings):
+    settings.EVIDENCE_RETENTION_DAYS = 5
+    item = add(people["author"], case=case)
+    close(people, case)
+    now = timezone.now()
+    assert retention.sweep(now) == 0
+    assert fresh(item).retention_until == timezone.localdate() + timedelta(days=5)
+    cases.change_status(Actor.of(people["author"]), case, "open")
+    assert retention.sweep(now + timedelta(days=6)) == 0
+    assert not fresh(item).purged and fresh(item).retention_until is None
+
+
 def test_a_clock_purge_racing_a_download_is_consistent(
     people, settings, django_capture_on_commit_callbacks
 ):

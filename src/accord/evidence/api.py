@@ -132,7 +132,7 @@ def detail(item: EvidenceItem, user: Any) -> dict[str, Any]:
         "conditions": [c.to_json() for c in conditions.conditions_of(item)],
         "retention": retention_of(item),
         "use_questions": [question_json(q) for q in item.use_questions.all()],
-        "may": policy.offered(user, item),
+        "may": conditions.offered(user, item, policy.offered(user, item)),
         "custody": [row.to_json() for row in queries.custody_of(item)],
     }
 

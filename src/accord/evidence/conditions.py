@@ -195,6 +195,18 @@ def check_use(actor: Any, item: Any, use: str, purpose: str = "") -> Refusal | N
     return None
 
 
+def offered(user: Any, item: Any, may: dict[str, bool]) -> dict[str, bool]:
+    """policy.offered, less what a deletion request or a restriction forbids
+    this user (they forbid download and export alike; a purpose is asked on
+    the export form)."""
+    from accord.core.audit import Actor
+
+    actor = Actor.of(user) if user is not None else Actor.system()
+    if check_use(actor, item, DOWNLOAD) is not None:
+        return {**may, DOWNLOAD: False, EXPORT: False}
+    return may
+
+
 def use_label(use: str) -> str:
     return _("download") if use == DOWNLOAD else _("export")
 

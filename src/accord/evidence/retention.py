@@ -117,17 +117,23 @@ def end_of(item: EvidenceItem) -> RetentionEnd:
     return min(ends, key=lambda end: (end.on or date.max, end.why != DELETION))
 
 
-def candidates() -> QuerySet[EvidenceItem]:
-    """Items that may have an end: their case closed, or their request ended
-    or restricted by the provider. `end_of` decides."""
+def candidates(today: date) -> QuerySet[EvidenceItem]:
+    """Items that may be due: their case closed or their request ended with
+    no end computed yet, an end computed earlier that has come (`end_of`
+    decides again: a case may have been reopened), or a request the provider
+    restricted (a deletion request ends retention at once)."""
     from accord.assistance.models import FINAL_STATES
     from accord.cases.models import CaseStatus
 
     closed = CaseStatus.CLOSED
-    maybe = (
+    ended = (
         Q(case__status=closed)
         | Q(request__case__status=closed)
         | Q(request__case__isnull=True, request__state__in=list(FINAL_STATES))
+    )
+    maybe = (
+        (ended & Q(retention_until__isnull=True))
+        | Q(retention_until__lte=today)
         | (Q(request__isnull=False) & ~Q(request__restrictions=[]))
     )
     rows = EvidenceItem.objects.filter(purged_at__isnull=True).filter(maybe)
@@ -142,7 +148,7 @@ def sweep(now: datetime | None = None, work: Round | None = None) -> int:
     own_round = work is None
     work = work or Round()
     purged = 0
-    for item in list(candidates()):
+    for item in list(candidates(today)):
         end = end_of(item)
         if item.retention_until != end.on:
             EvidenceItem.objects.filter(pk=item.pk).update(retention_until=end.on)

@@ -81,7 +81,7 @@ def item_page(request: HttpRequest, item_id: UUID) -> HttpResponse:
     context = {
         "item": item,
         "custody": [(row, EVENT_LABELS.get(row.event, row.event)) for row in rows],
-        "may": policy.offered(request.user, item),
+        "may": conditions.offered(request.user, item, policy.offered(request.user, item)),
         "conditions": conditions.conditions_of(item),
         "retention": retention.end_of(item),
         "proceedings": conditions.proceedings(item) if item.request_id else [],
