@@ -96,6 +96,22 @@ def test_export_against_a_speciality_limit(people, request_):
     assert manifest_of(out.getvalue())["items"][0]["conditions"] == expected
 
 
+def test_the_cli_export_states_the_purpose(people, request_, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    accept_with(request_, SPECIALITY)
+    item = received(request_)
+    out = tmp_path / "bundle.zip"
+    args = ["evidence", "export", str(item.pk), "--out", str(out), "--no-cover"]
+    args += ["--as", "ev-author"]
+    with pytest.raises(CommandError, match="Speciality"):
+        call_command(*args, "--purpose", "Another matter", stdout=io.StringIO())
+    assert not out.exists()
+    call_command(*args, "--purpose", f"Trial, {request_.reference}", stdout=io.StringIO())
+    [exported] = manifest_of(out.read_bytes())["items"]
+    assert exported["conditions"] == [f"speciality: {SPECIALITY[1]}"]
+
+
 def test_the_case_a_request_is_filed_under_also_names_the_proceedings(people, request_):
     from tests.cases.world import open_case
 
