@@ -187,3 +187,18 @@ def test_settings_refuse_a_bad_limit(tmp_path, raw):
     )
     assert done.returncode != 0
     assert "ACCORD_EVIDENCE_MAX_ITEM_MB" in done.stderr
+
+
+def test_a_deployment_may_name_another_storage(settings):
+    """Anything Django's storage API offers (here its in-memory storage, as an
+    object store would be) holds the same ciphertext and gives it back."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "evidence": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    data = os.urandom(2 * MB + 3)
+    blob = stored(data)
+    store = blobs.storage()
+    assert type(store).__name__ == "InMemoryStorage"
+    assert store.size(blob.storage_name) == len(data) + 3 * 16  # three chunks, three tags
+    assert b"".join(blobs.read_plaintext(blob)) == data

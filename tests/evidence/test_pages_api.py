@@ -308,3 +308,19 @@ def test_the_upload_form_knows_the_limit(people, case, settings):
     html = page.content.decode()
     assert f'data-max-bytes="{3 * 1_048_576}"' in html
     assert "evidence/limit.js" in html
+
+
+# An item on a request follows the request's need-to-know: its team (the
+# author), the central authority and auditors; not an investigator off it.
+REQUEST_EXPECTED = {"author": 200, "central": 200, "auditor": 200, "outsider": 404, "analyst": 403}
+
+
+@pytest.mark.parametrize("who", list(REQUEST_EXPECTED))
+def test_need_to_know_follows_the_request(people, who):
+    request = make_request(people)
+    item = add(people["author"], b"court order", request=request)
+    client = signed_in(people[who])
+    for url in (f"/api/v1/evidence/items/{item.pk}", f"/api/v1/evidence/items/{item.pk}/content"):
+        assert client.get(url).status_code == REQUEST_EXPECTED[who], url
+    page = client.get(reverse("evidence:item", kwargs={"item_id": item.pk}))
+    assert page.status_code == REQUEST_EXPECTED[who]
