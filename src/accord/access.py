@@ -83,6 +83,8 @@ WEB: dict[str, Rule] = {
     "evidence:download": Rule(Permission.VIEW_EVIDENCE, ("GET",), ("item_id",)),
     "evidence:purge": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
     "evidence:export": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "evidence:ask-use": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
+    "evidence:answer-use": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
     "evidence:add-to-case": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("case_id",)),
     "evidence:add-to-request": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("request_id",)),
     "dialogue:home": Rule(Permission.VIEW_DIALOGUE),
@@ -217,6 +219,10 @@ API: dict[str, Rule] = {
     "GET /api/v1/evidence/items/{item_id}/content": Rule(Permission.VIEW_EVIDENCE),
     "POST /api/v1/evidence/items/{item_id}/purge": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
     "POST /api/v1/evidence/exports": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "POST /api/v1/evidence/items/{item_id}/use-questions": Rule(
+        Permission.VIEW_EVIDENCE, ("POST",)
+    ),
+    "POST /api/v1/evidence/items/{item_id}/use-answers": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
     # A draft assistance request: both hit/no-hit and the request workflow.
     "POST /api/v1/matching/hits/{hit_id}/request": Rule(
         (Permission.RUN_MATCHING, Permission.VIEW_REQUESTS), ("POST",)

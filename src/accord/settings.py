@@ -137,6 +137,9 @@ RECONCILE_MINUTES = env_int("ACCORD_RECONCILE_MINUTES", 60, minimum=1)
 # Evidence (accord.evidence): the largest item a user may add, checked before
 # the bytes are read when the size is declared, else while they stream in.
 EVIDENCE_MAX_ITEM_BYTES = env_int("ACCORD_EVIDENCE_MAX_ITEM_MB", 4096, minimum=1) * 1_048_576
+# How long evidence is kept after its case is closed (or its request ended,
+# for a request filed under no case), in days; the clock purges it then.
+EVIDENCE_RETENTION_DAYS = env_int("ACCORD_EVIDENCE_RETENTION_DAYS", 3650, minimum=1)
 
 CHROMIUM = env_str("ACCORD_CHROMIUM", "/usr/bin/chromium")
 # Deadline reminders go by e-mail too when an SMTP server is configured.

@@ -133,6 +133,9 @@ class AuditAction(models.TextChoices):
     EVIDENCE_EXPORT = "evidence:item:export", _("Evidence exported in a court bundle")
     EVIDENCE_PURGE = "evidence:item:purge", _("Evidence item purged")
     EVIDENCE_REFUSED = "evidence:item:refused", _("Evidence action refused")
+    EVIDENCE_USE_ASKED = "evidence:use:ask", _("Use of evidence asked about")
+    EVIDENCE_USE_ANSWERED = "evidence:use:answer", _("Question on the use of evidence answered")
+    EVIDENCE_PURGE_CONFIRMED = "evidence:item:confirmed", _("Partner confirmed an evidence purge")
 
 
 @dataclass(frozen=True)

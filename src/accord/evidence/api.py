@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -25,8 +26,17 @@ from accord.core.audit import Actor
 from accord.core.roles import Permission
 from accord.core.services import require
 from accord.core.signals import client_ip
-from accord.evidence import blobs, policy, queries, services, uploads
-from accord.evidence.models import EvidenceItem
+from accord.evidence import (
+    blobs,
+    conditions,
+    policy,
+    queries,
+    retention,
+    services,
+    uploads,
+    usage,
+)
+from accord.evidence.models import EvidenceItem, UseQuestion
 from accord.web.guards import signed_in_user
 
 router = Router(tags=["evidence"])
@@ -59,12 +69,27 @@ class PurgeIn(Schema):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class AskIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=usage.TEXT)
+
+
+class AnswerIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    question_id: UUID
+    answer: str = Field(min_length=1, max_length=usage.TEXT)
+
+
 class ExportIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     items: list[UUID] = Field(min_length=1, max_length=500)
     # A bilingual cover sheet (cover.pdf) for the people who receive it.
     cover: bool = True
+    # What the export is for; items under conditions of use need one (conditions.py).
+    purpose: str = Field(default="", max_length=2000)
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -104,9 +129,43 @@ def detail(item: EvidenceItem, user: Any) -> dict[str, Any]:
             "when": item.collected_when,
         },
         "purge_reason": item.purge_reason,
-        "conditions": [],  # conditions of use arrive with part 2 of issue 13
-        "may": policy.offered(user, item),
+        "conditions": [c.to_json() for c in conditions.conditions_of(item)],
+        "retention": retention_of(item),
+        "use_questions": [question_json(q) for q in item.use_questions.all()],
+        "may": conditions.offered(user, item, policy.offered(user, item)),
         "custody": [row.to_json() for row in queries.custody_of(item)],
+    }
+
+
+def question_json(question: UseQuestion) -> dict[str, Any]:
+    return {
+        "id": str(question.pk),
+        "asked_node": question.asked_node,
+        "question": question.question,
+        "asked_by": question.asked_by,
+        "asked_at": question.asked_at,
+        "answer": question.answer,
+        "answered_by": question.answered_by,
+        "answered_at": question.answered_at,
+    }
+
+
+def question_of(item: EvidenceItem, question_id: Any) -> UseQuestion:
+    """One question on an item the caller may see (else 404)."""
+    try:
+        return item.use_questions.select_related("item").get(pk=question_id)
+    except (UseQuestion.DoesNotExist, ValueError, ValidationError):
+        raise Http404 from None
+
+
+def retention_of(item: EvidenceItem) -> dict[str, Any]:
+    end = retention.end_of(item)
+    return {
+        "until": end.on,
+        "why": end.why,
+        "closed_on": end.closed_on,
+        "days": retention.days(),
+        "text": end.describe(),
     }
 
 
@@ -192,10 +251,33 @@ def purge(request: HttpRequest, item_id: UUID, payload: PurgeIn) -> dict[str, An
     return detail(purged, request.user)
 
 
+@router.post("/evidence/items/{item_id}/use-questions", response={201: dict[str, Any]})
+def ask_use(request: HttpRequest, item_id: UUID, payload: AskIn) -> Status:
+    """The provider's central authority asks the partner how the item was used."""
+    item = _item(request, item_id, "ask_use")
+    asked = usage.ask_use(_actor(request), item, payload.question, ip=client_ip(request))
+    return Status(201, question_json(asked))
+
+
+@router.post("/evidence/items/{item_id}/use-answers", response=dict[str, Any])
+def answer_use(request: HttpRequest, item_id: UUID, payload: AnswerIn) -> dict[str, Any]:
+    """The receiving node answers the provider's question on the item."""
+    item = _item(request, item_id, "answer_use")
+    question = question_of(item, payload.question_id)
+    done = usage.answer_use(_actor(request), question, payload.answer, ip=client_ip(request))
+    return question_json(done)
+
+
 @router.post("/evidence/exports", response={200: None})
 def export(request: HttpRequest, payload: ExportIn) -> FileResponse:
     items = [_item(request, key, "export") for key in payload.items]
-    return bundle_response(_actor(request), items, client_ip(request), with_cover=payload.cover)
+    return bundle_response(
+        _actor(request),
+        items,
+        client_ip(request),
+        with_cover=payload.cover,
+        purpose=payload.purpose,
+    )
 
 
 # ---------------------------------------------------------------- shared with the pages
@@ -214,7 +296,12 @@ def attachment(item: EvidenceItem, chunks: Any) -> StreamingHttpResponse:
 
 
 def bundle_response(
-    actor: Actor, items: list[EvidenceItem], ip: str, *, with_cover: bool = True
+    actor: Actor,
+    items: list[EvidenceItem],
+    ip: str,
+    *,
+    with_cover: bool = True,
+    purpose: str = "",
 ) -> FileResponse:
     """Write the bundle to an anonymous temporary file (gone when closed), then
     stream it out: no bundle is ever held in memory."""
@@ -222,7 +309,7 @@ def bundle_response(
     scratch.mkdir(parents=True, exist_ok=True)
     handle = tempfile.TemporaryFile(dir=scratch)
     try:
-        services.export_bundle(actor, items, handle, with_cover=with_cover, ip=ip)
+        services.export_bundle(actor, items, handle, with_cover=with_cover, purpose=purpose, ip=ip)
     except BaseException:
         handle.close()
         raise

@@ -6,3 +6,7 @@ class EvidenceConfig(AppConfig):
     name = "accord.evidence"
     label = "evidence"
     verbose_name = _("Evidence")
+
+    def ready(self) -> None:
+        # Registers the evidence.* kinds of conditions and retention.
+        from accord.evidence import conditions_wire  # noqa: F401

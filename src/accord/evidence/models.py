@@ -173,4 +173,28 @@ class CustodyRecordRow(models.Model):
         )
 
 
-__all__ = ["Blob", "CustodyRecordRow", "EvidenceItem"]
+class UseQuestion(models.Model):
+    """The provider asks how its material was used; the receiver answers. The
+    same row (same id) on both nodes: asked on the providing node, answered
+    on the receiving one, each carried to the other (evidence.use-question,
+    evidence.use-answer). No custody record: it is about the use, not the bytes."""
+
+    id = models.UUIDField(primary_key=True)
+    item = models.ForeignKey(EvidenceItem, on_delete=models.PROTECT, related_name="use_questions")
+    # The providing node, which asks.
+    asked_node = models.CharField(max_length=100)
+    question = models.TextField(_("question"))
+    asked_by = models.CharField(max_length=200)
+    asked_at = models.DateTimeField()
+    answer = models.TextField(_("answer"), blank=True)
+    answered_by = models.CharField(max_length=200, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["asked_at"]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.question[:40]}"
+
+
+__all__ = ["Blob", "CustodyRecordRow", "EvidenceItem", "UseQuestion"]

@@ -22,7 +22,7 @@ from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import b64, this_node
 from accord.core.policy import CONFLICT, UNPROCESSABLE, Refused
-from accord.evidence import blobs, cover, custody, policy
+from accord.evidence import blobs, conditions, cover, custody, policy, retention
 from accord.evidence.models import NAME, Blob, CustodyRecordRow, EvidenceItem
 
 FIELD = 300
@@ -72,7 +72,10 @@ def clean_content_type(value: str) -> str:
 
 
 def actor_name(actor: Actor) -> str:
-    return actor.user.username if actor.user else "operator"
+    if actor.user:
+        return actor.user.username
+    # The node's clock names itself (a purge at the end of retention); else the shell's operator.
+    return "clock" if actor.label == "system:clock" else "operator"
 
 
 # ---------------------------------------------------------------- add
@@ -177,6 +180,7 @@ def download(actor: Actor, item: EvidenceItem, *, ip: str = "") -> Iterator[byte
     the bytes are handed out only once the handing-out is on record."""
     with transaction.atomic():
         locked = locked_for(actor, item, policy.DOWNLOAD, ip)
+        bound_by_conditions(actor, locked, policy.DOWNLOAD, "", ip)
         blob = blob_of(actor, locked, policy.DOWNLOAD, ip)
         try:
             chunks = blobs.read_plaintext(blob)  # opened now: missing bytes refuse here
@@ -185,6 +189,13 @@ def download(actor: Actor, item: EvidenceItem, *, ip: str = "") -> Iterator[byte
         write_custody(locked, "downloaded", actor)
         audit.record(actor, AuditAction.EVIDENCE_DOWNLOAD, locked, data=container(locked), ip=ip)
     return chunks
+
+
+def bound_by_conditions(actor: Actor, item: EvidenceItem, use: str, purpose: str, ip: str) -> None:
+    """Refuse, audited with the reason, a use the item's conditions forbid."""
+    refusal = conditions.check_use(actor, item, use, purpose)
+    if refusal is not None:
+        refuse(actor, item, use, refusal.reason, refusal.status, ip, conditions="1")
 
 
 def blob_of(actor: Actor, item: EvidenceItem, action: str, ip: str) -> Blob:
@@ -205,12 +216,14 @@ def export_bundle(
     out: BinaryIO,
     *,
     with_cover: bool = False,
+    purpose: str = "",
     ip: str = "",
 ) -> dict[str, Any]:
     """A court bundle of the items: each gets its 'exported' custody record
     (inside the bundle too), the export is audited, then the bundle is written
     by streaming each item's plaintext out of the storage. `with_cover` adds
-    the bilingual cover sheet when Chromium can print it."""
+    the bilingual cover sheet when Chromium can print it. `purpose` is what the
+    export is for: the items' conditions of use may require one (conditions.py)."""
     from accord.evidence import bundle
 
     if not items:
@@ -220,15 +233,19 @@ def export_bundle(
     with transaction.atomic():
         for item in sorted(items, key=lambda i: str(i.pk)):
             locked = locked_for(actor, item, policy.EXPORT, ip)
+            bound_by_conditions(actor, locked, policy.EXPORT, purpose, ip)
             blob = blob_of(actor, locked, policy.EXPORT, ip)
-            write_custody(locked, "exported", actor, details={"items": len(items)})
+            details: dict[str, Any] = {"items": len(items)}
+            if purpose.strip():
+                details["purpose"] = clean_text(purpose).strip()[:FIELD]
+            write_custody(locked, "exported", actor, details=details)
             sources.append(item_source(locked, blob))
         audit.record(
             actor,
             AuditAction.EVIDENCE_EXPORT,
             target_type="evidence.evidenceitem",
             target_id=",".join(s.id for s in sources)[:200],
-            data={"items": [s.id for s in sources]},
+            data={"items": [s.id for s in sources], "purpose": clean_text(purpose)[:FIELD]},
             ip=ip,
         )
     now = timezone.now()
@@ -259,7 +276,7 @@ def item_source(item: EvidenceItem, blob: Blob) -> Any:
         description=item.description,
         case=reference(item.case),
         request=reference(item.request),
-        conditions=[],  # conditions of use arrive with part 2 of issue 13
+        conditions=conditions.manifest_lines(item),
         open=lambda: blobs.read_plaintext(blob),
         records=[row.to_record() for row in item.custody.order_by("node", "seq")],
     )
@@ -305,6 +322,7 @@ def purge_item(actor: Actor, item: EvidenceItem, reason: str, *, ip: str = "") -
     if not reason:
         refuse(actor, item, policy.PURGE, _("Say why the item is purged."), UNPROCESSABLE, ip)
     with transaction.atomic():
+        retention.lock_channel(item)  # the partner's channel first: the purge is confirmed to it
         locked = locked_for(actor, item, policy.PURGE, ip)
         locked.purged_at, locked.purge_reason = timezone.now(), reason
         locked.save(update_fields=["purged_at", "purge_reason"])
@@ -320,6 +338,7 @@ def purge_item(actor: Actor, item: EvidenceItem, reason: str, *, ip: str = "") -
         write_custody(
             locked, "purged", actor, reason=reason, details={"bytes_removed": int(removed)}
         )
+        retention.confirm_purge(locked)
         audit.record(
             actor,
             AuditAction.EVIDENCE_PURGE,

@@ -19,7 +19,7 @@ from accord.core.audit import Actor
 from accord.core.policy import Refused
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
-from accord.evidence import api, blobs, policy, queries, services
+from accord.evidence import api, blobs, conditions, policy, queries, retention, services, usage
 from accord.evidence.models import EvidenceItem
 from accord.web.actions import attempt
 from accord.web.guards import permission_required, signed_in_user
@@ -81,7 +81,14 @@ def item_page(request: HttpRequest, item_id: UUID) -> HttpResponse:
     context = {
         "item": item,
         "custody": [(row, EVENT_LABELS.get(row.event, row.event)) for row in rows],
-        "may": policy.offered(request.user, item),
+        "may": conditions.offered(request.user, item, policy.offered(request.user, item)),
+        "conditions": conditions.conditions_of(item),
+        "retention": retention.end_of(item),
+        "proceedings": conditions.proceedings(item) if item.request_id else [],
+        "questions": [
+            (q, usage.may_answer(request.user, q) is None) for q in item.use_questions.all()
+        ],
+        "may_ask": usage.may_ask(request.user, item) is None,
     }
     return render(request, "evidence/item.html", context)
 
@@ -113,11 +120,40 @@ def item_purge(request: HttpRequest, item_id: UUID) -> HttpResponse:
 
 @require_POST
 @permission_required(Permission.VIEW_EVIDENCE)
+def ask_use(request: HttpRequest, item_id: UUID) -> HttpResponse:
+    item = _open(request, item_id, "ask_use")
+    question = request.POST.get("question", "")
+    attempt(
+        request,
+        lambda: usage.ask_use(_actor(request), item, question, ip=client_ip(request)),
+        _("The question was sent to the partner."),
+    )
+    return redirect("evidence:item", item_id=item.pk)
+
+
+@require_POST
+@permission_required(Permission.VIEW_EVIDENCE)
+def answer_use(request: HttpRequest, item_id: UUID) -> HttpResponse:
+    item = _open(request, item_id, "answer_use")
+    question = api.question_of(item, request.POST.get("question", ""))
+    answer = request.POST.get("answer", "")
+    attempt(
+        request,
+        lambda: usage.answer_use(_actor(request), question, answer, ip=client_ip(request)),
+        _("The answer was sent to the provider."),
+    )
+    return redirect("evidence:item", item_id=item.pk)
+
+
+@require_POST
+@permission_required(Permission.VIEW_EVIDENCE)
 def export(request: HttpRequest) -> HttpResponse:
     chosen = request.POST.getlist("item")
     items = [_open(request, key, "export") for key in chosen[:500]]
     try:
-        return cast(HttpResponse, api.bundle_response(_actor(request), items, client_ip(request)))
+        purpose = request.POST.get("purpose", "")[:2000]
+        response = api.bundle_response(_actor(request), items, client_ip(request), purpose=purpose)
+        return cast(HttpResponse, response)
     except (Refused, blobs.BlobError) as exc:
         if not items:
             raise Http404(_("Choose at least one item.")) from None

@@ -1,7 +1,8 @@
 """The node's clock: timed work that no request triggers (preservation holds
 that lapse, deadline reminders, partner intel sync, comparing replicas with
 each peer, reads left staged sealed into the audit chain, case imports whose
-worker stopped midway). `accord serve` runs
+worker stopped midway, evidence purged at the end of its retention). `accord
+serve` runs
 it beside the worker."""
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ class Command(BaseCommand):
         if checked:
             log.info("clock: replicas compared with %s peers", checked)
 
+    @staticmethod
+    def _evidence(assistance: Any, sync: Any) -> None:
+        from accord.evidence import retention
+
+        purged = retention.sweep()
+        if purged:
+            log.info("clock: %s evidence items purged at the end of their retention", purged)
+
     help = "Run timed work every ACCORD_CLOCK_SECONDS until SIGTERM or Ctrl-C."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -80,7 +89,15 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         while not stop.is_set():
             close_old_connections()
-            for job in (self._audit, self._requests, self._intel, self._replicas, self._imports):
+            jobs = (
+                self._audit,
+                self._requests,
+                self._intel,
+                self._replicas,
+                self._imports,
+                self._evidence,
+            )
+            for job in jobs:
                 try:
                     job(assistance, sync)
                 except DatabaseError:

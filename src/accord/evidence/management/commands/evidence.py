@@ -68,6 +68,9 @@ class Command(BaseCommand):
         export.add_argument(
             "--no-cover", action="store_true", help="leave out the bilingual cover sheet"
         )
+        export.add_argument(
+            "--purpose", default="", help="what the export is for (items with conditions need it)"
+        )
         export.add_argument("--as", dest="username")
         verify = sub.add_parser(
             "verify",
@@ -79,6 +82,10 @@ class Command(BaseCommand):
         purge.add_argument("item")
         purge.add_argument("--reason", required=True)
         purge.add_argument("--as", dest="username", required=True)
+        sweep = sub.add_parser(
+            "sweep", help="purge the items whose retention has ended (the clock does it too)"
+        )
+        sweep.add_argument("--at", help="as if it were this ISO time (with a zone)")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         if action == "verify":
@@ -203,12 +210,30 @@ class Command(BaseCommand):
         try:
             with partial.open("wb") as handle:
                 manifest = services.export_bundle(
-                    actor, found, handle, with_cover=not options["no_cover"]
+                    actor,
+                    found,
+                    handle,
+                    with_cover=not options["no_cover"],
+                    purpose=options.get("purpose") or "",
                 )
             partial.replace(target)
         finally:
             partial.unlink(missing_ok=True)
         self.stdout.write(f"{len(manifest['items'])} items exported to {out}")
+
+    def do_sweep(self, at: str | None = None, **options: Any) -> None:
+        from datetime import datetime
+
+        from accord.evidence import retention
+
+        try:
+            moment = datetime.fromisoformat(at) if at else None
+        except ValueError:
+            raise CommandError("--at takes an ISO time, like 2027-01-31T12:00:00+00:00") from None
+        if moment is not None and moment.tzinfo is None:
+            raise CommandError("--at needs a time zone, like +00:00")
+        purged = retention.sweep(moment)
+        self.stdout.write(f"{purged} items purged at the end of their retention")
 
     def do_purge(self, item: str, reason: str, username: str, **options: Any) -> None:
         from accord.evidence import queries, services
