@@ -114,6 +114,7 @@ SAMPLE_BODIES = {
     "POST /api/v1/matching/queries/{query_id}/decline": {"reason": "r"},
     "POST /api/v1/evidence/items/{item_id}/purge": {"reason": "r"},
     "POST /api/v1/evidence/exports": {"items": [NOWHERE]},
+    "POST /api/v1/evidence/items/{item_id}/send": {},
     "PUT /api/v1/matching/policies/{node_id}": {
         "types": ["domain"],
         "max_values": 10,

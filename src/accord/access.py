@@ -81,6 +81,7 @@ WEB: dict[str, Rule] = {
     "evidence:download": Rule(Permission.VIEW_EVIDENCE, ("GET",), ("item_id",)),
     "evidence:purge": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
     "evidence:export": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "evidence:send": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
     "evidence:add-to-case": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("case_id",)),
     "evidence:add-to-request": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("request_id",)),
     "dialogue:home": Rule(Permission.VIEW_DIALOGUE),
@@ -214,6 +215,7 @@ API: dict[str, Rule] = {
     "GET /api/v1/evidence/items/{item_id}/content": Rule(Permission.VIEW_EVIDENCE),
     "POST /api/v1/evidence/items/{item_id}/purge": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
     "POST /api/v1/evidence/exports": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "POST /api/v1/evidence/items/{item_id}/send": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
     # A draft assistance request: both hit/no-hit and the request workflow.
     "POST /api/v1/matching/hits/{hit_id}/request": Rule(
         (Permission.RUN_MATCHING, Permission.VIEW_REQUESTS), ("POST",)

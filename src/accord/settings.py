@@ -137,6 +137,11 @@ RECONCILE_MINUTES = env_int("ACCORD_RECONCILE_MINUTES", 60, minimum=1)
 # Evidence (accord.evidence): the largest item a user may add, checked before
 # the bytes are read when the size is declared, else while they stream in.
 EVIDENCE_MAX_ITEM_BYTES = env_int("ACCORD_EVIDENCE_MAX_ITEM_MB", 4096, minimum=1) * 1_048_576
+# Evidence transfer (evidence.transfer): how many chunks of one item may wait in
+# the outbox at once, and after how many days without progress a transfer is
+# abandoned and its partial file removed by the clock.
+EVIDENCE_TRANSFER_WINDOW = env_int("ACCORD_EVIDENCE_TRANSFER_WINDOW", 16, minimum=1)
+EVIDENCE_ORPHAN_DAYS = env_int("ACCORD_EVIDENCE_ORPHAN_DAYS", 7, minimum=1)
 
 CHROMIUM = env_str("ACCORD_CHROMIUM", "/usr/bin/chromium")
 # Deadline reminders go by e-mail too when an SMTP server is configured.

@@ -131,6 +131,11 @@ class AuditAction(models.TextChoices):
     EVIDENCE_EXPORT = "evidence:item:export", _("Evidence exported in a court bundle")
     EVIDENCE_PURGE = "evidence:item:purge", _("Evidence item purged")
     EVIDENCE_REFUSED = "evidence:item:refused", _("Evidence action refused")
+    EVIDENCE_SEND = "evidence:transfer:start", _("Evidence transfer to a partner started")
+    EVIDENCE_SENT = "evidence:transfer:done", _("Evidence transfer confirmed by the partner")
+    EVIDENCE_SEND_FAILED = "evidence:transfer:failed", _("Evidence transfer failed")
+    EVIDENCE_RECEIVE = "evidence:transfer:received", _("Evidence item received from a partner")
+    EVIDENCE_ABANDONED = "evidence:transfer:abandoned", _("Abandoned evidence transfer cleaned up")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from accord.core.audit import Actor
 from accord.core.roles import Permission
 from accord.core.services import require
 from accord.core.signals import client_ip
-from accord.evidence import blobs, policy, queries, services, uploads
+from accord.evidence import blobs, policy, queries, services, transfer, uploads
 from accord.evidence.models import EvidenceItem
 from accord.web.guards import signed_in_user
 
@@ -57,6 +57,13 @@ class PurgeIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class SendIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    # The peer's node id; by default the partner of the item's request.
+    peer: str = Field(default="", max_length=100)
 
 
 class ExportIn(Schema):
@@ -107,6 +114,7 @@ def detail(item: EvidenceItem, user: Any) -> dict[str, Any]:
         "conditions": [],  # conditions of use arrive with part 2 of issue 13
         "may": policy.offered(user, item),
         "custody": [row.to_json() for row in queries.custody_of(item)],
+        "transfers": transfer.progress(item),
     }
 
 
@@ -190,6 +198,15 @@ def purge(request: HttpRequest, item_id: UUID, payload: PurgeIn) -> dict[str, An
     item = _item(request, item_id, "purge")
     purged = services.purge_item(_actor(request), item, payload.reason, ip=client_ip(request))
     return detail(purged, request.user)
+
+
+@router.post("/evidence/items/{item_id}/send", response={202: dict[str, Any]})
+def send(request: HttpRequest, item_id: UUID, payload: SendIn) -> Status:
+    """Start (or go on with) the item's transfer to the partner; it runs on
+    in the background: GET the item for its progress."""
+    item = _item(request, item_id, "send")
+    transfer.send_to(_actor(request), item, payload.peer, ip=client_ip(request))
+    return Status(202, detail(item, request.user))
 
 
 @router.post("/evidence/exports", response={200: None})

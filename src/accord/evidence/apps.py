@@ -6,3 +6,8 @@ class EvidenceConfig(AppConfig):
     name = "accord.evidence"
     label = "evidence"
     verbose_name = _("Evidence")
+
+    def ready(self) -> None:
+        # Registers the evidence.* message kinds with the federation channel
+        # and the transfer's listeners (chunks applied or refused, new custody).
+        from accord.evidence import inbound, transfer  # noqa: F401

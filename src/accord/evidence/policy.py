@@ -23,10 +23,11 @@ ADD = "add"
 DOWNLOAD = "download"
 EXPORT = "export"
 PURGE = "purge"
+SEND = "send"  # to the partner of the item's request (transfer.py)
 
-ACTIONS = (VIEW, ADD, DOWNLOAD, EXPORT, PURGE)
-CHANGES = (ADD, PURGE)
-NEEDS_BYTES = (DOWNLOAD, EXPORT, PURGE)
+ACTIONS = (VIEW, ADD, DOWNLOAD, EXPORT, PURGE, SEND)
+CHANGES = (ADD, PURGE, SEND)
+NEEDS_BYTES = (DOWNLOAD, EXPORT, PURGE, SEND)
 
 
 def sees_request(user: Any, request: Any) -> bool:

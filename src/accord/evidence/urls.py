@@ -9,6 +9,7 @@ urlpatterns = [
     path("evidence/<uuid:item_id>/download/", views.item_download, name="download"),
     path("evidence/<uuid:item_id>/purge/", views.item_purge, name="purge"),
     path("evidence/export/", views.export, name="export"),
+    path("evidence/<uuid:item_id>/send/", views.item_send, name="send"),
     path("cases/<uuid:case_id>/evidence/", views.upload_to_case, name="add-to-case"),
     path("requests/<uuid:request_id>/evidence/", views.upload_to_request, name="add-to-request"),
 ]

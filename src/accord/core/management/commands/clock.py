@@ -57,6 +57,14 @@ class Command(BaseCommand):
         if checked:
             log.info("clock: replicas compared with %s peers", checked)
 
+    @staticmethod
+    def _evidence(assistance: Any, sync: Any) -> None:
+        from accord.evidence import transfer
+
+        moved = transfer.tick()
+        if any(moved.values()):
+            log.info("clock: evidence transfers %s", moved)
+
     help = "Run timed work every ACCORD_CLOCK_SECONDS until SIGTERM or Ctrl-C."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -71,7 +79,7 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         while not stop.is_set():
             close_old_connections()
-            for job in (self._audit, self._requests, self._intel, self._replicas):
+            for job in (self._audit, self._requests, self._intel, self._replicas, self._evidence):
                 try:
                     job(assistance, sync)
                 except DatabaseError:
