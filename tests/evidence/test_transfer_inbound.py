@@ -179,14 +179,21 @@ def test_a_resumed_offer_goes_on_where_the_chunks_stopped(partner, request_id) -
     item = offered(partner, request_id)
     partner.send(CHUNK_KIND, item.chunk(0))
 
-    again = partner.send(OFFER_KIND, item.offer(partner, request_id, first_chunk=1))
+    # Meanwhile the sender's chain grew: the resumed offer carries it whole.
+    collected = partner.record(item.id, item.sha256, "collected")
+    viewed = partner.record(item.id, item.sha256, "viewed", prev=collected)
+    chain = [collected.to_json(), viewed.to_json()]
+
+    again = partner.send(OFFER_KIND, item.offer(partner, request_id, first_chunk=1, custody=chain))
     wrong = partner.send(OFFER_KIND, item.offer(partner, request_id, first_chunk=0))
 
     assert again["status"] == "applied"
     assert wrong["status"] == "refused" and wrong["reason"].startswith("resume_mismatch")
     for index in (1, 2):
         partner.send(CHUNK_KIND, item.chunk(index))
-    assert EvidenceItem.objects.filter(pk=item.id, sha256=item.sha256).exists()
+    arrived = EvidenceItem.objects.get(pk=item.id, sha256=item.sha256)
+    events = arrived.custody.filter(node=partner.node_id).order_by("seq")
+    assert list(events.values_list("event", flat=True)) == ["collected", "viewed"]
 
 
 def test_later_custody_records_join_the_partners_chain(partner, request_id) -> None:

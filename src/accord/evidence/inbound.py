@@ -106,19 +106,17 @@ def receive_offer(peer: Peer, body: OfferBody) -> None:
             raise Refusal("offer_changed: the item differs from the transfer under way")
         if body.first_chunk != incoming.received:
             raise Refusal(f"resume_mismatch: this node holds {incoming.received} chunks")
+        # The sender's chain as it is now (it may have grown since the first offer).
+        incoming.custody = [r.to_json() for r in checked_records(peer, body)]
         incoming.status, incoming.reason = TransferStatus.ACTIVE, ""
         incoming.updated_at = timezone.now()
-        incoming.save(update_fields=["status", "reason", "updated_at"])
+        incoming.save(update_fields=["custody", "status", "reason", "updated_at"])
         return
     if EvidenceItem.objects.filter(pk=body.item_id).exists():
         raise Refusal("already_held: this node holds an item with that id")
     if body.first_chunk != 0:
         raise Refusal("resume_mismatch: this node holds 0 chunks")
-    records = parse_records(peer, body.item_id, body.sha256, body.custody)
-    try:
-        custody.verify_chain(records, {peer.node_id: peer_keys(peer)})
-    except custody.CustodyError as exc:
-        raise Refusal(f"{exc.code}: {exc}"[:400]) from None
+    records = checked_records(peer, body)
     key = AESGCM.generate_key(bit_length=256)
     now = timezone.now()
     incoming = IncomingTransfer.objects.create(
@@ -139,6 +137,16 @@ def receive_offer(peer: Peer, body: OfferBody) -> None:
     )
     handle = os.open(partial_path(incoming), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.close(handle)
+
+
+def checked_records(peer: Peer, body: OfferBody) -> list[custody.Record]:
+    """The offer's records: the sender's own chain from seq 0, signed by it."""
+    records = parse_records(peer, body.item_id, body.sha256, body.custody)
+    try:
+        custody.verify_chain(records, {peer.node_id: peer_keys(peer)})
+    except custody.CustodyError as exc:
+        raise Refusal(f"{exc.code}: {exc}"[:400]) from None
+    return records
 
 
 # ---------------------------------------------------------------- chunks
