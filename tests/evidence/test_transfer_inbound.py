@@ -18,7 +18,7 @@ from accord.core.roles import Role
 from accord.evidence import custody, inbound, services
 from accord.evidence.models import EvidenceItem, IncomingTransfer, TransferStatus
 from accord.evidence.wire import CUSTODY_KIND, RECEIPT_KIND
-from accord.federation.models import Peer
+from accord.federation.models import InboxMessage, Peer
 from tests.assistance.arrivals import submitted
 from tests.evidence.transfer_kit import CHUNK_KIND, OFFER_KIND, Item, Partner
 from tests.federation.test_inbox_rejections import RemotePeer
@@ -74,6 +74,12 @@ def test_an_item_arrives_whole_with_both_chains(users, partner, request_id) -> N
     assert incoming(item).status == TransferStatus.DONE
     assert not inbound.partial_path(incoming(item)).exists()
     assert AuditEvent.objects.filter(action="evidence:transfer:received").count() == 1
+    # The bytes live in the evidence storage only: an applied chunk's envelope
+    # is kept without its body (a purge leaves no copy in the inbox).
+    chunks = InboxMessage.objects.filter(kind=CHUNK_KIND)
+    assert chunks.count() == 3 and all(m.envelope["body"] == "" for m in chunks)
+    assert all(m.body_sha256 and m.receipt for m in chunks)
+    assert InboxMessage.objects.get(kind=OFFER_KIND).envelope["body"]
 
 
 def test_chunks_are_encrypted_as_they_arrive(partner, request_id) -> None:

@@ -105,14 +105,17 @@ def test_the_outbox_holds_one_window_at_a_time(users, partner, item) -> None:
     assert offer["request_id"] == str(item.request_id)
     assert [r["event"] for r in offer["custody"]] == ["collected"]
 
-    rounds = 0
+    rounds, pieces = 0, {}
     while pending(partner):
+        pieces |= chunks_sent(partner)
         assert len([m for m in pending(partner) if m.kind == CHUNK_KIND]) <= WINDOW
         settle(partner)
         rounds += 1
     assert rounds == 3
-    pieces = chunks_sent(partner)
     assert b"".join(pieces[i] for i in range(9)) == DATA
+    # Applied chunks leave no sealed copy of the bytes in the outbox.
+    sent = OutboxMessage.objects.filter(kind=CHUNK_KIND)
+    assert sent.count() == 9 and not sent.exclude(body="").exists()
     done = Transfer.objects.get(pk=started.pk)
     assert (done.confirmed, done.next_index, done.status) == (9, 9, TransferStatus.ACTIVE)
     assert AuditEvent.objects.filter(action="evidence:transfer:start").count() == 1

@@ -62,6 +62,7 @@ class Partner:
         return [
             json.loads(open_body(m.body, self.remote.encryption_key, this_node().encryption_public))
             for m in OutboxMessage.objects.filter(peer=self.remote.peer, kind=kind).order_by("seq")
+            if m.body  # an applied chunk's body is dropped
         ]
 
 

@@ -389,6 +389,8 @@ def clean_orphans(cutoff: datetime) -> int:
 
 
 kinds.register(OFFER_KIND, OfferBody)(kinds.peer_handler(receive_offer))
-kinds.register(CHUNK_KIND, ChunkBody)(kinds.peer_handler(receive_chunk))
+# An applied chunk's envelope is kept without its body: the bytes live in the
+# evidence storage only, and a purge removes every copy.
+kinds.register(CHUNK_KIND, ChunkBody, keep_body=False)(kinds.peer_handler(receive_chunk))
 kinds.register(RECEIPT_KIND, ReceiptBody)(kinds.peer_handler(receive_receipt))
 kinds.register(CUSTODY_KIND, CustodyBody)(kinds.peer_handler(receive_custody))

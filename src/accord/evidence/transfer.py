@@ -283,6 +283,10 @@ def chunks_applied(sender: Any, peer: Peer, messages: list[OutboxMessage], **_: 
     seqs = {m.seq for m in messages if m.kind in (OFFER_KIND, CHUNK_KIND)}
     if not seqs:
         return
+    # An applied chunk's sealed body is not needed again: dropping it keeps
+    # the outbox from growing with the item and leaves no copy after a purge.
+    applied = [m.pk for m in messages if m.kind == CHUNK_KIND]
+    OutboxMessage.objects.filter(pk__in=applied).update(body="")
     federation.lock_peer(peer)
     for transfer in Transfer.objects.select_for_update().filter(
         peer=peer, status=TransferStatus.ACTIVE
