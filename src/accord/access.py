@@ -216,6 +216,7 @@ API: dict[str, Rule] = {
     "POST /api/v1/evidence/items/{item_id}/purge": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
     "POST /api/v1/evidence/exports": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
     "POST /api/v1/evidence/items/{item_id}/send": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "GET /api/v1/evidence/items/{item_id}/transfers": Rule(Permission.VIEW_EVIDENCE),
     # A draft assistance request: both hit/no-hit and the request workflow.
     "POST /api/v1/matching/hits/{hit_id}/request": Rule(
         (Permission.RUN_MATCHING, Permission.VIEW_REQUESTS), ("POST",)

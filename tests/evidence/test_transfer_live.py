@@ -90,9 +90,10 @@ def item_view(client: httpx.Client, item_id: str) -> dict | None:
 
 
 def outgoing(client: httpx.Client, item_id: str) -> dict:
-    view = item_view(client, item_id)
-    assert view is not None
-    [row] = [t for t in view["transfers"] if t["direction"] == "out"]
+    """The transfer's progress (a read that writes no custody record)."""
+    response = client.get(f"/api/v1/evidence/items/{item_id}/transfers")
+    assert response.status_code == 200, response.text
+    [row] = [t for t in response.json() if t["direction"] == "out"]
     return row
 
 

@@ -209,6 +209,13 @@ def send(request: HttpRequest, item_id: UUID, payload: SendIn) -> Status:
     return Status(202, detail(item, request.user))
 
 
+@router.get("/evidence/items/{item_id}/transfers", response=list[dict[str, Any]])
+def transfers(request: HttpRequest, item_id: UUID) -> list[dict[str, Any]]:
+    """The item's transfers and their progress. Not a look at the evidence
+    itself: no custody record (polling it leaves the chain alone)."""
+    return transfer.progress(_item(request, item_id, "transfers"))
+
+
 @router.post("/evidence/exports", response={200: None})
 def export(request: HttpRequest, payload: ExportIn) -> FileResponse:
     items = [_item(request, key, "export") for key in payload.items]

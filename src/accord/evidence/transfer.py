@@ -90,6 +90,9 @@ def transfer_item(actor: Actor, item: EvidenceItem, peer: Peer, *, ip: str = "")
         if request is None or request.peer_id != locked_peer.pk:
             reason = _("Evidence goes only to the partner of the request it belongs to.")
             services.refuse(actor, locked, policy.SEND, reason, CONFLICT, ip, peer=peer.node_id)
+        if request.submitted_at is None:
+            reason = _("The partner does not have this request yet: submit it first.")
+            services.refuse(actor, locked, policy.SEND, reason, CONFLICT, ip, peer=peer.node_id)
         if not locked_peer.active:
             reason = _("%(node)s is not an active peer.") % {"node": locked_peer.node_id}
             services.refuse(actor, locked, policy.SEND, reason, CONFLICT, ip, peer=peer.node_id)
