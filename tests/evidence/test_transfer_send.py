@@ -223,3 +223,18 @@ def test_a_range_is_read_from_the_stored_chunks_that_hold_it(db, start, end) -> 
     data = bytes(range(256)) * 19 + b"tail"  # 4868 bytes in stored chunks of 1000
     blob, _created = blobs.store_stream(io.BytesIO(data), chunk_bytes=1000)
     assert b"".join(transfer.read_range(blob, start, end)) == data[start:end]
+
+
+def test_an_item_purged_under_way_fails_its_transfer_not_the_channel(users, partner, item) -> None:
+    send(users, item)
+    services.purge_item(Actor.of(users[Role.INVESTIGATOR]), item, "Deletion required")
+
+    settle(partner)  # the receipts are stored; the next chunks cannot be read
+
+    failed = Transfer.objects.get(item=item)
+    assert failed.status == TransferStatus.FAILED
+    assert failed.reason.startswith("unreadable")
+    assert not pending(partner)
+    assert AuditEvent.objects.filter(action="evidence:transfer:failed").count() == 1
+    with pytest.raises(Refused):
+        send(users, item)  # a purged item is not sent again

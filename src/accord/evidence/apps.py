@@ -10,4 +10,4 @@ class EvidenceConfig(AppConfig):
     def ready(self) -> None:
         # Registers the evidence.* message kinds with the federation channel
         # and the transfer's listeners (chunks applied or refused, new custody).
-        from accord.evidence import inbound, transfer  # noqa: F401
+        from accord.evidence import custody_sync, inbound, transfer  # noqa: F401

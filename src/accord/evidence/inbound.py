@@ -32,7 +32,7 @@ from accord.assistance.models import AssistanceRequest
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.sealed import seal, unseal
-from accord.evidence import blobs, custody, services, transfer
+from accord.evidence import blobs, custody, custody_sync, services, transfer
 from accord.evidence.models import (
     Blob,
     CustodyRecordRow,
@@ -300,7 +300,7 @@ def receive_receipt(peer: Peer, body: ReceiptBody) -> None:
 
 def receive_custody(peer: Peer, body: CustodyBody) -> None:
     item = EvidenceItem.objects.select_for_update().filter(pk=body.item_id).first()
-    if item is None or not any(link.peer_id == peer.pk for link in transfer.links(item.pk)):
+    if item is None or not any(link.peer_id == peer.pk for link in custody_sync.links(item.pk)):
         raise Refusal("not_shared: this node shares no such item with the sender")
     store_peer_records(peer, item, body.records)
 

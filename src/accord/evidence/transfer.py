@@ -12,7 +12,7 @@ gives up transfers abandoned for settings.EVIDENCE_ORPHAN_DAYS.
 
 Both nodes hold the whole custody chain of an item they share: the offer
 carries the sender's records, the receipt the receiver's, and every record
-either node writes afterwards follows as `evidence.custody` (`sync_custody`)."""
+either node writes afterwards follows as `evidence.custody` (custody_sync.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.db import transaction
-from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,10 +34,9 @@ from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.core.policy import CONFLICT
-from accord.evidence import blobs, policy, services
+from accord.evidence import blobs, custody_sync, policy, services
 from accord.evidence.models import (
     Blob,
-    CustodyRecordRow,
     EvidenceItem,
     IncomingTransfer,
     Transfer,
@@ -46,12 +44,10 @@ from accord.evidence.models import (
 )
 from accord.evidence.wire import (
     CHUNK_KIND,
-    CUSTODY_KIND,
     MAX_CHUNK_BYTES,
     MAX_RECORDS,
     OFFER_KIND,
     ChunkBody,
-    CustodyBody,
     OfferBody,
 )
 from accord.federation import services as federation
@@ -290,7 +286,7 @@ def chunks_applied(sender: Any, peer: Peer, messages: list[OutboxMessage], **_: 
     # the outbox from growing with the item and leaves no copy after a purge.
     applied = [m.pk for m in messages if m.kind == CHUNK_KIND]
     OutboxMessage.objects.filter(pk__in=applied).update(body="")
-    federation.lock_peer(peer)
+    active = federation.lock_peer(peer).active
     for transfer in Transfer.objects.select_for_update().filter(
         peer=peer, status=TransferStatus.ACTIVE
     ):
@@ -301,7 +297,38 @@ def chunks_applied(sender: Any, peer: Peer, messages: list[OutboxMessage], **_: 
         transfer.confirmed = max([transfer.confirmed] + [index + 1 for _seq, index in done])
         transfer.updated_at = timezone.now()
         transfer.save(update_fields=["in_flight", "confirmed", "updated_at"])
-        top_up(transfer)
+        if active:
+            safe_top_up(transfer, "deliverer")
+
+
+def safe_top_up(transfer: Transfer, how: str) -> int:
+    """`top_up`, but bytes that cannot be read (the item purged under way,
+    damaged storage) fail this transfer instead of the caller: the deliverer
+    storing receipts, the clock."""
+    try:
+        with transaction.atomic():
+            return top_up(transfer)
+    except (Blob.DoesNotExist, blobs.BlobError) as exc:
+        reason = getattr(exc, "message", "") or _("The stored bytes of this item are missing.")
+        fail(transfer, f"unreadable: {reason}", how)
+        return 0
+
+
+def fail(transfer: Transfer, reason: str, how: str) -> None:
+    transfer.status, transfer.reason = TransferStatus.FAILED, reason[:2000]
+    transfer.in_flight, transfer.next_index = [], transfer.confirmed
+    transfer.updated_at = transfer.finished_at = timezone.now()
+    transfer.save()
+    audit.record(
+        Actor.system(how),
+        AuditAction.EVIDENCE_SEND_FAILED,
+        transfer.item,
+        data={
+            "peer": transfer.peer.node_id,
+            "reason": transfer.reason,
+            "confirmed": transfer.confirmed,
+        },
+    )
 
 
 @receiver(messages_refused)
@@ -316,18 +343,8 @@ def transfer_refused(sender: Any, peer: Peer, messages: list[OutboxMessage], **_
         peer=peer, status=TransferStatus.ACTIVE
     ):
         hit = [refused[seq] for seq, _index in transfer.in_flight if seq in refused]
-        if not hit:
-            continue
-        transfer.status, transfer.reason = TransferStatus.FAILED, hit[0][:2000]
-        transfer.in_flight, transfer.next_index = [], transfer.confirmed
-        transfer.updated_at = transfer.finished_at = timezone.now()
-        transfer.save()
-        audit.record(
-            Actor.system("deliverer"),
-            AuditAction.EVIDENCE_SEND_FAILED,
-            transfer.item,
-            data={"peer": peer.node_id, "reason": transfer.reason, "confirmed": transfer.confirmed},
-        )
+        if hit:
+            fail(transfer, hit[0], "deliverer")
 
 
 # ---------------------------------------------------------------- receipt
@@ -354,66 +371,9 @@ def confirm(peer: Peer, item: EvidenceItem) -> Transfer:
         item,
         data={**services.container(item), "peer": peer.node_id, "sha256": item.sha256},
     )
-    sync_custody(item.pk, only=peer)  # to other peers sharing it: after commit (record_written)
+    # To this peer now; to any other peer sharing the item once this commits.
+    custody_sync.sync_custody(item.pk, only=peer)
     return transfer
-
-
-# ---------------------------------------------------------------- custody
-
-
-def links(item_id: Any) -> list[Transfer | IncomingTransfer]:
-    """The peers that hold this item with this node: it was sent to them or came from them."""
-    done = TransferStatus.DONE
-    return list(Transfer.objects.filter(item_id=item_id, status=done)) + list(
-        IncomingTransfer.objects.filter(item_id=item_id, status=done)
-    )
-
-
-def sync_custody(item_id: Any, only: Peer | None = None) -> int:
-    """Send each peer that shares the item (or `only` that one) the records of
-    this node's chain it has not been sent yet. Takes the channel's lock
-    before the link's."""
-    sent = 0
-    node = this_node().node_id
-    for link in links(item_id):
-        if only is not None and link.peer_id != only.pk:
-            continue
-        peer = federation.lock_peer(link.peer)
-        if not peer.active:
-            continue
-        link = type(link).objects.select_for_update().get(pk=link.pk)
-        rows = CustodyRecordRow.objects.filter(
-            item_id=item_id, node=node, seq__gte=link.records_sent
-        ).order_by("seq")
-        records = [row.to_json() for row in rows]
-        for start in range(0, len(records), MAX_RECORDS):
-            batch = records[start : start + MAX_RECORDS]
-            federation.enqueue(peer, CUSTODY_KIND, CustodyBody(item_id=str(item_id), records=batch))
-            sent += len(batch)
-        if records:
-            link.records_sent += len(records)
-            link.save(update_fields=["records_sent"])
-    return sent
-
-
-@receiver(post_save, sender=CustodyRecordRow)
-def record_written(sender: Any, instance: CustodyRecordRow, created: bool, **_: Any) -> None:
-    """A record this node wrote (viewed, downloaded, exported, purged...) goes
-    to the peers sharing the item once its transaction commits: the writer
-    holds the item's lock, and the channel's lock comes first."""
-    if created and instance.node == this_node().node_id:
-        item_id = instance.item_id
-        if links(item_id):
-            transaction.on_commit(lambda: _sync_later(item_id))
-
-
-def _sync_later(item_id: Any) -> None:
-    try:
-        with transaction.atomic():
-            sync_custody(item_id)
-    except Exception:
-        # The clock sends what is left (tick): nothing is lost.
-        log.exception("custody of %s not sent now; the clock tries again", item_id)
 
 
 # ---------------------------------------------------------------- the clock
@@ -438,19 +398,12 @@ def tick() -> dict[str, int]:
                 abandon(transfer)
                 result["abandoned"] += 1
             elif transfer.peer.active:
-                result["topped_up"] += top_up(transfer)
-    for item_id in {link.item_id for link in _all_links()}:
+                result["topped_up"] += safe_top_up(transfer, "clock")
+    for item_id in custody_sync.behind():
         with transaction.atomic():
-            result["records"] += sync_custody(item_id)
+            result["records"] += custody_sync.sync_custody(item_id)
     result["abandoned"] += inbound.clean_orphans(cutoff)
     return result
-
-
-def _all_links() -> list[Transfer | IncomingTransfer]:
-    done = TransferStatus.DONE
-    return list(Transfer.objects.filter(status=done)) + list(
-        IncomingTransfer.objects.filter(status=done)
-    )
 
 
 def abandon(transfer: Transfer) -> None:
@@ -478,7 +431,6 @@ __all__ = [
     "confirm",
     "progress",
     "send_to",
-    "sync_custody",
     "tick",
     "top_up",
     "transfer_item",
