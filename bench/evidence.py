@@ -174,6 +174,11 @@ def transfer(sizes: dict[str, int]) -> dict[str, Any]:
 
     sys.path.insert(0, str(ROOT))
     os.environ.pop("ACCORD_DATABASE_URL", None)
+    # The request flow of the live tests reads the state machine (Django models).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    import django
+
+    django.setup()
     from tests.assistance.flow import Officers, Pair
     from tests.evidence.test_transfer_live import peak_rss_kb
     from tests.live import peered_pair, wait_until

@@ -257,3 +257,18 @@ def test_an_abandoned_partial_transfer_is_cleaned_up(partner, request_id) -> Non
     assert partner.send(OFFER_KIND, item.offer(partner, request_id))["status"] == "applied"
     assert incoming(item).received == 0
     assert Peer.objects.filter(node_id=partner.node_id).exists()
+
+
+def test_an_item_arrives_into_any_storage(users, partner, request_id, settings) -> None:
+    """The partial file is local; the finished blob goes through the storage
+    API like any other (here Django's in-memory storage, as an object store)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "evidence": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    item = offered(partner, request_id)
+    for index in range(len(item.pieces)):
+        partner.send(CHUNK_KIND, item.chunk(index))
+    arrived = EvidenceItem.objects.get(pk=item.id)
+    actor = Actor.of(users[Role.INVESTIGATOR])
+    assert b"".join(services.download(actor, arrived)) == DATA

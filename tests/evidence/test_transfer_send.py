@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 from datetime import timedelta
 
 import pytest
@@ -238,3 +239,13 @@ def test_an_item_purged_under_way_fails_its_transfer_not_the_channel(users, part
     assert AuditEvent.objects.filter(action="evidence:transfer:failed").count() == 1
     with pytest.raises(Refused):
         send(users, item)  # a purged item is not sent again
+
+
+def test_a_range_is_read_from_an_object_store_too(db, settings) -> None:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "evidence": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    data = os.urandom(5000)
+    blob, _created = blobs.store_stream(io.BytesIO(data), chunk_bytes=1000)
+    assert b"".join(transfer.read_range(blob, 1234, 4567)) == data[1234:4567]
