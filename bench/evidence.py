@@ -235,6 +235,7 @@ def transfer_report(results: dict[str, Any]) -> list[str]:
     if not rows:
         return []
     lines = [
+        "",
         "## Node to node",
         "",
         "| size | transfer s | transfer MB/s | limit MB/s | transfer / limit | "
@@ -243,7 +244,7 @@ def transfer_report(results: dict[str, Any]) -> list[str]:
     ]
     for name, row in rows.items():
         limit = results["sizes"].get(name, {}).get("limit_mb_s") or 0
-        share = round(row["transfer_mb_s"] / limit, 2) if limit else "-"
+        share = round(row["transfer_mb_s"] / limit, 3) if limit else "-"
         rss = ", ".join(str(v) for v in row["peak_rss_mb"].values())
         lines.append(
             f"| {name} | {row['transfer_s']} | **{row['transfer_mb_s']}** | {limit or '-'} | "
