@@ -63,8 +63,12 @@ def test_an_item_arrives_whole_with_both_chains(users, partner, request_id) -> N
     )
     assert arrived.name == "../phone\r\nextract.bin"  # kept as given, never a path
     assert arrived.collected_how == "production"
-    downloaded = b"".join(services.download(Actor.of(users[Role.INVESTIGATOR]), arrived))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        downloaded = b"".join(services.download(Actor.of(users[Role.INVESTIGATOR]), arrived))
     assert downloaded == DATA
+    # This node's later records go back to the sender: both hold the whole chain.
+    [update] = partner.sent(CUSTODY_KIND)
+    assert [r["event"] for r in update["records"]] == ["downloaded"]
     rows = {(row.node, row.event) for row in arrived.custody.all()}
     assert {(partner.node_id, "collected"), (this_node().node_id, "received")} <= rows
     [receipt] = partner.sent(RECEIPT_KIND)

@@ -154,6 +154,21 @@ def test_the_receipt_completes_it_and_the_chains_cross(users, partner, item) -> 
     assert partner.send(RECEIPT_KIND, answer_again(item, received))["status"] == "applied"
 
 
+def test_the_clock_sends_custody_records_left_unsent(users, partner, item) -> None:
+    send(users, item)
+    while pending(partner):
+        settle(partner)
+    partner.send(RECEIPT_KIND, answer_again(item, received_record(partner, item)))
+    # As if the node had stopped before sending its records on.
+    Transfer.objects.filter(item=item).update(records_sent=1)
+    OutboxMessage.objects.filter(kind=CUSTODY_KIND).delete()
+
+    assert transfer.tick()["records"] == 1
+    [update] = partner.sent(CUSTODY_KIND)
+    assert [r["event"] for r in update["records"]] == ["transferred"]
+    assert transfer.tick()["records"] == 0
+
+
 def answer_again(item: EvidenceItem, received: custody.Record) -> dict:
     return {"item_id": str(item.pk), "sha256": item.sha256, "custody": [received.to_json()]}
 
