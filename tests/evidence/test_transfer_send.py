@@ -23,7 +23,7 @@ from accord.core.identity import this_node
 from accord.core.models import AuditEvent
 from accord.core.policy import Refused
 from accord.core.roles import Role
-from accord.evidence import blobs, custody, services, transfer
+from accord.evidence import blobs, custody, policy, services, transfer
 from accord.evidence.models import EvidenceItem, Transfer, TransferStatus
 from accord.evidence.wire import CUSTODY_KIND, RECEIPT_KIND
 from accord.federation.models import MessageStatus, OutboxMessage
@@ -202,6 +202,7 @@ def test_only_the_requests_team_sends_to_its_partner(users, partner, item) -> No
     with pytest.raises(Refused):
         send(users, item, peer=other)
     on_case = add(people["author"], DATA, case=make_case(people))
+    assert policy.offered(people["author"], on_case)["send"] is False  # no button, no "may"
     with pytest.raises(Refused):
         transfer.transfer_item(Actor.of(people["author"]), on_case, other)
     assert not Transfer.objects.exists()

@@ -66,6 +66,8 @@ def allowed(
             return Refusal(_("Auditors read evidence; they do not change it."))
         if case is not None and not user.has_permission(Permission.EDIT_CASES):
             return Refusal(_("Cases are read here, not changed: the case's team keeps it."))
+    if action == SEND and item is not None and item.request is None:
+        return Refusal(_("Only evidence on a request goes to a partner."), CONFLICT)
     if item is not None and item.purged and action in NEEDS_BYTES:
         return Refusal(_("This item was purged: its bytes are gone."), CONFLICT)
     return None
