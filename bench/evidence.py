@@ -20,7 +20,15 @@ Each figure is the best of three rounds (one for 2 GB), each round on other
 bytes so that none is stored once already. Peak RSS is ru_maxrss of the
 measuring process at the end, beside its RSS after set-up: flat memory
 means the difference does not grow with the size.
-Node-to-node transfer is part 2 of issue 13 and not measured here.
+
+Transfer (`transfer`, skipped with --no-transfer): two live nodes on loopback
+(SQLite), a request between them, and for each size an item added on the
+requesting node with `accord evidence add` and sent with `accord evidence
+send`; the time is the sender's own, from queueing the offer to storing the
+receiver's signed receipt (chunks over the federation channel, each sealed, signed,
+checked, encrypted on arrival, the whole re-checked). Peak RSS there is the
+largest VmHWM of any process of either node, read after each size (the
+processes live on, so the figure after 100 MB includes the 1 MB run).
 
 Results: bench/results/evidence.json and bench/results/evidence.md."""
 
@@ -160,6 +168,101 @@ def child(size: int) -> dict[str, Any]:
     }
 
 
+def transfer(sizes: dict[str, int]) -> dict[str, Any]:
+    """Node-to-node transfer of each size between two fresh live nodes."""
+    from contextlib import ExitStack
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.pop("ACCORD_DATABASE_URL", None)
+    # The request flow of the live tests reads the state machine (Django models).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    import django
+
+    django.setup()
+    from tests.assistance.flow import Officers, Pair
+    from tests.evidence.test_transfer_live import peak_rss_kb
+    from tests.live import peered_pair, wait_until
+
+    root = Path(tempfile.mkdtemp(prefix="accord-bench-transfer-"))
+    found: dict[str, Any] = {}
+    try:
+        with peered_pair(root, "evbench") as (cn, us), ExitStack() as stack:
+            for node in (cn, us):
+                for role in ("investigator", "prosecutor", "central_authority"):
+                    node.create_user(role, role)
+            officer = Officers(stack, cn, us)
+            request_id, _view = Pair(officer, cn, us).new("data_order")
+            sender = officer(cn, "investigator")
+            for name, size in sizes.items():
+                path = root / f"item-{size}"
+                with path.open("wb") as out:
+                    stream = Generated(size, os.urandom(MB))
+                    while chunk := stream.read(MB):
+                        out.write(chunk)
+                added = cn.accord(
+                    "evidence", "add", str(path), "--request", request_id, "--as", "investigator"
+                )
+                item_id = added.stdout.split()[0]
+                path.unlink()
+                cn.accord("evidence", "send", item_id, "--as", "investigator")
+
+                def done(item_id: str = item_id) -> dict | None:
+                    rows = sender.get(f"/api/v1/evidence/items/{item_id}/transfers").json()
+                    out = [r for r in rows if r["direction"] == "out" and r["status"] == "done"]
+                    return out[0] if out else None
+
+                row = wait_until(done, timeout=3600, interval=0.2, what="the receipt")
+                # The node's own times: from queueing the offer to storing the receipt.
+                seconds = (
+                    datetime.fromisoformat(row["finished_at"])
+                    - datetime.fromisoformat(row["started_at"])
+                ).total_seconds()
+                peaks = {n.node_id: max(peak_rss_kb(n).values()) for n in (cn, us)}
+                found[name] = {
+                    "bytes": size,
+                    "transfer_s": round(seconds, 3),
+                    "transfer_mb_s": round(size / MB / seconds, 1),
+                    "peak_rss_mb": {k: round(v / 1024, 1) for k, v in peaks.items()},
+                }
+                print("transfer", name, found[name], flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return found
+
+
+def transfer_report(results: dict[str, Any]) -> list[str]:
+    rows = results.get("transfer") or {}
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Node to node",
+        "",
+        "| size | transfer s | transfer MB/s | limit MB/s | transfer / limit | "
+        "peak RSS MB (sender, receiver) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in rows.items():
+        limit = results["sizes"].get(name, {}).get("limit_mb_s") or 0
+        share = round(row["transfer_mb_s"] / limit, 3) if limit else "-"
+        rss = ", ".join(str(v) for v in row["peak_rss_mb"].values())
+        lines.append(
+            f"| {name} | {row['transfer_s']} | **{row['transfer_mb_s']}** | {limit or '-'} | "
+            f"{share} | {rss} |"
+        )
+    lines += [
+        "",
+        "From the offer queued (`accord evidence send`) to the receiver's receipt stored, "
+        "by the sender's clock: offer, "
+        "chunks of 512 KiB each sealed, signed, sent, checked, applied and receipted, the "
+        "receiver encrypting each on arrival and re-checking the whole. Limit: the store's "
+        "crypto-and-hash limit above. Peak RSS: the largest VmHWM of any process of the "
+        "node, cumulative over the sizes run before.",
+        "",
+    ]
+    return lines
+
+
 def measure(size: int) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, __file__, "--child", str(size)],
@@ -208,6 +311,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--big", action="store_true", help="add a 2 GB item")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--no-transfer", action="store_true", help="skip the node-to-node transfer")
     parser.add_argument("--output", default=str(RESULTS / "evidence"), help="path, no suffix")
     args = parser.parse_args()
     if args.child:
@@ -225,10 +329,12 @@ def main() -> None:
     for name, size in sizes.items():
         results["sizes"][name] = measure(size)
         print(name, results["sizes"][name], flush=True)
+    if not args.no_transfer:
+        results["transfer"] = transfer(sizes)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-    output.with_suffix(".md").write_text(report(results))
+    output.with_suffix(".md").write_text(report(results) + "\n".join(transfer_report(results)))
 
 
 if __name__ == "__main__":

@@ -117,6 +117,7 @@ SAMPLE_BODIES = {
     "POST /api/v1/evidence/exports": {"items": [NOWHERE]},
     "POST /api/v1/evidence/items/{item_id}/use-questions": {"question": "q"},
     "POST /api/v1/evidence/items/{item_id}/use-answers": {"question_id": NOWHERE, "answer": "a"},
+    "POST /api/v1/evidence/items/{item_id}/send": {},
     "PUT /api/v1/matching/policies/{node_id}": {
         "types": ["domain"],
         "max_values": 10,

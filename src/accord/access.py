@@ -85,6 +85,7 @@ WEB: dict[str, Rule] = {
     "evidence:export": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
     "evidence:ask-use": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
     "evidence:answer-use": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
+    "evidence:send": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
     "evidence:add-to-case": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("case_id",)),
     "evidence:add-to-request": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("request_id",)),
     "dialogue:home": Rule(Permission.VIEW_DIALOGUE),
@@ -223,6 +224,8 @@ API: dict[str, Rule] = {
         Permission.VIEW_EVIDENCE, ("POST",)
     ),
     "POST /api/v1/evidence/items/{item_id}/use-answers": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "POST /api/v1/evidence/items/{item_id}/send": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "GET /api/v1/evidence/items/{item_id}/transfers": Rule(Permission.VIEW_EVIDENCE),
     # A draft assistance request: both hit/no-hit and the request workflow.
     "POST /api/v1/matching/hits/{hit_id}/request": Rule(
         (Permission.RUN_MATCHING, Permission.VIEW_REQUESTS), ("POST",)

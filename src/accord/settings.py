@@ -140,6 +140,11 @@ EVIDENCE_MAX_ITEM_BYTES = env_int("ACCORD_EVIDENCE_MAX_ITEM_MB", 4096, minimum=1
 # How long evidence is kept after its case is closed (or its request ended,
 # for a request filed under no case), in days; the clock purges it then.
 EVIDENCE_RETENTION_DAYS = env_int("ACCORD_EVIDENCE_RETENTION_DAYS", 3650, minimum=1)
+# Evidence transfer (evidence.transfer): how many chunks of one item may wait in
+# the outbox at once, and after how many days without progress a transfer is
+# abandoned and its partial file removed by the clock.
+EVIDENCE_TRANSFER_WINDOW = env_int("ACCORD_EVIDENCE_TRANSFER_WINDOW", 16, minimum=1)
+EVIDENCE_ORPHAN_DAYS = env_int("ACCORD_EVIDENCE_ORPHAN_DAYS", 7, minimum=1)
 
 CHROMIUM = env_str("ACCORD_CHROMIUM", "/usr/bin/chromium")
 # Deadline reminders go by e-mail too when an SMTP server is configured.

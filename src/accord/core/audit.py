@@ -136,6 +136,11 @@ class AuditAction(models.TextChoices):
     EVIDENCE_USE_ASKED = "evidence:use:ask", _("Use of evidence asked about")
     EVIDENCE_USE_ANSWERED = "evidence:use:answer", _("Question on the use of evidence answered")
     EVIDENCE_PURGE_CONFIRMED = "evidence:item:confirmed", _("Partner confirmed an evidence purge")
+    EVIDENCE_SEND = "evidence:transfer:start", _("Evidence transfer to a partner started")
+    EVIDENCE_SENT = "evidence:transfer:done", _("Evidence transfer confirmed by the partner")
+    EVIDENCE_SEND_FAILED = "evidence:transfer:failed", _("Evidence transfer failed")
+    EVIDENCE_RECEIVE = "evidence:transfer:received", _("Evidence item received from a partner")
+    EVIDENCE_ABANDONED = "evidence:transfer:abandoned", _("Abandoned evidence transfer cleaned up")
 
 
 @dataclass(frozen=True)

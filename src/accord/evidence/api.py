@@ -33,6 +33,7 @@ from accord.evidence import (
     queries,
     retention,
     services,
+    transfer,
     uploads,
     usage,
 )
@@ -80,6 +81,13 @@ class AnswerIn(Schema):
 
     question_id: UUID
     answer: str = Field(min_length=1, max_length=usage.TEXT)
+
+
+class SendIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    # The peer's node id; by default the partner of the item's request.
+    peer: str = Field(default="", max_length=100)
 
 
 class ExportIn(Schema):
@@ -134,6 +142,7 @@ def detail(item: EvidenceItem, user: Any) -> dict[str, Any]:
         "use_questions": [question_json(q) for q in item.use_questions.all()],
         "may": conditions.offered(user, item, policy.offered(user, item)),
         "custody": [row.to_json() for row in queries.custody_of(item)],
+        "transfers": transfer.progress(item),
     }
 
 
@@ -266,6 +275,22 @@ def answer_use(request: HttpRequest, item_id: UUID, payload: AnswerIn) -> dict[s
     question = question_of(item, payload.question_id)
     done = usage.answer_use(_actor(request), question, payload.answer, ip=client_ip(request))
     return question_json(done)
+
+
+@router.post("/evidence/items/{item_id}/send", response={202: dict[str, Any]})
+def send(request: HttpRequest, item_id: UUID, payload: SendIn) -> Status:
+    """Start (or go on with) the item's transfer to the partner; it runs on
+    in the background: GET the item for its progress."""
+    item = _item(request, item_id, "send")
+    transfer.send_to(_actor(request), item, payload.peer, ip=client_ip(request))
+    return Status(202, detail(item, request.user))
+
+
+@router.get("/evidence/items/{item_id}/transfers", response=list[dict[str, Any]])
+def transfers(request: HttpRequest, item_id: UUID) -> list[dict[str, Any]]:
+    """The item's transfers and their progress. Not a look at the evidence
+    itself: no custody record (polling it leaves the chain alone)."""
+    return transfer.progress(_item(request, item_id, "transfers"))
 
 
 @router.post("/evidence/exports", response={200: None})

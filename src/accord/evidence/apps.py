@@ -8,5 +8,12 @@ class EvidenceConfig(AppConfig):
     verbose_name = _("Evidence")
 
     def ready(self) -> None:
-        # Registers the evidence.* kinds of conditions and retention.
-        from accord.evidence import conditions_wire  # noqa: F401
+        # Registers the evidence.* message kinds with the federation channel
+        # (transfer, custody, conditions and retention) and the transfer's
+        # listeners (chunks applied or refused, new custody).
+        from accord.evidence import (  # noqa: F401
+            conditions_wire,
+            custody_sync,
+            inbound,
+            transfer,
+        )

@@ -197,4 +197,99 @@ class UseQuestion(models.Model):
         return f"{self.item_id}: {self.question[:40]}"
 
 
-__all__ = ["Blob", "CustodyRecordRow", "EvidenceItem", "UseQuestion"]
+class TransferStatus(models.TextChoices):
+    ACTIVE = "active", _("Under way")
+    DONE = "done", _("Confirmed by the receiver")
+    FAILED = "failed", _("Failed")
+    ABANDONED = "abandoned", _("Abandoned")
+
+
+class Transfer(models.Model):
+    """An item on its way to a peer (transfer.py): chunks are queued a window
+    at a time as the earlier ones are applied, so the outbox never holds the
+    whole item. `next_index` is the next chunk to queue, `confirmed` how many
+    the receiver applied (in order: the channel keeps it)."""
+
+    item = models.ForeignKey(EvidenceItem, on_delete=models.PROTECT, related_name="transfers")
+    peer = models.ForeignKey("federation.Peer", on_delete=models.PROTECT, related_name="+")
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    chunk_bytes = models.IntegerField()
+    chunks = models.IntegerField()
+    next_index = models.IntegerField(default=0)
+    confirmed = models.IntegerField(default=0)
+    # (outbox seq, chunk index) of each chunk queued and not yet applied.
+    in_flight = models.JSONField(default=list)
+    status = models.CharField(
+        max_length=16, choices=TransferStatus.choices, default=TransferStatus.ACTIVE
+    )
+    reason = models.TextField(blank=True)
+    # How many records of this node's chain for the item the peer was sent.
+    records_sent = models.IntegerField(default=0)
+    started_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "peer"], name="one_transfer_per_peer")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} -> {self.peer_id} {self.status}"
+
+
+class IncomingTransfer(models.Model):
+    """An item arriving from a peer: what its offer said, how many chunks are
+    in the partial file (encrypted as they arrive, in the blob format), and
+    the key they are encrypted under, sealed. The item exists once the last
+    chunk is in and the whole checks against its SHA-256."""
+
+    peer = models.ForeignKey("federation.Peer", on_delete=models.PROTECT, related_name="+")
+    item_id = models.UUIDField()
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    chunk_bytes = models.IntegerField()
+    chunks = models.IntegerField()
+    received = models.IntegerField(default=0)
+    name = models.TextField()
+    content_type = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    request = models.ForeignKey(
+        "assistance.AssistanceRequest", on_delete=models.PROTECT, related_name="+"
+    )
+    # The sender's custody records as the offer carried them.
+    custody = models.JSONField(default=list)
+    sealed_key = models.TextField()
+    status = models.CharField(
+        max_length=16, choices=TransferStatus.choices, default=TransferStatus.ACTIVE
+    )
+    reason = models.TextField(blank=True)
+    records_sent = models.IntegerField(default=0)
+    started_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["peer", "item_id"], name="one_incoming_per_peer")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} <- {self.peer_id} {self.status}"
+
+
+__all__ = [
+    "Blob",
+    "CustodyRecordRow",
+    "EvidenceItem",
+    "IncomingTransfer",
+    "Transfer",
+    "TransferStatus",
+    "UseQuestion",
+]

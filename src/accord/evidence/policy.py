@@ -23,10 +23,11 @@ ADD = "add"
 DOWNLOAD = "download"
 EXPORT = "export"
 PURGE = "purge"
+SEND = "send"  # to the partner of the item's request (transfer.py)
 
-ACTIONS = (VIEW, ADD, DOWNLOAD, EXPORT, PURGE)
-CHANGES = (ADD, PURGE)
-NEEDS_BYTES = (DOWNLOAD, EXPORT, PURGE)
+ACTIONS = (VIEW, ADD, DOWNLOAD, EXPORT, PURGE, SEND)
+CHANGES = (ADD, PURGE, SEND)
+NEEDS_BYTES = (DOWNLOAD, EXPORT, PURGE, SEND)
 
 
 def sees_request(user: Any, request: Any) -> bool:
@@ -65,6 +66,8 @@ def allowed(
             return Refusal(_("Auditors read evidence; they do not change it."))
         if case is not None and not user.has_permission(Permission.EDIT_CASES):
             return Refusal(_("Cases are read here, not changed: the case's team keeps it."))
+    if action == SEND and item is not None and item.request is None:
+        return Refusal(_("Only evidence on a request goes to a partner."), CONFLICT)
     if item is not None and item.purged and action in NEEDS_BYTES:
         return Refusal(_("This item was purged: its bytes are gone."), CONFLICT)
     return None

@@ -19,7 +19,17 @@ from accord.core.audit import Actor
 from accord.core.policy import Refused
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
-from accord.evidence import api, blobs, conditions, policy, queries, retention, services, usage
+from accord.evidence import (
+    api,
+    blobs,
+    conditions,
+    policy,
+    queries,
+    retention,
+    services,
+    transfer,
+    usage,
+)
 from accord.evidence.models import EvidenceItem
 from accord.web.actions import attempt
 from accord.web.guards import permission_required, signed_in_user
@@ -89,8 +99,22 @@ def item_page(request: HttpRequest, item_id: UUID) -> HttpResponse:
             (q, usage.may_answer(request.user, q) is None) for q in item.use_questions.all()
         ],
         "may_ask": usage.may_ask(request.user, item) is None,
+        "transfers": transfer.progress(item),
+        "partner": item.request.peer.node_id if item.request else "",
     }
     return render(request, "evidence/item.html", context)
+
+
+@require_POST
+@permission_required(Permission.VIEW_EVIDENCE)
+def item_send(request: HttpRequest, item_id: UUID) -> HttpResponse:
+    item = _open(request, item_id, "send")
+    attempt(
+        request,
+        lambda: transfer.send_to(_actor(request), item, ip=client_ip(request)),
+        _("The item is on its way to the partner; its progress shows below."),
+    )
+    return redirect("evidence:item", item_id=item.pk)
 
 
 @permission_required(Permission.VIEW_EVIDENCE)

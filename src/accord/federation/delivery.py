@@ -31,7 +31,7 @@ from accord.core.identity import this_node
 from accord.federation.envelope import EnvelopeError, verify_receipt
 from accord.federation.models import MessageStatus, OutboxMessage, Peer
 from accord.federation.outbox import backoff_until, outbox_envelope
-from accord.federation.signals import messages_refused
+from accord.federation.signals import messages_applied, messages_refused
 from accord.federation.wire import ROTATION_KIND
 
 log = logging.getLogger(__name__)
@@ -304,6 +304,9 @@ class Deliverer:
                     peer=peer,
                     messages=[m for m in done if m.status == MessageStatus.REFUSED],
                 )
+            applied = [m for m in done if m.status == MessageStatus.APPLIED]
+            if applied:
+                messages_applied.send(sender=OutboxMessage, peer=peer, messages=applied)
             if any(m.kind == ROTATION_KIND and m.status == MessageStatus.APPLIED for m in done):
                 # The peer now holds this node's new keys: sign with them from here on.
                 Peer.objects.filter(pk=peer.pk).update(sign_with_previous=False)

@@ -175,6 +175,7 @@ def _apply(envelope: Envelope, peer: Peer, now: datetime, careful: bool) -> Appl
     """Apply one checked, in-order envelope; its seq is consumed either way."""
     status: MessageStatus
     reason: str | None
+    stored = envelope.as_dict()
     try:
         kind, body = _decode_body(envelope, peer)  # writes nothing
     except (EnvelopeError, kinds.Refusal) as exc:
@@ -182,6 +183,8 @@ def _apply(envelope: Envelope, peer: Peer, now: datetime, careful: bool) -> Appl
     else:
         context = kinds.InboundContext(peer, envelope.id, envelope.seq, envelope.in_reply_to)
         status, reason = _run_handler(kind, context, body, careful)
+        if status == MessageStatus.APPLIED and not kind.keep_body:
+            stored["body"] = ""  # applied bulk content: its app keeps it (Kind.keep_body)
     receipt = make_receipt(envelope, str(status), reason, now, signing_key_for(peer))
     action = (
         AuditAction.INBOX_APPLY if status == MessageStatus.APPLIED else AuditAction.INBOX_REFUSE
@@ -197,7 +200,7 @@ def _apply(envelope: Envelope, peer: Peer, now: datetime, careful: bool) -> Appl
         status=status,
         refusal_reason=reason or "",
         receipt=receipt,
-        envelope=envelope.as_dict(),
+        envelope=stored,
     )
     entry = audit.Entry(
         Actor(label=f"peer:{peer.node_id}"),

@@ -49,12 +49,18 @@ class Kind:
     name: str
     schema: type[StrictBody]
     handler: Handler
+    # False for bulk content (evidence chunks): once the message is applied,
+    # the inbox keeps its envelope without the body (body_sha256 and the
+    # receipt stay), so the content lives only where its app keeps it.
+    keep_body: bool = True
 
 
 _REGISTRY: dict[str, Kind] = {}
 
 
-def register(name: str, schema: type[StrictBody]) -> Callable[[Handler], Handler]:
+def register(
+    name: str, schema: type[StrictBody], *, keep_body: bool = True
+) -> Callable[[Handler], Handler]:
     if "." not in name:
         raise ValueError(f"message kind {name!r} must be namespaced, like app.action")
 
@@ -62,7 +68,7 @@ def register(name: str, schema: type[StrictBody]) -> Callable[[Handler], Handler
         known = _REGISTRY.get(name)
         if known is not None and _origin(known.handler) is not _origin(handler):
             raise ValueError(f"message kind {name!r} is registered twice")
-        _REGISTRY[name] = Kind(name, schema, handler)
+        _REGISTRY[name] = Kind(name, schema, handler, keep_body)
         return handler
 
     return decorate

@@ -69,11 +69,14 @@ class Command(BaseCommand):
 
     @staticmethod
     def _evidence(assistance: Any, sync: Any) -> None:
-        from accord.evidence import retention
+        from accord.evidence import retention, transfer
 
         purged = retention.sweep()
         if purged:
             log.info("clock: %s evidence items purged at the end of their retention", purged)
+        moved = transfer.tick()
+        if any(moved.values()):
+            log.info("clock: evidence transfers %s", moved)
 
     help = "Run timed work every ACCORD_CLOCK_SECONDS until SIGTERM or Ctrl-C."
 

@@ -29,7 +29,7 @@ def _dumps(value: Any) -> str:
 
 
 class Command(BaseCommand):
-    help = "Evidence: add, list, show, download, export a court bundle, verify one, purge."
+    help = "Evidence: add, list, show, download, send, export a court bundle, verify one, purge."
     # `verify` must run without a node or a database: no system checks here.
     requires_system_checks: list[str] = []
 
@@ -78,6 +78,12 @@ class Command(BaseCommand):
             add_help=False,
         )
         verify.add_argument("rest", nargs=argparse.REMAINDER)
+        send = sub.add_parser(
+            "send", help="send an item to the partner of its request (progress: `show`)"
+        )
+        send.add_argument("item")
+        send.add_argument("--peer", default="", help="node id (default: the request's partner)")
+        send.add_argument("--as", dest="username")
         purge = sub.add_parser("purge", help="remove an item's bytes and key; custody stays")
         purge.add_argument("item")
         purge.add_argument("--reason", required=True)
@@ -180,6 +186,17 @@ class Command(BaseCommand):
 
         found = services.view_item(actor, queries.open_item(actor, item, how="show"))
         self.stdout.write(_dumps(detail(found, actor.user)))
+
+    def do_send(self, item: str, peer: str, username: str | None = None, **options: Any) -> None:
+        from accord.evidence import queries, transfer
+
+        actor = actor_named(username)
+        found = queries.open_item(actor, item, how="send")
+        started = transfer.send_to(actor, found, peer)
+        self.stdout.write(
+            f"{found.pk} to {started.peer.node_id}: {started.chunks} chunks, "
+            f"from chunk {started.confirmed}"
+        )
 
     def do_download(self, item: str, out: str, username: str | None = None, **options: Any) -> None:
         from accord.evidence import queries, services

@@ -1,0 +1,91 @@
+"""The bodies of the evidence.* message kinds (docs/evidence.md, "Transfer";
+docs/protocol.md lists them). Strict schemas, nothing else: the sender's side
+is in `transfer`, the receiver's handlers in `inbound`.
+
+An item travels as one `evidence.offer`, then its chunks in order, each an
+`evidence.chunk`; the receiver answers the last chunk with an
+`evidence.receipt` carrying its signed 'received' custody record; custody
+records written later on either side follow as `evidence.custody`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from accord.federation.kinds import StrictBody
+
+OFFER_KIND = "evidence.offer"
+CHUNK_KIND = "evidence.chunk"
+RECEIPT_KIND = "evidence.receipt"
+CUSTODY_KIND = "evidence.custody"
+
+# A chunk's plaintext, at most; its base64 in the body, sealed and base64'd
+# again in the envelope, keeps a message under 1 MiB (transfer.chunk_limit).
+MAX_CHUNK_BYTES = 512 * 1024
+MAX_CHUNK_B64 = -(-MAX_CHUNK_BYTES // 3) * 4
+# Custody records in one message: a record is well under 2 KB, so 300 of them
+# stay far below the body limit; a longer chain follows in more messages.
+MAX_RECORDS = 300
+
+Uuid = Annotated[
+    str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Records = Annotated[list[dict[str, Any]], Field(max_length=MAX_RECORDS)]
+
+
+class OfferBody(StrictBody):
+    """An item on its way: what it is, the request both nodes know it by, how
+    it is cut, the sender's custody records so far, and the first chunk that
+    follows (0, or where a resumed transfer goes on)."""
+
+    item_id: Uuid
+    sha256: Sha256
+    size: int = Field(ge=0)
+    name: str = Field(min_length=1, max_length=1000)
+    content_type: str = Field(min_length=1, max_length=255)
+    description: str = Field(max_length=20_000)
+    request_id: Uuid
+    chunk_bytes: int = Field(ge=1024, le=MAX_CHUNK_BYTES)
+    chunks: int = Field(ge=1)
+    first_chunk: int = Field(ge=0)
+    custody: Records
+
+
+class ChunkBody(StrictBody):
+    item_id: Uuid
+    index: int = Field(ge=0)
+    sha256: Sha256  # of this chunk's plaintext
+    data: str = Field(max_length=MAX_CHUNK_B64)  # standard base64, padded
+
+
+class ReceiptBody(StrictBody):
+    """The receiver holds the item whole: its hash, and the receiver's custody
+    chain for it so far (its 'received' record, signed)."""
+
+    item_id: Uuid
+    sha256: Sha256
+    custody: Records
+
+
+class CustodyBody(StrictBody):
+    """Records of the sender's own chain for an item both nodes hold, in seq
+    order, starting anywhere at or before the receiver's next expected seq."""
+
+    item_id: Uuid
+    records: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_RECORDS)]
+
+
+__all__ = [
+    "CHUNK_KIND",
+    "CUSTODY_KIND",
+    "MAX_CHUNK_BYTES",
+    "MAX_RECORDS",
+    "OFFER_KIND",
+    "RECEIPT_KIND",
+    "ChunkBody",
+    "CustodyBody",
+    "OfferBody",
+    "ReceiptBody",
+]
