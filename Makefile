@@ -81,3 +81,4 @@ bench: $(VENV)/.installed-bench messages postgres
 	$(BIN)/python bench/taxii.py
 	$(BIN)/python bench/reads.py
 	$(BIN)/python bench/psi.py
+	$(BIN)/python bench/matching.py

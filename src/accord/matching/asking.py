@@ -138,11 +138,12 @@ def finish_if_complete(query: Query) -> None:
             observable=Observable.objects.filter(case=query.case, code=code, normal=normal).first(),
             reference=f"{query.peer.node_id}/{blinded.digest[:16]}/{tag:016x}",
         )
-    PeerSet.objects.update_or_create(
-        peer=query.peer,
-        code=query.code,
-        defaults={"digest": blinded.digest, "tags": blinded.to_bytes()},
-    )
+    if first.set_parts:  # a new version: keep it; the version held is not written again
+        PeerSet.objects.update_or_create(
+            peer=query.peer,
+            code=query.code,
+            defaults={"digest": blinded.digest, "tags": blinded.to_bytes()},
+        )
     query.received_parts.all().delete()
     query.status, query.hits, query.secret = QueryStatus.ANSWERED, len(indices), ""
     query.answered_at = timezone.now()

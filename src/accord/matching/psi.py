@@ -329,10 +329,15 @@ class Answerer:
         return cls(key, BlindedSet.build(key, values, pad=pad))
 
     def reblind(self, points: Sequence[bytes]) -> list[bytes]:
-        """The asker's points times this key, in the same order. Any bad point
-        refuses the whole query before an answer exists."""
-        _shallow_check(points)
-        return PARALLEL.map(_multiply, self.key.scalar, points)
+        return reblind(self.key, points)
+
+
+def reblind(key: Key, points: Sequence[bytes]) -> list[bytes]:
+    """The asker's points times the answerer's key, in the same order. Any bad
+    point refuses the whole query before an answer exists. Needs the key only,
+    not the blinded set: a node answering a repeat query need not load its set."""
+    _shallow_check(points)
+    return PARALLEL.map(_multiply, key.scalar, points)
 
 
 # ---------------------------------------------------------------- the asker
