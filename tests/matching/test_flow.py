@@ -365,6 +365,24 @@ def test_a_change_in_the_answerer_s_values_sends_a_new_set_under_a_new_key(
     assert AnswererSet.objects.get(code="ipv4").key != key
 
 
+def test_a_removed_value_leaves_the_set_sent_next(users, case, remote, deliver):
+    policy(users, remote)
+    first = remote_query("ipv4", ["ipv4:203.0.113.7"])
+    deliver(remote, QUERY_KIND, first)
+    [answer] = answers_to(remote, first["query"], ANSWER_KIND)
+    actor = Actor.of(users[Role.INVESTIGATOR])
+    removed = case.observables.get(normal="192.0.2.99")  # not the newest of its type
+    cases.remove_observable(actor, case, removed.pk)
+
+    repeat = remote_query("ipv4", ["ipv4:203.0.113.7"], held_set=answer["set"])
+    deliver(remote, QUERY_KIND, repeat)
+    [again] = answers_to(remote, repeat["query"], ANSWER_KIND)
+    assert again["set"] != answer["set"] and again["set_parts"] == 1
+    [the_set] = answers_to(remote, repeat["query"], SET_KIND)
+    blinded = psi.BlindedSet.from_bytes(base64.b64decode(the_set["tags"]))
+    assert len(blinded) == again["set_size"] and blinded.digest == again["set"]
+
+
 def test_the_asker_names_its_copy_and_finds_the_hits_in_it_without_writing_it_again(
     users, case, remote, deliver
 ):
@@ -396,3 +414,22 @@ def test_the_asker_names_its_copy_and_finds_the_hits_in_it_without_writing_it_ag
     kept = PeerSet.objects.get(peer=remote.peer, code="ipv4")
     assert kept.digest == digest and kept.received_at == received  # not written again
     assert Query.objects.filter(status=QueryStatus.ANSWERED).count() == 2
+
+
+def test_the_asker_records_many_hits_in_a_bounded_number_of_queries(users, case, remote, deliver):
+    actor = Actor.of(users[Role.INVESTIGATOR])
+    for number in range(40):
+        cases.add_observable(actor, case, "ipv4", f"198.18.0.{number}")
+    query = ask_ipv4(users, case, remote)
+    held = [f"ipv4:198.18.0.{number}" for number in range(40)] + THEIRS
+    answer, the_set = partner_answer(remote, psi.Answerer.setup([v.encode() for v in held]))
+    assert deliver(remote, ANSWER_KIND, answer)["status"] == "applied"
+    with CaptureQueriesContext(connection) as queries:
+        assert deliver(remote, SET_KIND, the_set)["status"] == "applied"
+    query.refresh_from_db()
+    assert query.status == QueryStatus.ANSWERED and query.hits == 42
+    hits = Hit.objects.filter(query=query)
+    assert {h.observable.normal for h in hits} == {v.partition(":")[2] for v in held} - {"10.9.9.9"}
+    sql = [q["sql"] for q in queries]
+    assert len([s for s in sql if s.startswith('INSERT INTO "matching_hit"')]) == 1
+    assert len([s for s in sql if 'FROM "cases_observable"' in s]) == 1

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import base64
 from datetime import timedelta
+from typing import Any
 
-from django.db.models import Count, Max, Sum
+from django.db.models import Sum
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 
 from accord.cases.models import Observable
@@ -225,12 +228,25 @@ def _set_chunks(data: bytes) -> list[str]:
 
 
 def fingerprint(code: str) -> str:
-    """Changes whenever an observable of this type is added or removed: ids
-    only grow (AUTOINCREMENT on SQLite, a sequence on PostgreSQL)."""
-    found = Observable.objects.filter(code=code).aggregate(
-        n=Count("pk"), top=Max("pk"), s=Sum("pk")
+    """Changes whenever an observable of this type is added: ids only grow
+    (AUTOINCREMENT on SQLite, a sequence on PostgreSQL), so the newest id of
+    the type names the last addition. One index probe per query, where
+    counting and summing the type's ids scanned them all (0.2 to 0.5 s at
+    1,000,000 on PostgreSQL, half a repeat query's budget). A removal is
+    caught by `forget_on_removal`."""
+    newest = (
+        Observable.objects.filter(code=code).order_by("-pk").values_list("pk", flat=True).first()
     )
-    return f"{found['n']}:{found['top'] or 0}:{found['s'] or 0}"
+    return f"newest:{newest or 0}"
+
+
+@receiver(post_delete, sender=Observable)
+def forget_on_removal(sender: type[Observable], instance: Observable, **kwargs: Any) -> None:
+    """A value removed from the node must leave its blinded set: the next
+    query builds the set again (under a new key), in this same transaction
+    the removal's. Every removal through the ORM sends this signal, a case's
+    cascade too."""
+    AnswererSet.objects.filter(code=instance.code).update(fingerprint="")
 
 
 def current_set(code: str) -> AnswererSet:
