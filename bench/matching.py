@@ -394,6 +394,21 @@ def case_page(us: LiveNode, held: int, batch: int, growth: list, size: int, gets
 
 # ---------------------------------------------------------------- report
 
+NOTES = [
+    f"ACCORD_FEDERATION_HTTP_TIMEOUT={TIMEOUT} on both nodes: the answerer builds its "
+    "blinded set (and the asker computes its hits) inside the inbox request that "
+    "carries the message, so a first query against a large set outlasts the default "
+    "30 s and the sender would time out and retry.",
+    "SQLite: a write transaction longer than 20 s (SQLite's lock timeout in "
+    "accord.settings) takes a whole node down: its task worker (`accord worker`, "
+    "django-tasks' db_worker) exits on 'database is locked' and `accord serve` stops "
+    "every process when one exits. Answering a 100,000-value query is one such "
+    "transaction (the inbox builds the blinded set and reblinds every point in it), "
+    "and so is a 100,000-row import; the nodes are therefore stopped while they "
+    "import, and a SQLite run that fails is repeated with nodes running the web and "
+    "the deliverer only (all hit/no-hit needs).",
+]
+
 
 def report(results: dict) -> str:
     lines = [
@@ -556,20 +571,7 @@ def main() -> None:
             args.gets,
         )
     results["seconds"] = round(time.monotonic() - began)
-    results["notes"] = [
-        f"ACCORD_FEDERATION_HTTP_TIMEOUT={TIMEOUT} on both nodes: the answerer builds its "
-        "blinded set (and the asker computes its hits) inside the inbox request that "
-        "carries the message, so a first query against a large set outlasts the default "
-        "30 s and the sender would time out and retry.",
-        "SQLite: a write transaction longer than 20 s (SQLite's lock timeout in "
-        "accord.settings) takes a whole node down: its task worker (`accord worker`, "
-        "django-tasks' db_worker) exits on 'database is locked' and `accord serve` stops "
-        "every process when one exits. Answering a 100,000-value query is one such "
-        "transaction (the inbox builds the blinded set and reblinds every point in it), "
-        "and so is a 100,000-row import; the nodes are therefore stopped while they "
-        "import, and a SQLite run that fails is repeated with nodes running the web and "
-        "the deliverer only (all hit/no-hit needs).",
-    ]
+    results["notes"] = NOTES
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / f"{args.out}.md").write_text(report(results))
