@@ -142,8 +142,10 @@ def observable_rows(user: Any, case: Case, observables: Any) -> list[tuple[Any, 
     of 1,000 values, most of them shared, some 3,000 `{% url %}` and the
     nested loop over the links took most of the page's time (bench/matching.py)."""
     links = queries.correlations(user, case)
-    marker = 2_147_483_647  # an id no observable has, standing for the row's id
-    before, _sep, after = reverse("cases:unobserve", args=[case.pk, marker]).partition(str(marker))
+    marker = 2_147_483_647  # an id no observable has, standing for the row's id (the
+    # URL's last number: rpartition, so the case's id cannot be mistaken for it)
+    pattern = reverse("cases:unobserve", args=[case.pk, marker])
+    before, _sep, after = pattern.rpartition(str(marker))
     urls: dict[Any, str] = {}
     hidden = format_html(
         '<span class="muted" data-testid="hidden-correlation">{}</span>',
