@@ -82,3 +82,4 @@ bench: $(VENV)/.installed-bench messages postgres
 	$(BIN)/python bench/reads.py
 	$(BIN)/python bench/psi.py
 	$(BIN)/python bench/evidence.py
+	$(BIN)/python bench/matching.py

@@ -18,8 +18,8 @@ At 10,000 Accord also runs in one thread ("serial") and on threads, to show
 what the cores add and which pool is faster here. The 1-minute load average is
 recorded: on a shared machine the wall times vary with it.
 
-Not measured here: the end-to-end time between two live nodes (the federation
-wiring of matching is the next part of issue 12).
+Not measured here: queries between two live nodes, over the federation channel,
+on SQLite and PostgreSQL (bench/matching.py).
 
 Results: bench/results/psi.json and bench/results/psi.md."""
 

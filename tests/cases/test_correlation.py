@@ -7,7 +7,9 @@ queries, whatever the number of observables."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accord.cases import queries, services
@@ -92,3 +94,30 @@ def test_correlations_take_the_same_number_of_queries_for_many_observables(
     with django_assert_max_num_queries(4):
         links = queries.correlations(people["outsider"], viewer)
     assert sum(1 for found in links.values() if found) == 61  # 60 hosts and overlap.example
+
+
+def test_the_page_takes_as_many_queries_for_sixty_shared_values_as_for_one(world):
+    """The case page of bench/matching.py (1,000 values, most shared) must stay
+    fast: no query per value or per link, and every link and remove form
+    still names its own case and value."""
+    people, viewer, shared, *_ = world
+    client = Client()
+    client.force_login(people["outsider"])
+    page = reverse("cases:detail", kwargs={"case_id": viewer.pk})
+    client.get(page)
+    with CaptureQueriesContext(connection) as few:
+        client.get(page)
+    outsider, author = Actor.of(people["outsider"]), Actor.of(people["author"])
+    for number in range(60):
+        services.add_observable(outsider, viewer, "domain", f"host{number}.example")
+        services.add_observable(author, shared, "domain", f"host{number}.example")
+    with CaptureQueriesContext(connection) as many:
+        html = client.get(page).content.decode()
+    assert len(many) == len(few)
+    link = f'<a href="{reverse("cases:detail", kwargs={"case_id": shared.pk})}" data-testid='
+    assert html.count(link) == 61  # 60 hosts and overlap.example
+    for observable in viewer.observables.all():
+        remove = reverse(
+            "cases:unobserve", kwargs={"case_id": viewer.pk, "observable_id": observable.pk}
+        )
+        assert f'action="{remove}"' in html

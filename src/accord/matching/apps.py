@@ -9,5 +9,6 @@ class MatchingConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the matching.* message kinds with the federation channel,
-        # and hit/no-hit's indicators for the dialogue.
-        from accord.matching import inbound, indicators  # noqa: F401
+        # hit/no-hit's indicators for the dialogue, and the receiver that drops
+        # a blinded set when one of its values is removed.
+        from accord.matching import answering, inbound, indicators  # noqa: F401

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 
-import pysodium
 from django.utils import timezone
 
 from accord.cases.models import Observable
@@ -124,27 +123,20 @@ def finish_if_complete(query: Query) -> None:
     blinded = _the_set(query, first, sets)
     reblinded = [point for part in answers for point in decode(part.points)]
     key = psi.Key(bytes.fromhex(query.secret))
-    asked = psi.Query([value.encode() for value in query.values], key=key)
+    asked = psi.Query.resume([value.encode() for value in query.values], key, query.count)
     try:
-        indices = asked.intersect(reblinded, blinded)
+        held = asked.matches(reblinded, blinded)
     except psi.PsiError as exc:
         raise Refusal(str(exc)) from None
-    inverse = key.inverse().scalar
-    for index in indices:
-        tag = psi.tag_of(pysodium.crypto_scalarmult_ristretto255(inverse, reblinded[index]))
-        code, _sep, normal = query.values[index].partition(":")
-        Hit.objects.create(
-            query=query,
-            observable=Observable.objects.filter(case=query.case, code=code, normal=normal).first(),
-            reference=f"{query.peer.node_id}/{blinded.digest[:16]}/{tag:016x}",
+    _record_hits(query, blinded.digest, {value.decode(): tag for value, tag in held.items()})
+    if first.set_parts:  # a new version: keep it; the version held is not written again
+        PeerSet.objects.update_or_create(
+            peer=query.peer,
+            code=query.code,
+            defaults={"digest": blinded.digest, "tags": blinded.to_bytes()},
         )
-    PeerSet.objects.update_or_create(
-        peer=query.peer,
-        code=query.code,
-        defaults={"digest": blinded.digest, "tags": blinded.to_bytes()},
-    )
     query.received_parts.all().delete()
-    query.status, query.hits, query.secret = QueryStatus.ANSWERED, len(indices), ""
+    query.status, query.hits, query.secret = QueryStatus.ANSWERED, len(held), ""
     query.answered_at = timezone.now()
     query.save(update_fields=["status", "hits", "secret", "answered_at"])
     audit.record(
@@ -156,9 +148,26 @@ def finish_if_complete(query: Query) -> None:
             "peer": query.peer.node_id,
             "type": query.code,
             "count": query.count,
-            "hits": len(indices),
+            "hits": len(held),
             "case": query.case_reference,
         },
+    )
+
+
+def _record_hits(query: Query, digest: str, held: dict[str, int]) -> None:
+    """One Hit per value held, with the case's observable: two queries
+    whatever the number of hits (a 100,000-value query may have thousands).
+    Every value asked is `<code>:<normal>` of this query's type."""
+    observables = dict(
+        Observable.objects.filter(case=query.case, code=query.code).values_list("normal", "pk")
+    )
+    Hit.objects.bulk_create(
+        Hit(
+            query=query,
+            observable_id=observables.get(value.partition(":")[2]),
+            reference=f"{query.peer.node_id}/{digest[:16]}/{tag:016x}",
+        )
+        for value, tag in held.items()
     )
 
 

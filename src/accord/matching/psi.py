@@ -329,10 +329,15 @@ class Answerer:
         return cls(key, BlindedSet.build(key, values, pad=pad))
 
     def reblind(self, points: Sequence[bytes]) -> list[bytes]:
-        """The asker's points times this key, in the same order. Any bad point
-        refuses the whole query before an answer exists."""
-        _shallow_check(points)
-        return PARALLEL.map(_multiply, self.key.scalar, points)
+        return reblind(self.key, points)
+
+
+def reblind(key: Key, points: Sequence[bytes]) -> list[bytes]:
+    """The asker's points times the answerer's key, in the same order. Any bad
+    point refuses the whole query before an answer exists. Needs the key only,
+    not the blinded set: a node answering a repeat query need not load its set."""
+    _shallow_check(points)
+    return PARALLEL.map(_multiply, key.scalar, points)
 
 
 # ---------------------------------------------------------------- the asker
@@ -353,6 +358,17 @@ class Query:
         blinded = PARALLEL.map(_blind, self.key.scalar, self.unique)
         decoys = [bytes(pysodium.crypto_core_ristretto255_random()) for _ in range(padding)]
         self.points: list[bytes] = blinded + decoys
+        self.sent = len(self.points)
+
+    @classmethod
+    def resume(cls, values: Sequence[bytes], key: Key, sent: int) -> Query:
+        """The query as it was asked, from what the asker kept until the answer
+        (its values and key) and the number of points it sent: for the final
+        step, which needs no blinded point, so nothing is blinded again."""
+        query = cls.__new__(cls)
+        query.key, query.values, query.unique = key, list(values), sorted(set(values))
+        query.points, query.sent = [], sent
+        return query
 
     @classmethod
     def padded(cls, values: Sequence[bytes], *, key: Key | None = None) -> Query:
@@ -362,13 +378,20 @@ class Query:
     def intersect(self, reblinded: Sequence[bytes], answerer_set: BlindedSet) -> list[int]:
         """Indices (ascending) of `values` the answerer holds. The answer must have
         exactly one valid point per point asked, else nothing is learnt."""
-        if len(reblinded) != len(self.points):
+        held = self.matches(reblinded, answerer_set)
+        return [index for index, value in enumerate(self.values) if value in held]
+
+    def matches(self, reblinded: Sequence[bytes], answerer_set: BlindedSet) -> dict[bytes, int]:
+        """Each value the answerer holds, with its tag in the answerer's set (the
+        hit's reference, docs/matching.md 1.7). Checked as `intersect`."""
+        if len(reblinded) != self.sent:
             raise PsiError(
                 Refusal.COUNT_MISMATCH,
-                f"{len(reblinded)} points answered for {len(self.points)} asked",
+                f"{len(reblinded)} points answered for {self.sent} asked",
             )
         _shallow_check(reblinded)
         real = reblinded[: len(self.unique)]
         tags = PARALLEL.map(_multiply_tags, self.key.inverse().scalar, real)
-        held = {value for value, tag in zip(self.unique, tags, strict=True) if tag in answerer_set}
-        return [index for index, value in enumerate(self.values) if value in held]
+        return {
+            value: tag for value, tag in zip(self.unique, tags, strict=True) if tag in answerer_set
+        }
