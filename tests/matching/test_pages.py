@@ -136,7 +136,7 @@ def test_the_card_is_shown_only_to_who_may_run_hit_no_hit(people, peer, case):
     for who in ("prosecutor", "auditor", "outsider", "admin"):
         refusal = matching_policy.allowed(people[who], matching_policy.CARD, case)
         assert refusal is not None and refusal.status == 403, who
-        assert matching_views.case_card(people[who], case) is None, who
+        assert matching_views.case_card(people[who], case, []) is None, who
 
 
 def test_only_the_central_authority_reads_what_each_partner_may_ask(people, peer):
