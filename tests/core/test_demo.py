@@ -87,6 +87,28 @@ def ask_about_the_planted_overlap(ports) -> None:
     assert sorted(h["type"] for h in hits) == ["domain", "eth", "person", "phone"]
 
 
+def the_evidence_is_on_both_nodes(ports) -> None:
+    """The demo's item, sent by cn.mps on the request it executes for us.doj:
+    the same bytes on both nodes, each holding both nodes' custody records
+    (collected and sent on cn, received on us)."""
+    from accord.core.democlient import SignedIn
+    from accord.evidence.demo import CONTENT, the_request
+
+    officers = [SignedIn(f"http://127.0.0.1:{p}", "central", "accord-demo-2026") for p in ports]
+    request = the_request(officers[0])
+    held = []
+    for officer in officers:
+        [row] = officer.call("GET", f"/api/v1/evidence/requests/{request['id']}/items")
+        held.append(officer.call("GET", f"/api/v1/evidence/items/{row['id']}"))
+        content = officer.client.get(f"/api/v1/evidence/items/{row['id']}/content")
+        assert content.status_code == 200 and content.content == CONTENT
+    assert held[0]["id"] == held[1]["id"] and held[0]["sha256"] == held[1]["sha256"]
+    for item in held:
+        events = {(r["node"], r["event"]) for r in item["custody"]}
+        assert {("cn.mps", "collected"), ("us.doj", "received")} <= events, events
+    assert held[1]["collected"]["where"] == "广州 Guangzhou"
+
+
 def test_demo_runs_two_peered_nodes_and_stops_cleanly(tmp_path):
     ports = (free_port(), free_port())
     demo = start_demo(tmp_path, ports)
@@ -96,6 +118,7 @@ def test_demo_runs_two_peered_nodes_and_stops_cleanly(tmp_path):
     assert "Created 3 synthetic cases" in output
     assert "examples are incomplete" not in output, output
     ask_about_the_planted_overlap(ports)
+    the_evidence_is_on_both_nodes(ports)
     documents = [httpx.get(f"http://127.0.0.1:{p}/.well-known/accord").json() for p in ports]
     assert [d["node_id"] for d in documents] == ["cn.mps", "us.doj"]
     assert documents[0]["fingerprint"] != documents[1]["fingerprint"]

@@ -139,12 +139,13 @@ def peer_demo_nodes(root: Path, out: TextIO) -> None:
 
 
 def seed_examples(root: Path, out: TextIO) -> None:
-    """Example requests, cases and the reference dialogue, once (the nodes keep
-    them)."""
+    """Example requests, cases, the reference dialogue and an evidence item sent
+    between the nodes, once (the nodes keep them)."""
     from accord.assistance.demo import seed as seed_requests
     from accord.cases.demo import seed as seed_cases
     from accord.core.democlient import SeedError
     from accord.dialogue.demo import seed as seed_dialogue
+    from accord.evidence.demo import seed as seed_evidence
 
     steps: list[Callable[[str, str, str, TextIO], object]] = []
     if not json.loads(accord(root, NODES[0], "requests", "list", "--json")):
@@ -156,6 +157,9 @@ def seed_examples(root: Path, out: TextIO) -> None:
     if "No dialogues." in accord(root, NODES[0], "dialogue", "list"):
         out.write("Loading the reference dialogue …\n")
         steps.append(seed_dialogue)
+    if not json.loads(accord(root, NODES[0], "evidence", "list", "--json")):
+        out.write("Adding an example evidence item and sending it (synthetic data) …\n")
+        steps.append(seed_evidence)
     for step in steps:
         try:
             step(NODES[0].url, NODES[1].url, DEMO_PASSWORD, out)
@@ -219,6 +223,8 @@ def banner(out: TextIO) -> None:
     out.write("\nThe nodes are peers: send a note from one (Notes) and read it on the other.\n")
     out.write("Assistance requests hold synthetic examples in several states; Dialogue holds\n")
     out.write("the reference dialogue's first round, its signed outcomes and commitments.\n")
+    out.write("Evidence: cn.mps sent us.doj a synthetic shipping record on the fentanyl\n")
+    out.write("precursor request; both nodes show it with its custody chain.\n")
     out.write("\nPress Ctrl-C to stop both nodes.\n")
     out.flush()
 
