@@ -80,6 +80,7 @@ WEB: dict[str, Rule] = {
     "matching:decline": Rule(Permission.MANAGE_MATCHING, ("POST",), ("query_id",)),
     "matching:policy": Rule(Permission.MANAGE_MATCHING, ("POST",), ("node_id",)),
     "evidence:item": Rule(Permission.VIEW_EVIDENCE, ("GET",), ("item_id",)),
+    "evidence:list": Rule(Permission.VIEW_EVIDENCE),
     "evidence:download": Rule(Permission.VIEW_EVIDENCE, ("GET",), ("item_id",)),
     "evidence:purge": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
     "evidence:export": Rule(Permission.VIEW_EVIDENCE, ("POST",)),

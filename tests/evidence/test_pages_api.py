@@ -324,3 +324,30 @@ def test_need_to_know_follows_the_request(people, who):
         assert client.get(url).status_code == REQUEST_EXPECTED[who], url
     page = client.get(reverse("evidence:item", kwargs={"item_id": item.pk}))
     assert page.status_code == REQUEST_EXPECTED[who]
+
+
+@pytest.mark.parametrize("who", list(EXPECTED))
+def test_the_evidence_list_shows_only_what_the_user_may_open(people, case, who):
+    item = add(people["author"], b"listed bytes", case=case)
+    listed_before = events(AuditAction.EVIDENCE_LIST)
+    page = signed_in(people[who]).get(reverse("evidence:list"))
+    if EXPECTED[who] == 403:
+        assert page.status_code == 403
+        return
+    html = page.content.decode()
+    assert page.status_code == 200 and 'data-testid="evidence-list"' in html
+    assert (str(item.pk) in html) == (EXPECTED[who] == 200)
+    # The sidebar leads here: Evidence is an area of the node, not "soon".
+    assert f'href="{reverse("evidence:list")}" data-area="evidence"' in html
+    assert events(AuditAction.EVIDENCE_LIST) == listed_before + 1
+
+
+def test_the_custody_details_are_named_in_chinese(people, case):
+    item = add(people["author"], case=case)
+    reader = people["mate"]
+    reader.language = "zh-hans"
+    reader.save(update_fields=["language"])
+    html = signed_in(reader).get(reverse("evidence:item", kwargs={"item_id": item.pk}))
+    text = html.content.decode()
+    assert "法律依据" in text or "收集方式" in text
+    assert "legal_basis:" not in text and "how:" not in text

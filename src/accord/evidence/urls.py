@@ -5,6 +5,7 @@ from accord.evidence import views
 app_name = "evidence"
 
 urlpatterns = [
+    path("evidence/", views.item_list, name="list"),
     path("evidence/<uuid:item_id>/", views.item_page, name="item"),
     path("evidence/<uuid:item_id>/download/", views.item_download, name="download"),
     path("evidence/<uuid:item_id>/purge/", views.item_purge, name="purge"),

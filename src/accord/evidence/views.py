@@ -47,6 +47,26 @@ EVENT_LABELS = {
     "purged": gettext_lazy("Purged"),
 }
 
+# The keys of a custody record's details, named in the reader's language; a
+# key from a newer node that is not here is shown as it is.
+DETAIL_LABELS = {
+    "how": gettext_lazy("How it was collected"),
+    "where": gettext_lazy("Where"),
+    "by": gettext_lazy("Collected by"),
+    "legal_basis": gettext_lazy("Legal basis"),
+    "when": gettext_lazy("When"),
+    "from": gettext_lazy("From"),
+    "to": gettext_lazy("To"),
+    "chunks": gettext_lazy("Chunks"),
+    "items": gettext_lazy("Items"),
+    "purpose": gettext_lazy("Purpose"),
+    "bytes_removed": gettext_lazy("Bytes removed"),
+}
+
+
+def _details(details: dict[str, Any]) -> list[tuple[Any, Any]]:
+    return [(DETAIL_LABELS.get(key, key), value) for key, value in details.items()]
+
 
 def _actor(request: HttpRequest) -> Actor:
     return Actor.of(signed_in_user(request))
@@ -81,6 +101,13 @@ def card(user: Any, *, case: Any = None, request: Any = None) -> dict[str, Any] 
 
 
 @permission_required(Permission.VIEW_EVIDENCE)
+def item_list(request: HttpRequest) -> HttpResponse:
+    """Every item this user may see, newest first (the sidebar's Evidence)."""
+    rows = queries.list_items(_actor(request), ip=client_ip(request))
+    return render(request, "evidence/list.html", {"items": rows})
+
+
+@permission_required(Permission.VIEW_EVIDENCE)
 def item_page(request: HttpRequest, item_id: UUID) -> HttpResponse:
     item = _open(request, item_id, "read")
     try:
@@ -90,7 +117,9 @@ def item_page(request: HttpRequest, item_id: UUID) -> HttpResponse:
     rows = queries.custody_of(item)
     context = {
         "item": item,
-        "custody": [(row, EVENT_LABELS.get(row.event, row.event)) for row in rows],
+        "custody": [
+            (row, EVENT_LABELS.get(row.event, row.event), _details(row.details)) for row in rows
+        ],
         "may": conditions.offered(request.user, item, policy.offered(request.user, item)),
         "conditions": conditions.conditions_of(item),
         "retention": retention.end_of(item),

@@ -61,7 +61,7 @@ AREAS: tuple[Area, ...] = (
         "evidence",
         _("Evidence"),
         Permission.VIEW_EVIDENCE,
-        None,
+        "evidence:list",
         _("Encrypted evidence with its chain of custody"),
     ),
     Area(
