@@ -81,9 +81,9 @@ def _open(request: HttpRequest, item_id: UUID | str, how: str) -> EvidenceItem:
 
 def card(user: Any, *, case: Any = None, request: Any = None) -> dict[str, Any] | None:
     """What the evidence card on a case or request page shows; None hides it."""
-    if user is None or not user.has_permission(Permission.VIEW_EVIDENCE):
-        return None
     owner = {"case": case} if case is not None else {"request": request}
+    if user is None or policy.allowed(user, policy.VIEW, **owner) is not None:
+        return None
     rows = queries.visible(user).filter(**owner).order_by("-created_at")
     add_url = (
         reverse("evidence:add-to-case", kwargs={"case_id": case.pk})
