@@ -80,12 +80,18 @@ def change_member(name: str, edit):
     return lambda contents: contents | {name: edit(contents[name])}
 
 
+def flip(byte: int) -> bytes:
+    """A byte surely different from this one (writing a fixed value would
+    change nothing where the random content holds it already: 1 in 256)."""
+    return bytes([byte ^ 0xFF])
+
+
 def test_one_changed_byte_names_its_chunk(original, manifest, tmp_path):
     name = manifest["items"][0]["file"]
     flipped = rewrite(
         original,
         tmp_path / "t.zip",
-        change_member(name, lambda data: data[: MiB + 7] + b"\x00" + data[MiB + 8 :]),
+        change_member(name, lambda data: data[: MiB + 7] + flip(data[MiB + 7]) + data[MiB + 8 :]),
     )
     assert "chunk 1 (bytes 1048576–2097151) changed" in broken(flipped, "file_changed")
 
