@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import signal
+import time
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +52,35 @@ def test_users_of_one_node_do_not_exist_on_the_other(two_live_nodes):
     assert sign_in(us, "only.on.cn") == 200  # the form again, with an error
     assert cn.accord("audit", "verify").stdout.startswith("OK")
     assert us.accord("audit", "verify").stdout.startswith("OK")
+
+
+def children(pid: int) -> dict[int, str]:
+    """The child processes of `pid`, with their command lines (Linux /proc)."""
+    found = {}
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            found[int(child)] = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+        except FileNotFoundError:
+            continue  # it exited meanwhile
+    return {child: line.decode() for child, line in found.items()}
+
+
+def worker_of(node) -> int | None:
+    found = [p for p, line in children(node.process.pid).items() if "accord.cli worker" in line]
+    return found[0] if found else None
+
+
+def test_a_node_starts_its_task_worker_again_when_it_stops(two_live_nodes):
+    cn, _us = two_live_nodes
+    first = worker_of(cn)
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and worker_of(cn) in (None, first):
+        time.sleep(0.2)
+    again = worker_of(cn)
+    assert again not in (None, first)
+    assert cn.process.poll() is None  # the node kept serving
+    assert "accord worker stopped (exit -9); starting it again" in cn.log()
+    with cn.client() as http:
+        assert http.get("/.well-known/accord").status_code == 200

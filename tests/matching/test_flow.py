@@ -25,32 +25,12 @@ from accord.federation.models import InboxMessage, MessageStatus, OutboxMessage
 from accord.matching import psi, services
 from accord.matching.models import AnswererSet, Hit, Part, PeerSet, Query, QueryStatus
 from accord.matching.wire import ANSWER_KIND, QUERY_KIND, REFUSED_KIND, SET_KIND
-from tests.federation.test_inbox_rejections import INBOX, RemotePeer, batch
+from tests.federation.test_inbox_rejections import RemotePeer
+from tests.matching.conftest import OURS
 
 pytestmark = pytest.mark.django_db
 
-OURS = {"203.0.113.7", "198.51.100.1", "192.0.2.99"}
 THEIRS = ["ipv4:203.0.113.7", "ipv4:192.0.2.99", "ipv4:10.9.9.9"]
-
-
-@pytest.fixture
-def remote(db) -> RemotePeer:
-    return RemotePeer.create("yy.match")
-
-
-@pytest.fixture
-def deliver(client, django_capture_on_commit_callbacks):
-    def send(remote: RemotePeer, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        envelope = remote.envelope(remote.next_in_seq(), body, kind=kind)
-        with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(
-                INBOX, data=json.dumps(batch(envelope)), content_type="application/json"
-            )
-        assert response.status_code == 200, response.content
-        [receipt] = response.json()["receipts"]
-        return receipt
-
-    return send
 
 
 def sent(remote: RemotePeer, kind: str) -> list[dict[str, Any]]:
@@ -59,16 +39,6 @@ def sent(remote: RemotePeer, kind: str) -> list[dict[str, Any]]:
         json.loads(open_body(m.body, remote.encryption_key, this_node().encryption_public))
         for m in OutboxMessage.objects.filter(peer=remote.peer, kind=kind).order_by("seq")
     ]
-
-
-@pytest.fixture
-def case(users):
-    actor = Actor.of(users[Role.INVESTIGATOR])
-    opened = cases.create_case(actor, {"title": "Phishing", "title_language": "en"})
-    for value in sorted(OURS):
-        cases.add_observable(actor, opened, "ipv4", value)
-    cases.add_observable(actor, opened, "email", "li.wei@example.cn")
-    return opened
 
 
 def ask_ipv4(users, case, remote) -> Query:

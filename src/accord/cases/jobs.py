@@ -34,7 +34,7 @@ from accord.cases.models import (
     Subject,
 )
 from accord.cases.services import locked_for, store_new
-from accord.core import audit
+from accord.core import audit, tasks
 from accord.core.audit import Actor, AuditAction
 from accord.core.models import User
 from accord.core.policy import Refused
@@ -110,17 +110,13 @@ def resume_stalled() -> int:
     """Enqueue again the unfinished jobs whose task has ended (its worker
     stopped midway, or the task failed): each resumes after its last committed
     batch. Run by the clock; returns how many."""
-    from django_tasks import TaskResultStatus
-    from django_tasks_db.models import DBTaskResult
-
     resumed = 0
     # A small import runs in its request, with no task; one still unfinished
     # long after (the request's process died) goes to the worker too.
     orphaned = timezone.now() - timedelta(minutes=10)
     for job in ImportJob.objects.filter(finished_at__isnull=True):
         if job.task:
-            waiting = (TaskResultStatus.READY, TaskResultStatus.RUNNING)
-            if DBTaskResult.objects.filter(id=job.task, status__in=waiting).exists():
+            if tasks.still_waiting(job.task):
                 continue
         elif job.created_at > orphaned:
             continue

@@ -10,21 +10,20 @@ for approval. Never a value of the asker: it never has one."""
 from __future__ import annotations
 
 import base64
+import uuid
 from datetime import timedelta
-from typing import Any
 
-from django.db.models import Sum
-from django.db.models.signals import post_delete
-from django.dispatch import receiver
+from django.db import transaction
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
+from django_tasks import task
 
-from accord.cases.models import Observable
-from accord.core import audit
+from accord.core import audit, tasks
 from accord.core.audit import Actor, AuditAction
 from accord.federation import services as federation
 from accord.federation.kinds import Refusal
 from accord.federation.models import Peer
-from accord.matching import psi
+from accord.matching import psi, sets
 from accord.matching.models import (
     AnswererSet,
     Direction,
@@ -87,10 +86,40 @@ def receive_query(peer: Peer, body: QueryBody) -> None:
         return  # the asker was told once, on the first part
     if query.received_parts.filter(kind=PartKind.QUERY, index=body.part).exists():
         raise Refusal(f"duplicate_part: part {body.part} of this query arrived already")
-    if query.status == QueryStatus.AWAITING_APPROVAL:
-        Part.objects.create(query=query, kind=PartKind.QUERY, index=body.part, points=body.points)
+    if query.status == QueryStatus.ANSWERED and _answers_now(query, body.part):
+        answer_part(query, body.part, points)
         return
-    answer_part(query, body.part, points)
+    Part.objects.create(query=query, kind=PartKind.QUERY, index=body.part, points=body.points)
+    if query.status == QueryStatus.ANSWERED:
+        answer_later(query)
+
+
+def _answers_now(query: Query, index: int) -> bool:
+    """Whether part `index` is answered in this transaction: it is the next
+    part to answer (parts are answered in order, so part 0 fixes the set
+    version and sends the set), no earlier part waits, and the set is at
+    hand or cheap to build."""
+    if index != answered_parts(query) or waiting_parts(query).exists():
+        return False
+    return _set_at_hand(query)
+
+
+def _set_at_hand(query: Query) -> bool:
+    return bool(query.answer_key) or sets.kept(query.code) is not None or sets.small(query.code)
+
+
+def answer_waiting(query: Query) -> None:
+    """Answer the parts that wait (after an approval), in order: now when the
+    set is at hand, else through the task worker."""
+    if not waiting_parts(query).exists():
+        return
+    if not _set_at_hand(query):
+        answer_later(query)
+        return
+    for part in waiting_parts(query):
+        if part.index != answered_parts(query):
+            break  # an earlier part has not arrived; it brings the rest along
+        answer_part(query, part.index, decode(part.points))
 
 
 def _check_same(query: Query, body: QueryBody) -> None:
@@ -183,42 +212,74 @@ def policy_refusal(peer: Peer, body: QueryBody) -> str:
 
 
 def answer_part(query: Query, index: int, points: list[bytes]) -> None:
-    """Reblind one part with this node's key; after part 0, send the set
-    unless the asker holds this version of it (then the set is not even read
-    from the database: a repeat query costs the same whatever its size)."""
-    current = current_set(query.code)
+    """Reblind one part with the key of the query's set version, fixed by its
+    first part from the current set (built here when it is not current)."""
+    if not query.answer_key:
+        _fix_version(query, sets.current_set(query.code))
+    send_answer(query, index, reblind(query.answer_key, points))
+
+
+def reblind(key: str, points: list[bytes]) -> list[bytes]:
     try:
-        reblinded = psi.reblind(psi.Key(bytes.fromhex(current.key)), points)
+        return psi.reblind(psi.Key(bytes.fromhex(key)), points)
     except psi.PsiError as exc:
         raise Refusal(str(exc)) from None
+
+
+def _fix_version(query: Query, row: AnswererSet) -> None:
+    query.answer_key, query.answered_set, query.answered_size = row.key, row.digest, row.size
+
+
+def send_answer(query: Query, index: int, reblinded: list[bytes]) -> None:
+    """Send part `index`'s answer; with part 0, the set unless the asker holds
+    this version of it (then the set is not even read from the database: a
+    repeat query costs the same whatever its size). Marks the part answered,
+    and forgets the version's key once every part is."""
     set_parts = 0
-    if query.held_set != current.digest:
-        set_parts = max(1, -(-current.size // psi.MAX_TAGS_PER_MESSAGE))
+    if query.held_set != query.answered_set:
+        set_parts = max(1, -(-query.answered_size // psi.MAX_TAGS_PER_MESSAGE))
     body = AnswerBody(
         query=str(query.pk),
         part=index,
-        set=current.digest,
-        set_size=current.size,
+        set=query.answered_set,
+        set_size=query.answered_size,
         set_parts=set_parts,
         points=psi.points_to_wire(reblinded),
     )
     federation.enqueue(query.peer, ANSWER_KIND, body)
     if index == 0 and set_parts:
-        for number, tags in enumerate(_set_chunks(bytes(current.tags))[:set_parts]):
-            chunk = SetBody(query=str(query.pk), set=current.digest, part=number, tags=tags)
-            federation.enqueue(query.peer, SET_KIND, chunk)
+        tags = (
+            AnswererSet.objects.filter(code=query.code, digest=query.answered_set)
+            .values_list("tags", flat=True)
+            .get()
+        )
+        for number, chunk in enumerate(_set_chunks(bytes(tags))[:set_parts]):
+            piece = SetBody(query=str(query.pk), set=query.answered_set, part=number, tags=chunk)
+            federation.enqueue(query.peer, SET_KIND, piece)
     Part.objects.update_or_create(
         query=query, kind=PartKind.QUERY, index=index, defaults={"points": []}
     )
-    query.status, query.answered_set = QueryStatus.ANSWERED, current.digest
-    query.answered_at = timezone.now()
-    query.save(update_fields=["status", "answered_set", "answered_at"])
+    if answered_parts(query) == query.parts:
+        query.answer_key = ""
+    query.status, query.answered_at = QueryStatus.ANSWERED, timezone.now()
+    query.save(
+        update_fields=["status", "answered_set", "answered_size", "answer_key", "answered_at"]
+    )
     audit.record(
         Actor(label=f"peer:{query.peer.node_id}"),
         AuditAction.MATCHING_ANSWER,
         query,
-        data={**describe(query), "part": index, "set": current.digest, "set_parts": set_parts},
+        data={**describe(query), "part": index, "set": query.answered_set, "set_parts": set_parts},
     )
+
+
+def answered_parts(query: Query) -> int:
+    return query.received_parts.filter(kind=PartKind.QUERY, points=[]).count()
+
+
+def waiting_parts(query: Query) -> QuerySet[Part]:
+    """The parts received and not answered yet, in order."""
+    return query.received_parts.filter(kind=PartKind.QUERY).exclude(points=[]).order_by("index")
 
 
 def _set_chunks(data: bytes) -> list[str]:
@@ -227,47 +288,73 @@ def _set_chunks(data: bytes) -> list[str]:
     return [base64.b64encode(piece).decode("ascii") for piece in pieces]
 
 
-def fingerprint(code: str) -> str:
-    """Changes whenever an observable of this type is added: ids only grow
-    (AUTOINCREMENT on SQLite, a sequence on PostgreSQL), so the newest id of
-    the type names the last addition. One index probe per query, where
-    counting and summing the type's ids scanned them all (0.2 to 0.5 s at
-    1,000,000 on PostgreSQL, half a repeat query's budget). A removal is
-    caught by `forget_on_removal`."""
-    newest = (
-        Observable.objects.filter(code=code).order_by("-pk").values_list("pk", flat=True).first()
-    )
-    return f"newest:{newest or 0}"
+def answer_later(query: Query) -> None:
+    """Hand the waiting parts to the task worker. Enqueued in this
+    transaction: the worker sees the task exactly when the parts exist."""
+    query.task = str(answer_in_background.enqueue(str(query.pk)).id)
+    query.save(update_fields=["task"])
 
 
-@receiver(post_delete, sender=Observable)
-def forget_on_removal(sender: type[Observable], instance: Observable, **kwargs: Any) -> None:
-    """A value removed from the node must leave its blinded set: the next
-    query builds the set again (under a new key), in this same transaction
-    the removal's. Every removal through the ORM sends this signal, a case's
-    cascade too."""
-    AnswererSet.objects.filter(code=instance.code).update(fingerprint="")
+@task()
+def answer_in_background(query_id: str) -> str:
+    """The worker's entry point; returns how far it got."""
+    return answer_waiting_parts(uuid.UUID(query_id))
 
 
-def current_set(code: str) -> AnswererSet:
-    """This node's blinded set for `code`, built again under a fresh key when
-    the node's values of that type changed (docs/matching.md 1.8: every
-    version of the set has its own key, so an asker cannot re-check old
-    answers against a new version). A kept set's tags (8 MB for 1,000,000
-    values) are read only when they are sent."""
-    mark = fingerprint(code)
-    kept = AnswererSet.objects.select_for_update().defer("tags").filter(code=code).first()
-    if kept is not None and kept.fingerprint == mark:
-        return kept
-    normals = Observable.objects.filter(code=code).values_list("normal", flat=True).distinct()
-    key = psi.Key.generate()
-    built = psi.BlindedSet.build(key, [f"{code}:{n}".encode() for n in normals], pad=True)
-    fields = {
-        "key": key.scalar.hex(),
-        "tags": built.to_bytes(),
-        "digest": built.digest,
-        "size": len(built),
-        "fingerprint": mark,
-    }
-    row, _created = AnswererSet.objects.update_or_create(code=code, defaults=fields)
-    return row
+def answer_waiting_parts(query_id: uuid.UUID) -> str:
+    """Answer a query's waiting parts in order, computing outside any
+    transaction: the set (when it is not current) and each part's reblinding.
+    Each answer is then sent in a short transaction that checks nothing
+    changed meanwhile (a set built again, a part answered by another worker)
+    and otherwise goes round again. Bounded: what is left after that many
+    rounds waits for the clock to enqueue the query again."""
+    query = Query.objects.select_related("peer").get(pk=query_id)
+    for _round in range(query.parts + sets.PREPARE_ATTEMPTS):
+        query.refresh_from_db()
+        part = waiting_parts(query).first()
+        if query.status != QueryStatus.ANSWERED or part is None:
+            return "done"
+        if part.index != answered_parts(query):
+            return "waiting"  # an earlier part has not arrived; it enqueues the rest
+        row = None if query.answer_key else sets.prepare(query.code)
+        key = query.answer_key if row is None else row.key
+        reblinded = reblind(key, decode(part.points))
+        with transaction.atomic():
+            federation.lock_peer(query.peer)
+            locked = Query.objects.select_for_update().get(pk=query_id)
+            if locked.status != QueryStatus.ANSWERED or locked.answer_key != query.answer_key:
+                continue
+            if not waiting_parts(locked).filter(index=part.index).exists():
+                continue
+            if row is not None:
+                current = sets.kept(locked.code)
+                if current is None or current.digest != row.digest:
+                    continue  # the values changed while the set was built: build again
+                _fix_version(locked, current)
+            send_answer(locked, part.index, reblinded)
+    return "unfinished"
+
+
+def resume_stalled() -> int:
+    """Enqueue again each query whose next part waits while no task is
+    waiting or running for it (its worker stopped, or the task gave up).
+    Run by the clock; returns how many."""
+    resumed = 0
+    waiting = Query.objects.filter(
+        direction=Direction.IN,
+        status=QueryStatus.ANSWERED,
+        received_parts__kind=PartKind.QUERY,
+    ).exclude(received_parts__points=[])
+    for query in waiting.distinct():
+        if tasks.still_waiting(query.task):
+            continue
+        first = waiting_parts(query).first()
+        if first is None or first.index != answered_parts(query):
+            continue
+        with transaction.atomic():
+            locked = Query.objects.select_for_update().get(pk=query.pk)
+            if locked.task != query.task:
+                continue  # enqueued again meanwhile
+            answer_later(locked)
+        resumed += 1
+    return resumed

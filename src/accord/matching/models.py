@@ -77,8 +77,15 @@ class Query(models.Model):
     # node's own values asked, in the order of the points sent.
     secret = models.CharField(max_length=64, blank=True)
     values = models.JSONField(default=list, blank=True)
-    # In only: the set the answer parts are given against (all parts, one set).
+    # In only: the version of this node's set the answer parts are given
+    # against (all parts, one set), fixed by the first part answered: its
+    # digest and size, and its key until the last part is answered, so a set
+    # built again mid-query changes nothing for this one. `task` is the
+    # worker's task answering parts that wait (the set is being built).
     answered_set = models.CharField(max_length=64, blank=True)
+    answered_size = models.PositiveIntegerField(default=0)
+    answer_key = models.CharField(max_length=64, blank=True)
+    task = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

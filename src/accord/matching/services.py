@@ -35,7 +35,6 @@ from accord.matching.models import (
     Direction,
     Hit,
     MatchingPolicy,
-    PartKind,
     PeerSet,
     Query,
     QueryStatus,
@@ -206,8 +205,7 @@ def approve(actor: Actor, query: Query, *, ip: str = "") -> Query:
         audit.record(
             actor, AuditAction.MATCHING_APPROVE, locked, data=answering.describe(locked), ip=ip
         )
-        for part in locked.received_parts.filter(kind=PartKind.QUERY).order_by("index"):
-            answering.answer_part(locked, part.index, answering.decode(part.points))
+        answering.answer_waiting(locked)
     return locked
 
 

@@ -58,6 +58,11 @@ class Command(BaseCommand):
         # An import whose worker stopped midway resumes after its last batch.
         if resumed := jobs.resume_stalled():
             log.info("clock: %s unfinished imports enqueued again", resumed)
+        from accord.matching import answering
+
+        # A hit/no-hit query whose answering task stopped midway goes on.
+        if resumed := answering.resume_stalled():
+            log.info("clock: %s hit/no-hit answers enqueued again", resumed)
 
     @staticmethod
     def _replicas(assistance: Any, sync: Any) -> None:

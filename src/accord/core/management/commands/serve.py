@@ -15,6 +15,10 @@ from accord.core import identity
 from accord.core.processes import terminate
 
 STOP_GRACE_SECONDS = 15
+HELPER_ROLES = ("worker", "deliver", "clock")
+RESTARTS = 5  # stops of one helper within RESTART_WINDOW that it survives
+RESTART_WINDOW = 600.0
+RESTART_PAUSE_MAX = 30
 
 
 class Command(BaseCommand):
@@ -64,15 +68,12 @@ class Command(BaseCommand):
             # Several nodes may run on one machine; a shared control socket would clash.
             "--no-control-socket",
         ]
-        children = [subprocess.Popen(web, env=os.environ.copy())]
-        if not options["no_worker"]:
-            for role in ("worker", "deliver", "clock"):
-                command = [sys.executable, "-m", "accord.cli", role]
-                children.append(subprocess.Popen(command, env=os.environ.copy()))
+        web_process = subprocess.Popen(web, env=os.environ.copy())
+        helpers = [] if options["no_worker"] else [Helper(role) for role in HELPER_ROLES]
         node = identity.this_node()
         self.stdout.write(f"Node {node.node_id} serving on http://{bind}/", ending="\n")
         self.stdout.flush()
-        code = self._supervise(children)
+        code = self._supervise(web_process, helpers)
         if code:
             raise CommandError("a node process stopped unexpectedly", returncode=code)
 
@@ -86,8 +87,9 @@ class Command(BaseCommand):
             raise CommandError("the database has unapplied migrations: run `accord migrate`")
         connection.close()
 
-    def _supervise(self, children: list[subprocess.Popen]) -> int:
-        """Wait until a signal or a child exits; then stop all children."""
+    def _supervise(self, web: subprocess.Popen, helpers: list[Helper]) -> int:
+        """Wait until a signal or the web server exits, restarting a helper
+        process that stops (within its budget); then stop all children."""
         stopping = {"signal": False}
 
         def on_signal(signum: int, frame: Any) -> None:
@@ -95,11 +97,51 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        exited = None
-        while not stopping["signal"] and exited is None:
-            exited = next((c for c in children if c.poll() is not None), None)
+        code = None
+        while not stopping["signal"] and code is None:
+            code = web.poll()
+            for helper in helpers:
+                if code is None and not helper.keep_running(self.stderr):
+                    code = helper.process.returncode or 1
             time.sleep(0.2)
-        terminate(children, STOP_GRACE_SECONDS)
+        terminate([web, *(h.process for h in helpers)], STOP_GRACE_SECONDS)
         if stopping["signal"]:
             return 0
-        return exited.returncode or 1 if exited is not None else 0
+        return code or 1 if code is not None else 0
+
+
+class Helper:
+    """One of the node's background processes (the task worker, the
+    deliverer, the clock). One that stops (a bug, the database gone for a
+    moment, SQLite's "database is locked" past its timeout) is started again
+    after a pause that doubles each time; more than RESTARTS stops within
+    RESTART_WINDOW seconds stop the node instead of looping."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+        self.command = [sys.executable, "-m", "accord.cli", role]
+        self.process = subprocess.Popen(self.command, env=os.environ.copy())
+        self.stops: list[float] = []
+        self.restart_at: float | None = None
+
+    def keep_running(self, log: Any) -> bool:
+        """Restart the process when it is due; False when its budget is spent."""
+        now = time.monotonic()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.process = subprocess.Popen(self.command, env=os.environ.copy())
+                self.restart_at = None
+            return True
+        if self.process.poll() is None:
+            return True
+        self.stops = [t for t in self.stops if now - t < RESTART_WINDOW] + [now]
+        if len(self.stops) > RESTARTS:
+            log.write(f"accord {self.role} stopped {len(self.stops)} times; stopping the node")
+            return False
+        pause = min(RESTART_PAUSE_MAX, 2 ** (len(self.stops) - 1))
+        log.write(
+            f"accord {self.role} stopped (exit {self.process.returncode}); "
+            f"starting it again in {pause} s"
+        )
+        self.restart_at = now + pause
+        return True
