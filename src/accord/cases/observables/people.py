@@ -29,13 +29,14 @@ a value without a date. Its normal form is "guoshengkun|1954-10-01"."""
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date
 from functools import cache
 
 from django.utils.translation import gettext_lazy as _
-from pypinyin import lazy_pinyin
 
 from accord.cases.observables.base import ObservableError, stripped
 
@@ -63,7 +64,20 @@ def _is_han(char: str) -> bool:
 
 @cache
 def _reading(char: str) -> str:
-    return lazy_pinyin(char, errors="ignore")[0].replace("v", "yu") if _is_han(char) else char
+    return _pinyin()(char, errors="ignore")[0].replace("v", "yu") if _is_han(char) else char
+
+
+@cache
+def _pinyin() -> Callable[..., list[str]]:
+    """pypinyin, loaded when a name is first read, without its phrase
+    dictionary: that serves splitting running text into words (44 MiB and
+    1.5 s to load in every process), and names are read a character at a
+    time. Processes that never read a name (the deliverer, the clock) do
+    not load pypinyin at all."""
+    os.environ.setdefault("PYPINYIN_NO_PHRASES", "true")
+    from pypinyin import lazy_pinyin
+
+    return lazy_pinyin
 
 
 def _fold(text: str) -> str:
