@@ -1,10 +1,8 @@
 from __future__ import annotations
 
+import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -12,13 +10,6 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from accord.core import identity
-from accord.core.processes import terminate
-
-STOP_GRACE_SECONDS = 15
-HELPER_ROLES = ("worker", "deliver", "clock")
-RESTARTS = 5  # stops of one helper within RESTART_WINDOW that it survives
-RESTART_WINDOW = 600.0
-RESTART_PAUSE_MAX = 30
 
 
 class Command(BaseCommand):
@@ -68,14 +59,16 @@ class Command(BaseCommand):
             # Several nodes may run on one machine; a shared control socket would clash.
             "--no-control-socket",
         ]
-        web_process = subprocess.Popen(web, env=os.environ.copy())
-        helpers = [] if options["no_worker"] else [Helper(role) for role in HELPER_ROLES]
         node = identity.this_node()
         self.stdout.write(f"Node {node.node_id} serving on http://{bind}/", ending="\n")
         self.stdout.flush()
-        code = self._supervise(web_process, helpers)
-        if code:
-            raise CommandError("a node process stopped unexpectedly", returncode=code)
+        sys.stderr.flush()
+        # The supervisor needs none of Django: this process becomes a lean
+        # one (same pid, signals and session) instead of keeping ~90 MiB
+        # of loaded code for the node's whole life.
+        spec = json.dumps({"web": web, "helpers": not options["no_worker"]})
+        supervisor = [sys.executable, "-m", "accord.core.supervise", spec]
+        os.execv(sys.executable, supervisor)  # noqa: S606 (this same Python, a fixed module)
 
     def _check_ready(self) -> None:
         try:
@@ -86,62 +79,3 @@ class Command(BaseCommand):
         if executor.migration_plan(executor.loader.graph.leaf_nodes()):
             raise CommandError("the database has unapplied migrations: run `accord migrate`")
         connection.close()
-
-    def _supervise(self, web: subprocess.Popen, helpers: list[Helper]) -> int:
-        """Wait until a signal or the web server exits, restarting a helper
-        process that stops (within its budget); then stop all children."""
-        stopping = {"signal": False}
-
-        def on_signal(signum: int, frame: Any) -> None:
-            stopping["signal"] = True
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        code = None
-        while not stopping["signal"] and code is None:
-            code = web.poll()
-            for helper in helpers:
-                if code is None and not helper.keep_running(self.stderr):
-                    code = helper.process.returncode or 1
-            time.sleep(0.2)
-        terminate([web, *(h.process for h in helpers)], STOP_GRACE_SECONDS)
-        if stopping["signal"]:
-            return 0
-        return code or 1 if code is not None else 0
-
-
-class Helper:
-    """One of the node's background processes (the task worker, the
-    deliverer, the clock). One that stops (a bug, the database gone for a
-    moment, SQLite's "database is locked" past its timeout) is started again
-    after a pause that doubles each time; more than RESTARTS stops within
-    RESTART_WINDOW seconds stop the node instead of looping."""
-
-    def __init__(self, role: str) -> None:
-        self.role = role
-        self.command = [sys.executable, "-m", "accord.cli", role]
-        self.process = subprocess.Popen(self.command, env=os.environ.copy())
-        self.stops: list[float] = []
-        self.restart_at: float | None = None
-
-    def keep_running(self, log: Any) -> bool:
-        """Restart the process when it is due; False when its budget is spent."""
-        now = time.monotonic()
-        if self.restart_at is not None:
-            if now >= self.restart_at:
-                self.process = subprocess.Popen(self.command, env=os.environ.copy())
-                self.restart_at = None
-            return True
-        if self.process.poll() is None:
-            return True
-        self.stops = [t for t in self.stops if now - t < RESTART_WINDOW] + [now]
-        if len(self.stops) > RESTARTS:
-            log.write(f"accord {self.role} stopped {len(self.stops)} times; stopping the node")
-            return False
-        pause = min(RESTART_PAUSE_MAX, 2 ** (len(self.stops) - 1))
-        log.write(
-            f"accord {self.role} stopped (exit {self.process.returncode}); "
-            f"starting it again in {pause} s"
-        )
-        self.restart_at = now + pause
-        return True
