@@ -14,8 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accord.assistance import casework, policy, queries, reminders, services
-from accord.assistance.api import file_response
+from accord.assistance import api, casework, evidence_files, policy, queries, reminders, services
 from accord.assistance.deadlines import confirmation_of, deadlines_of, first_contact_at
 from accord.assistance.forms import (
     DETAIL_FIELDS,
@@ -223,7 +222,7 @@ def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> 
         "candidates": User.objects.filter(is_active=True, role__in=policy.TEAM_ROLES).exclude(
             pk__in=row.team.values("pk")
         ),
-        "files": row.files.all(),
+        "files": evidence_files.listed(row),
         # Evidence items of the request (accord.evidence): None hides the card.
         "evidence": evidence_views.card(user, request=row) if offer else None,
         "may_edit": may(policy.EDIT),
@@ -308,9 +307,8 @@ def request_step(request: HttpRequest, request_id: UUID) -> HttpResponse:
     except ValueError:
         version = -1
     payload = payload_from_post(action, request.POST) if action in TRANSITIONS else {}
-    uploads = [
-        (f.name or "", f.content_type or "", f.read()) for f in request.FILES.getlist("files")
-    ]
+    # Streams (a file over 2.5 MB is already a temporary file): never read whole.
+    uploads = [evidence_files.Upload.of_file(f) for f in request.FILES.getlist("files")]
 
     def step() -> None:
         done = services.perform(
@@ -399,7 +397,9 @@ def request_case(request: HttpRequest, request_id: UUID) -> HttpResponse:
 
 @permission_required(Permission.VIEW_REQUESTS)
 def request_file(request: HttpRequest, request_id: UUID, sha256: str) -> HttpResponse:
-    return file_response(_open(request, request_id, how="file"), sha256)
+    """A listed response file: its evidence item's page (custody, download)."""
+    item = api.listed_item(_open(request, request_id, how="file"), sha256)
+    return redirect("evidence:item", item_id=item.pk)
 
 
 def _print_language(request: HttpRequest, row: AssistanceRequest) -> str:
