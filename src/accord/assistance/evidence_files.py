@@ -18,17 +18,21 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError
 from django.db.models import F
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accord.assistance.models import AssistanceRequest, ResponseFile
 from accord.core.audit import Actor
-from accord.evidence import custody, transfer
+from accord.evidence import api as evidence_api
+from accord.evidence import blobs, custody, transfer
+from accord.evidence import policy as evidence_policy
 from accord.evidence import services as evidence
+from accord.evidence import uploads as upload_limits
 from accord.evidence.models import EvidenceItem, TransferStatus
 
 MAX_FILES = 20
@@ -87,6 +91,20 @@ def add_response_files(
                 )
             )
     return {**payload, "files": [file_ref(item) for item in items]}, items
+
+
+def too_large(http_request: HttpRequest) -> str:
+    """Why a step's body is refused unread ('' if it is not): declared larger
+    than the biggest evidence item (the upload handler then parsed nothing)."""
+    declared = evidence_api.declared_length(http_request) or 0
+    if getattr(http_request, "evidence_too_large", False) or declared > upload_limits.body_limit():
+        return blobs.too_large(blobs.max_item_bytes()).message
+    return ""
+
+
+def refuse_upload(actor: Actor, request: AssistanceRequest, message: str, ip: str) -> NoReturn:
+    """Refused, audited, before a byte of the body was read."""
+    evidence.refuse(actor, None, evidence_policy.ADD, message, 413, ip, request=request.reference)
 
 
 def file_ref(item: EvidenceItem) -> dict[str, Any]:

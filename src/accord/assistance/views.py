@@ -301,6 +301,13 @@ def _detail_rows(row: AssistanceRequest) -> list[tuple[str, str]]:
 @permission_required(Permission.VIEW_REQUESTS)
 def request_step(request: HttpRequest, request_id: UUID) -> HttpResponse:
     row = _open(request, request_id, how="step")
+    refused = evidence_files.too_large(request)  # looked at before the body is
+    if refused:
+        attempt(
+            request,
+            lambda: evidence_files.refuse_upload(_actor(request), row, refused, client_ip(request)),
+        )
+        return redirect("assistance:detail", request_id=row.pk)
     action = request.POST.get("action", "")
     try:
         version = int(request.POST.get("version", ""))
