@@ -7,6 +7,7 @@ tracemalloc counts is what the node allocates."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import tracemalloc
 from pathlib import Path
@@ -81,14 +82,16 @@ def multipart_file(folder: Path, request: AssistanceRequest, size: int) -> Path:
     return path
 
 
-def post_streamed(client: Client, url: str, body: Path) -> tuple[object, int]:
+def post_streamed(
+    client: Client, url: str, body: Path, content_type: str = ""
+) -> tuple[object, int]:
     """POST the body from its file; returns the response and the peak of what
     was allocated while the node handled it."""
     with body.open("rb") as stream:
         environ = client._base_environ(
             PATH_INFO=url,
             REQUEST_METHOD="POST",
-            CONTENT_TYPE=f"multipart/form-data; boundary={BOUNDARY}",
+            CONTENT_TYPE=content_type or f"multipart/form-data; boundary={BOUNDARY}",
             CONTENT_LENGTH=str(body.stat().st_size),
             **{"wsgi.input": stream},
         )
@@ -136,3 +139,20 @@ def test_a_response_file_is_streamed_into_an_evidence_item(users, peer, settings
     assert [(f.name, f.sha256) for f in request.files.all()] == [("records.bin", item.sha256)]
     assert item.transfers.get().peer == peer
     assert peak < size // 4, peak  # generous: a whole-file read would be 40 MB
+
+
+def test_a_json_body_over_the_limit_is_refused_unread_with_the_way_out(users, peer, tmp_path):
+    request = in_execution(users, peer)
+    client = Client()
+    client.force_login(users[Role.CENTRAL_AUTHORITY])
+    body = tmp_path / "body.json"
+    with body.open("wb") as out:
+        out.write(b'{"action": "respond", "version": 1, "attachments": [{"data_base64": "')
+        for _ in range(40):
+            out.write(b"A" * MB)
+        out.write(b'"}]}')
+    url = f"/api/v1/assistance/requests/{request.pk}/actions"
+    response, peak = post_streamed(client, url, body, "application/json")
+    assert response.status_code == 413
+    assert "evidence items of the request" in json.loads(response.content)["detail"]
+    assert peak < 10 * MB, peak
