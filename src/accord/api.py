@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema, Status
@@ -81,6 +82,16 @@ def permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpRespon
 @api.exception_handler(Refused)
 def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
     return api.create_response(request, {"detail": exc.message}, status=exc.status)
+
+
+@api.exception_handler(RequestDataTooBig)
+def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    """A JSON body over DATA_UPLOAD_MAX_MEMORY_SIZE is refused before it is read."""
+    message = _(
+        "The request body is larger than %(mb)s MB: send large files as evidence "
+        "items of the request (multipart upload, streamed)."
+    ) % {"mb": round(settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1_048_576, 1)}
+    return api.create_response(request, {"detail": message}, status=413)
 
 
 @api.exception_handler(ValidationError)

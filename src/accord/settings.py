@@ -314,6 +314,9 @@ STORAGES = {
 # never into memory. A body declared larger than the biggest evidence item is
 # not read at all (accord.evidence.uploads): the view refuses it with 413.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# A body that is not multipart (JSON) is read into memory: one declared larger
+# is refused unread (the API answers 413 and says where large files go).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 CSRF_FAILURE_VIEW = "accord.evidence.uploads.csrf_failure"
 FILE_UPLOAD_HANDLERS = [
     "accord.evidence.uploads.RefuseOversized",

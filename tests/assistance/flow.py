@@ -199,6 +199,21 @@ def attachment(name: str, data: bytes, content_type: str = "application/octet-st
     }
 
 
+def file_arrives(client: httpx.Client, request_id: str, sha256: str, timeout: float = 60) -> bytes:
+    """A response file's bytes, once its evidence item has arrived (404 until then)."""
+    found: dict[str, bytes] = {}
+
+    def arrived() -> bool:
+        response = client.get(f"/api/v1/assistance/requests/{request_id}/files/{sha256}")
+        assert response.status_code in (200, 404), response.text
+        if response.status_code == 200:
+            found["data"] = response.content
+        return response.status_code == 200
+
+    wait_until(arrived, timeout=timeout, what=f"the evidence item of {sha256[:12]} to arrive")
+    return found["data"]
+
+
 def audit_count(client: httpx.Client, action: str) -> int:
     """How many audit events of this kind the node holds (client: auditor or admin)."""
     response = client.get("/api/v1/audit/events", params={"action": action, "limit": 1})

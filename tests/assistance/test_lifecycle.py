@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from accord.assistance.machine import TRANSITIONS
-from tests.assistance.flow import DETAILS, Officers, Pair, act, attachment, get
+from tests.assistance.flow import DETAILS, Officers, Pair, act, attachment, file_arrives, get
 from tests.live import ensure_peered, wait_until
 
 pytestmark = pytest.mark.live
@@ -109,7 +109,7 @@ def test_a_request_is_accepted_executed_answered_in_parts_and_closed(pair, reque
         assert moment(view["response_due"]) == decided + timedelta(days=90)
     pair.step(request_id, "begin_execution", state="in_execution")
 
-    # More than one 512 KiB chunk: the file travels in pieces ahead of the step.
+    # More than one 512 KiB chunk: the file travels as an evidence item, in chunks.
     first = file_content(request_id, 700_000)
     view = pair.step(
         request_id,
@@ -130,8 +130,7 @@ def test_a_request_is_accepted_executed_answered_in_parts_and_closed(pair, reque
     assert view["responded_at"] == view["events"][-1]["at"]
     assert [f["name"] for f in view["files"]] == ["part-1.csv", "part-2.txt"]
     for ref, data in zip(view["files"], (first, second), strict=True):
-        download = pair.cn_ca.get(f"/api/v1/assistance/requests/{request_id}/files/{ref['sha256']}")
-        assert download.status_code == 200 and download.content == data
+        assert file_arrives(pair.cn_ca, request_id, ref["sha256"]) == data
 
     view = pair.step(request_id, "close", state="closed")
     assert view["ended_at"] == view["events"][-1]["at"]
@@ -439,18 +438,17 @@ def test_the_provider_restricts_use_or_demands_deletion_of_what_it_sent(pair, ki
         attachments=[attachment("image.bin", data)],
     )
     sha256 = view["files"][0]["sha256"]
-    stored = pair.cn.data_dir / "assistance-files" / sha256
-    assert stored.read_bytes() == data
+    assert file_arrives(pair.cn_ca, request_id, sha256) == data
     pair.step(request_id, "close", state="closed")
 
     restriction = {"kind": kind, "text": "Material objected to by the provider"}
     view = pair.step(request_id, "restrict_use", restriction, state="closed")
     assert [{k: r[k] for k in ("kind", "text")} for r in view["restrictions"]] == [restriction]
     download = pair.cn_ca.get(f"/api/v1/assistance/requests/{request_id}/files/{sha256}")
-    if kept:
-        assert download.status_code == 200 and stored.exists()
-    else:
-        assert download.status_code == 404
-        wait_until(lambda: not stored.exists(), timeout=10, what="the file to go from cn")
+    if kept:  # restricted: the central authority may still use it
+        assert download.status_code == 200 and download.content == data
+    else:  # the item's conditions refuse it (and the clock purges it)
+        assert download.status_code == 409, download.text
+        assert "deletion" in download.json()["detail"]
     # The provider keeps its own copy either way.
-    assert (pair.us.data_dir / "assistance-files" / sha256).read_bytes() == data
+    assert file_arrives(pair.us_ca, request_id, sha256) == data

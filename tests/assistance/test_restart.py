@@ -28,6 +28,7 @@ from tests.assistance.flow import (
     attachment,
     audit_count,
     audit_since,
+    file_arrives,
     get,
 )
 from tests.faultproxy import FaultProxy
@@ -229,10 +230,7 @@ def test_a_step_the_requested_node_took_just_before_it_was_killed_is_not_lost(pa
         us.start()
     view = pair.agreed(request_id, timeout=60)
     assert view["state"] == "responded" and len(view["files"]) == 1
-    download = pair.cn_ca.get(
-        f"/api/v1/assistance/requests/{request_id}/files/{view['files'][0]['sha256']}"
-    )
-    assert download.status_code == 200 and download.content == data
+    assert file_arrives(pair.cn_ca, request_id, view["files"][0]["sha256"]) == data
     assert receipts(pair, cn, request_id, "respond") == 1
     view = pair.step(request_id, "close", state="closed")
     unique_versions(view)

@@ -1,11 +1,12 @@
 """Evidence in a real browser, in Chinese, across the two live nodes: an
 investigator on cn.test drafts a request and attaches a court order through the
-request page's form; once the request is submitted and in execution on
-us.test, its central authority adds the provider's production there and sends
-it with the button; back on cn.test the item arrives, the investigator exports
-a court bundle with the button, and `accord evidence verify`, run as a court
-would (a new process, no node, no database), accepts it with both nodes'
-fingerprints.
+request page's form; it follows the submission to us.test as an evidence item
+with cn's custody; once the request is in execution there, us's central
+authority responds with the provider's production through the step form, and
+the response's file goes back as an evidence item; on cn.test it arrives, the
+request page lists it, and the investigator exports a court bundle with the
+button, and `accord evidence verify`, run as a court would (a new process, no
+node, no database), accepts it with both nodes' fingerprints.
 
 The workflow steps between (validation, submission, screening) are not the
 point here: they go through the API, as a user's own tools would. No ORM in
@@ -155,28 +156,34 @@ def test_a_court_order_goes_out_the_response_comes_back_and_the_bundle_verifies_
     finally:
         screener.client.close()
 
-    # us.test: the central authority adds the provider's production and sends it.
+    # us.test: the court order came with the request, as an evidence item with
+    # cn's custody; the central authority responds with the provider's
+    # production through the step form, and it goes back as evidence.
     central = officer(us, "central_authority")
-    central.goto(f"{us.url}/requests/{request_id}/")
+    us_request_url = f"{us.url}/requests/{request_id}/"
+    central.goto(us_request_url)
     expect(central.get_by_test_id("request-state")).to_have_attribute("data-state", "in_execution")
-    add_evidence(
-        central,
-        "subscribers.csv",
-        PRODUCTION,
-        "text/csv",
-        description=f"服务商提供的注册信息（测试数据）{marker}",
-        how="服务商出具 Provider production",
-        where="Example VoIP Inc.",
-        by="Sam Rivera",
+    order = central.get_by_test_id("evidence-item").filter(has_text="调取证据令.pdf")
+    reload_until(central, us_request_url, lambda: order.count() == 1, "the court order on us")
+    order.click()
+    expect(central).to_have_url(ITEM_URL)
+    expect(central.get_by_test_id("custody")).to_contain_text(cn.node_id)
+    central.goto(us_request_url)
+    respond = central.get_by_test_id("step-respond")
+    respond.locator("[name=text]").fill(f"服务商已提供注册信息（测试数据）{marker}")
+    respond.get_by_test_id("step-files").set_input_files(
+        {"name": "subscribers.csv", "mimeType": "text/csv", "buffer": PRODUCTION}
     )
-    central.get_by_test_id("evidence-item").filter(has_text="subscribers.csv").click()
+    respond.locator("button[type=submit]").click()
+    expect(central.get_by_test_id("request-state")).to_have_attribute("data-state", "responded")
+    expect(central.locator(".message.error")).to_have_count(0)
+    production = central.get_by_test_id("evidence-item").filter(has_text="subscribers.csv")
+    expect(production).to_have_count(1)
+    production.click()
     expect(central).to_have_url(ITEM_URL)
     match = ITEM_URL.search(central.url)
     assert match is not None, central.url
     item_id = match[1]
-    central.get_by_test_id("send").click()
-    expect(central).to_have_url(ITEM_URL)
-    expect(central.locator(".message.error")).to_have_count(0)
     sent = central.get_by_test_id("transfers").locator(f"li[data-peer='{cn.node_id}']")
     reload_until(
         central,
@@ -190,6 +197,8 @@ def test_a_court_order_goes_out_the_response_comes_back_and_the_bundle_verifies_
     # cn.test: the production arrives on the request; both items go in a bundle.
     arrived = investigator.locator(f"tr[data-item='{item_id}']")
     reload_until(investigator, request_url, lambda: arrived.count() == 1, "the production")
+    listed = investigator.get_by_test_id("response-file").locator(f"a[data-item='{item_id}']")
+    expect(listed).to_have_text("subscribers.csv")
     expect(investigator.get_by_test_id("page-title")).to_have_text(reference)
     expect(investigator.locator("input[name=item]:checked")).to_have_count(2)
     investigator.get_by_test_id("export-purpose").fill(f"提交法院审理 {marker}")

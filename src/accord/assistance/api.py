@@ -11,13 +11,14 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import ConfigDict, Field
 
-from accord.assistance import attachments, casework, files, policy, queries, services, wire
+from accord.assistance import casework, evidence_files, policy, queries, services, wire
 from accord.assistance.deadlines import Deadline, confirmation_of, deadlines_of
 from accord.assistance.machine import TRANSITIONS
 from accord.assistance.models import AssistanceRequest, Reminder, ScreeningFinding
@@ -86,7 +87,11 @@ class ActionIn(Schema):
     action: str = Field(max_length=40)
     version: int
     payload: dict[str, Any] = Field(default_factory=dict)
-    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=attachments.MAX_FILES)
+    # Small files only (the JSON body's limit): larger ones go up as evidence
+    # items of the request (POST /evidence/requests/{id}/items), streamed.
+    attachments: list[AttachmentIn] = Field(
+        default_factory=list, max_length=evidence_files.MAX_FILES
+    )
 
 
 class FindingIn(Schema):
@@ -279,7 +284,9 @@ def take_action(request: HttpRequest, request_id: UUID, payload: ActionIn) -> di
             data = base64.b64decode(attachment.data_base64, validate=True)
         except (binascii.Error, ValueError):
             raise ValidationError(f"{attachment.name}: data_base64 is not base64") from None
-        uploads.append((attachment.name, attachment.content_type, data))
+        uploads.append(
+            evidence_files.Upload.of_bytes(attachment.name, attachment.content_type, data)
+        )
     updated = services.perform(
         _actor(request),
         row,
@@ -336,23 +343,26 @@ def add_member(request: HttpRequest, request_id: UUID, payload: MemberIn) -> dic
 
 
 @router.get("/assistance/requests/{request_id}/files/{sha256}", response={200: None})
-def download_file(request: HttpRequest, request_id: UUID, sha256: str) -> HttpResponse:
+def download_file(request: HttpRequest, request_id: UUID, sha256: str) -> StreamingHttpResponse:
+    """A response file: the bytes of the evidence item that holds it here,
+    downloaded as the item (its conditions, custody record and audit)."""
+    from accord.evidence import api as evidence_api
+    from accord.evidence import services as evidence
+
     row = _open(request, request_id, how="file")
-    return file_response(row, sha256)
+    item = listed_item(row, sha256)
+    chunks = evidence.download(_actor(request), item, ip=client_ip(request))
+    return evidence_api.attachment(item, chunks)
 
 
-def file_response(row: AssistanceRequest, sha256: str) -> HttpResponse:
-    from django.http import Http404
-
-    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
-        raise Http404
-    ref = row.files.filter(sha256=sha256, deleted=False).first()
-    if ref is None or not files.exists(sha256):
-        raise Http404
-    response = HttpResponse(files.load(sha256), content_type=ref.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{ref.name.replace(chr(34), "")}"'
-    response["X-Content-SHA256"] = sha256
-    return response
+def listed_item(row: AssistanceRequest, sha256: str) -> Any:
+    """The item holding a listed file; 404 (saying why) when there is none here."""
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256) or not row.files.filter(sha256=sha256).exists():
+        raise Http404(_("The request lists no such file."))
+    item = evidence_files.item_for(row, sha256)
+    if item is None:
+        raise Http404(_("This file has not arrived yet: it is on its way as an evidence item."))
+    return item
 
 
 @router.get("/assistance/metrics", response=dict[str, Any])

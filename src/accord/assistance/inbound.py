@@ -1,7 +1,7 @@
 """The assistance.* message kinds arriving from a peer (DESIGN.md, federation
 protocol): each body is checked against its schema before its handler runs,
 and the handlers apply it through the app's public functions: `steps.advance`
-for a step, `attachments` for files.
+for a step (a response's files come as evidence items: evidence/inbound.py).
 
 Nothing a peer sends is trusted: a step's payload is checked against the
 step's own schema as it travels (`wire.check_payload`) before anything is
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import ValidationError as SchemaError
 
-from accord.assistance import attachments, deadlines, steps
+from accord.assistance import deadlines, evidence_files, steps
 from accord.assistance.follow_up import draft_follow_up
 from accord.assistance.machine import (
     REQUESTING,
@@ -49,12 +49,10 @@ from accord.assistance.types import (
 from accord.assistance.wire import (
     ACTION_KIND,
     ACTION_REFUSED_KIND,
-    CHUNK_KIND,
     SUBMIT_KIND,
     TRANSITION_KIND,
     ActionBody,
     ActionRefusedBody,
-    ChunkBody,
     EventBody,
     SubmitBody,
     TransitionBody,
@@ -175,8 +173,6 @@ def receive_transition(peer: Peer, body: TransitionBody) -> None:
             pending = request.pending_actions.filter(pk=body.action_id, outcome="").first()
         if pending is None:
             raise Refusal("invalid_step: a requesting-side step this node did not ask for")
-    for ref in event.payload.get("files", []):
-        attachments.assemble(request, ref)
     steps.advance(
         request,
         transition,
@@ -194,7 +190,7 @@ def receive_transition(peer: Peer, body: TransitionBody) -> None:
             # die first, the clock drafts it (follow_up.sweep).
             transaction.on_commit(functools.partial(draft_follow_up, request.pk), robust=True)
     if transition.action == "restrict_use" and event.payload.get("kind") == RestrictionKind.DELETE:
-        deleted = attachments.delete_files(request)
+        deleted = evidence_files.delete_files(request)
         audit.record(
             Actor(label=f"peer:{peer.node_id}"),
             AuditAction.REQUEST_FILES_DELETED,
@@ -333,4 +329,3 @@ kinds.register(SUBMIT_KIND, SubmitBody)(kinds.peer_handler(receive_submit))
 kinds.register(TRANSITION_KIND, TransitionBody)(kinds.peer_handler(receive_transition))
 kinds.register(ACTION_KIND, ActionBody)(kinds.peer_handler(receive_action))
 kinds.register(ACTION_REFUSED_KIND, ActionRefusedBody)(kinds.peer_handler(receive_action_refused))
-kinds.register(CHUNK_KIND, ChunkBody)(kinds.peer_handler(attachments.store_chunk))

@@ -258,7 +258,8 @@ class ScreeningFinding(models.Model):
 
 
 class ResponseFile(models.Model):
-    """A file sent with a response, kept intact: its SHA-256 is checked on arrival."""
+    """A file the response lists (the shared view's `files`): its bytes and
+    custody are the evidence item of the request with this SHA-256."""
 
     request = models.ForeignKey(AssistanceRequest, on_delete=models.CASCADE, related_name="files")
     version = models.IntegerField()
@@ -273,23 +274,6 @@ class ResponseFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class FileChunk(models.Model):
-    """An incoming file's chunks, held until the response that lists it arrives."""
-
-    request_id = models.UUIDField()
-    sha256 = models.CharField(max_length=64)
-    index = models.IntegerField()
-    data = models.BinaryField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["request_id", "sha256", "index"], name="one_chunk")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.sha256}#{self.index}"
 
 
 class Reminder(models.Model):
@@ -326,7 +310,6 @@ class Reminder(models.Model):
 
 __all__ = [
     "AssistanceRequest",
-    "FileChunk",
     "PendingAction",
     "Reminder",
     "RequestEvent",

@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import ValidationError as SchemaError
 
-from accord.assistance import attachments, deadlines, policy
+from accord.assistance import deadlines, evidence_files, policy
 from accord.assistance.machine import (
     REQUESTED,
     REQUESTING,
@@ -202,7 +202,7 @@ def perform(
     payload: dict[str, Any] | None = None,
     *,
     version: int,
-    uploads: Iterable[tuple[str, str, bytes]] = (),
+    uploads: Iterable[evidence_files.Upload] = (),
     ip: str = "",
 ) -> AssistanceRequest:
     """Take one step of the state machine on behalf of a user on this node.
@@ -223,8 +223,9 @@ def perform(
             _refuse(actor, request, action, version_message(version, locked.version), 409, ip)
         if locked.outgoing and not transition.local:
             return _ask_partner(actor, locked, transition, checked, ip)
-        checked = attachments.attach_files(locked, checked, uploads)
+        checked, items = evidence_files.add_response_files(actor, locked, checked, uploads, ip)
         apply_step(actor, locked, transition, checked, ip)
+        evidence_files.send_items(items, locked, ip)
     return locked
 
 
@@ -326,8 +327,8 @@ def apply_step(
     if transition.action == "submit":
         request.submit_message = federation.enqueue(request.peer, SUBMIT_KIND, submit_body(request))
         request.save(update_fields=["submit_message"])
+        evidence_files.send_attachments(request, ip)
     elif not transition.local:
-        attachments.send_files(request, payload)
         federation.enqueue(request.peer, TRANSITION_KIND, transition_body(request, event, None))
     audit.record(
         actor,

@@ -11,11 +11,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accord.assistance import casework, policy, queries, reminders, services
-from accord.assistance.api import file_response
+from accord.assistance import api, casework, evidence_files, policy, queries, reminders, services
 from accord.assistance.deadlines import confirmation_of, deadlines_of, first_contact_at
 from accord.assistance.forms import (
     DETAIL_FIELDS,
@@ -223,7 +223,7 @@ def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> 
         "candidates": User.objects.filter(is_active=True, role__in=policy.TEAM_ROLES).exclude(
             pk__in=row.team.values("pk")
         ),
-        "files": row.files.all(),
+        "files": evidence_files.listed(row),
         # Evidence items of the request (accord.evidence): None hides the card.
         "evidence": evidence_views.card(user, request=row) if offer else None,
         "may_edit": may(policy.EDIT),
@@ -302,15 +302,21 @@ def _detail_rows(row: AssistanceRequest) -> list[tuple[str, str]]:
 @permission_required(Permission.VIEW_REQUESTS)
 def request_step(request: HttpRequest, request_id: UUID) -> HttpResponse:
     row = _open(request, request_id, how="step")
+    refused = evidence_files.too_large(request)  # looked at before the body is
+    if refused:
+        attempt(
+            request,
+            lambda: evidence_files.refuse_upload(_actor(request), row, refused, client_ip(request)),
+        )
+        return redirect("assistance:detail", request_id=row.pk)
     action = request.POST.get("action", "")
     try:
         version = int(request.POST.get("version", ""))
     except ValueError:
         version = -1
     payload = payload_from_post(action, request.POST) if action in TRANSITIONS else {}
-    uploads = [
-        (f.name or "", f.content_type or "", f.read()) for f in request.FILES.getlist("files")
-    ]
+    # Streams (a file over 2.5 MB is already a temporary file): never read whole.
+    uploads = [evidence_files.Upload.of_file(f) for f in request.FILES.getlist("files")]
 
     def step() -> None:
         done = services.perform(
@@ -399,7 +405,9 @@ def request_case(request: HttpRequest, request_id: UUID) -> HttpResponse:
 
 @permission_required(Permission.VIEW_REQUESTS)
 def request_file(request: HttpRequest, request_id: UUID, sha256: str) -> HttpResponse:
-    return file_response(_open(request, request_id, how="file"), sha256)
+    """A listed response file: its evidence item's page (custody, download)."""
+    item = api.listed_item(_open(request, request_id, how="file"), sha256)
+    return redirect("evidence:item", item_id=item.pk)
 
 
 def _print_language(request: HttpRequest, row: AssistanceRequest) -> str:
@@ -432,6 +440,7 @@ def request_pdf(request: HttpRequest, request_id: UUID) -> HttpResponse:
     except pdf.PdfUnavailable as exc:
         return HttpResponse(str(exc), status=503, content_type="text/plain; charset=utf-8")
     response = HttpResponse(document, content_type="application/pdf")
+    # The reference of an incoming request is the partner's text: RFC 6266, safely.
     name = f"{row.reference}-{language}.pdf"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Content-Disposition"] = content_disposition_header(True, name)
     return response

@@ -27,7 +27,6 @@ SUBMIT_KIND = "assistance.submit"
 TRANSITION_KIND = "assistance.transition"
 ACTION_KIND = "assistance.action"
 ACTION_REFUSED_KIND = "assistance.action-refused"
-CHUNK_KIND = "assistance.file-chunk"
 
 
 class SubmitBody(StrictBody):
@@ -84,14 +83,6 @@ class ActionRefusedBody(StrictBody):
     request_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     action_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     reason: str = Field(max_length=TEXT)
-
-
-class ChunkBody(StrictBody):
-    request_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    index: int = Field(ge=0, le=10_000)
-    total: int = Field(ge=1, le=10_001)
-    data: str = Field(pattern=r"^[A-Za-z0-9+/]*={0,2}$")
 
 
 def check_payload(transition: Transition, payload: dict[str, Any]) -> dict[str, Any]:

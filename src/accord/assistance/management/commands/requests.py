@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
-from accord.assistance import casework, clock, queries, services, wire
+from accord.assistance import casework, clock, evidence_files, queries, services, wire
 from accord.assistance.models import AssistanceRequest
 from accord.core.audit import Actor
 from accord.core.models import User
@@ -172,7 +172,12 @@ class Command(BaseCommand):
             path = Path(name)
             if not path.is_file():
                 raise CommandError(f"no file {name}")
-            uploads.append((path.name, "application/octet-stream", path.read_bytes()))
+            # Streamed from the file (an evidence item of the request), never read whole.
+            uploads.append(
+                evidence_files.Upload(
+                    path.name, "application/octet-stream", path.open("rb"), path.stat().st_size
+                )
+            )
         done = services.perform(
             actor, row, step, fields, version=version or row.version, uploads=uploads
         )

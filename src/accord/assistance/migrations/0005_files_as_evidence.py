@@ -1,0 +1,29 @@
+"""Response files become evidence items (assistance/legacy_files.py), and the
+chunks of the old file transfer go: files travel as evidence now."""
+
+from django.db import migrations
+
+
+def adopt_files(apps, schema_editor):
+    # Only a node that holds files needs the app's code (it signs custody
+    # records with the node's key); a new database has none.
+    if not apps.get_model("assistance", "ResponseFile").objects.filter(deleted=False).exists():
+        return
+    from accord.assistance import legacy_files
+
+    found = legacy_files.adopt_all()
+    for kind in ("missing", "damaged"):
+        for label in found[kind]:
+            print(f"  response file {kind}, not moved to evidence: {label}")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("assistance", "0004_request_case"),
+        ("evidence", "0003_transfers"),
+    ]
+
+    operations = [
+        migrations.RunPython(adopt_files, migrations.RunPython.noop),
+        migrations.DeleteModel(name="FileChunk"),
+    ]
