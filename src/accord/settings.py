@@ -145,6 +145,10 @@ EVIDENCE_RETENTION_DAYS = env_int("ACCORD_EVIDENCE_RETENTION_DAYS", 3650, minimu
 # abandoned and its partial file removed by the clock.
 EVIDENCE_TRANSFER_WINDOW = env_int("ACCORD_EVIDENCE_TRANSFER_WINDOW", 16, minimum=1)
 EVIDENCE_ORPHAN_DAYS = env_int("ACCORD_EVIDENCE_ORPHAN_DAYS", 7, minimum=1)
+# Resumable downloads: a range that does not start at byte 0, asked within this
+# many hours of the same user's last recorded download of the item, continues
+# that download (audited, no second custody record; docs/evidence.md).
+EVIDENCE_RESUME_HOURS = env_int("ACCORD_EVIDENCE_RESUME_HOURS", 24, minimum=1)
 
 CHROMIUM = env_str("ACCORD_CHROMIUM", "/usr/bin/chromium")
 # Deadline reminders go by e-mail too when an SMTP server is configured.

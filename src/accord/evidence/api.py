@@ -16,8 +16,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, StreamingHttpResponse
-from django.utils.http import content_disposition_header
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
@@ -29,6 +28,7 @@ from accord.core.signals import client_ip
 from accord.evidence import (
     blobs,
     conditions,
+    downloads,
     policy,
     queries,
     retention,
@@ -246,11 +246,11 @@ def get_item(request: HttpRequest, item_id: UUID) -> dict[str, Any]:
     return detail(viewed, request.user)
 
 
-@router.get("/evidence/items/{item_id}/content", response={200: None})
-def download(request: HttpRequest, item_id: UUID) -> StreamingHttpResponse:
+@router.get("/evidence/items/{item_id}/content", response={200: None, 206: None, 416: None})
+def download(request: HttpRequest, item_id: UUID) -> HttpResponse:
+    """The bytes; resumable with Range and If-Range (downloads.py)."""
     item = _item(request, item_id, "download")
-    chunks = services.download(_actor(request), item, ip=client_ip(request))
-    return attachment(item, chunks)
+    return downloads.serve(request, _actor(request), item, client_ip(request))
 
 
 @router.post("/evidence/items/{item_id}/purge", response=dict[str, Any])
@@ -306,18 +306,6 @@ def export(request: HttpRequest, payload: ExportIn) -> FileResponse:
 
 
 # ---------------------------------------------------------------- shared with the pages
-
-
-def attachment(item: EvidenceItem, chunks: Any) -> StreamingHttpResponse:
-    """The bytes, always as an attachment (never shown inline, whatever type
-    the uploader claimed); the name as given, encoded safely by Django
-    (`filename*=` for anything beyond plain printable ASCII: CR/LF, controls)."""
-    response = StreamingHttpResponse(chunks, content_type=item.content_type)
-    response["Content-Length"] = str(item.size)
-    response["Content-Disposition"] = content_disposition_header(True, item.name)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def bundle_response(

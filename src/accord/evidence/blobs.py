@@ -233,10 +233,15 @@ def _key_of(blob: Blob) -> bytes:
     return base64.b64decode(unseal(blob.sealed_key, key_purpose(blob.sha256)))
 
 
-def read_plaintext(blob: Blob) -> Plaintext:
+def read_plaintext(blob: Blob, start: int = 0, stop: int | None = None) -> Plaintext:
     """The plaintext, one chunk at a time, each authenticated before it is
     given out; the whole is checked against the blob's hash at the end. A
     damaged, missing, reordered or extra chunk raises Damaged naming it.
+
+    With `start`/`stop`, only the bytes [start, stop): the chunks holding
+    them are read (a seek to the first), each authenticated as ever (its index
+    and last-flag are in its associated data, so a chunk from elsewhere fails);
+    the whole-file hash is checked only by a read of the whole.
 
     The key is unsealed and the stored file opened now, not at the first
     chunk: a download that has begun reads on from its open handle even if a
@@ -248,21 +253,27 @@ def read_plaintext(blob: Blob) -> Plaintext:
         handle = storage().open(blob.storage_name, "rb")
     except FileNotFoundError:
         raise Missing(_("The stored bytes of this item are missing.")) from None
-    return Plaintext(blob, AESGCM(key), handle)
+    return Plaintext(blob, AESGCM(key), handle, start, blob.size if stop is None else stop)
 
 
 class Plaintext(Iterator[bytes]):
-    """An iterator of authenticated plaintext chunks that closes its file when
-    it ends or is closed (StreamingHttpResponse closes it)."""
+    """An iterator of authenticated plaintext chunks (cut to [start, stop))
+    that closes its file when it ends or is closed (StreamingHttpResponse
+    closes it)."""
 
-    def __init__(self, blob: Blob, cipher: AESGCM, handle: Any) -> None:
+    def __init__(self, blob: Blob, cipher: AESGCM, handle: Any, start: int, stop: int) -> None:
         self.blob, self.cipher, self.handle = blob, cipher, handle
+        self.start, self.stop = start, stop
         self.count = chunk_count(blob.size, blob.chunk_bytes)
-        self.index = 0
+        self.whole = start == 0 and stop == blob.size
+        self.index = 0 if self.whole else start // blob.chunk_bytes
+        self.last = self.count - 1 if self.whole else max(start, stop - 1) // blob.chunk_bytes
+        if self.index:
+            handle.seek(self.index * (blob.chunk_bytes + TAG_BYTES))
         self.digest = hashlib.sha256()
 
     def __next__(self) -> bytes:
-        if self.index >= self.count:
+        if self.index > self.last:
             self._finish()
         try:
             plain = self._chunk(self.index)
@@ -270,7 +281,10 @@ class Plaintext(Iterator[bytes]):
             self.close()
             raise
         self.index += 1
-        return plain
+        if self.whole:
+            return plain
+        base = (self.index - 1) * self.blob.chunk_bytes
+        return plain[max(0, self.start - base) : self.stop - base]
 
     def _chunk(self, index: int) -> bytes:
         sealed = _read_full(self.handle, self.blob.chunk_bytes + TAG_BYTES)
@@ -287,7 +301,7 @@ class Plaintext(Iterator[bytes]):
 
     def _finish(self) -> NoReturn:
         try:
-            if self.handle.closed:
+            if self.handle.closed or not self.whole:
                 raise StopIteration
             if self.handle.read(1):
                 raise Damaged(_("The stored bytes run on past their last chunk."))

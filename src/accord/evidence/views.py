@@ -23,6 +23,7 @@ from accord.evidence import (
     api,
     blobs,
     conditions,
+    downloads,
     policy,
     queries,
     retention,
@@ -150,12 +151,10 @@ def item_send(request: HttpRequest, item_id: UUID) -> HttpResponse:
 def item_download(request: HttpRequest, item_id: UUID) -> HttpResponse:
     item = _open(request, item_id, "download")
     try:
-        chunks = services.download(_actor(request), item, ip=client_ip(request))
+        return downloads.serve(request, _actor(request), item, client_ip(request))
     except (Refused, blobs.BlobError) as exc:
         messages.error(request, getattr(exc, "message", str(exc)))
         return redirect("evidence:item", item_id=item.pk)
-    # Streamed: the guards' type says HttpResponse, a StreamingHttpResponse serves alike.
-    return cast(HttpResponse, api.attachment(item, chunks))
 
 
 @require_POST

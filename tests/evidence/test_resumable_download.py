@@ -1,0 +1,123 @@
+"""A download cut off midway resumes with Range and If-Range: the same bytes,
+one 'downloaded' custody record for the reader's download, every range
+request audited; a range outside the item is refused (416), audited, and
+changes nothing; the page's download resumes alike."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.test import Client
+
+from accord.core.audit import AuditAction
+from accord.evidence.models import CustodyRecordRow
+from tests.evidence.world import add, events, make_case, make_people
+
+pytestmark = pytest.mark.django_db
+
+# Three stored chunks of 1 MiB: ranges cross chunk boundaries.
+DATA = os.urandom(2_300_000)
+
+
+@pytest.fixture
+def people():
+    return make_people()
+
+
+@pytest.fixture
+def item(people):
+    return add(people["author"], DATA, case=make_case(people))
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def url(item) -> str:
+    return f"/api/v1/evidence/items/{item.pk}/content"
+
+
+def downloaded(item) -> int:
+    return CustodyRecordRow.objects.filter(item=item, event="downloaded").count()
+
+
+def test_an_interrupted_download_resumes_with_identical_bytes(people, item):
+    client = signed_in(people["author"])
+    first = client.get(url(item))
+    assert first.status_code == 200 and first["Accept-Ranges"] == "bytes"
+    assert first["ETag"] == f'"{item.sha256}"'
+    stream = iter(first.streaming_content)
+    got = next(stream)  # the connection drops after the first chunk
+    first.close()
+    rest = client.get(url(item), HTTP_RANGE=f"bytes={len(got)}-", HTTP_IF_RANGE=first["ETag"])
+    assert rest.status_code == 206
+    assert rest["Content-Range"] == f"bytes {len(got)}-{len(DATA) - 1}/{len(DATA)}"
+    assert rest["Content-Length"] == str(len(DATA) - len(got))
+    assert got + b"".join(rest.streaming_content) == DATA
+    assert downloaded(item) == 1  # the continuation adds no second record
+    assert events(AuditAction.EVIDENCE_DOWNLOAD) == 2  # but both requests are audited
+
+
+@pytest.mark.parametrize(
+    ("header", "start", "stop"),
+    [
+        ("bytes=0-9", 0, 10),
+        ("bytes=1048570-1048590", 1_048_570, 1_048_591),  # across a chunk boundary
+        ("bytes=-100", len(DATA) - 100, len(DATA)),
+        ("bytes=2000000-9999999", 2_000_000, len(DATA)),
+    ],
+)
+def test_a_single_range_is_served_exactly(people, item, header, start, stop):
+    got = signed_in(people["mate"]).get(url(item), HTTP_RANGE=header)
+    assert got.status_code == 206
+    assert got["Content-Range"] == f"bytes {start}-{stop - 1}/{len(DATA)}"
+    assert b"".join(got.streaming_content) == DATA[start:stop]
+
+
+def test_a_range_from_byte_zero_or_by_someone_else_is_recorded(people, item):
+    signed_in(people["author"]).get(url(item), HTTP_RANGE="bytes=0-99").close()
+    assert downloaded(item) == 1
+    signed_in(people["author"]).get(url(item), HTTP_RANGE="bytes=0-").close()
+    assert downloaded(item) == 2  # from byte 0: a new download
+    signed_in(people["mate"]).get(url(item), HTTP_RANGE="bytes=100-").close()
+    records = CustodyRecordRow.objects.filter(item=item, event="downloaded").order_by("seq")
+    assert records.count() == 3  # the mate never downloaded it: recorded, with the range
+    assert records.last().details == {"range": f"100-{len(DATA) - 1}"}
+
+
+def test_a_stale_if_range_gets_the_whole_item(people, item):
+    got = signed_in(people["author"]).get(
+        url(item), HTTP_RANGE="bytes=100-", HTTP_IF_RANGE='"' + "0" * 64 + '"'
+    )
+    assert got.status_code == 200 and b"".join(got.streaming_content) == DATA
+
+
+@pytest.mark.parametrize("header", ["bytes=2300000-", "bytes=-0", "bytes=9999999-10000000"])
+def test_an_unsatisfiable_range_is_refused_audited_and_changes_nothing(people, item, header):
+    refused = signed_in(people["author"]).get(url(item), HTTP_RANGE=header)
+    assert refused.status_code == 416
+    assert refused["Content-Range"] == f"bytes */{len(DATA)}"
+    assert "not in the item" in refused.json()["detail"]
+    assert downloaded(item) == 0 and events(AuditAction.EVIDENCE_DOWNLOAD) == 0
+    assert events(AuditAction.EVIDENCE_REFUSED, data__status=416) == 1
+
+
+def test_a_range_goes_through_the_same_door_as_a_whole_download(people, item):
+    def status(who: str) -> int:
+        return signed_in(people[who]).get(url(item), HTTP_RANGE="bytes=5-").status_code
+
+    assert (status("outsider"), status("analyst"), status("auditor")) == (404, 403, 206)
+    assert downloaded(item) == 1  # the auditor's, who never downloaded it before
+
+
+def test_the_page_download_resumes_too(people, item):
+    client = signed_in(people["author"])
+    page = f"/evidence/{item.pk}/download/"
+    head = client.get(page, HTTP_RANGE="bytes=0-999")
+    rest = client.get(page, HTTP_RANGE="bytes=1000-", HTTP_IF_RANGE=head["ETag"])
+    assert (head.status_code, rest.status_code) == (206, 206)
+    assert b"".join(head.streaming_content) + b"".join(rest.streaming_content) == DATA
+    assert downloaded(item) == 1
