@@ -227,6 +227,14 @@ API: dict[str, Rule] = {
     "POST /api/v1/evidence/items/{item_id}/use-answers": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
     "POST /api/v1/evidence/items/{item_id}/send": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
     "GET /api/v1/evidence/items/{item_id}/transfers": Rule(Permission.VIEW_EVIDENCE),
+    "POST /api/v1/evidence/cases/{case_id}/uploads": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "POST /api/v1/evidence/requests/{request_id}/uploads": Rule(
+        Permission.VIEW_EVIDENCE, ("POST",)
+    ),
+    "GET /api/v1/evidence/uploads/{upload_id}": Rule(Permission.VIEW_EVIDENCE),
+    "PUT /api/v1/evidence/uploads/{upload_id}": Rule(Permission.VIEW_EVIDENCE, ("PUT",)),
+    "POST /api/v1/evidence/uploads/{upload_id}/finish": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "DELETE /api/v1/evidence/uploads/{upload_id}": Rule(Permission.VIEW_EVIDENCE, ("DELETE",)),
     # A draft assistance request: both hit/no-hit and the request workflow.
     "POST /api/v1/matching/hits/{hit_id}/request": Rule(
         (Permission.RUN_MATCHING, Permission.VIEW_REQUESTS), ("POST",)

@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from django.test import Client
 
 from accord.core.audit import AuditAction
 from accord.evidence.models import CustodyRecordRow
+from tests.evidence.test_pages_api import signed_in
 from tests.evidence.world import add, events, make_case, make_people
 
 pytestmark = pytest.mark.django_db
@@ -28,12 +28,6 @@ def people():
 @pytest.fixture
 def item(people):
     return add(people["author"], DATA, case=make_case(people))
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def url(item) -> str:

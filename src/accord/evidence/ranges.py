@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 # At most 18 digits: a number in range of a BigIntegerField, never a huge int().
 ONE_RANGE = re.compile(r"\s*bytes\s*=\s*(\d{0,18})\s*-\s*(\d{0,18})\s*")
+# Where an uploaded part goes (§14.4): `bytes first-last/total` (total may be *).
+PART_RANGE = re.compile(r"\s*bytes\s+(\d{1,18})-(\d{1,18})/(\d{1,18}|\*)\s*")
 
 
 class Unsatisfiable(Exception):
@@ -74,4 +76,21 @@ def resolve(wanted: Wanted | None, size: int) -> Span:
     return Span(wanted.first, stop, size)
 
 
-__all__ = ["Span", "Unsatisfiable", "Wanted", "parse", "resolve"]
+@dataclass(frozen=True)
+class Placed:
+    """A part's bytes [first, last] of `total` (None: not said)."""
+
+    first: int
+    last: int
+    total: int | None
+
+
+def parse_part(header: str) -> Placed | None:
+    """The place a `Content-Range` header gives an uploaded part, None if not well formed."""
+    match = PART_RANGE.fullmatch(header or "")
+    if match is None or int(match[2]) < int(match[1]):
+        return None
+    return Placed(int(match[1]), int(match[2]), None if match[3] == "*" else int(match[3]))
+
+
+__all__ = ["Placed", "Span", "Unsatisfiable", "Wanted", "parse", "parse_part", "resolve"]

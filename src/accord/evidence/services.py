@@ -91,11 +91,13 @@ def add_item(
     case: Any = None,
     request: Any = None,
     declared_size: int | None = None,
+    sha256: str = "",
     ip: str = "",
 ) -> EvidenceItem:
     """Stream the bytes in (refused before reading if the declared size is over
     the limit, stopped as soon as the stream passes it otherwise), store them
-    once, and record the item with its 'collected' custody record."""
+    once, and record the item with its 'collected' custody record. Bytes
+    whose hash is not `sha256` (when given) are refused, nothing stored."""
     enforce(actor, policy.ADD, None, ip, case=case, request=request)
     name = clean_text(new.name).strip() or "unnamed"
     if len(name) > NAME:
@@ -105,6 +107,10 @@ def add_item(
         pending = blobs.encrypt_stream(stream, declared_size=declared_size)
     except blobs.TooLarge as exc:
         refuse(actor, None, policy.ADD, exc.message, 413, ip, name=name[:200])
+    if sha256 and pending.sha256 != sha256:
+        pending.discard()
+        message = _("The bytes received do not match the SHA-256 declared for them.")
+        refuse(actor, None, policy.ADD, message, UNPROCESSABLE, ip, name=name[:200])
     stored: list[Blob] = []  # a blob this call put into the storage
     try:
         with transaction.atomic():
