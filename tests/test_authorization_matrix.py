@@ -52,6 +52,7 @@ PATH_VALUES = {
     "{job_id}": NOWHERE,
     "{item_id}": NOWHERE,
     "{upload_id}": NOWHERE,
+    "{bundle_id}": NOWHERE,
 }
 
 # Valid bodies, so that a permitted caller gets past input validation and a
@@ -240,6 +241,7 @@ def test_web_endpoint(client_for, users, name, method, principal):
         "hit_id": 999999,
         "job_id": NOWHERE,
         "item_id": NOWHERE,
+        "bundle_id": NOWHERE,
     }
     kwargs = {key: values[key] for key in rule.kwargs}
     url = reverse(name, kwargs=kwargs)

@@ -84,6 +84,7 @@ WEB: dict[str, Rule] = {
     "evidence:download": Rule(Permission.VIEW_EVIDENCE, ("GET",), ("item_id",)),
     "evidence:purge": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
     "evidence:export": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "evidence:bundle": Rule(Permission.VIEW_EVIDENCE, ("GET",), ("bundle_id",)),
     "evidence:ask-use": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
     "evidence:answer-use": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
     "evidence:send": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
@@ -221,6 +222,7 @@ API: dict[str, Rule] = {
     "GET /api/v1/evidence/items/{item_id}/content": Rule(Permission.VIEW_EVIDENCE),
     "POST /api/v1/evidence/items/{item_id}/purge": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
     "POST /api/v1/evidence/exports": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "GET /api/v1/evidence/exports/{bundle_id}": Rule(Permission.VIEW_EVIDENCE),
     "POST /api/v1/evidence/items/{item_id}/use-questions": Rule(
         Permission.VIEW_EVIDENCE, ("POST",)
     ),

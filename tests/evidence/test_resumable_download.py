@@ -1,15 +1,23 @@
 """A download cut off midway resumes with Range and If-Range: the same bytes,
 one 'downloaded' custody record for the reader's download, every range
 request audited; a range outside the item is refused (416), audited, and
-changes nothing; the page's download resumes alike."""
+changes nothing; the page's download resumes alike. A court bundle's
+download resumes from the copy kept of it, for who exported it, while its
+items may still be exported."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+from datetime import timedelta
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
 
-from accord.core.audit import AuditAction
+from accord.core.audit import Actor, AuditAction
+from accord.core.identity import this_node
+from accord.evidence import bundle, exports, services
 from accord.evidence.models import CustodyRecordRow
 from tests.evidence.test_pages_api import signed_in
 from tests.evidence.world import add, events, make_case, make_people
@@ -115,3 +123,44 @@ def test_the_page_download_resumes_too(people, item):
     assert (head.status_code, rest.status_code) == (206, 206)
     assert b"".join(head.streaming_content) + b"".join(rest.streaming_content) == DATA
     assert downloaded(item) == 1
+
+
+def test_an_interrupted_bundle_download_resumes_from_the_kept_bundle(people, item, tmp_path):
+    client = signed_in(people["author"])
+    first = client.post(
+        "/api/v1/evidence/exports",
+        {"items": [str(item.pk)], "cover": False},
+        content_type="application/json",
+    )
+    assert first.status_code == 200 and first["Accept-Ranges"] == "bytes"
+    again = first["Content-Location"]
+    got = next(iter(first.streaming_content))  # cut off after the first chunk
+    first.close()
+    rest = client.get(again, HTTP_RANGE=f"bytes={len(got)}-", HTTP_IF_RANGE=first["ETag"])
+    assert rest.status_code == 206
+    whole = got + b"".join(rest.streaming_content)
+    assert f'"{hashlib.sha256(whole).hexdigest()}"' == first["ETag"]
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(whole)
+    node = this_node()
+    assert bundle.verify_bundle(path, {node.node_id: node.fingerprint}).ok
+    exported = CustodyRecordRow.objects.filter(item=item, event="exported").count()
+    assert exported == 1  # fetched again: audited, but the export is on record once
+    assert events(AuditAction.EVIDENCE_EXPORT_FETCH) == 1
+    assert signed_in(people["mate"]).get(again).status_code == 404  # not who exported it
+    beyond = client.get(again, HTTP_RANGE=f"bytes={len(whole)}-")
+    assert beyond.status_code == 416 and beyond["Content-Range"] == f"bytes */{len(whole)}"
+
+
+def test_a_kept_bundle_follows_the_items_and_the_clock(people, item):
+    client = signed_in(people["author"])
+    page = client.post(reverse("evidence:export"), {"item": [str(item.pk)]})
+    again = page["Content-Location"]
+    assert again.startswith("/evidence/exports/")
+    part = client.get(again, HTTP_RANGE="bytes=10-19")
+    assert part.status_code == 206 and len(b"".join(part.streaming_content)) == 10
+    services.purge_item(Actor.of(people["author"]), item, "done with it")
+    assert client.get(again, HTTP_RANGE="bytes=10-").status_code == 302  # refused: purged
+    assert events(AuditAction.EVIDENCE_REFUSED, data__action="export") == 1
+    assert exports.expire(timezone.now() + timedelta(hours=25)) == 1
+    assert client.get(again).status_code == 404

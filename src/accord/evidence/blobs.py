@@ -202,11 +202,8 @@ def commit(pending: Pending) -> tuple[Blob, bool]:
         pending.discard()
         return existing, False
     store = storage()
-    name = f"{pending.sha256[:2]}/{pending.sha256}"
-    with open(pending.path, "rb") as handle:
-        saved = store.save(name, _TemporaryFile(handle, name=str(pending.path)))
-    pending.discard()
-    sealed = seal(base64.b64encode(pending.key).decode(), key_purpose(pending.sha256))
+    saved = put(pending, f"{pending.sha256[:2]}/{pending.sha256}")
+    sealed = seal_key(pending)
     try:
         with transaction.atomic():
             blob = Blob.objects.create(
@@ -221,6 +218,19 @@ def commit(pending: Pending) -> tuple[Blob, bool]:
         store.delete(saved)
         return Blob.objects.get(pk=pending.sha256), False
     return blob, True
+
+
+def put(pending: Pending, name: str) -> str:
+    """Move the pending ciphertext into the storage under `name` (or the
+    name the storage gives instead); returns that name."""
+    with open(pending.path, "rb") as handle:
+        saved = storage().save(name, _TemporaryFile(handle, name=str(pending.path)))
+    pending.discard()
+    return saved
+
+
+def seal_key(pending: Pending) -> str:
+    return seal(base64.b64encode(pending.key).decode(), key_purpose(pending.sha256))
 
 
 def store_stream(stream: Readable, **options: Any) -> tuple[Blob, bool]:
@@ -335,6 +345,7 @@ __all__ = [
     "chunk_count",
     "commit",
     "encrypt_stream",
+    "put",
     "read_plaintext",
     "remove",
     "storage",

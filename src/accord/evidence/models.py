@@ -335,11 +335,39 @@ class UploadSession(models.Model):
         return f"{self.pk} {self.received}/{self.size} {self.status}"
 
 
+class KeptBundle(models.Model):
+    """A court bundle kept after its export so its download can resume
+    (exports.py): encrypted as a blob is (its own key, sealed), fetched again
+    only by who exported it, until `expires_at`."""
+
+    id = models.UUIDField(primary_key=True)
+    # None: the operator at the shell.
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    items = models.JSONField(default=list)
+    purpose = models.TextField(blank=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    chunk_bytes = models.IntegerField()
+    sealed_key = models.TextField()
+    storage_name = models.CharField(max_length=300)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"bundle {self.pk}"
+
+
 __all__ = [
     "Blob",
     "CustodyRecordRow",
     "EvidenceItem",
     "IncomingTransfer",
+    "KeptBundle",
     "Transfer",
     "TransferStatus",
     "UploadSession",

@@ -8,10 +8,12 @@ Neither is ever read again. After a grace period of
 ACCORD_EVIDENCE_ORPHAN_DAYS (long past any transaction still running) the
 clock removes them, and the encrypted scratch files (`DATA_DIR/tmp/evidence-*`)
 an interrupted encryption left, each removal audited. Abandoned upload
-sessions go too (`resumable.expire`)."""
+sessions and kept bundles past their time go too
+(`resumable.expire`, `exports.expire`)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -24,10 +26,13 @@ from accord.core.audit import Actor, AuditAction
 from accord.evidence import blobs
 from accord.evidence.models import Blob, EvidenceItem
 
+# blobs.commit names an object <first two hex digits of the hash>/<hash>.
+BLOB_FOLDER = re.compile(r"[0-9a-f]{2}")
+
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
     """Remove what nothing refers to and is older than the grace period."""
-    from accord.evidence import resumable
+    from accord.evidence import exports, resumable
 
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.EVIDENCE_ORPHAN_DAYS)
@@ -36,6 +41,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         "objects": unnamed_objects(cutoff),
         "scratch": scratch_files(cutoff),
         "uploads": resumable.expire(now),
+        "bundles": exports.expire(now),
     }
 
 
@@ -68,6 +74,8 @@ def unnamed_objects(cutoff: datetime) -> int:
         return 0  # nothing stored yet
     removed = 0
     for folder in folders:
+        if not BLOB_FOLDER.fullmatch(folder):
+            continue  # not a blob's folder: kept bundles (exports.py) have their own clock
         named = set(
             Blob.objects.filter(storage_name__startswith=f"{folder}/").values_list(
                 "storage_name", flat=True

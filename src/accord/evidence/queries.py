@@ -13,7 +13,7 @@ from accord.core.audit import Actor, AuditAction
 from accord.core.models import User
 from accord.core.roles import Permission
 from accord.core.services import require
-from accord.evidence.models import CustodyRecordRow, EvidenceItem, UploadSession
+from accord.evidence.models import CustodyRecordRow, EvidenceItem, KeptBundle, UploadSession
 
 
 def visible(user: User | None) -> Any:
@@ -41,6 +41,16 @@ def open_upload(actor: Actor, upload_id: Any, *, ip: str = "") -> UploadSession:
     except (UploadSession.DoesNotExist, ValidationError, ValueError):
         _denied(actor, "evidence.uploadsession", upload_id, "evidence_upload", ip)
         raise UploadSession.DoesNotExist from None
+
+
+def open_export(actor: Actor, bundle_id: Any, *, ip: str = "") -> KeptBundle:
+    """A kept court bundle: only for who exported it."""
+    require(actor, Permission.VIEW_EVIDENCE, what="evidence_export", ip=ip)
+    try:
+        return KeptBundle.objects.get(pk=bundle_id, created_by=actor.user)
+    except (KeptBundle.DoesNotExist, ValidationError, ValueError):
+        _denied(actor, "evidence.keptbundle", bundle_id, "evidence_export", ip)
+        raise KeptBundle.DoesNotExist from None
 
 
 def _denied(actor: Actor, target_type: str, target_id: Any, what: str, ip: str) -> None:
@@ -84,4 +94,4 @@ def custody_of(item: EvidenceItem) -> list[CustodyRecordRow]:
     return list(item.custody.order_by("at", "node", "seq"))
 
 
-__all__ = ["custody_of", "list_items", "open_item", "open_upload", "visible"]
+__all__ = ["custody_of", "list_items", "open_export", "open_item", "open_upload", "visible"]

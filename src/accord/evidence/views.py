@@ -4,7 +4,7 @@ purge. Thin: every read through queries, every change through services."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
@@ -31,7 +31,7 @@ from accord.evidence import (
     transfer,
     usage,
 )
-from accord.evidence.models import EvidenceItem
+from accord.evidence.models import EvidenceItem, KeptBundle
 from accord.web.actions import attempt
 from accord.web.guards import permission_required, signed_in_user
 
@@ -204,13 +204,27 @@ def export(request: HttpRequest) -> HttpResponse:
     items = [_open(request, key, "export") for key in chosen[:500]]
     try:
         purpose = request.POST.get("purpose", "")[:2000]
-        response = api.bundle_response(_actor(request), items, client_ip(request), purpose=purpose)
-        return cast(HttpResponse, response)
+        return api.bundle_response(request, items, purpose=purpose, page=True)
     except (Refused, blobs.BlobError) as exc:
         if not items:
             raise Http404(_("Choose at least one item.")) from None
         messages.error(request, getattr(exc, "message", str(exc)))
         return _back(items[0])
+
+
+@permission_required(Permission.VIEW_EVIDENCE)
+def bundle(request: HttpRequest, bundle_id: UUID) -> HttpResponse:
+    """A bundle exported from these pages, again: a cut-off download resumes here."""
+    actor, ip = _actor(request), client_ip(request)
+    try:
+        kept = queries.open_export(actor, bundle_id, ip=ip)
+    except KeptBundle.DoesNotExist:
+        raise Http404(_("No such bundle, or it is not yours.")) from None
+    try:
+        return downloads.serve_bundle(request, actor, kept, ip, request.path)
+    except (Refused, blobs.BlobError) as exc:
+        messages.error(request, getattr(exc, "message", str(exc)))
+        return redirect("evidence:list")
 
 
 def _back(item: EvidenceItem) -> HttpResponse:
