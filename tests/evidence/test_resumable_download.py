@@ -154,9 +154,14 @@ def test_an_interrupted_bundle_download_resumes_from_the_kept_bundle(people, ite
 
 def test_a_kept_bundle_follows_the_items_and_the_clock(people, item):
     client = signed_in(people["author"])
-    page = client.post(reverse("evidence:export"), {"item": [str(item.pk)]})
-    again = page["Content-Location"]
-    assert again.startswith("/evidence/exports/")
+    exported = client.post(
+        "/api/v1/evidence/exports",
+        {"items": [str(item.pk)], "cover": False},
+        content_type="application/json",
+    )
+    kept = exports.KeptBundle.objects.get()
+    assert exported["Content-Location"] == f"/api/v1/evidence/exports/{kept.pk}"
+    again = reverse("evidence:bundle", kwargs={"bundle_id": kept.pk})  # the pages' door
     part = client.get(again, HTTP_RANGE="bytes=10-19")
     assert part.status_code == 206 and len(b"".join(part.streaming_content)) == 10
     services.purge_item(Actor.of(people["author"]), item, "done with it")

@@ -196,8 +196,13 @@ def key_purpose(sha256: str) -> str:
 def commit(pending: Pending) -> tuple[Blob, bool]:
     """The blob for the pending bytes: the one already stored with the same
     hash (the new copy discarded: content is stored once), or a new one put
-    into the storage now. Returns (blob, created)."""
-    existing = Blob.objects.filter(pk=pending.sha256).first()
+    into the storage now. Returns (blob, created).
+
+    The row found is locked until the caller's transaction ends: the clock's
+    sweep of blobs no item holds (orphans.py) waits for the item about to hold
+    it, then sees it held."""
+    with transaction.atomic():
+        existing = Blob.objects.select_for_update().filter(pk=pending.sha256).first()
     if existing is not None:
         pending.discard()
         return existing, False
