@@ -51,6 +51,8 @@ PATH_VALUES = {
     "{node_id}": "absent.test",
     "{job_id}": NOWHERE,
     "{item_id}": NOWHERE,
+    "{upload_id}": NOWHERE,
+    "{bundle_id}": NOWHERE,
 }
 
 # Valid bodies, so that a permitted caller gets past input validation and a
@@ -118,6 +120,12 @@ SAMPLE_BODIES = {
     "POST /api/v1/evidence/items/{item_id}/use-questions": {"question": "q"},
     "POST /api/v1/evidence/items/{item_id}/use-answers": {"question_id": NOWHERE, "answer": "a"},
     "POST /api/v1/evidence/items/{item_id}/send": {},
+    "POST /api/v1/evidence/cases/{case_id}/uploads": {"name": "f", "size": 1, "sha256": "0" * 64},
+    "POST /api/v1/evidence/requests/{request_id}/uploads": {
+        "name": "f",
+        "size": 1,
+        "sha256": "0" * 64,
+    },
     "PUT /api/v1/matching/policies/{node_id}": {
         "types": ["domain"],
         "max_values": 10,
@@ -233,6 +241,7 @@ def test_web_endpoint(client_for, users, name, method, principal):
         "hit_id": 999999,
         "job_id": NOWHERE,
         "item_id": NOWHERE,
+        "bundle_id": NOWHERE,
     }
     kwargs = {key: values[key] for key in rule.kwargs}
     url = reverse(name, kwargs=kwargs)

@@ -84,6 +84,7 @@ WEB: dict[str, Rule] = {
     "evidence:download": Rule(Permission.VIEW_EVIDENCE, ("GET",), ("item_id",)),
     "evidence:purge": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
     "evidence:export": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "evidence:bundle": Rule(Permission.VIEW_EVIDENCE, ("GET",), ("bundle_id",)),
     "evidence:ask-use": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
     "evidence:answer-use": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
     "evidence:send": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
@@ -221,12 +222,21 @@ API: dict[str, Rule] = {
     "GET /api/v1/evidence/items/{item_id}/content": Rule(Permission.VIEW_EVIDENCE),
     "POST /api/v1/evidence/items/{item_id}/purge": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
     "POST /api/v1/evidence/exports": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "GET /api/v1/evidence/exports/{bundle_id}": Rule(Permission.VIEW_EVIDENCE),
     "POST /api/v1/evidence/items/{item_id}/use-questions": Rule(
         Permission.VIEW_EVIDENCE, ("POST",)
     ),
     "POST /api/v1/evidence/items/{item_id}/use-answers": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
     "POST /api/v1/evidence/items/{item_id}/send": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
     "GET /api/v1/evidence/items/{item_id}/transfers": Rule(Permission.VIEW_EVIDENCE),
+    "POST /api/v1/evidence/cases/{case_id}/uploads": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "POST /api/v1/evidence/requests/{request_id}/uploads": Rule(
+        Permission.VIEW_EVIDENCE, ("POST",)
+    ),
+    "GET /api/v1/evidence/uploads/{upload_id}": Rule(Permission.VIEW_EVIDENCE),
+    "PUT /api/v1/evidence/uploads/{upload_id}": Rule(Permission.VIEW_EVIDENCE, ("PUT",)),
+    "POST /api/v1/evidence/uploads/{upload_id}/finish": Rule(Permission.VIEW_EVIDENCE, ("POST",)),
+    "DELETE /api/v1/evidence/uploads/{upload_id}": Rule(Permission.VIEW_EVIDENCE, ("DELETE",)),
     # A draft assistance request: both hit/no-hit and the request workflow.
     "POST /api/v1/matching/hits/{hit_id}/request": Rule(
         (Permission.RUN_MATCHING, Permission.VIEW_REQUESTS), ("POST",)

@@ -61,6 +61,7 @@ def _add_routers() -> None:
     from accord.cases.api import router as cases
     from accord.dialogue.api import router as dialogue
     from accord.evidence.api import router as evidence
+    from accord.evidence.upload_api import router as evidence_uploads
     from accord.federation.api import router as federation
     from accord.matching.api import router as matching
 
@@ -70,6 +71,7 @@ def _add_routers() -> None:
     api.add_router("/", dialogue)
     api.add_router("/", matching)
     api.add_router("/", evidence)
+    api.add_router("/", evidence_uploads)
 
 
 @api.exception_handler(PermissionDenied)

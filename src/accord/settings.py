@@ -142,9 +142,19 @@ EVIDENCE_MAX_ITEM_BYTES = env_int("ACCORD_EVIDENCE_MAX_ITEM_MB", 4096, minimum=1
 EVIDENCE_RETENTION_DAYS = env_int("ACCORD_EVIDENCE_RETENTION_DAYS", 3650, minimum=1)
 # Evidence transfer (evidence.transfer): how many chunks of one item may wait in
 # the outbox at once, and after how many days without progress a transfer is
-# abandoned and its partial file removed by the clock.
+# abandoned and its partial file removed by the clock; also the grace period
+# after which stored evidence bytes nothing refers to are removed (orphans.py).
 EVIDENCE_TRANSFER_WINDOW = env_int("ACCORD_EVIDENCE_TRANSFER_WINDOW", 16, minimum=1)
 EVIDENCE_ORPHAN_DAYS = env_int("ACCORD_EVIDENCE_ORPHAN_DAYS", 7, minimum=1)
+# Resumable downloads: a range that does not start at byte 0, asked within this
+# many hours of the same user's last recorded download of the item, continues
+# that download (audited, no second custody record; docs/evidence.md).
+EVIDENCE_RESUME_HOURS = env_int("ACCORD_EVIDENCE_RESUME_HOURS", 24, minimum=1)
+# Resumable uploads (evidence.resumable): the largest part one request may
+# carry, and how long a session may wait for its next part before the clock
+# removes it and its staging file.
+EVIDENCE_UPLOAD_PART_BYTES = env_int("ACCORD_EVIDENCE_UPLOAD_PART_MB", 16, minimum=1) * 1_048_576
+EVIDENCE_UPLOAD_HOURS = env_int("ACCORD_EVIDENCE_UPLOAD_HOURS", 24, minimum=1)
 
 # Hit/no-hit: the largest blinded set (values of one type) built inside the
 # transaction that receives a query; a larger one is built by the task worker

@@ -141,6 +141,13 @@ class AuditAction(models.TextChoices):
     EVIDENCE_SEND_FAILED = "evidence:transfer:failed", _("Evidence transfer failed")
     EVIDENCE_RECEIVE = "evidence:transfer:received", _("Evidence item received from a partner")
     EVIDENCE_ABANDONED = "evidence:transfer:abandoned", _("Abandoned evidence transfer cleaned up")
+    EVIDENCE_ORPHAN_REMOVED = "evidence:blob:orphan", _("Unreferenced evidence bytes removed")
+    EVIDENCE_EXPORT_FETCH = "evidence:export:fetch", _("Kept court bundle fetched again")
+    EVIDENCE_UPLOAD_START = "evidence:upload:start", _("Resumable evidence upload started")
+    EVIDENCE_UPLOAD_PART = "evidence:upload:part", _("Part of an evidence upload received")
+    EVIDENCE_UPLOAD_DONE = "evidence:upload:done", _("Evidence upload finished")
+    EVIDENCE_UPLOAD_CANCEL = "evidence:upload:cancel", _("Evidence upload cancelled")
+    EVIDENCE_UPLOAD_EXPIRED = "evidence:upload:expired", _("Abandoned evidence upload removed")
 
 
 @dataclass(frozen=True)

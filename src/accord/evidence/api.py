@@ -9,15 +9,12 @@ over FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary file, never into memory)."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, StreamingHttpResponse
-from django.utils.http import content_disposition_header
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
@@ -29,6 +26,8 @@ from accord.core.signals import client_ip
 from accord.evidence import (
     blobs,
     conditions,
+    downloads,
+    exports,
     policy,
     queries,
     retention,
@@ -37,7 +36,7 @@ from accord.evidence import (
     uploads,
     usage,
 )
-from accord.evidence.models import EvidenceItem, UseQuestion
+from accord.evidence.models import EvidenceItem, KeptBundle, UseQuestion
 from accord.web.guards import signed_in_user
 
 router = Router(tags=["evidence"])
@@ -246,11 +245,11 @@ def get_item(request: HttpRequest, item_id: UUID) -> dict[str, Any]:
     return detail(viewed, request.user)
 
 
-@router.get("/evidence/items/{item_id}/content", response={200: None})
-def download(request: HttpRequest, item_id: UUID) -> StreamingHttpResponse:
+@router.get("/evidence/items/{item_id}/content", response={200: None, 206: None, 416: None})
+def download(request: HttpRequest, item_id: UUID) -> HttpResponse:
+    """The bytes; resumable with Range and If-Range (downloads.py)."""
     item = _item(request, item_id, "download")
-    chunks = services.download(_actor(request), item, ip=client_ip(request))
-    return attachment(item, chunks)
+    return downloads.serve(request, _actor(request), item, client_ip(request))
 
 
 @router.post("/evidence/items/{item_id}/purge", response=dict[str, Any])
@@ -294,56 +293,46 @@ def transfers(request: HttpRequest, item_id: UUID) -> list[dict[str, Any]]:
 
 
 @router.post("/evidence/exports", response={200: None})
-def export(request: HttpRequest, payload: ExportIn) -> FileResponse:
+def export(request: HttpRequest, payload: ExportIn) -> HttpResponse:
+    """The bundle; `Content-Location` names where to fetch it again (GET, with Range)."""
     items = [_item(request, key, "export") for key in payload.items]
-    return bundle_response(
-        _actor(request),
-        items,
-        client_ip(request),
-        with_cover=payload.cover,
-        purpose=payload.purpose,
-    )
+    return bundle_response(request, items, with_cover=payload.cover, purpose=payload.purpose)
 
 
 # ---------------------------------------------------------------- shared with the pages
 
 
-def attachment(item: EvidenceItem, chunks: Any) -> StreamingHttpResponse:
-    """The bytes, always as an attachment (never shown inline, whatever type
-    the uploader claimed); the name as given, encoded safely by Django
-    (`filename*=` for anything beyond plain printable ASCII: CR/LF, controls)."""
-    response = StreamingHttpResponse(chunks, content_type=item.content_type)
-    response["Content-Length"] = str(item.size)
-    response["Content-Disposition"] = content_disposition_header(True, item.name)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "no-store"
-    return response
-
-
 def bundle_response(
-    actor: Actor,
+    request: HttpRequest,
     items: list[EvidenceItem],
-    ip: str,
     *,
     with_cover: bool = True,
     purpose: str = "",
-) -> FileResponse:
-    """Write the bundle to an anonymous temporary file (gone when closed), then
-    stream it out: no bundle is ever held in memory."""
-    scratch = Path(settings.DATA_DIR) / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.TemporaryFile(dir=scratch)
+    page: bool = False,
+) -> HttpResponse:
+    """Export the items, keep the bundle (exports.py), and stream it from the
+    kept copy, naming where to fetch it again (with Range) if cut off."""
+    actor, ip = _actor(request), client_ip(request)
+    kept = exports.keep(actor, items, with_cover=with_cover, purpose=purpose, ip=ip)
+    chunks = blobs.read_plaintext(exports.stored(kept))
+    return downloads.bundle_attachment(kept, chunks, bundle_location(kept, page=page))
+
+
+def bundle_location(kept: KeptBundle, *, page: bool = False) -> str:
+    if page:
+        return reverse("evidence:bundle", kwargs={"bundle_id": kept.pk})
+    return reverse("api:get_bundle", kwargs={"bundle_id": kept.pk})
+
+
+@router.get("/evidence/exports/{bundle_id}", response={200: None, 206: None, 416: None})
+def get_bundle(request: HttpRequest, bundle_id: UUID) -> HttpResponse:
+    """A bundle exported here, again (for who exported it), resumable with Range."""
+    actor, ip = _actor(request), client_ip(request)
     try:
-        services.export_bundle(actor, items, handle, with_cover=with_cover, purpose=purpose, ip=ip)
-    except BaseException:
-        handle.close()
-        raise
-    handle.seek(0)
-    response = FileResponse(
-        handle, as_attachment=True, filename="evidence-bundle.zip", content_type="application/zip"
-    )
-    response["Cache-Control"] = "no-store"
-    return response
+        kept = queries.open_export(actor, bundle_id, ip=ip)
+    except KeptBundle.DoesNotExist:
+        raise Http404 from None
+    return downloads.serve_bundle(request, actor, kept, ip, bundle_location(kept))
 
 
 def _case(request: HttpRequest, case_id: UUID) -> Any:

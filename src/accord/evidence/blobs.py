@@ -196,17 +196,19 @@ def key_purpose(sha256: str) -> str:
 def commit(pending: Pending) -> tuple[Blob, bool]:
     """The blob for the pending bytes: the one already stored with the same
     hash (the new copy discarded: content is stored once), or a new one put
-    into the storage now. Returns (blob, created)."""
-    existing = Blob.objects.filter(pk=pending.sha256).first()
+    into the storage now. Returns (blob, created).
+
+    The row found is locked until the caller's transaction ends: the clock's
+    sweep of blobs no item holds (orphans.py) waits for the item about to hold
+    it, then sees it held."""
+    with transaction.atomic():
+        existing = Blob.objects.select_for_update().filter(pk=pending.sha256).first()
     if existing is not None:
         pending.discard()
         return existing, False
     store = storage()
-    name = f"{pending.sha256[:2]}/{pending.sha256}"
-    with open(pending.path, "rb") as handle:
-        saved = store.save(name, _TemporaryFile(handle, name=str(pending.path)))
-    pending.discard()
-    sealed = seal(base64.b64encode(pending.key).decode(), key_purpose(pending.sha256))
+    saved = put(pending, f"{pending.sha256[:2]}/{pending.sha256}")
+    sealed = seal_key(pending)
     try:
         with transaction.atomic():
             blob = Blob.objects.create(
@@ -223,6 +225,19 @@ def commit(pending: Pending) -> tuple[Blob, bool]:
     return blob, True
 
 
+def put(pending: Pending, name: str) -> str:
+    """Move the pending ciphertext into the storage under `name` (or the
+    name the storage gives instead); returns that name."""
+    with open(pending.path, "rb") as handle:
+        saved = storage().save(name, _TemporaryFile(handle, name=str(pending.path)))
+    pending.discard()
+    return saved
+
+
+def seal_key(pending: Pending) -> str:
+    return seal(base64.b64encode(pending.key).decode(), key_purpose(pending.sha256))
+
+
 def store_stream(stream: Readable, **options: Any) -> tuple[Blob, bool]:
     return commit(encrypt_stream(stream, **options))
 
@@ -233,10 +248,15 @@ def _key_of(blob: Blob) -> bytes:
     return base64.b64decode(unseal(blob.sealed_key, key_purpose(blob.sha256)))
 
 
-def read_plaintext(blob: Blob) -> Plaintext:
+def read_plaintext(blob: Blob, start: int = 0, stop: int | None = None) -> Plaintext:
     """The plaintext, one chunk at a time, each authenticated before it is
     given out; the whole is checked against the blob's hash at the end. A
     damaged, missing, reordered or extra chunk raises Damaged naming it.
+
+    With `start`/`stop`, only the bytes [start, stop): the chunks holding
+    them are read (a seek to the first), each authenticated as ever (its index
+    and last-flag are in its associated data, so a chunk from elsewhere fails);
+    the whole-file hash is checked only by a read of the whole.
 
     The key is unsealed and the stored file opened now, not at the first
     chunk: a download that has begun reads on from its open handle even if a
@@ -248,21 +268,27 @@ def read_plaintext(blob: Blob) -> Plaintext:
         handle = storage().open(blob.storage_name, "rb")
     except FileNotFoundError:
         raise Missing(_("The stored bytes of this item are missing.")) from None
-    return Plaintext(blob, AESGCM(key), handle)
+    return Plaintext(blob, AESGCM(key), handle, start, blob.size if stop is None else stop)
 
 
 class Plaintext(Iterator[bytes]):
-    """An iterator of authenticated plaintext chunks that closes its file when
-    it ends or is closed (StreamingHttpResponse closes it)."""
+    """An iterator of authenticated plaintext chunks (cut to [start, stop))
+    that closes its file when it ends or is closed (StreamingHttpResponse
+    closes it)."""
 
-    def __init__(self, blob: Blob, cipher: AESGCM, handle: Any) -> None:
+    def __init__(self, blob: Blob, cipher: AESGCM, handle: Any, start: int, stop: int) -> None:
         self.blob, self.cipher, self.handle = blob, cipher, handle
+        self.start, self.stop = start, stop
         self.count = chunk_count(blob.size, blob.chunk_bytes)
-        self.index = 0
+        self.whole = start == 0 and stop == blob.size
+        self.index = 0 if self.whole else start // blob.chunk_bytes
+        self.last = self.count - 1 if self.whole else max(start, stop - 1) // blob.chunk_bytes
+        if self.index:
+            handle.seek(self.index * (blob.chunk_bytes + TAG_BYTES))
         self.digest = hashlib.sha256()
 
     def __next__(self) -> bytes:
-        if self.index >= self.count:
+        if self.index > self.last:
             self._finish()
         try:
             plain = self._chunk(self.index)
@@ -270,7 +296,10 @@ class Plaintext(Iterator[bytes]):
             self.close()
             raise
         self.index += 1
-        return plain
+        if self.whole:
+            return plain
+        base = (self.index - 1) * self.blob.chunk_bytes
+        return plain[max(0, self.start - base) : self.stop - base]
 
     def _chunk(self, index: int) -> bytes:
         sealed = _read_full(self.handle, self.blob.chunk_bytes + TAG_BYTES)
@@ -287,7 +316,7 @@ class Plaintext(Iterator[bytes]):
 
     def _finish(self) -> NoReturn:
         try:
-            if self.handle.closed:
+            if self.handle.closed or not self.whole:
                 raise StopIteration
             if self.handle.read(1):
                 raise Damaged(_("The stored bytes run on past their last chunk."))
@@ -321,6 +350,7 @@ __all__ = [
     "chunk_count",
     "commit",
     "encrypt_stream",
+    "put",
     "read_plaintext",
     "remove",
     "storage",

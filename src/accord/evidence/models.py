@@ -284,12 +284,93 @@ class IncomingTransfer(models.Model):
         return f"{self.item_id} <- {self.peer_id} {self.status}"
 
 
+class UploadStatus(models.TextChoices):
+    OPEN = "open", _("Receiving parts")
+    DONE = "done", _("Finished: the item is added")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
+
+
+class UploadSession(models.Model):
+    """A resumable upload (resumable.py): what the uploader declared at the
+    start, and how many bytes are in its staging file (encrypted under a key
+    of its own, sealed). Parts come in order at `received`; the item is made
+    when all `size` bytes are in and they match `sha256`."""
+
+    id = models.UUIDField(primary_key=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(
+        "cases.Case", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    request = models.ForeignKey(
+        "assistance.AssistanceRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    name = models.TextField()
+    content_type = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    # How the material was collected (services.Collected), as declared.
+    collected = models.JSONField(default=dict)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    received = models.BigIntegerField(default=0)
+    sealed_key = models.TextField()
+    status = models.CharField(
+        max_length=16, choices=UploadStatus.choices, default=UploadStatus.OPEN
+    )
+    item = models.ForeignKey(
+        EvidenceItem, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.pk} {self.received}/{self.size} {self.status}"
+
+
+class KeptBundle(models.Model):
+    """A court bundle kept after its export so its download can resume
+    (exports.py): encrypted as a blob is (its own key, sealed), fetched again
+    only by who exported it, until `expires_at`."""
+
+    id = models.UUIDField(primary_key=True)
+    # None: the operator at the shell.
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    items = models.JSONField(default=list)
+    purpose = models.TextField(blank=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    chunk_bytes = models.IntegerField()
+    sealed_key = models.TextField()
+    storage_name = models.CharField(max_length=300)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"bundle {self.pk}"
+
+
 __all__ = [
     "Blob",
     "CustodyRecordRow",
     "EvidenceItem",
     "IncomingTransfer",
+    "KeptBundle",
     "Transfer",
     "TransferStatus",
+    "UploadSession",
+    "UploadStatus",
     "UseQuestion",
 ]

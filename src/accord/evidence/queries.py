@@ -13,7 +13,7 @@ from accord.core.audit import Actor, AuditAction
 from accord.core.models import User
 from accord.core.roles import Permission
 from accord.core.services import require
-from accord.evidence.models import CustodyRecordRow, EvidenceItem
+from accord.evidence.models import CustodyRecordRow, EvidenceItem, KeptBundle, UploadSession
 
 
 def visible(user: User | None) -> Any:
@@ -28,15 +28,40 @@ def open_item(actor: Actor, item_id: Any, *, how: str = "read", ip: str = "") ->
     try:
         return visible(actor.user).select_related("case", "request").get(pk=item_id)
     except (EvidenceItem.DoesNotExist, ValidationError, ValueError):
-        audit.record(
-            actor,
-            AuditAction.ACCESS_DENIED,
-            target_type="evidence.evidenceitem",
-            target_id=str(item_id)[:64],
-            data={"what": f"evidence_{how}"},
-            ip=ip,
-        )
+        _denied(actor, "evidence.evidenceitem", item_id, f"evidence_{how}", ip)
         raise EvidenceItem.DoesNotExist from None
+
+
+def open_upload(actor: Actor, upload_id: Any, *, ip: str = "") -> UploadSession:
+    """One upload session: its owner's only (it names bytes not yet evidence)."""
+    require(actor, Permission.VIEW_EVIDENCE, what="evidence_upload", ip=ip)
+    rows = UploadSession.objects.select_related("case", "request", "item")
+    try:
+        return rows.get(pk=upload_id, created_by=actor.user)
+    except (UploadSession.DoesNotExist, ValidationError, ValueError):
+        _denied(actor, "evidence.uploadsession", upload_id, "evidence_upload", ip)
+        raise UploadSession.DoesNotExist from None
+
+
+def open_export(actor: Actor, bundle_id: Any, *, ip: str = "") -> KeptBundle:
+    """A kept court bundle: only for who exported it."""
+    require(actor, Permission.VIEW_EVIDENCE, what="evidence_export", ip=ip)
+    try:
+        return KeptBundle.objects.get(pk=bundle_id, created_by=actor.user)
+    except (KeptBundle.DoesNotExist, ValidationError, ValueError):
+        _denied(actor, "evidence.keptbundle", bundle_id, "evidence_export", ip)
+        raise KeptBundle.DoesNotExist from None
+
+
+def _denied(actor: Actor, target_type: str, target_id: Any, what: str, ip: str) -> None:
+    audit.record(
+        actor,
+        AuditAction.ACCESS_DENIED,
+        target_type=target_type,
+        target_id=str(target_id)[:64],
+        data={"what": what},
+        ip=ip,
+    )
 
 
 def list_items(
@@ -69,4 +94,4 @@ def custody_of(item: EvidenceItem) -> list[CustodyRecordRow]:
     return list(item.custody.order_by("at", "node", "seq"))
 
 
-__all__ = ["custody_of", "list_items", "open_item", "visible"]
+__all__ = ["custody_of", "list_items", "open_export", "open_item", "open_upload", "visible"]

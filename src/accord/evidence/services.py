@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, BinaryIO, NoReturn
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +23,7 @@ from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import b64, this_node
 from accord.core.policy import CONFLICT, UNPROCESSABLE, Refused
-from accord.evidence import blobs, conditions, cover, custody, policy, retention
+from accord.evidence import blobs, conditions, cover, custody, policy, ranges, retention
 from accord.evidence.models import NAME, Blob, CustodyRecordRow, EvidenceItem
 
 FIELD = 300
@@ -90,11 +91,13 @@ def add_item(
     case: Any = None,
     request: Any = None,
     declared_size: int | None = None,
+    sha256: str = "",
     ip: str = "",
 ) -> EvidenceItem:
     """Stream the bytes in (refused before reading if the declared size is over
     the limit, stopped as soon as the stream passes it otherwise), store them
-    once, and record the item with its 'collected' custody record."""
+    once, and record the item with its 'collected' custody record. Bytes
+    whose hash is not `sha256` (when given) are refused, nothing stored."""
     enforce(actor, policy.ADD, None, ip, case=case, request=request)
     name = clean_text(new.name).strip() or "unnamed"
     if len(name) > NAME:
@@ -104,6 +107,10 @@ def add_item(
         pending = blobs.encrypt_stream(stream, declared_size=declared_size)
     except blobs.TooLarge as exc:
         refuse(actor, None, policy.ADD, exc.message, 413, ip, name=name[:200])
+    if sha256 and pending.sha256 != sha256:
+        pending.discard()
+        message = _("The bytes received do not match the SHA-256 declared for them.")
+        refuse(actor, None, policy.ADD, message, UNPROCESSABLE, ip, name=name[:200])
     stored: list[Blob] = []  # a blob this call put into the storage
     try:
         with transaction.atomic():
@@ -174,21 +181,52 @@ def view_item(actor: Actor, item: EvidenceItem, *, ip: str = "") -> EvidenceItem
 
 
 @audit.refusals_kept()
-def download(actor: Actor, item: EvidenceItem, *, ip: str = "") -> Iterator[bytes]:
-    """The plaintext, as an iterator of chunks, each authenticated before it is
-    given out. The 'downloaded' record and the audit event are written first:
-    the bytes are handed out only once the handing-out is on record."""
+def download(
+    actor: Actor, item: EvidenceItem, *, ip: str = "", wanted: ranges.Wanted | None = None
+) -> blobs.Plaintext:
+    """The plaintext (the bytes `wanted` names, else all), as an iterator of
+    chunks, each authenticated before it is given out. The 'downloaded'
+    record and the audit event are written first: the bytes are handed out
+    only once the handing-out is on record. A range that resumes a download
+    (`resumes`) is audited but adds no second custody record."""
     with transaction.atomic():
         locked = locked_for(actor, item, policy.DOWNLOAD, ip)
         bound_by_conditions(actor, locked, policy.DOWNLOAD, "", ip)
         blob = blob_of(actor, locked, policy.DOWNLOAD, ip)
         try:
-            chunks = blobs.read_plaintext(blob)  # opened now: missing bytes refuse here
+            span = ranges.resolve(wanted, locked.size)
+        except ranges.Unsatisfiable:
+            message = _("The range asked for is not in the item (%(n)s bytes).") % {
+                "n": locked.size
+            }
+            refuse(actor, locked, policy.DOWNLOAD, message, 416, ip, range=str(wanted)[:40])
+        try:
+            chunks = blobs.read_plaintext(blob, span.start, span.stop)  # missing bytes refuse here
         except blobs.BlobError as exc:
             refuse(actor, locked, policy.DOWNLOAD, exc.message, CONFLICT, ip)
-        write_custody(locked, "downloaded", actor)
-        audit.record(actor, AuditAction.EVIDENCE_DOWNLOAD, locked, data=container(locked), ip=ip)
+        part = {} if span.whole else {"range": f"{span.start}-{span.stop - 1}"}
+        if not resumes(actor, locked, span):
+            write_custody(locked, "downloaded", actor, details=part)
+        data = {**container(locked), **part}
+        audit.record(actor, AuditAction.EVIDENCE_DOWNLOAD, locked, data=data, ip=ip)
     return chunks
+
+
+def resumes(actor: Actor, item: EvidenceItem, span: ranges.Span) -> bool:
+    """A range that starts past byte 0, asked by someone whose own last
+    'downloaded' record for the item here is under EVIDENCE_RESUME_HOURS old:
+    the rest of a download already on record. A range from byte 0 is a new
+    download, and so is a late or stranger's range: each is recorded."""
+    if span.start == 0:
+        return False
+    mine = CustodyRecordRow.objects.filter(
+        item=item, node=this_node().node_id, event="downloaded", actor=actor_name(actor)
+    )
+    last = mine.order_by("-seq").first()
+    if last is None:
+        return False
+    window = timedelta(hours=settings.EVIDENCE_RESUME_HOURS)
+    return custody.parse_time(last.at) > timezone.now() - window
 
 
 def bound_by_conditions(actor: Actor, item: EvidenceItem, use: str, purpose: str, ip: str) -> None:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("evidence/<uuid:item_id>/use/ask/", views.ask_use, name="ask-use"),
     path("evidence/<uuid:item_id>/use/answer/", views.answer_use, name="answer-use"),
     path("evidence/export/", views.export, name="export"),
+    path("evidence/exports/<uuid:bundle_id>/", views.bundle, name="bundle"),
     path("evidence/<uuid:item_id>/send/", views.item_send, name="send"),
     path("cases/<uuid:case_id>/evidence/", views.upload_to_case, name="add-to-case"),
     path("requests/<uuid:request_id>/evidence/", views.upload_to_request, name="add-to-request"),

@@ -4,7 +4,7 @@ purge. Thin: every read through queries, every change through services."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
@@ -23,6 +23,7 @@ from accord.evidence import (
     api,
     blobs,
     conditions,
+    downloads,
     policy,
     queries,
     retention,
@@ -30,7 +31,7 @@ from accord.evidence import (
     transfer,
     usage,
 )
-from accord.evidence.models import EvidenceItem
+from accord.evidence.models import EvidenceItem, KeptBundle
 from accord.web.actions import attempt
 from accord.web.guards import permission_required, signed_in_user
 
@@ -150,12 +151,10 @@ def item_send(request: HttpRequest, item_id: UUID) -> HttpResponse:
 def item_download(request: HttpRequest, item_id: UUID) -> HttpResponse:
     item = _open(request, item_id, "download")
     try:
-        chunks = services.download(_actor(request), item, ip=client_ip(request))
+        return downloads.serve(request, _actor(request), item, client_ip(request))
     except (Refused, blobs.BlobError) as exc:
         messages.error(request, getattr(exc, "message", str(exc)))
         return redirect("evidence:item", item_id=item.pk)
-    # Streamed: the guards' type says HttpResponse, a StreamingHttpResponse serves alike.
-    return cast(HttpResponse, api.attachment(item, chunks))
 
 
 @require_POST
@@ -205,13 +204,27 @@ def export(request: HttpRequest) -> HttpResponse:
     items = [_open(request, key, "export") for key in chosen[:500]]
     try:
         purpose = request.POST.get("purpose", "")[:2000]
-        response = api.bundle_response(_actor(request), items, client_ip(request), purpose=purpose)
-        return cast(HttpResponse, response)
+        return api.bundle_response(request, items, purpose=purpose, page=True)
     except (Refused, blobs.BlobError) as exc:
         if not items:
             raise Http404(_("Choose at least one item.")) from None
         messages.error(request, getattr(exc, "message", str(exc)))
         return _back(items[0])
+
+
+@permission_required(Permission.VIEW_EVIDENCE)
+def bundle(request: HttpRequest, bundle_id: UUID) -> HttpResponse:
+    """A bundle exported from these pages, again: a cut-off download resumes here."""
+    actor, ip = _actor(request), client_ip(request)
+    try:
+        kept = queries.open_export(actor, bundle_id, ip=ip)
+    except KeptBundle.DoesNotExist:
+        raise Http404(_("No such bundle, or it is not yours.")) from None
+    try:
+        return downloads.serve_bundle(request, actor, kept, ip, request.path)
+    except (Refused, blobs.BlobError) as exc:
+        messages.error(request, getattr(exc, "message", str(exc)))
+        return redirect("evidence:list")
 
 
 def _back(item: EvidenceItem) -> HttpResponse:

@@ -74,7 +74,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _evidence(assistance: Any, sync: Any) -> None:
-        from accord.evidence import retention, transfer
+        from accord.evidence import orphans, retention, transfer
 
         purged = retention.sweep()
         if purged:
@@ -82,6 +82,9 @@ class Command(BaseCommand):
         moved = transfer.tick()
         if any(moved.values()):
             log.info("clock: evidence transfers %s", moved)
+        removed = orphans.sweep()
+        if any(removed.values()):
+            log.info("clock: evidence nothing refers to removed %s", removed)
 
     help = "Run timed work every ACCORD_CLOCK_SECONDS until SIGTERM or Ctrl-C."
 

@@ -10,6 +10,7 @@ any machine with Accord installed."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -26,6 +27,14 @@ from accord.core.policy import Refused
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while piece := stream.read(1_048_576):
+            digest.update(piece)
+    return digest.hexdigest()
 
 
 class Command(BaseCommand):
@@ -137,7 +146,9 @@ class Command(BaseCommand):
         return {}
 
     def do_add(self, file: str, username: str, **options: Any) -> None:
-        from accord.evidence import services
+        """Through an upload session, part by part: run again after an
+        interruption, the same command resumes where the node's session stands."""
+        from accord.evidence import resumable, services
 
         actor = actor_named(username)
         owner = self._owner(actor, options["case"], options["request"])
@@ -149,15 +160,21 @@ class Command(BaseCommand):
             content_type=options["content_type"],
             description=options["description"],
             collected=services.Collected(
-                how=options["how"],
-                where=options["where"],
-                by=options["by"],
-                legal_basis=options["legal_basis"],
-                when=options["when"],
+                **{key: options[key] for key in ("how", "where", "by", "legal_basis", "when")}
             ),
         )
+        declared = resumable.Declared(new, path.stat().st_size, file_sha256(path))
+        session = resumable.resume_or_start(actor, declared, **owner)
+        if session.received:
+            self.stdout.write(f"resuming upload {session.pk} at byte {session.received}")
         with path.open("rb") as stream:
-            item = services.add_item(actor, stream, new, declared_size=path.stat().st_size, **owner)
+            stream.seek(session.received)
+            while session.received < session.size:
+                length = min(resumable.part_bytes(), session.size - session.received)
+                session = resumable.append(
+                    actor, session, stream, length=length, where=session.received
+                )
+        item = resumable.finish(actor, session)
         self.stdout.write(f"{item.pk} {item.sha256} {item.size} bytes added")
 
     def do_list(self, username: str | None = None, **options: Any) -> None:
@@ -241,7 +258,7 @@ class Command(BaseCommand):
     def do_sweep(self, at: str | None = None, **options: Any) -> None:
         from datetime import datetime
 
-        from accord.evidence import retention
+        from accord.evidence import orphans, retention
 
         try:
             moment = datetime.fromisoformat(at) if at else None
@@ -251,6 +268,11 @@ class Command(BaseCommand):
             raise CommandError("--at needs a time zone, like +00:00")
         purged = retention.sweep(moment)
         self.stdout.write(f"{purged} items purged at the end of their retention")
+        removed = orphans.sweep(moment)
+        self.stdout.write(
+            f"{removed['rows'] + removed['objects']} unreferenced blobs removed, "
+            f"{removed['uploads']} abandoned uploads expired"
+        )
 
     def do_purge(self, item: str, reason: str, username: str, **options: Any) -> None:
         from accord.evidence import queries, services
