@@ -186,6 +186,31 @@ def test_a_confidential_case_stays_out_of_lists_search_and_counts_off_its_team(p
         queries.list_cases(as_(people["admin"]), queries.Filters())
 
 
+def test_what_a_listed_case_holds_does_not_change_what_an_outsider_finds(people):
+    """Issue 14, finding 3: an oracle. The outsider lists the case but may not
+    open it; adding the values searched for to it changes nothing they see."""
+    plain = open_case(people["author"], title="Open matter")
+    searches = ("hidden.example", "203.0.113.9", "Open matter", plain.reference)
+
+    def found() -> list[list[str]]:
+        actor = as_(people["outsider"])
+        return [
+            sorted(
+                queries.list_cases(actor, queries.Filters(search=q)).values_list(
+                    "reference", flat=True
+                )
+            )
+            for q in searches
+        ]
+
+    before = found()
+    services.add_observable(as_(people["author"]), plain, "domain", "hidden.example")
+    services.add_observable(as_(people["author"]), plain, "ipv4", "203.0.113.9")
+    assert found() == before == [[], [], [plain.reference], [plain.reference]]
+    author = queries.list_cases(as_(people["author"]), queries.Filters(search="hidden.example"))
+    assert list(author.values_list("reference", flat=True)) == [plain.reference]
+
+
 def test_the_cli_lists_and_shows_on_need_to_know(people):
     secret = open_case(people["author"], title="Covert source", confidential=True)
     out = StringIO()

@@ -118,6 +118,13 @@ def test_only_hits_whose_request_still_exists_count_as_followed_up(asked):
     assert reading.series == [("2026-01", 1.0), ("2026-02", 0.0)]
 
 
+def test_a_hit_followed_up_with_a_confidential_request_does_not_count(asked):
+    # Issue 14, finding 10: the figure would tell everyone that the request exists.
+    request = asked["q1"].hit_rows.exclude(request=None).get().request
+    AssistanceRequest.objects.filter(pk=request.pk).update(confidential=True)
+    assert read("matching.hits_to_requests").value == 0
+
+
 def test_categories_narrow_the_count_to_cases_of_those_offences(asked):
     assert read("matching.queries", categories=["narcotics"]).value == 1
     assert read("matching.hits", categories=["fraud"]).value == 2

@@ -5,7 +5,12 @@ Parameters: `categories` (offence categories; empty means every category),
 requests exchanged with it; a dialogue's commitments pass their partner).
 Requests count in both directions: the
 dialogue measures the cooperation, not one side. Only submitted requests count
-(a draft is not cooperation yet)."""
+(a draft is not cooperation yet), and confidential requests never count: the
+figures and their monthly series by type and partner are shown to everyone
+who follows the dialogue (analysts and administrators too), and a count that
+moves tells them a confidential request exists (issue 14, finding 10). Both
+nodes leave the same requests out (the flag is shared), so their figures
+still agree."""
 
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
 
 
 def _requests(params: dict[str, Any]) -> list[AssistanceRequest]:
-    rows = AssistanceRequest.objects.exclude(submitted_at=None)
+    rows = AssistanceRequest.objects.exclude(submitted_at=None).filter(confidential=False)
     if params.get("request_type"):
         rows = rows.filter(request_type=params["request_type"])
     if params.get("partner"):

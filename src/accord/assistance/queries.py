@@ -32,6 +32,18 @@ def visible(user: User, action: str = "view") -> Any:
     return AssistanceRequest.objects.restrict(user, action).distinct()
 
 
+def readable(user: User | None) -> Q:
+    """The requests whose content this user may read: those they may open.
+    A list also shows requests they may not open, but only their reference,
+    direction, partner, type, urgency, state and deadlines; a search or
+    filter on anything else (summary, requesting authority, offences) must
+    not match those, or the rows that appear would spell out what the page
+    hides (issue 14, finding 3)."""
+    if user is None:  # the operator at the shell
+        return Q()
+    return Q(pk__in=AssistanceRequest.objects.restrict(user, "view").values("pk"))
+
+
 def open_request(
     actor: Actor, request_id: Any, *, how: str = "read", ip: str = ""
 ) -> AssistanceRequest:
@@ -106,14 +118,15 @@ def list_requests(
         rows = rows.exclude(state__in=FINAL_STATES).filter(overdue_condition(now))
     if filters.search:
         term = filters.search.strip()[:100]
-        rows = rows.filter(
-            Q(reference__icontains=term)
-            | Q(summary__icontains=term)
-            | Q(requesting_authority__icontains=term)
-        )
+        content = Q(summary__icontains=term) | Q(requesting_authority__icontains=term)
+        rows = rows.filter(Q(reference__icontains=term) | (readable(actor.user) & content))
     if filters.topic:
         # JSON containment differs between SQLite and PostgreSQL: filter in Python.
-        ids = [r.pk for r in rows if any(o.get("category") == filters.topic for o in r.offences)]
+        # Offences are content: only requests the actor may open can match.
+        candidates = rows.filter(readable(actor.user))
+        ids = [
+            r.pk for r in candidates if any(o.get("category") == filters.topic for o in r.offences)
+        ]
         rows = rows.filter(pk__in=ids)
     return rows
 

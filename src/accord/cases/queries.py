@@ -119,14 +119,17 @@ def list_cases(actor: Actor, filters: Filters, *, ip: str = "") -> Any:
         # code as it is written in the list (codes are plain identifiers).
         rows = rows.filter(categories__icontains=f'"{filters.category}"')
     if filters.search:
-        rows = rows.filter(search_condition(filters.search))
+        rows = rows.filter(search_condition(filters.search, actor.user))
     return rows
 
 
-def search_condition(text: str) -> Q:
+def search_condition(text: str, user: User | None) -> Q:
     """Reference, title, or a value the case holds: the text is normalised as
     every observable type would normalise it, so "EXAMPLE.com." finds the
-    case holding example.com."""
+    case holding example.com. The values are matched only in the cases the
+    user may open: a listed case they may not open shows its reference and
+    title alone, and a search must not tell what else it holds (issue 14,
+    finding 3)."""
     term = text.strip()[:200]
     forms = Q()
     for kind in observable_types():
@@ -142,7 +145,8 @@ def search_condition(text: str) -> Q:
     )
     if forms:
         holding = Observable.objects.filter(forms, case=OuterRef("pk"))
-        condition |= Q(Exists(holding))
+        opened = Q() if user is None else Q(pk__in=visible(user).values("pk"))
+        condition |= Q(Exists(holding)) & opened
     return condition
 
 

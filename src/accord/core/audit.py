@@ -102,6 +102,7 @@ class AuditAction(models.TextChoices):
     INTEL_INGEST = "intel:objects:ingest", _("STIX objects received")
     INTEL_DELETE = "intel:objects:delete", _("STIX object deleted")
     INTEL_EXPORT = "intel:objects:export", _("STIX objects exported")
+    INTEL_READ = "intel:objects:read", _("STIX objects read")
     INTEL_SHARE = "intel:collection:share", _("Collection shared or subscribed")
     INTEL_REFUSED = "intel:action:refused", _("Intelligence action refused")
     CASE_CREATE = "cases:case:create", _("Case opened")
@@ -290,7 +291,12 @@ def _append(head: AuditHead, events: list[AuditEvent]) -> None:
 
 # Reads are recorded through `record_read`; every other action through `record`.
 READ_ACTIONS = frozenset(
-    {AuditAction.REQUEST_READ, AuditAction.REQUEST_LIST, AuditAction.REQUEST_EXPORT}
+    {
+        AuditAction.REQUEST_READ,
+        AuditAction.REQUEST_LIST,
+        AuditAction.REQUEST_EXPORT,
+        AuditAction.INTEL_READ,
+    }
 )
 SEAL_BATCH = 500
 

@@ -54,7 +54,7 @@ def ingest(
             row.date_added = stamp + timedelta(microseconds=offset)
             if no_dates:  # the version is the date added (TAXII 2.1 §3.4.2)
                 row.version = stix.timestamp(row.date_added)
-        fresh, known = _new_versions(collection, rows, undated)
+        fresh, known, seen = _new_versions(collection, rows, undated, audience)
         insert_many(fresh)
         _raise_marked_by(objects, custom)
         batch_count: dict[str, int] = {}
@@ -65,12 +65,12 @@ def ingest(
             collection,
             {r.stix_id for r in fresh if r.stix_id in known or batch_count[r.stix_id] > 1},
         )
-        visible = _visible(collection, known, audience)
         fresh_keys = {(r.stix_id, r.version) for r in fresh}
         for row in rows:
             stored = (row.stix_id, row.version) in fresh_keys
             # A version the account may not see is never called "already stored".
-            note = "already stored" if not stored and row.stix_id in visible else "stored"
+            known_here = _key(row) in seen or (row.stix_id, row.body) in seen
+            note = "already stored" if not stored and known_here else "stored"
             result.successes.append({"id": row.stix_id, "version": row.version, "message": note})
         status = Status.objects.create(
             id=uuid.uuid4(),
@@ -88,7 +88,12 @@ def ingest(
             actor,
             AuditAction.INTEL_INGEST,
             collection,
-            data={"status": str(status.pk), "stored": len(fresh), "refused": len(result.failures)},
+            data={
+                "status": str(status.pk),
+                "stored": len(fresh),
+                "refused": len(result.failures),
+                "beside_hidden": sum(row.twin for row in fresh),
+            },
         )
     if fresh:
         _keep_statistics_fresh()
@@ -160,22 +165,63 @@ def _candidates(
 
 
 def _new_versions(
-    collection: Collection, rows: list[StixObject], undated: list[bool]
-) -> tuple[list[StixObject], set[str]]:
-    """The rows not stored yet, and the ids of the objects already known."""
+    collection: Collection, rows: list[StixObject], undated: list[bool], audience: Audience
+) -> tuple[list[StixObject], set[str], set[tuple[str, str]]]:
+    """The rows to store, the ids of the objects already known, and what of
+    them the audience may read (each as (id, version) and (id, body)).
+
+    A partner's object whose id and version the store holds only in versions
+    the partner may not read (TLP:RED, expired, withheld by a handling code)
+    is neither called "already stored" (that would tell the hidden one
+    exists) nor dropped (the partner would get "stored", then 404): it is
+    kept beside the hidden one as a twin, which is the version that partner
+    reads (docs/intel.md 5.3). An identical body needs no twin: it is hidden
+    the same way."""
     existing = _existing_versions(collection, rows)
     # An object without dates that comes again unchanged is the same object,
     # not a new version (a partner re-sending its observables).
-    same = _same_bodies(collection, {r.stix_id for r, u in zip(rows, undated, strict=True) if u})
+    dateless = {r.stix_id for r, u in zip(rows, undated, strict=True) if u}
+    same = _same_bodies(collection, dateless)
     known = {stix_id for stix_id, _version in existing} | {i for i, _body in same}
+    if audience == Audience.LOCAL:  # this node's own users read everything
+        seen: set[tuple[str, str]] = existing | same
+    else:
+        seen = _visible(collection, known, dateless, audience)
+    hidden = _hidden_versions(collection, {_key(r) for r in rows if _key(r) in existing} - seen)
     fresh = []
     for row, no_dates in zip(rows, undated, strict=True):
-        if (row.stix_id, row.version) in existing or (row.stix_id, row.body) in same:
+        if _key(row) in existing:
+            bodies = hidden.get(_key(row))
+            if bodies is None or row.body in bodies or None in bodies:
+                continue  # seen by the audience, hidden alike, or twinned already
+            row.twin = True
+            bodies.add(None)
+        elif (row.stix_id, row.body) in same:
             continue
         fresh.append(row)
         if no_dates:
             same.add((row.stix_id, row.body))
-    return fresh, known
+    return fresh, known, seen
+
+
+def _key(row: StixObject) -> tuple[str, str]:
+    return row.stix_id, row.version
+
+
+def _hidden_versions(
+    collection: Collection, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], set[str | None]]:
+    """The bodies stored for these (id, version) keys; None stands for a twin
+    already kept (one per key)."""
+    found: dict[tuple[str, str], set[str | None]] = {key: set() for key in keys}
+    ids = sorted({stix_id for stix_id, _version in keys})
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = StixObject.objects.filter(collection=collection, stix_id__in=chunk)
+        for stix_id, version, body, twin in rows.values_list("stix_id", "version", "body", "twin"):
+            if (stix_id, version) in found:
+                found[(stix_id, version)].add(None if twin else body)
+    return found
 
 
 def _keep_statistics_fresh() -> None:
@@ -256,17 +302,18 @@ def _pairs(collection: Collection, stix_ids: set[str], column: str) -> set[tuple
     return found
 
 
-def _visible(collection: Collection, stored: set[str], audience: Audience) -> set[str]:
-    """Which of the objects already stored the audience may see."""
-    ids = sorted(stored)
-    if audience == Audience.LOCAL:
-        return set(ids)
-    seen: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = StixObject.objects.filter(
-            collection=collection, stix_id__in=ids[start : start + 500]
-        )
-        seen.update(released(chunk, audience).values_list("stix_id", flat=True))
+def _visible(
+    collection: Collection, ids: set[str], dateless: set[str], audience: Audience
+) -> set[tuple[str, str]]:
+    """What of these objects the audience may read: each version as
+    (id, version), and the content of those without dates as (id, body)."""
+    rows = released(StixObject.objects.filter(collection=collection), audience)
+    ordered = sorted(ids)
+    seen: set[tuple[str, str]] = set()
+    for start in range(0, len(ordered), 500):
+        chunk = rows.filter(stix_id__in=ordered[start : start + 500])
+        seen.update(chunk.values_list("stix_id", "version"))
+        seen.update(chunk.filter(stix_id__in=dateless).values_list("stix_id", "body"))
     return seen
 
 

@@ -84,14 +84,25 @@ class StixObject(models.Model):
     handling = models.CharField(max_length=32, choices=HandlingCode.choices, blank=True)
     handling_bound = models.BooleanField(default=False)
     expires = models.DateTimeField(null=True, blank=True)
+    # A partner tool's own copy of an id and version that the store holds
+    # only in a version the tool may not read (TLP:RED, say): kept beside it,
+    # not dropped, and read by partners in its place (docs/intel.md 5.3).
+    twin = models.BooleanField(default=False)
 
     objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["collection", "stix_id", "version"], name="one_object_version"
-            )
+                fields=["collection", "stix_id", "version"],
+                condition=Q(twin=False),
+                name="one_object_version",
+            ),
+            models.UniqueConstraint(
+                fields=["collection", "stix_id", "version"],
+                condition=Q(twin=True),
+                name="one_twin_version",
+            ),
         ]
         indexes = [
             models.Index(fields=["collection", "date_added", "id"], name="intel_added"),

@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from accord.core.audit import Actor
 from accord.core.identity import this_node
 from accord.core.signals import client_ip
-from accord.intel import accounts, policy, queries, stix
+from accord.intel import accounts, policy, queries, reads, stix
 from accord.intel.deletion import delete_object
 from accord.intel.ingest import ingest
 from accord.intel.models import Account, Collection, Status
@@ -191,6 +191,20 @@ def _params(request: HttpRequest) -> dict[str, list[str]]:
     return {key: request.GET.getlist(key) for key in request.GET}
 
 
+def _audit_read(
+    request: HttpRequest, account: Account, how: str, found: Collection, result: queries.Page
+) -> None:
+    """One event per TAXII read, naming the objects it returned (intel.reads)."""
+    reads.record(
+        _actor(account),
+        how,
+        result.rows,
+        collection=found,
+        filters=_params(request),
+        ip=client_ip(request),
+    )
+
+
 def _page_headers(result: queries.Page) -> dict[str, str]:
     if not result.rows:
         return {}
@@ -225,6 +239,7 @@ def objects(request: HttpRequest, account: Account, root: str, collection_id: st
         result = queries.page(rows, request.GET.get("limit"), request.GET.get("next"))
     except BadFilter as exc:
         return error(400, "Bad Request", str(exc))
+    _audit_read(request, account, "taxii_objects", found, result)
     return reply(_envelope(result), headers=_page_headers(result))
 
 
@@ -300,6 +315,7 @@ def object_detail(
         return error(400, "Bad Request", str(exc))
     if not result.rows and not request.GET.get("next"):
         return error(404, "Not Found", "No such object.")
+    _audit_read(request, account, "taxii_object", found, result)
     return reply(_envelope(result), headers=_page_headers(result))
 
 
@@ -322,6 +338,7 @@ def versions(
         return error(400, "Bad Request", str(exc))
     if not result.rows and not request.GET.get("next"):
         return error(404, "Not Found", "No such object.")
+    _audit_read(request, account, "taxii_versions", found, result)
     body: dict[str, Any] = {"more": result.more, "versions": [r.version for r in result.rows]}
     if result.next:
         body["next"] = result.next
@@ -342,6 +359,7 @@ def manifest(request: HttpRequest, account: Account, root: str, collection_id: s
         result = queries.page(rows, request.GET.get("limit"), request.GET.get("next"))
     except BadFilter as exc:
         return error(400, "Bad Request", str(exc))
+    _audit_read(request, account, "taxii_manifest", found, result)
     body: dict[str, Any] = {"more": result.more}
     if result.next:
         body["next"] = result.next

@@ -21,7 +21,7 @@ from accord.core.models import User
 from accord.core.policy import Refused, offered
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
-from accord.intel import stix
+from accord.intel import reads, stix
 from accord.intel.conditions import handling_from, with_conditions
 from accord.intel.exports import export_bundle as bundle_of
 from accord.intel.ingest import ingest
@@ -46,6 +46,9 @@ def home(request: HttpRequest) -> HttpResponse:
     if kind:
         rows = rows.filter(stix_type=kind)
     results = list(rows.select_related("collection").order_by("-date_added", "-pk")[:PAGE])
+    reads.record(
+        Actor.of(user), "search", results, filters={"q": q, "type": kind}, ip=client_ip(request)
+    )
     types = (
         StixObject.objects.restrict(user)
         .values_list("stix_type", flat=True)
@@ -75,7 +78,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Permission.VIEW_INTEL)
 def object_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    row = get_object_or_404(StixObject.objects.restrict(signed_in_user(request)), pk=pk)
+    user = signed_in_user(request)
+    row = get_object_or_404(StixObject.objects.restrict(user), pk=pk)
+    reads.record(Actor.of(user), "page", [row], collection=row.collection, ip=client_ip(request))
     versions = StixObject.objects.filter(collection=row.collection, stix_id=row.stix_id).order_by(
         "-version"
     )

@@ -60,8 +60,11 @@ def _hits(params: dict[str, Any], start: date, end: date) -> list[Hit]:
 def _followed_up(hits: list[Hit]) -> list[Hit]:
     """The hits whose "Request details" draft (or the request it became) still
     exists: `Hit.request`, set by services.request_details, is emptied when
-    the request is deleted."""
-    return [h for h in hits if h.request_id is not None]
+    the request is deleted. A confidential request does not count, as in the
+    request indicators: the figure would tell that it exists."""
+    linked = Hit.objects.filter(pk__in=[h.pk for h in hits], request__confidential=False)
+    shown = set(linked.values_list("pk", flat=True))
+    return [h for h in hits if h.pk in shown]
 
 
 def _series(
