@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -107,9 +108,6 @@ DATABASES = {
 # Seconds a login session lasts without activity.
 SESSION_COOKIE_AGE = env_int("ACCORD_SESSION_SECONDS", 8 * 3600, minimum=60)
 HTTPS = env_bool("ACCORD_HTTPS", False)
-# Sign-in throttling per account (accord.core.auth).
-LOGIN_MAX_FAILURES = env_int("ACCORD_LOGIN_MAX_FAILURES", 10, minimum=1)
-LOGIN_LOCK_MINUTES = env_int("ACCORD_LOGIN_LOCK_MINUTES", 15, minimum=1)
 # Federation channel (docs/protocol.md).
 FEDERATION_REPLAY_WINDOW_SECONDS = env_int("ACCORD_FEDERATION_REPLAY_WINDOW", 600, minimum=10)
 FEDERATION_BATCH_SIZE = env_int("ACCORD_FEDERATION_BATCH_SIZE", 200, minimum=1)
@@ -246,7 +244,6 @@ TEMPLATES = [
     }
 ]
 
-AUTHENTICATION_BACKENDS = ["accord.core.auth.ThrottledBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
 ]
@@ -290,6 +287,28 @@ if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = 31536000
 
+# --- Hardening (issue 14): sign-in throttling, password strength, CSP ---------
+# Sign-in throttling (accord.core.auth): django-axes counts failures per pair
+# (user name, address), so a stranger's guesses slow down only the stranger.
+# After ACCORD_LOGIN_MAX_FAILURES failures the pair waits ACCORD_LOGIN_LOCK_MINUTES;
+# refusals during the wait are not counted, so it ends on time and rows stay bounded.
+LOGIN_MAX_FAILURES = env_int("ACCORD_LOGIN_MAX_FAILURES", 10, minimum=1)
+LOGIN_LOCK_MINUTES = env_int("ACCORD_LOGIN_LOCK_MINUTES", 15, minimum=1)
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes asks
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = LOGIN_MAX_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCK_MINUTES)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accord.core.auth.throttled_response"
+AXES_CLIENT_IP_CALLABLE = "accord.core.signals.client_ip"
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit log already
+AXES_ENABLE_ADMIN = False
+# Password strength (accord.
 # Evidence bytes go through Django's storage API under the key "evidence", so a
 # deployment can point it at an object store; the local folder is the default.
 # They are encrypted before they reach any storage (accord.evidence.blobs).
