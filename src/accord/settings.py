@@ -308,7 +308,15 @@ AXES_LOCKOUT_CALLABLE = "accord.core.auth.throttled_response"
 AXES_CLIENT_IP_CALLABLE = "accord.core.signals.client_ip"
 AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit log already
 AXES_ENABLE_ADMIN = False
-# Password strength (accord.
+# Password strength (accord.core.services checks every new password): zxcvbn's
+# estimate must reach 4 of 4 ("admin-admin" scores 3). The app carries the
+# validator's messages in both languages.
+INSTALLED_APPS += ["django_zxcvbn_password_validator"]
+AUTH_PASSWORD_VALIDATORS += [
+    {"NAME": "django_zxcvbn_password_validator.ZxcvbnPasswordValidator"},
+]
+PASSWORD_MINIMAL_STRENGTH = 4
+
 # Evidence bytes go through Django's storage API under the key "evidence", so a
 # deployment can point it at an object store; the local folder is the default.
 # They are encrypted before they reach any storage (accord.evidence.blobs).
