@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
+import csp.constants as csp
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -316,6 +317,26 @@ AUTH_PASSWORD_VALIDATORS += [
     {"NAME": "django_zxcvbn_password_validator.ZxcvbnPasswordValidator"},
 ]
 PASSWORD_MINIMAL_STRENGTH = 4
+# Content-Security-Policy (django-csp): scripts and styles from this node's own
+# static files only; the two pages printed to PDF carry their <style> with the
+# request's nonce; no style attributes (bars take classes of web/percent.css).
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE.insert(1, "csp.middleware.CSPMiddleware")
+MIDDLEWARE.insert(2, "accord.core.middleware.PermissionsPolicyMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.NONE],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF, csp.NONCE],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "form-action": [csp.SELF],
+        "base-uri": [csp.NONE],
+        "object-src": [csp.NONE],
+        "frame-ancestors": [csp.NONE],
+    }
+}
 
 # Evidence bytes go through Django's storage API under the key "evidence", so a
 # deployment can point it at an object store; the local folder is the default.
