@@ -3,6 +3,7 @@ bad value stops start-up with a message naming the variable (STYLE.md 8)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -309,10 +310,15 @@ AXES_LOCKOUT_CALLABLE = "accord.core.auth.throttled_response"
 AXES_CLIENT_IP_CALLABLE = "accord.core.signals.client_ip"
 AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit log already
 AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False  # no start-up banner on every `accord` command
 # Password strength (accord.core.services checks every new password): zxcvbn's
-# estimate must reach 4 of 4 ("admin-admin" scores 3). The app carries the
-# validator's messages in both languages.
-INSTALLED_APPS += ["django_zxcvbn_password_validator"]
+# estimate must reach 4 of 4 ("admin-admin" scores 3). Its messages in both
+# languages come from the validator's own catalogue, found without importing
+# it (zxcvbn's word lists load only when a password is checked).
+_ZXCVBN_SPEC = importlib.util.find_spec("django_zxcvbn_password_validator")
+if _ZXCVBN_SPEC is None or _ZXCVBN_SPEC.origin is None:
+    raise ImproperlyConfigured("django-zxcvbn-password-validator is not installed")
+LOCALE_PATHS += [Path(_ZXCVBN_SPEC.origin).parent / "locale"]
 AUTH_PASSWORD_VALIDATORS += [
     {"NAME": "django_zxcvbn_password_validator.ZxcvbnPasswordValidator"},
 ]
