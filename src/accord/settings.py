@@ -3,11 +3,14 @@ bad value stops start-up with a message naming the variable (STYLE.md 8)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
+import csp.constants as csp
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -107,9 +110,6 @@ DATABASES = {
 # Seconds a login session lasts without activity.
 SESSION_COOKIE_AGE = env_int("ACCORD_SESSION_SECONDS", 8 * 3600, minimum=60)
 HTTPS = env_bool("ACCORD_HTTPS", False)
-# Sign-in throttling per account (accord.core.auth).
-LOGIN_MAX_FAILURES = env_int("ACCORD_LOGIN_MAX_FAILURES", 10, minimum=1)
-LOGIN_LOCK_MINUTES = env_int("ACCORD_LOGIN_LOCK_MINUTES", 15, minimum=1)
 # Federation channel (docs/protocol.md).
 FEDERATION_REPLAY_WINDOW_SECONDS = env_int("ACCORD_FEDERATION_REPLAY_WINDOW", 600, minimum=10)
 FEDERATION_BATCH_SIZE = env_int("ACCORD_FEDERATION_BATCH_SIZE", 200, minimum=1)
@@ -261,7 +261,6 @@ TEMPLATES = [
     }
 ]
 
-AUTHENTICATION_BACKENDS = ["accord.core.auth.ThrottledBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
 ]
@@ -304,6 +303,61 @@ if not HTTPS:
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = 31536000
+
+# --- Hardening (issue 14): sign-in throttling, password strength, CSP ---------
+# Sign-in throttling (accord.core.auth): django-axes counts failures per pair
+# (user name, address), so a stranger's guesses slow down only the stranger.
+# After ACCORD_LOGIN_MAX_FAILURES failures the pair waits ACCORD_LOGIN_LOCK_MINUTES;
+# refusals during the wait are not counted, so it ends on time and rows stay bounded.
+LOGIN_MAX_FAILURES = env_int("ACCORD_LOGIN_MAX_FAILURES", 10, minimum=1)
+LOGIN_LOCK_MINUTES = env_int("ACCORD_LOGIN_LOCK_MINUTES", 15, minimum=1)
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes asks
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = LOGIN_MAX_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCK_MINUTES)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accord.core.auth.throttled_response"
+AXES_CLIENT_IP_CALLABLE = "accord.core.signals.client_ip"
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit log already
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False  # no start-up banner on every `accord` command
+# Password strength (accord.core.services checks every new password): zxcvbn's
+# estimate must reach 4 of 4 ("admin-admin" scores 3). Its messages in both
+# languages come from the validator's own catalogue, found without importing
+# it (zxcvbn's word lists load only when a password is checked).
+_ZXCVBN_SPEC = importlib.util.find_spec("django_zxcvbn_password_validator")
+if _ZXCVBN_SPEC is None or _ZXCVBN_SPEC.origin is None:
+    raise ImproperlyConfigured("django-zxcvbn-password-validator is not installed")
+LOCALE_PATHS += [Path(_ZXCVBN_SPEC.origin).parent / "locale"]
+AUTH_PASSWORD_VALIDATORS += [
+    {"NAME": "django_zxcvbn_password_validator.ZxcvbnPasswordValidator"},
+]
+PASSWORD_MINIMAL_STRENGTH = 4
+# Content-Security-Policy (django-csp): scripts and styles from this node's own
+# static files only; the two pages printed to PDF carry their <style> with the
+# request's nonce; no style attributes (bars take classes of web/percent.css).
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE.insert(1, "csp.middleware.CSPMiddleware")
+MIDDLEWARE.insert(2, "accord.core.middleware.PermissionsPolicyMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.NONE],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF, csp.NONCE],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "form-action": [csp.SELF],
+        "base-uri": [csp.NONE],
+        "object-src": [csp.NONE],
+        "frame-ancestors": [csp.NONE],
+    }
+}
 
 # Evidence bytes go through Django's storage API under the key "evidence", so a
 # deployment can point it at an object store; the local folder is the default.

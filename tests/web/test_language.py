@@ -23,20 +23,20 @@ def test_catalogue_is_compiled_and_translates():
 
 def test_choice_sticks_to_the_user_across_browsers(users):
     first = Client()
-    first.login(username="analyst-user", password=TEST_PASSWORD)
+    first.force_login(users[Role.ANALYST])
     response = first.post("/language/", {"language": "zh-hans", "next": "/"})
     assert response.status_code == 302
     users[Role.ANALYST].refresh_from_db()
     assert users[Role.ANALYST].language == "zh-hans"
 
     elsewhere = Client()  # another browser: no cookie
-    elsewhere.login(username="analyst-user", password=TEST_PASSWORD)
+    elsewhere.force_login(users[Role.ANALYST])
     page = elsewhere.get("/").content.decode()
     assert '<html lang="zh-Hans">' in page
     assert zh("Dashboard") in page
 
     other_user = Client()
-    other_user.login(username="auditor-user", password=TEST_PASSWORD)
+    other_user.force_login(users[Role.AUDITOR])
     assert '<html lang="en">' in other_user.get("/").content.decode()
 
 
@@ -49,7 +49,7 @@ def test_anonymous_choice_is_kept_in_a_cookie():
 
 def test_unknown_language_changes_nothing(users):
     client = Client()
-    client.login(username="analyst-user", password=TEST_PASSWORD)
+    client.force_login(users[Role.ANALYST])
     client.post("/language/", {"language": "xx", "next": "/"})
     users[Role.ANALYST].refresh_from_db()
     assert users[Role.ANALYST].language == ""

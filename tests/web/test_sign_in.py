@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 
 from accord.core.audit import AuditAction
@@ -11,6 +12,8 @@ from accord.core.roles import Role
 from tests.live import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
+
+STRANGER, OWNER = "198.51.100.9", "203.0.113.7"
 
 
 def last_event() -> AuditEvent:
@@ -67,15 +70,31 @@ def test_refused_page_says_so_and_is_audited(client_for):
     assert last_event().action == AuditAction.ACCESS_DENIED
 
 
-def test_too_many_failures_lock_the_account_for_a_while(users, settings):
-    settings.LOGIN_MAX_FAILURES = 3
-    client = Client()
-    for _ in range(3):
-        client.post("/login/", {"username": "analyst-user", "password": "wrong-guess-1"})
-    response = client.post("/login/", {"username": "analyst-user", "password": TEST_PASSWORD})
-    assert response.status_code == 200
-    assert "Too many failed sign-ins" in response.content.decode()
+def sign_in(address: str, password: str, username: str = "analyst-user") -> HttpResponse:
+    client = Client(REMOTE_ADDR=address)
+    return client.post("/login/", {"username": username, "password": password})
+
+
+def test_a_strangers_failures_slow_down_the_stranger_not_the_owner(users, settings):
+    settings.LOGIN_MAX_FAILURES = settings.AXES_FAILURE_LIMIT = 3
+    assert [sign_in(STRANGER, f"wrong-guess-{n}").status_code for n in range(3)] == [200, 200, 429]
+    refused = sign_in(STRANGER, TEST_PASSWORD)
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins for this account from your address" in refused.content.decode()
     assert last_event().action == AuditAction.LOGIN_FAILED
-    # Other accounts are not affected.
-    other = Client().post("/login/", {"username": "auditor-user", "password": TEST_PASSWORD})
-    assert other.status_code == 302
+    # The owner, from an address with no failures, still gets in.
+    assert sign_in(OWNER, TEST_PASSWORD).status_code == 302
+
+
+def test_a_burst_is_audited_once_and_shown_to_the_owner_and_the_node_admin(
+    users, settings, client_for
+):
+    settings.LOGIN_MAX_FAILURES = settings.AXES_FAILURE_LIMIT = 3
+    for n in range(5):
+        sign_in(STRANGER, f"wrong-guess-{n}")
+    [burst] = AuditEvent.objects.filter(action=AuditAction.SIGNIN_THROTTLED)
+    assert (burst.target_id, burst.ip, burst.data["failures"]) == ("analyst-user", STRANGER, 3)
+    for role in (Role.ANALYST, Role.NODE_ADMIN):
+        notice = client_for(role).get("/").content.decode()
+        assert 'data-testid="signin-bursts"' in notice and STRANGER in notice
+    assert 'data-testid="signin-bursts"' not in client_for(Role.AUDITOR).get("/").content.decode()

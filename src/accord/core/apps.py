@@ -8,4 +8,4 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from accord.core import checks, signals  # noqa: F401  (registers handlers)
+        from accord.core import auth, checks, signals  # noqa: F401  (registers handlers)

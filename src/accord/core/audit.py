@@ -37,6 +37,7 @@ class AuditAction(models.TextChoices):
     NODE_INIT = "core:node:init", _("Node initialised")
     LOGIN = "core:user:login", _("Logged in")
     LOGIN_FAILED = "core:user:login-failed", _("Failed login")
+    SIGNIN_THROTTLED = "core:signin:throttled", _("Sign-ins slowed down after repeated failures")
     LOGOUT = "core:user:logout", _("Logged out")
     USER_CREATE = "core:user:create", _("User created")
     USER_ROLE_CHANGE = "core:user:role-change", _("Role changed")

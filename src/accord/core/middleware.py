@@ -19,3 +19,31 @@ class UserLanguageMiddleware:
             translation.activate(user.language)
             request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)
+
+
+class PermissionsPolicyMiddleware:
+    """Permissions-Policy: the pages use no camera, microphone, location,
+    payment or USB, so no script (ours or injected) may ask for them."""
+
+    HEADER = ", ".join(
+        f"{feature}=()"
+        for feature in (
+            "camera",
+            "microphone",
+            "geolocation",
+            "payment",
+            "usb",
+            "serial",
+            "bluetooth",
+            "display-capture",
+            "browsing-topics",
+        )
+    )
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", self.HEADER)
+        return response

@@ -7,18 +7,17 @@ import hashlib
 import hmac
 import secrets
 import time
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from accord.core import audit
+from accord.core import audit, auth
 from accord.core.audit import Actor, AuditAction
-from accord.core.models import AuditEvent
+from accord.core.signals import client_ip
 from accord.intel import policy
 from accord.intel.models import Account, Collection, Grant, Token
 from accord.intel.policy import Action
@@ -30,28 +29,36 @@ _VERIFIED: dict[str, tuple[int, float]] = {}
 VERIFIED_SECONDS = 300
 
 
+class Throttled(Exception):
+    """Too many failed sign-ins at this name from this address, for now."""
+
+
 def _verified_key(name: str, password: str) -> str:
     return hmac.new(
         settings.SECRET_KEY.encode(), f"{name}\x00{password}".encode(), hashlib.sha256
     ).hexdigest()
 
 
-def authenticate_basic(name: str, password: str, ip: str = "") -> Account | None:
-    """The active account with this name and password. Failures are audited;
-    after too many for one name within the sign-in window (the web sign-in's
-    limits) the name is refused without checking the password."""
+def authenticate_basic(request: HttpRequest, name: str, password: str) -> Account | None:
+    """The active account with this name and password. Failures are audited and
+    counted per (name, address) like the web sign-in's (accord.core.auth); an
+    address that has used up its failures at a name is refused without checking
+    the password, before the remembered pairs are consulted, so no remembered
+    password lets a throttled address in."""
+    ip = client_ip(request)
+    if auth.throttled(request, auth.TAXII_PREFIX + name):
+        _signin_failed(name, "throttled: too many failed sign-ins from this address", ip)
+        raise Throttled
     key = _verified_key(name, password)
     remembered = _VERIFIED.get(key)
     if remembered and remembered[1] > time.monotonic():
         account = Account.objects.filter(pk=remembered[0], active=True).first()
         if account is not None and account.name == name:
             return account
-    if _signin_locked(name):
-        _signin_failed(name, "locked: too many failed sign-ins", ip)
-        return None
     account = Account.objects.filter(name=name, active=True).first()
     if account is None or not account.password or not check_password(password, account.password):
         _signin_failed(name, "wrong name or password", ip)
+        auth.record_failure(request, auth.TAXII_PREFIX + name)
         return None
     if len(_VERIFIED) > 1000:
         _VERIFIED.clear()
@@ -67,14 +74,6 @@ def authenticate_token(token: str, ip: str = "") -> Account | None:
         _signin_failed("token:" + token[:6], "unknown or revoked token", ip)
         return None
     return found.account
-
-
-def _signin_locked(name: str) -> bool:
-    since = timezone.now() - timedelta(minutes=settings.LOGIN_LOCK_MINUTES)
-    failures = AuditEvent.objects.filter(
-        action=AuditAction.INTEL_SIGNIN_FAILED, target_id=name[:150], at__gte=since
-    ).count()
-    return failures >= settings.LOGIN_MAX_FAILURES
 
 
 def _signin_failed(name: str, reason: str, ip: str) -> None:

@@ -70,7 +70,7 @@ def _account(request: HttpRequest) -> Account | None:
             name, _, password = base64.b64decode(value.strip()).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return None
-        return accounts.authenticate_basic(name, password, client_ip(request))
+        return accounts.authenticate_basic(request, name, password)
     # "Token" too: an alias for Bearer that some clients send.
     if scheme.lower() in ("bearer", "token") and value.strip():
         return accounts.authenticate_token(value.strip(), client_ip(request))
@@ -86,7 +86,12 @@ def endpoint(view: View) -> View:
     @csrf_exempt
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        account = _account(request)
+        try:
+            account = _account(request)
+        except accounts.Throttled:
+            response = error(429, "Too Many Requests", "Too many failed sign-ins; try later.")
+            response["Retry-After"] = str(settings.LOGIN_LOCK_MINUTES * 60)
+            return response
         if account is None:
             return error(401, "Unauthorized", "Give valid credentials (HTTP Basic or Bearer).")
         if not _media_ok(request.META.get("HTTP_ACCEPT", TAXII), accept=True):

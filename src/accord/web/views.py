@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from accord.core import audit, services
 from accord.core.audit import Actor, AuditAction
-from accord.core.auth import SignInForm
+from accord.core.auth import SignInForm, recent_bursts
 from accord.core.models import AuditEvent, User
 from accord.core.policy import offered
 from accord.core.roles import ROLE_PERMISSIONS, Permission, Role
@@ -99,6 +99,7 @@ def dashboard(request: SignedInRequest) -> HttpResponse:
         "permissions": [p for p in Permission if p in ROLE_PERMISSIONS[role]],
         "areas": [a for a in areas_for(user) if a.key != "dashboard"],
         "recent_events": AuditEvent.objects.restrict(user).order_by("-seq")[:8],
+        "signin_bursts": recent_bursts(user),
         "can_audit": offered(allowed(user, Action.VIEW_AUDIT)),
         "user_count": (
             User.objects.restrict(user).filter(is_active=True).count()
