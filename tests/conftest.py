@@ -15,6 +15,7 @@ from accord.core.audit import Actor
 from accord.core.models import User
 from accord.core.roles import Role
 from tests.live import TEST_PASSWORD, LiveNode, discard_node, make_node
+from tests.second_factor import verified_session
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -53,6 +54,24 @@ def default_language() -> Iterator[None]:
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.deactivate()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def second_factor_verified_in_test_clients() -> Iterator[None]:
+    """A test client signed in with `force_login` or `login` is past the second
+    factor too, as a person would be after the sign-in's code step: the tests of
+    everything else need not repeat it. tests/web/test_second_factor.py signs in
+    through the pages instead and proves the requirement holds."""
+    sign_in = Client._login
+
+    def sign_in_verified(self: Client, user: User, backend: str | None = None) -> None:
+        sign_in(self, user, backend)
+        verified_session(self, user)
+
+    # Session scope: module-scoped fixtures sign their clients in too.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Client, "_login", sign_in_verified)
+        yield
 
 
 @pytest.fixture

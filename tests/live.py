@@ -19,6 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from accord.core.roles import SECOND_FACTOR_ROLES, Role
+from tests.second_factor import LIVE_CODES, LIVE_TOTP_SECRET
+
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 20
 TEST_PASSWORD = "correct-horse-battery-9"
@@ -69,6 +72,8 @@ class LiveNode:
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     log_path: Path = field(init=False)
+    # Users enrolled with LIVE_TOTP_SECRET: sign-ins as them give a code too.
+    second_factor_users: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.log_path = self.data_dir.parent / f"{self.node_id}.log"
@@ -108,9 +113,27 @@ class LiveNode:
         )
 
     def create_user(self, username: str, role: str, password: str = TEST_PASSWORD) -> None:
+        """Users whose role requires a second factor get an authenticator with
+        LIVE_TOTP_SECRET (tests.second_factor), as `accord createuser --totp` gives."""
+        second_factor = Role(role) in SECOND_FACTOR_ROLES
+        totp = ["--totp-secret", LIVE_TOTP_SECRET] if second_factor else []
         self.accord(
-            "createuser", username, "--role", role, "--password-stdin", stdin=password + "\n"
+            "createuser",
+            username,
+            "--role",
+            role,
+            "--password-stdin",
+            *totp,
+            stdin=password + "\n",
         )
+        if second_factor:
+            self.second_factor_users.add(username)
+
+    def second_factor_code(self, username: str) -> str | None:
+        """A fresh code for `username`'s sign-in, or None if they have no second factor."""
+        if username not in self.second_factor_users:
+            return None
+        return LIVE_CODES.next(self.url, username)
 
     def start(self) -> None:
         log = self.log_path.open("ab")
@@ -215,6 +238,14 @@ def _sign_in(client: httpx.Client, node: LiveNode, username: str, password: str)
     )
     if response.status_code != 302:
         raise AssertionError(f"sign-in as {username} on {node.node_id} failed")
+    code = node.second_factor_code(username)
+    if code is not None:
+        response = client.post(
+            "/account/second-factor/verify/",
+            data={"code": code, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+        )
+        if response.status_code != 302:
+            raise AssertionError(f"second factor of {username} on {node.node_id} refused")
     client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
     client.headers["Referer"] = node.url + "/"
     return client

@@ -35,6 +35,12 @@ WEB: dict[str, Rule] = {
     "web:set-language": Rule(Audience.PUBLIC, ("POST",)),
     "web:dashboard": Rule(Permission.VIEW_DASHBOARD),
     "web:password": Rule(Audience.SIGNED_IN, ("GET", "POST")),
+    # Second factor (accord.web.twofactor): each user's own.
+    "web:two-factor": Rule(Audience.SIGNED_IN),
+    "web:two-factor-verify": Rule(Audience.SIGNED_IN, ("GET", "POST")),
+    "web:two-factor-enrol": Rule(Audience.SIGNED_IN, ("GET", "POST")),
+    "web:two-factor-recovery-codes": Rule(Audience.SIGNED_IN, ("POST",)),
+    "web:two-factor-reset": Rule(Permission.MANAGE_USERS, ("POST",), ("user_id",)),
     "web:users": Rule(Permission.MANAGE_USERS, ("GET", "POST")),
     "web:user-role": Rule(Permission.MANAGE_USERS, ("POST",), ("user_id",)),
     "web:user-active": Rule(Permission.MANAGE_USERS, ("POST",), ("user_id",)),

@@ -22,6 +22,7 @@ COMMANDS = {
     "dialogue": "the dialogue record: export, verify offline, propose and sign outcomes",
     "intel": "STIX collections, import, export, TAXII accounts and tokens",
     "createuser": "add a user with a role (password on standard input)",
+    "secondfactor": "set up or reset a user's second factor (authenticator, recovery codes)",
     "peer": "add, list, remove or ping peer nodes",
     "outbox": "show the federation outbox per peer, or retry delivery",
     "keys": "show this node's public keys, or rotate them",
@@ -44,6 +45,7 @@ NEEDS_NODE = {
     "evidence",
     "intel",
     "createuser",
+    "secondfactor",
     "audit",
     "migrate",
     "check",
@@ -59,7 +61,7 @@ ALIASES = {"check": ["check", "--deploy", "--database", "default"], "worker": ["
 
 USAGE = (
     "usage: accord [--data-dir DIR] COMMAND [ARGS…]\n\ncommands:\n"
-    + "\n".join(f"  {name:<11} {text}" for name, text in COMMANDS.items())
+    + "\n".join(f"  {name:<12} {text}" for name, text in COMMANDS.items())
     + "\n\nRun `accord COMMAND --help` for a command's options."
 )
 

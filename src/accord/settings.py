@@ -236,6 +236,20 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Second factor (issue 14; accord.core.twofactor): django-otp's authenticator
+# (TOTP) and recovery-code devices. OTPMiddleware tells whether this session's
+# sign-in was verified; SecondFactorMiddleware holds back every page and the
+# session API from a user who must verify (or enrol) until they have.
+INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("accord.core.middleware.UserLanguageMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django_otp.middleware.OTPMiddleware") + 1,
+    "accord.core.middleware.SecondFactorMiddleware",
+)
+
 ROOT_URLCONF = "accord.urls"
 WSGI_APPLICATION = "accord.wsgi.application"
 AUTH_USER_MODEL = "core.User"

@@ -51,6 +51,12 @@ def sign_in(page: Page, node: LiveNode, username: str, password: str = TEST_PASS
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("[data-testid=sign-in]")
+    code = node.second_factor_code(username) if password == TEST_PASSWORD else None
+    if code is not None:
+        # The second step of the sign-in: a code from the authenticator.
+        expect(page).to_have_url(re.compile(re.escape(node.url) + "/account/second-factor/verify/"))
+        page.fill("#id_code", code)
+        page.click("[data-testid=submit-code]")
 
 
 def sign_in_to_dashboard(page: Page, node: LiveNode, role: Role) -> None:

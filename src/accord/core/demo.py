@@ -21,8 +21,9 @@ from typing import TextIO
 
 import httpx
 
+from accord.core.democlient import DEMO_CODES, DEMO_TOTP_SECRET, TOTP_STEP_SECONDS
 from accord.core.processes import terminate
-from accord.core.roles import Role
+from accord.core.roles import SECOND_FACTOR_ROLES, Role
 
 DEMO_PASSWORD = "accord-demo-2026"  # noqa: S105  (published demo credential, synthetic data)
 READY_TIMEOUT_SECONDS = 60
@@ -185,6 +186,8 @@ def prepare(root: Path, node: DemoNode, out: TextIO) -> None:
         node.agency,
     )
     for role, username in USERNAMES.items():
+        # Roles that must verify a second factor get the published demo secret.
+        totp = ["--totp-secret", DEMO_TOTP_SECRET] if role in SECOND_FACTOR_ROLES else []
         accord(
             root,
             node,
@@ -195,6 +198,7 @@ def prepare(root: Path, node: DemoNode, out: TextIO) -> None:
             "--password-stdin",
             "--full-name",
             node.people[role],
+            *totp,
             stdin=DEMO_PASSWORD + "\n",
         )
 
@@ -213,6 +217,11 @@ def wait_ready(node: DemoNode, process: subprocess.Popen) -> None:
     raise DemoError(f"{node.node_id} did not answer within {READY_TIMEOUT_SECONDS} s")
 
 
+def current_code() -> str:
+    """The demo authenticator's code now (`accord demo --code`)."""
+    return DEMO_CODES.at(int(time.time()) // TOTP_STEP_SECONDS)
+
+
 def banner(out: TextIO) -> None:
     out.write("\nAccord demo federation is running (synthetic data):\n")
     for node in NODES:
@@ -220,6 +229,10 @@ def banner(out: TextIO) -> None:
     out.write("\nSign in on either node as any of these users, password " + DEMO_PASSWORD + ":\n")
     for role, username in USERNAMES.items():
         out.write(f"  {username:<13} {role.label}\n")
+    second = ", ".join(USERNAMES[role] for role in Role if role in SECOND_FACTOR_ROLES)
+    out.write(f"\n{second} also give a one-time code after the password (second factor).\n")
+    out.write(f"Add the demo secret {DEMO_TOTP_SECRET} to an authenticator app (time-based,\n")
+    out.write("6 digits, 30 s), or print the current code with: .venv/bin/accord demo --code\n")
     out.write("\nThe nodes are peers: send a note from one (Notes) and read it on the other.\n")
     out.write("Assistance requests hold synthetic examples in several states; Dialogue holds\n")
     out.write("the reference dialogue's first round, its signed outcomes and commitments.\n")

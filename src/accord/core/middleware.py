@@ -2,8 +2,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve, reverse
 from django.utils import translation
+from django.utils.translation import gettext
+
+from accord.core import twofactor
+from accord.core.models import User
 
 
 class UserLanguageMiddleware:
@@ -47,3 +54,53 @@ class PermissionsPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Permissions-Policy", self.HEADER)
         return response
+
+
+# Set at sign-in for a user who has enrolled an authenticator although their
+# role does not require one: they are asked for a code too (core.signals).
+ENROLLED_AT_SIGN_IN = "accord_second_factor"
+# What a user who still owes a second factor may reach: the sign-in steps and
+# the language switch. Everything else (pages and the session API) waits.
+_OPEN_TO_UNVERIFIED = ("web:login", "web:logout", "web:set-language")
+
+
+def pending_second_factor(request: HttpRequest) -> str | None:
+    """ "verify" or "enrol" while this session's user owes a second factor, else None."""
+    user = request.user
+    if not isinstance(user, User) or not user.is_authenticated:
+        return None
+    if twofactor.session_verified(user):
+        return None
+    if twofactor.required(user):
+        return "verify" if twofactor.enrolled(user) else "enrol"
+    if request.session.get(ENROLLED_AT_SIGN_IN) and twofactor.enrolled(user):
+        return "verify"
+    return None
+
+
+class SecondFactorMiddleware:
+    """Holds back a signed-in user who must verify a second factor (or enrol
+    one) from every page and from the session-authenticated API until they
+    have (issue 14). Federation and TAXII do not use sessions: untouched."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        step = pending_second_factor(request)
+        if step is None or self._open(request, step):
+            return self.get_response(request)
+        if request.path_info.startswith("/api/"):
+            message = gettext("Verify your second factor on the sign-in page first.")
+            return JsonResponse({"detail": message}, status=403)
+        return redirect_to_login(request.get_full_path(), reverse(f"web:two-factor-{step}"))
+
+    @staticmethod
+    def _open(request: HttpRequest, step: str) -> bool:
+        if request.path_info.startswith(settings.STATIC_URL):
+            return True
+        try:
+            name = resolve(request.path_info).view_name
+        except Resolver404:
+            return False
+        return name in _OPEN_TO_UNVERIFIED or name == f"web:two-factor-{step}"

@@ -110,3 +110,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 def roles_with(permission: Permission) -> frozenset[Role]:
     return frozenset(role for role, perms in ROLE_PERMISSIONS.items() if permission in perms)
+
+
+# Roles that cannot use the node before a second factor verifies the sign-in:
+# an administrator holds every account, a central-authority officer sends and
+# signs for the whole node (issue 14). Everyone else may enrol.
+SECOND_FACTOR_ROLES = frozenset({Role.NODE_ADMIN, Role.CENTRAL_AUTHORITY})

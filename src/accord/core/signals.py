@@ -8,8 +8,9 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from accord.core import audit
+from accord.core import audit, twofactor
 from accord.core.audit import Actor, AuditAction
+from accord.core.middleware import ENROLLED_AT_SIGN_IN
 
 
 def client_ip(request: HttpRequest | None) -> str:
@@ -21,6 +22,9 @@ def client_ip(request: HttpRequest | None) -> str:
 @receiver(user_logged_in)
 def audit_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
     audit.record(Actor.of(user), AuditAction.LOGIN, user, ip=client_ip(request))
+    if not twofactor.required(user):
+        # Someone who chose to enrol is asked for a code at sign-in too.
+        request.session[ENROLLED_AT_SIGN_IN] = twofactor.enrolled(user)
 
 
 @receiver(user_logged_out)

@@ -24,6 +24,7 @@ class Action(StrEnum):
     CREATE_USER = "create_user"
     CHANGE_ROLE = "change_role"
     SET_ACTIVE = "set_active"
+    RESET_SECOND_FACTOR = "reset_second_factor"
     VIEW_AUDIT = "audit_events"
     VERIFY_AUDIT = "verify_audit"
 
@@ -33,6 +34,7 @@ PERMISSIONS: dict[Action, Permission] = {
     Action.CREATE_USER: Permission.MANAGE_USERS,
     Action.CHANGE_ROLE: Permission.MANAGE_USERS,
     Action.SET_ACTIVE: Permission.MANAGE_USERS,
+    Action.RESET_SECOND_FACTOR: Permission.MANAGE_USERS,
     Action.VIEW_AUDIT: Permission.VIEW_AUDIT,
     Action.VERIFY_AUDIT: Permission.VIEW_AUDIT,
 }

@@ -5,6 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from accord.core.identity import IdentityError, this_node
+from accord.core.middleware import pending_second_factor
 from accord.web.navigation import areas_for
 
 
@@ -17,6 +18,11 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     match = getattr(request, "resolver_match", None)
     return {
         "node": node,
-        "nav_areas": areas_for(request.user) if request.user.is_authenticated else [],
+        # No areas to offer before the second factor is verified: none would open.
+        "nav_areas": (
+            areas_for(request.user)
+            if request.user.is_authenticated and pending_second_factor(request) is None
+            else []
+        ),
         "current_url_name": match.view_name if match else "",
     }

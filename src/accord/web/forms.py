@@ -47,6 +47,17 @@ class PasswordChangeForm(RepeatedPasswordForm):
     new_password_again = forms.CharField(label=_("New password again"), widget=forms.PasswordInput)
 
 
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "inputmode": "text"}
+        ),
+        help_text=_("The 6 digits your authenticator app shows, or one of your recovery codes."),
+    )
+
+
 class AuditFilterForm(forms.Form):
     action = forms.CharField(label=_("Action"), required=False, max_length=100)
     actor = forms.CharField(label=_("Actor"), required=False, max_length=200)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accord.web import views
+from accord.web import twofactor, views
 
 app_name = "web"
 
@@ -10,9 +10,20 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("language/", views.set_language, name="set-language"),
     path("account/password/", views.password_change, name="password"),
+    path("account/second-factor/", twofactor.overview, name="two-factor"),
+    path("account/second-factor/verify/", twofactor.verify, name="two-factor-verify"),
+    path("account/second-factor/enrol/", twofactor.enrol, name="two-factor-enrol"),
+    path(
+        "account/second-factor/recovery-codes/",
+        twofactor.new_recovery_codes,
+        name="two-factor-recovery-codes",
+    ),
     path("admin/users/", views.users, name="users"),
     path("admin/users/<int:user_id>/role/", views.user_role, name="user-role"),
     path("admin/users/<int:user_id>/active/", views.user_active, name="user-active"),
+    path(
+        "admin/users/<int:user_id>/second-factor/reset/", twofactor.reset, name="two-factor-reset"
+    ),
     path("audit/", views.audit_log, name="audit"),
     path("audit/verify/", views.audit_verify, name="audit-verify"),
 ]

@@ -4,24 +4,34 @@ from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accord.core.demo import DEMO_PASSWORD, DemoError, run_demo
+from accord.core.demo import DEMO_PASSWORD, DemoError, current_code, run_demo
 
 
 class Command(BaseCommand):
     help = (
         "Run the two-node demo federation on loopback: cn.mps on 127.0.0.1:8001 and "
         "us.doj on 127.0.0.1:8002, with separate SQLite databases under var/demo/. "
-        f"Every demo user's password is {DEMO_PASSWORD!r}. Ctrl-C stops both."
+        f"Every demo user's password is {DEMO_PASSWORD!r}; administrators and "
+        "central-authority officers give a code too (--code prints it). Ctrl-C stops both."
     )
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--root", default="var/demo", help="where the demo nodes keep data")
         parser.add_argument(
+            "--code",
+            action="store_true",
+            dest="print_code",
+            help="print the demo authenticator's current code (second factor) and exit",
+        )
+        parser.add_argument(
             "--ports", default="8001,8002", help="loopback ports of cn.mps and us.doj"
         )
 
-    def handle(self, *args: Any, root: str, ports: str, **options: Any) -> None:
+    def handle(self, *args: Any, root: str, ports: str, print_code: bool, **options: Any) -> None:
+        if print_code:
+            self.stdout.write(current_code())
+            return
         try:
             cn_port, us_port = (int(p) for p in ports.split(","))
         except ValueError:
