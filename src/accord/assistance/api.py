@@ -11,7 +11,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
@@ -343,16 +343,15 @@ def add_member(request: HttpRequest, request_id: UUID, payload: MemberIn) -> dic
 
 
 @router.get("/assistance/requests/{request_id}/files/{sha256}", response={200: None})
-def download_file(request: HttpRequest, request_id: UUID, sha256: str) -> StreamingHttpResponse:
+def download_file(request: HttpRequest, request_id: UUID, sha256: str) -> HttpResponse:
     """A response file: the bytes of the evidence item that holds it here,
     downloaded as the item (its conditions, custody record and audit)."""
-    from accord.evidence import api as evidence_api
-    from accord.evidence import services as evidence
+    from accord.evidence import downloads
 
     row = _open(request, request_id, how="file")
     item = listed_item(row, sha256)
-    chunks = evidence.download(_actor(request), item, ip=client_ip(request))
-    return evidence_api.attachment(item, chunks)
+    # Resumable with Range and If-Range, as the item's own download.
+    return downloads.serve(request, _actor(request), item, client_ip(request))
 
 
 def listed_item(row: AssistanceRequest, sha256: str) -> Any:
