@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accord.core import audit
+from accord.core import audit, tally
 from accord.core.audit import Actor, AuditAction
 from accord.core.models import AuditEvent
 from accord.intel import policy
@@ -36,6 +36,10 @@ def _verified_key(name: str, password: str) -> str:
     ).hexdigest()
 
 
+class Throttled(Exception):
+    """The address is past its allowance of failed sign-ins (core.tally)."""
+
+
 def authenticate_basic(name: str, password: str, ip: str = "") -> Account | None:
     """The active account with this name and password. Failures are audited;
     after too many for one name within the sign-in window (the web sign-in's
@@ -46,10 +50,16 @@ def authenticate_basic(name: str, password: str, ip: str = "") -> Account | None
         account = Account.objects.filter(pk=remembered[0], active=True).first()
         if account is not None and account.name == name:
             return account
+    if tally.over_limit(tally.Channel.TAXII, ip):
+        raise Throttled  # before the costly password check
     if _signin_locked(name):
         _signin_failed(name, "locked: too many failed sign-ins", ip)
         return None
     account = Account.objects.filter(name=name, active=True).first()
+    if account is None and not Account.objects.filter(name=name).exists():
+        # A name no account has: counted, not audited (a stranger's guesses).
+        tally.count(tally.Channel.TAXII, "unknown_account", ip)
+        return None
     if account is None or not account.password or not check_password(password, account.password):
         _signin_failed(name, "wrong name or password", ip)
         return None
@@ -62,9 +72,13 @@ def authenticate_basic(name: str, password: str, ip: str = "") -> Account | None
 def authenticate_token(token: str, ip: str = "") -> Account | None:
     digest = hashlib.sha256(token.encode()).hexdigest()
     found = Token.objects.select_related("account").filter(digest=digest).first()
-    if found is None or not found.account.active:
-        # Only a prefix is recorded: a mistyped token is nearly the real one.
-        _signin_failed("token:" + token[:6], "unknown or revoked token", ip)
+    if found is None:
+        # Counted, not audited: anyone can send tokens (nothing of it is kept,
+        # a mistyped token being nearly the real one).
+        tally.count(tally.Channel.TAXII, "unknown_token", ip)
+        return None
+    if not found.account.active:
+        _signin_failed("token:" + token[:6], "token of a disabled account", ip)
         return None
     return found.account
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from accord.core import tally
 from accord.core.audit import Actor
 from accord.core.identity import this_node
 from accord.core.signals import client_ip
@@ -86,7 +87,12 @@ def endpoint(view: View) -> View:
     @csrf_exempt
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        account = _account(request)
+        try:
+            account = _account(request)
+        except accounts.Throttled:
+            response = error(429, "Too Many Requests", "Too many failed sign-ins from here.")
+            response["Retry-After"] = str(tally.retry_after_seconds())
+            return response
         if account is None:
             return error(401, "Unauthorized", "Give valid credentials (HTTP Basic or Bearer).")
         if not _media_ok(request.META.get("HTTP_ACCEPT", TAXII), accept=True):
