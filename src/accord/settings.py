@@ -110,6 +110,18 @@ DATABASES = {
 # Seconds a login session lasts without activity.
 SESSION_COOKIE_AGE = env_int("ACCORD_SESSION_SECONDS", 8 * 3600, minimum=60)
 HTTPS = env_bool("ACCORD_HTTPS", False)
+# Failures of requests that proved no identity (core.tally): counted per
+# channel, reason, address and window of this many seconds; an address with more
+# than ANONYMOUS_LIMIT of them in the current window is answered 429 until the
+# next. At most ANONYMOUS_MAX_ROWS counters are kept (further addresses share
+# one), each for ANONYMOUS_RETENTION_DAYS.
+ANONYMOUS_WINDOW_SECONDS = env_int("ACCORD_ANONYMOUS_WINDOW", 600, minimum=10)
+ANONYMOUS_LIMIT = env_int("ACCORD_ANONYMOUS_LIMIT", 100, minimum=1)
+ANONYMOUS_MAX_ROWS = env_int("ACCORD_ANONYMOUS_MAX_ROWS", 10_000, minimum=10)
+ANONYMOUS_RETENTION_DAYS = env_int("ACCORD_ANONYMOUS_RETENTION_DAYS", 30, minimum=1)
+# How often this node sends each peer a signed checkpoint of its audit head
+# (federation.anchoring), in minutes.
+AUDIT_CHECKPOINT_MINUTES = env_int("ACCORD_AUDIT_CHECKPOINT_MINUTES", 60, minimum=1)
 # Federation channel (docs/protocol.md).
 FEDERATION_REPLAY_WINDOW_SECONDS = env_int("ACCORD_FEDERATION_REPLAY_WINDOW", 600, minimum=10)
 FEDERATION_BATCH_SIZE = env_int("ACCORD_FEDERATION_BATCH_SIZE", 200, minimum=1)

@@ -30,6 +30,8 @@ class AuditAction(models.TextChoices):
     TWOFACTOR_RESET = "core:second-factor:reset", _("Second factor reset")
     ACCESS_DENIED = "core:access:denied", _("Access refused")
     AUDIT_VERIFY = "core:audit:verify", _("Audit log verified")
+    AUDIT_CHECKPOINT = "core:audit:checkpoint", _("Audit head checkpoint sent to peers")
+    ANONYMOUS_FAILURES = "core:anonymous:failures", _("Failures of unidentified requests counted")
     PEER_ADD = "federation:peer:add", _("Peer added")
     PEER_REMOVE = "federation:peer:remove", _("Peer removed")
     PEER_BLOCKED = "federation:peer:blocked", _("Delivery to a peer stopped")

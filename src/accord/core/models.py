@@ -121,3 +121,47 @@ class AuditStaged(models.Model):
 
     def __str__(self) -> str:
         return f"staged {self.action}"
+
+
+class FailureTally(models.Model):
+    """Failures of requests that proved no identity (a junk envelope, an unknown
+    TAXII token, a sign-in under a name no account has), counted per channel,
+    reason, address and time window instead of a row and an audit event each,
+    so a stranger's traffic cannot grow the database or the audit log without
+    bound (core.tally). `verified_as` names a peer only when its signature
+    verified: what a stranger claims to be is never recorded as who it is."""
+
+    channel = models.CharField(_("channel"), max_length=32)
+    reason = models.CharField(_("reason"), max_length=64)
+    # An IPv4 address, an IPv6 /64, or "*" for what came once the table was full.
+    address = models.CharField(_("address"), max_length=64)
+    verified_as = models.CharField(_("verified sender"), max_length=100, blank=True)
+    window_start = models.DateTimeField(_("window"))
+    count = models.BigIntegerField(_("count"), default=0)
+    last_at = models.DateTimeField(_("last"))
+    last_detail = models.CharField(_("last detail"), max_length=200, blank=True)
+    # Set once the window's summary is in the audit log (core.tally.summarise).
+    summarised = models.BooleanField(default=False)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-window_start", "-count"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "reason", "address", "verified_as", "window_start"],
+                name="failure_tally_bucket",
+            )
+        ]
+        indexes = [models.Index(fields=["window_start"], name="failure_tally_window")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.reason} from {self.address}: {self.count}"
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        if user.has_permission(Permission.VIEW_AUDIT) or user.has_permission(
+            Permission.MANAGE_FEDERATION
+        ):
+            return Q()
+        return Q(pk__in=[])

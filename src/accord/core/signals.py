@@ -8,9 +8,10 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from accord.core import audit, twofactor
+from accord.core import audit, tally, twofactor
 from accord.core.audit import Actor, AuditAction
 from accord.core.middleware import ENROLLED_AT_SIGN_IN
+from accord.core.models import User
 
 
 def client_ip(request: HttpRequest | None) -> str:
@@ -39,6 +40,11 @@ def audit_login_failed(
 ) -> None:
     # Django has already masked the password in `credentials`; keep only the name.
     attempted = str(credentials.get("username", ""))[:150]
+    if not User.objects.filter(username=attempted).exists():
+        # A name no account has: counted, not audited, so a stranger's guesses
+        # cannot grow the audit log (core.tally).
+        tally.count(tally.Channel.SIGNIN, "unknown_account", client_ip(request))
+        return
     audit.record(
         Actor(label="anonymous"),
         AuditAction.LOGIN_FAILED,

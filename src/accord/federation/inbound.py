@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import base64
 
-from accord.federation import kinds, notes, replicas, rotation
+from accord.federation import anchoring, kinds, notes, replicas, rotation
 from accord.federation.wire import (
     ASK_KIND,
+    CHECKPOINT_KIND,
     DIGEST_KIND,
     NOTE_KIND,
     PING_KIND,
     ROTATION_KIND,
     SNAPSHOT_KIND,
     AskBody,
+    CheckpointBody,
     DigestBody,
     NoteBody,
     PingBody,
@@ -57,3 +59,6 @@ def receive_ask(context: kinds.InboundContext, body: AskBody) -> None:
 @kinds.register(SNAPSHOT_KIND, SnapshotBody)
 def receive_snapshot(context: kinds.InboundContext, body: SnapshotBody) -> None:
     replicas.receive_snapshot(context.peer, body)
+
+
+kinds.register(CHECKPOINT_KIND, CheckpointBody)(anchoring.receive_checkpoint)

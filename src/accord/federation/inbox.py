@@ -1,6 +1,6 @@
 """The inbox: check, apply and receipt a batch of envelopes from a peer, in
-order and in one transaction, and keep a record of every envelope rejected
-(DESIGN.md, Federation protocol v1; docs/protocol.md)."""
+order and in one transaction, and count every envelope rejected (DESIGN.md,
+Federation protocol v1; docs/protocol.md; counted, not kept: core.tally)."""
 
 from __future__ import annotations
 
@@ -16,20 +16,19 @@ from django.conf import settings
 from django.db import OperationalError, transaction
 from pydantic import ValidationError as SchemaError
 
-from accord.core import audit
+from accord.core import audit, tally
 from accord.core.audit import Actor, AuditAction
 from accord.core.bulk import insert_many
 from accord.core.identity import key_fingerprint, this_node
 from accord.federation import kinds
 from accord.federation.envelope import (
-    MAX_SEQ,
     Envelope,
     EnvelopeError,
     make_receipt,
     open_body,
     parse_time,
 )
-from accord.federation.models import InboxMessage, InboxRejection, MessageStatus, Peer
+from accord.federation.models import InboxMessage, MessageStatus, Peer
 from accord.federation.outbox import signing_key_for
 
 log = logging.getLogger(__name__)
@@ -45,6 +44,8 @@ REJECTION_STATUS = {
     "duplicate": 409,
     "out_of_order": 409,
     "too_large": 413,
+    # An address past its allowance of failures (core.tally.over_limit).
+    "throttled": 429,
 }
 
 
@@ -60,12 +61,17 @@ class BatchResult:
 
 
 class Rejected(Exception):
-    def __init__(self, reason: str, detail: str = "", **extra: Any) -> None:
+    """An envelope refused before it is applied. `verified_as` is the sender
+    only once its signature verified: before that, the sender is whatever a
+    stranger wrote, and must not be recorded as who sent it."""
+
+    def __init__(self, reason: str, detail: str = "", verified_as: str = "", **extra: Any) -> None:
         super().__init__(reason)
         self.reason, self.detail, self.extra = reason, detail, extra
+        self.verified_as = verified_as
 
 
-def _peer_keys(peer: Peer) -> list[bytes]:
+def peer_keys(peer: Peer) -> list[bytes]:
     keys = [base64.b64decode(peer.signing_key)]
     if peer.previous_signing_key:
         keys.append(base64.b64decode(peer.previous_signing_key))
@@ -107,7 +113,7 @@ def _check_envelope(document: Any, now: datetime, peers: dict[str, Peer]) -> tup
             raise Rejected("unknown_sender", f"{envelope.sender} is not a peer of this node")
         peers[envelope.sender] = peer
     try:
-        used = envelope.verify(_peer_keys(peer))
+        used = envelope.verify(peer_keys(peer))
     except EnvelopeError as exc:
         raise Rejected(exc.reason, exc.detail) from None
     if used == 0 and peer.previous_signing_key:
@@ -122,10 +128,14 @@ def _check_envelope(document: Any, now: datetime, peers: dict[str, Peer]) -> tup
             data={"retired_fingerprint": retired, "current_fingerprint": peer.fingerprint},
         )
     if envelope.recipient != this_node().node_id:
-        raise Rejected("wrong_recipient", f"this node is {this_node().node_id}")
+        raise Rejected(
+            "wrong_recipient", f"this node is {this_node().node_id}", verified_as=peer.node_id
+        )
     age = abs((now - parse_time(envelope.sent_at)).total_seconds())
     if age > settings.FEDERATION_REPLAY_WINDOW_SECONDS:
-        raise Rejected("stale", f"sent_at is {int(age)} s from this node's clock")
+        raise Rejected(
+            "stale", f"sent_at is {int(age)} s from this node's clock", verified_as=peer.node_id
+        )
     return envelope, peer
 
 
@@ -243,7 +253,7 @@ def receive_batch(raw: bytes, remote_addr: str = "") -> BatchResult:
     try:
         envelopes = _parse_batch(raw)
     except Rejected as exc:
-        _reject(result, exc, None, remote_addr, index=0)
+        _reject(result, exc, remote_addr, index=0)
         return result
     now = datetime.now(UTC)
     try:
@@ -257,7 +267,14 @@ def receive_batch(raw: bytes, remote_addr: str = "") -> BatchResult:
             "detail": "already applied; receipts resent",
             "ids": result.duplicates,
         }
-        audit_rejection("duplicate", f"{len(result.duplicates)} envelopes", None, remote_addr)
+        # Only envelopes whose signature verified get this far.
+        senders = {str(d.get("sender")) for d in envelopes if isinstance(d, dict)}
+        record_rejection(
+            "duplicate",
+            f"{len(result.duplicates)} envelopes",
+            remote_addr,
+            verified_as=",".join(sorted(senders))[:100],
+        )
     return result
 
 
@@ -286,6 +303,7 @@ def _receive(envelopes: list, now: datetime, remote_addr: str, careful: bool) ->
                     raise Rejected(
                         "out_of_order",
                         f"expected seq {peer.next_in_seq}",
+                        verified_as=peer.node_id,
                         expected_seq=peer.next_in_seq,
                     )
                 outcome = _apply(envelope, peer, now, careful)
@@ -294,7 +312,7 @@ def _receive(envelopes: list, now: datetime, remote_addr: str, careful: bool) ->
                 seen[envelope.id] = outcome.inbox
                 peer.next_in_seq += 1
             except Rejected as exc:
-                _reject(result, exc, document, remote_addr, index=index)
+                _reject(result, exc, remote_addr, index=index)
                 break
         # One write of each kind per batch: what makes the channel fast.
         insert_many([a.inbox for a in applied])
@@ -306,7 +324,9 @@ def _receive(envelopes: list, now: datetime, remote_addr: str, careful: bool) ->
 
 def _duplicate_receipt(seen: InboxMessage, envelope: Envelope) -> dict:
     if seen.body_sha256 != envelope.body_sha256 or seen.seq != envelope.seq:
-        raise Rejected("duplicate", "this id was used for a different message")
+        raise Rejected(
+            "duplicate", "this id was used for a different message", verified_as=envelope.sender
+        )
     return seen.receipt
 
 
@@ -325,40 +345,28 @@ def _parse_batch(raw: bytes) -> list:
     return envelopes
 
 
-def _reject(
-    result: BatchResult, exc: Rejected, document: Any, remote_addr: str, index: int
-) -> None:
-    result.status = REJECTION_STATUS[exc.reason]
-    result.error = {"index": index, "reason": exc.reason, "detail": exc.detail, **exc.extra}
-    audit_rejection(exc.reason, exc.detail, document, remote_addr)
+def _reject(result: BatchResult, exc: Rejected, remote_addr: str, index: int) -> None:
+    reason = exc.reason
+    if not exc.verified_as and tally.over_limit(tally.Channel.INBOX, remote_addr):
+        # A stranger past its allowance: told to wait (a peer whose signature
+        # verified is never held back by what others sent from its address).
+        reason = "throttled"
+    result.status = REJECTION_STATUS[reason]
+    result.error = {"index": index, "reason": reason, "detail": exc.detail, **exc.extra}
+    if reason == "throttled":
+        result.error["retry_after"] = tally.retry_after_seconds()
+    record_rejection(exc.reason, exc.detail, remote_addr, verified_as=exc.verified_as)
 
 
-def audit_rejection(reason: str, detail: str, document: Any, remote_addr: str) -> None:
-    """Outside the batch's transaction: the record of a refusal must survive it."""
-    fields = document if isinstance(document, dict) else {}
-    sender = str(fields.get("sender", ""))[:100]
-    raw_seq = fields.get("seq")
-    seq = raw_seq if type(raw_seq) is int and 1 <= raw_seq <= MAX_SEQ else None
-    message_id = str(fields.get("id", ""))[:64]
+def record_rejection(reason: str, detail: str, remote_addr: str, *, verified_as: str = "") -> None:
+    """Count the rejection (core.tally), after the batch's transaction: the
+    record of a refusal must survive it. Counted, not kept one by one nor
+    audited one by one: a stranger's junk must not grow the database."""
 
     def write() -> None:
-        with transaction.atomic():
-            InboxRejection.objects.create(
-                sender=sender,
-                message_id=message_id,
-                seq=seq,
-                reason=reason,
-                detail=detail[:1000],
-                remote_addr=remote_addr,
-            )
-            audit.record(
-                Actor(label=f"peer:{sender or 'unknown'}"),
-                AuditAction.INBOX_REJECT,
-                target_type="federation.envelope",
-                target_id=message_id,
-                data={"reason": reason, "detail": detail[:500], "seq": seq},
-                ip=remote_addr,
-            )
+        tally.count(
+            tally.Channel.INBOX, reason, remote_addr, detail=detail, verified_as=verified_as
+        )
 
     if transaction.get_connection().in_atomic_block:
         transaction.on_commit(write, robust=True)

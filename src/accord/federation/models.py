@@ -51,6 +51,8 @@ class Peer(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     # When this node last sent the peer the digest of their shared items (replicas).
     reconciled_at = models.DateTimeField(null=True, blank=True)
+    # When this node last sent the peer a checkpoint of its audit head (anchoring).
+    checkpoint_sent_at = models.DateTimeField(null=True, blank=True)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -140,31 +142,6 @@ class InboxMessage(models.Model):
         return _admins_only(user)
 
 
-class InboxRejection(models.Model):
-    """An envelope refused before it could be applied (nothing was applied, the
-    seq was not consumed): the node administrator's log of what arrived."""
-
-    at = models.DateTimeField(auto_now_add=True)
-    sender = models.CharField(max_length=100, blank=True)
-    message_id = models.CharField(max_length=64, blank=True)
-    seq = models.BigIntegerField(null=True, blank=True)
-    reason = models.CharField(max_length=64)
-    detail = models.TextField(blank=True)
-    remote_addr = models.CharField(max_length=64, blank=True)
-
-    objects = RestrictedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-at"]
-
-    def __str__(self) -> str:
-        return f"{self.reason} from {self.sender or '?'}"
-
-    @classmethod
-    def restriction(cls, user: User, action: str) -> Q:
-        return _admins_only(user)
-
-
 class Note(models.Model):
     """A signed text note between officers of two nodes (kind `core.note`)."""
 
@@ -229,6 +206,33 @@ class Divergence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} with {self.peer_id}"
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        return _admins_only(user)
+
+
+class AuditCheckpoint(models.Model):
+    """A peer's signed checkpoint of its audit head (federation.anchoring),
+    kept here so that the peer's own `audit verify` can later find a rewrite
+    of its log before it: a database administrator there cannot change this."""
+
+    peer = models.ForeignKey(Peer, on_delete=models.PROTECT, related_name="checkpoints")
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    at = models.CharField(max_length=32)
+    sig = models.CharField(max_length=100)
+    message_id = models.UUIDField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["peer", "seq"], name="checkpoint_peer_seq")]
+        ordering = ["peer", "-seq"]
+
+    def __str__(self) -> str:
+        return f"{self.peer_id} audit head #{self.seq}"
 
     @classmethod
     def restriction(cls, user: User, action: str) -> Q:

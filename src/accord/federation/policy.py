@@ -31,6 +31,7 @@ class Action(StrEnum):
     VIEW_NOTES = "view_notes"
     SEND_NOTE = "send_note"
     RECONCILE = "reconcile"
+    CHECKPOINT = "checkpoint_audit"
 
 
 PERMISSIONS: dict[Action, Permission] = {
@@ -45,6 +46,8 @@ PERMISSIONS: dict[Action, Permission] = {
     Action.SEND_NOTE: Permission.EXCHANGE_NOTES,
     # Comparing replicas with a peer: the operator's tool, as the channel test.
     Action.RECONCILE: Permission.MANAGE_FEDERATION,
+    # Anchoring the audit log in the peers (federation.anchoring).
+    Action.CHECKPOINT: Permission.VIEW_AUDIT,
 }
 
 

@@ -13,8 +13,8 @@ from accord.federation.inbox import (
     REJECTION_STATUS,
     BatchResult,
     Rejected,
-    audit_rejection,
     receive_batch,
+    record_rejection,
 )
 from accord.federation.outbox import (
     backoff_seconds,
@@ -41,7 +41,6 @@ __all__ = [
     "BatchResult",
     "Rejected",
     "add_peer",
-    "audit_rejection",
     "backoff_seconds",
     "backoff_until",
     "channel_summary",
@@ -53,6 +52,7 @@ __all__ = [
     "outbox_envelope",
     "publish",
     "receive_batch",
+    "record_rejection",
     "remove_peer",
     "retry",
     "signing_key_for",

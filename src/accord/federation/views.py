@@ -15,13 +15,14 @@ from django.views.decorators.http import require_POST
 
 from accord.core.audit import Actor
 from accord.core.clockwork import open_failures
-from accord.core.models import AuditEvent
+from accord.core.models import AuditEvent, FailureTally
 from accord.core.policy import offered
 from accord.core.signals import client_ip
+from accord.core.tally import Channel
+from accord.federation import anchoring, notes, peering, replicas
 from accord.federation import inbox as receiving
-from accord.federation import notes, peering, replicas
 from accord.federation.forms import NoteForm, PeerForm
-from accord.federation.models import InboxMessage, InboxRejection, Note, OutboxMessage, Peer
+from accord.federation.models import InboxMessage, Note, OutboxMessage, Peer
 from accord.federation.policy import PERMISSIONS, Action, allowed
 from accord.federation.queries import channel_summary
 from accord.web.actions import act
@@ -38,9 +39,7 @@ def inbox(request: HttpRequest) -> JsonResponse:
         length = 0
     if length > limit:
         # Refused before reading it: the JSON answer tells the sender to split.
-        receiving.audit_rejection(
-            "too_large", f"request of {length} bytes", None, client_ip(request)
-        )
+        receiving.record_rejection("too_large", f"request of {length} bytes", client_ip(request))
         return JsonResponse(
             {
                 "receipts": [],
@@ -57,6 +56,16 @@ def inbox(request: HttpRequest) -> JsonResponse:
             status=503,
         )
     return JsonResponse(result.as_response(), status=result.status)
+
+
+@csrf_exempt  # authenticated by the ask's signature, not by a session
+@require_POST
+def checkpoints(request: HttpRequest) -> JsonResponse:
+    """A peer asks for the checkpoints of its audit log kept here (anchoring)."""
+    status, answer = anchoring.answer_ask(
+        request.read(anchoring.MAX_ASK_BYTES + 1), client_ip(request)
+    )
+    return JsonResponse(answer, status=status)
 
 
 @permission_required(PERMISSIONS[Action.VIEW_CHANNEL])
@@ -76,7 +85,8 @@ def channel(request: SignedInRequest) -> HttpResponse:
         "can_add": offered(allowed(user, Action.ADD_PEER)),
         "can_retry": offered(allowed(user, Action.RETRY)),
         "form": PeerForm(),
-        "rejections": InboxRejection.objects.restrict(user)[:50],
+        # Envelopes rejected, counted per reason, address and window (core.tally).
+        "rejections": FailureTally.objects.restrict(user).filter(channel=Channel.INBOX)[:50],
         "sent": OutboxMessage.objects.restrict(user)
         .select_related("peer")
         .order_by("-created_at", "-seq")[:20],

@@ -6,7 +6,7 @@ announced under its old ones. Strict schemas, nothing else: the handlers are in
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -18,6 +18,7 @@ ROTATION_KIND = "core.key-rotation"
 DIGEST_KIND = "core.replicas.digest"
 ASK_KIND = "core.replicas.ask"
 SNAPSHOT_KIND = "core.replicas.snapshot"
+CHECKPOINT_KIND = "core.audit.checkpoint"
 MAX_SUBJECT = 200
 MAX_TEXT = 20_000
 MAX_PADDING = 65_536
@@ -74,3 +75,16 @@ class SnapshotBody(StrictBody):
 
     key: ItemKey
     view: dict[str, Any] | None
+
+
+class CheckpointBody(StrictBody):
+    """A node's signed statement of its audit head (federation.anchoring):
+    `sig` is its Ed25519 signature over the canonical JSON of the other fields,
+    so the peer that keeps it can show it to anyone, the node included."""
+
+    type: Literal["accord.audit-checkpoint"]
+    node: str = Field(min_length=1, max_length=100)
+    seq: int = Field(ge=1, le=2**53 - 1)
+    hash: Sha256
+    at: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+    sig: str = Field(min_length=1, max_length=100)

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from accord.core import audit, auth
+from accord.core import audit, auth, tally
 from accord.core.audit import Actor, AuditAction
 from accord.core.signals import client_ip
 from accord.intel import policy
@@ -44,7 +44,9 @@ def authenticate_basic(request: HttpRequest, name: str, password: str) -> Accoun
     counted per (name, address) like the web sign-in's (accord.core.auth); an
     address that has used up its failures at a name is refused without checking
     the password, before the remembered pairs are consulted, so no remembered
-    password lets a throttled address in."""
+    password lets a throttled address in. An address past its allowance of
+    failures that proved no identity (core.tally) is refused before the costly
+    password check; a name no account has is counted there, not audited."""
     ip = client_ip(request)
     if auth.throttled(request, auth.TAXII_PREFIX + name):
         _signin_failed(name, "throttled: too many failed sign-ins from this address", ip)
@@ -55,7 +57,13 @@ def authenticate_basic(request: HttpRequest, name: str, password: str) -> Accoun
         account = Account.objects.filter(pk=remembered[0], active=True).first()
         if account is not None and account.name == name:
             return account
+    if tally.over_limit(tally.Channel.TAXII, ip):
+        raise Throttled  # before the costly password check
     account = Account.objects.filter(name=name, active=True).first()
+    if account is None and not Account.objects.filter(name=name).exists():
+        # A name no account has: counted, not audited (a stranger's guesses).
+        tally.count(tally.Channel.TAXII, "unknown_account", ip)
+        return None
     if account is None or not account.password or not check_password(password, account.password):
         _signin_failed(name, "wrong name or password", ip)
         auth.record_failure(request, auth.TAXII_PREFIX + name)
@@ -69,9 +77,13 @@ def authenticate_basic(request: HttpRequest, name: str, password: str) -> Accoun
 def authenticate_token(token: str, ip: str = "") -> Account | None:
     digest = hashlib.sha256(token.encode()).hexdigest()
     found = Token.objects.select_related("account").filter(digest=digest).first()
-    if found is None or not found.account.active:
-        # Only a prefix is recorded: a mistyped token is nearly the real one.
-        _signin_failed("token:" + token[:6], "unknown or revoked token", ip)
+    if found is None:
+        # Counted, not audited: anyone can send tokens (nothing of it is kept,
+        # a mistyped token being nearly the real one).
+        tally.count(tally.Channel.TAXII, "unknown_token", ip)
+        return None
+    if not found.account.active:
+        _signin_failed("token:" + token[:6], "token of a disabled account", ip)
         return None
     return found.account
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from accord.core import tally
 from accord.core.audit import Actor
 from accord.core.identity import this_node
 from accord.core.signals import client_ip
@@ -89,8 +90,11 @@ def endpoint(view: View) -> View:
         try:
             account = _account(request)
         except accounts.Throttled:
+            # Past the allowance at this name (core.auth), or of this address (core.tally).
             response = error(429, "Too Many Requests", "Too many failed sign-ins; try later.")
-            response["Retry-After"] = str(settings.LOGIN_LOCK_MINUTES * 60)
+            response["Retry-After"] = str(
+                max(settings.LOGIN_LOCK_MINUTES * 60, tally.retry_after_seconds())
+            )
             return response
         if account is None:
             return error(401, "Unauthorized", "Give valid credentials (HTTP Basic or Bearer).")

@@ -22,11 +22,15 @@ log = logging.getLogger(__name__)
 class Command(BaseCommand):
     @staticmethod
     def _audit(assistance: Any, sync: Any) -> None:
-        from accord.core import audit
+        from accord.core import audit, tally
 
         # Reads left staged when no reader found the head free (audit.record_read).
         if sealed := audit.seal():
             log.info("clock: %s reads sealed into the audit chain", sealed)
+        # Failures of unidentified requests: one summary per window, then pruned.
+        if summarised := tally.summarise():
+            log.info("clock: %s windows of counted failures summarised", summarised)
+        tally.prune()
 
     @staticmethod
     def _requests(assistance: Any, sync: Any) -> None:
@@ -71,6 +75,11 @@ class Command(BaseCommand):
         checked = replicas.reconcile_due()
         if checked:
             log.info("clock: replicas compared with %s peers", checked)
+        # The audit head, anchored in the peers (federation.anchoring).
+        from accord.federation import anchoring
+
+        if anchoring.checkpoints_due():
+            log.info("clock: audit checkpoint sent to the peers")
 
     @staticmethod
     def _evidence(assistance: Any, sync: Any) -> None:
