@@ -210,13 +210,13 @@ class Pusher:
     def __init__(self, pk: int) -> None:
         self.transfer = Transfer.objects.select_related("peer", "item").get(pk=pk)
         self.peer = self.transfer.peer
-        self.blob = Blob.objects.get(pk=self.transfer.sha256)
         self.base = self.peer.url.rstrip("/")
         self.node = this_node()
 
     def run(self) -> str:
         with httpx.Client(timeout=settings.FEDERATION_HTTP_TIMEOUT_SECONDS) as self.client:
             try:
+                self.blob = Blob.objects.get(pk=self.transfer.sha256)
                 return self._rounds()
             except Stopped:
                 return "stopped"
