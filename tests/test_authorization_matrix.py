@@ -233,6 +233,7 @@ def test_web_endpoint(client_for, users, name, method, principal):
         "hit_id": 999999,
         "job_id": NOWHERE,
         "item_id": NOWHERE,
+        "index": 0,
     }
     kwargs = {key: values[key] for key in rule.kwargs}
     url = reverse(name, kwargs=kwargs)

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
 from functools import partial
@@ -98,7 +99,7 @@ def _hash_part(blob: Blob, part_bytes: int, index: int) -> str:
     return digest.hexdigest()
 
 
-def read_part(blob: Blob, part_bytes: int, index: int) -> Any:
+def read_part(blob: Blob, part_bytes: int, index: int) -> Iterator[bytes]:
     """The stored bytes of part `index`, READ_BYTES at a time."""
     start, left = bulk_wire.part_span(blob.size, blob.chunk_bytes, part_bytes, index)
     with blobs.storage().open(blob.storage_name, "rb") as handle:
@@ -260,27 +261,36 @@ class Pusher:
 
     def _put(self, index: int) -> bool:
         """Whether the receiver now holds the part; False for a failure worth
-        another try. No exception is kept: its frames would hold the bytes."""
-        data = b"".join(read_part(self.blob, self.transfer.chunk_bytes, index))
+        another try. The part streams from the storage, READ_BYTES at a time."""
+        part_bytes = self.transfer.chunk_bytes
+        _start, length = bulk_wire.part_span(
+            self.blob.size, self.blob.chunk_bytes, part_bytes, index
+        )
         path = bulk_wire.PART_PATH.format(item=self.transfer.item_id, index=index)
+        body = read_part(self.blob, part_bytes, index)
         try:
-            self._request("PUT", path, data, self.transfer.parts[index])
+            self._request("PUT", path, body, self.transfer.parts[index], length)
         except TRANSIENT as exc:
             log.info("evidence part %s to %s: %s", index, self.peer.node_id, exc)
             return False
-        finally:
-            del data
         return True
 
     def _request(
-        self, method: str, path: str, data: bytes = b"", sha256: str = bulk_wire.EMPTY_SHA256
+        self,
+        method: str,
+        path: str,
+        body: Iterator[bytes] | bytes = b"",
+        sha256: str = bulk_wire.EMPTY_SHA256,
+        length: int = 0,
     ) -> dict[str, Any]:
         headers = bulk_wire.sign_request(
             self.node.signing_key, method, path, self.node.node_id, self.peer.node_id,
             timezone.now(), sha256,
         )  # fmt: skip
         headers["Content-Type"] = "application/octet-stream"
-        response = self.client.request(method, self.base + path, content=data, headers=headers)
+        if method == "PUT":
+            headers["Content-Length"] = str(length)  # streamed, not chunked
+        response = self.client.request(method, self.base + path, content=body, headers=headers)
         if response.status_code in (401, 404, 409, 422):
             answer = response.json()
             raise PartRefused(response.status_code, answer["reason"], answer.get("detail", ""))

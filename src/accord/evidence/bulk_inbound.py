@@ -110,6 +110,8 @@ def authenticate(headers: dict[str, str], method: str, path: str, ip: str) -> Pe
     node_id = headers.get(bulk_wire.NODE_HEADER, "")
     peer = Peer.objects.filter(node_id=node_id, active=True, blocked=False).first()
     try:
+        if set(bulk_wire.HEADERS) - set(headers):
+            raise PartRefused(400, "unsigned", "the request's signature headers are missing")
         if peer is None:
             raise PartRefused(401, "unknown_sender", f"no active peer {node_id[:100]!r}")
         keys = inbound.peer_keys(peer)

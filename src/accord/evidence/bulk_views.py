@@ -16,16 +16,9 @@ from accord.core.signals import client_ip
 from accord.evidence import bulk_inbound, bulk_wire
 from accord.evidence.bulk_wire import PartRefused
 
-HEADERS = (
-    bulk_wire.NODE_HEADER,
-    bulk_wire.TIME_HEADER,
-    bulk_wire.SIGNATURE_HEADER,
-    bulk_wire.SHA256_HEADER,
-)
-
 
 def _headers(request: HttpRequest) -> dict[str, str]:
-    return {name: request.headers[name] for name in HEADERS if name in request.headers}
+    return {name: request.headers[name] for name in bulk_wire.HEADERS if name in request.headers}
 
 
 def _refused(refused: PartRefused) -> JsonResponse:
