@@ -242,6 +242,7 @@ def test_web_endpoint(client_for, users, name, method, principal):
         "job_id": NOWHERE,
         "item_id": NOWHERE,
         "bundle_id": NOWHERE,
+        "index": 0,
     }
     kwargs = {key: values[key] for key in rule.kwargs}
     url = reverse(name, kwargs=kwargs)

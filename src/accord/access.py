@@ -96,6 +96,9 @@ WEB: dict[str, Rule] = {
     "evidence:send": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("item_id",)),
     "evidence:add-to-case": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("case_id",)),
     "evidence:add-to-request": Rule(Permission.VIEW_EVIDENCE, ("POST",), ("request_id",)),
+    # Peers send an offered item's parts here; each request is signed by the node.
+    "evidence:bulk-state": Rule(Audience.PUBLIC, ("GET",), ("item_id",)),
+    "evidence:bulk-part": Rule(Audience.PUBLIC, ("PUT",), ("item_id", "index")),
     "dialogue:home": Rule(Permission.VIEW_DIALOGUE),
     "dialogue:create": Rule(Permission.MANAGE_DIALOGUE, ("POST",)),
     "dialogue:detail": Rule(Permission.VIEW_DIALOGUE, ("GET",), ("dialogue_id",)),

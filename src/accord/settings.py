@@ -172,6 +172,17 @@ EVIDENCE_UPLOAD_HOURS = env_int("ACCORD_EVIDENCE_UPLOAD_HOURS", 24, minimum=1)
 # transaction that receives a query; a larger one is built by the task worker
 # outside any transaction (about 25 s per 1,000,000 values on one core).
 MATCHING_INLINE_SET = env_int("ACCORD_MATCHING_INLINE_SET", 20_000)
+# The bulk path (evidence.bulk): items of at least this size go as raw sealed
+# parts over a signed HTTP request each instead of JSON chunks in envelopes;
+# a part holds about EVIDENCE_PART_MB of ciphertext, and the sender keeps
+# EVIDENCE_PARTS_IN_FLIGHT of them on the wire at once.
+EVIDENCE_BULK_MIN_BYTES = env_int("ACCORD_EVIDENCE_BULK_MIN_MB", 1, minimum=0) * 1_048_576
+EVIDENCE_PART_BYTES = env_int("ACCORD_EVIDENCE_PART_MB", 8, minimum=1) * 1_048_576
+EVIDENCE_PARTS_IN_FLIGHT = env_int("ACCORD_EVIDENCE_PARTS_IN_FLIGHT", 4, minimum=1)
+if EVIDENCE_PART_BYTES > 64 * 1_048_576 or EVIDENCE_PARTS_IN_FLIGHT > 32:
+    raise ImproperlyConfigured(
+        "ACCORD_EVIDENCE_PART_MB must be at most 64 and ACCORD_EVIDENCE_PARTS_IN_FLIGHT at most 32"
+    )
 
 CHROMIUM = env_str("ACCORD_CHROMIUM", "/usr/bin/chromium")
 # Deadline reminders go by e-mail too when an SMTP server is configured.

@@ -26,11 +26,11 @@ import rfc8785
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nacl.signing import SigningKey, VerifyKey
 
-from accord.evidence import bundle, custody
+from accord.evidence import bulk_wire, bundle, custody
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "evidence.md"
 BLOCK = re.compile(r"^```[a-z]* vector:([a-z0-9-]+)\n(.*?)^```$", re.S | re.M)
-JSON_BLOCKS = {"keys", "content", "record-hashes", "at-rest"}
+JSON_BLOCKS = {"keys", "content", "record-hashes", "at-rest", "bulk-part"}
 
 
 def doc_blocks() -> dict[str, str]:
@@ -121,6 +121,23 @@ def compute(inputs: dict[str, Any]) -> dict[str, str]:
     def pretty(value: Any) -> str:
         return json.dumps(value, indent=2, ensure_ascii=False)
 
+    # The item's one stored chunk is its one part (section 7.6), PUT by cn.mps.
+    part = bytes.fromhex(chunks[0]["ciphertext_and_tag"])
+    path = bulk_wire.PART_PATH.format(item=item["id"], index=0)
+    headers = bulk_wire.sign_request(
+        keys["cn.mps"], "PUT", path, "cn.mps", "us.doj", at(inputs["bulk_at"]),
+        hashlib.sha256(part).hexdigest(),
+    )  # fmt: skip
+    document = bulk_wire.request_document(
+        "PUT", path, "cn.mps", "us.doj", inputs["bulk_at"], hashlib.sha256(part).hexdigest()
+    )
+    bulk_part = {
+        "part_bytes": bulk_wire.part_bytes_for(len(content), 1_048_576, 8 * 1_048_576),
+        "parts": [hashlib.sha256(part).hexdigest()],
+        "signed": rfc8785.dumps(document).decode("utf-8"),
+        "headers": headers,
+    }
+
     return {
         "keys": pretty(
             {
@@ -143,6 +160,7 @@ def compute(inputs: dict[str, Any]) -> dict[str, str]:
         "manifest-sha256": hashlib.sha256(manifest_bytes).hexdigest(),
         "manifest-sig": signature.decode("utf-8"),
         "at-rest": pretty({"key": rest["key"], "chunks": chunks}),
+        "bulk-part": pretty(bulk_part),
     }
 
 
@@ -172,6 +190,7 @@ def test_the_document_has_every_vector_block(blocks, computed):
         "manifest-sha256",
         "manifest-sig",
         "at-rest",
+        "bulk-part",
     ],
 )
 def test_each_documented_value_is_what_the_inputs_give(blocks, computed, name):
@@ -205,6 +224,21 @@ def test_the_documented_values_hold_from_first_principles(blocks):
     VerifyKey(keys[signature["node"]]).verify(manifest, base64.b64decode(signature["sig"]))
     heads = json.loads(manifest)["items"][0]["custody_heads"]
     assert {node: head["hash"] for node, head in heads.items()} == previous
+    # A part request (section 7.6): the signed document is RFC 8785 of the
+    # headers' values, and cn.mps's signature over it verifies.
+    part = json.loads(blocks["bulk-part"])
+    signed = json.loads(part["signed"])
+    headers = part["headers"]
+    assert rfc8785.dumps(signed) == part["signed"].encode("utf-8")
+    assert (signed["sender"], signed["at"], signed["sha256"]) == (
+        headers["Accord-Node"],
+        headers["Accord-Time"],
+        headers["Accord-Content-SHA256"],
+    )
+    assert signed["sha256"] == part["parts"][0]
+    VerifyKey(keys["cn.mps"]).verify(
+        part["signed"].encode("utf-8"), base64.b64decode(headers["Accord-Signature"])
+    )
 
 
 def test_a_bundle_of_the_vector_verifies(blocks, tmp_path):

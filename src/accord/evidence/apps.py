@@ -12,6 +12,7 @@ class EvidenceConfig(AppConfig):
         # (transfer, custody, conditions and retention) and the transfer's
         # listeners (chunks applied or refused, new custody).
         from accord.evidence import (  # noqa: F401
+            bulk_inbound,
             conditions_wire,
             custody_sync,
             inbound,

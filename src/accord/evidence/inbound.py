@@ -25,6 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.files import File
+from django.core.files.storage import FileSystemStorage
 from django.db import transaction
 from django.utils import timezone
 
@@ -46,6 +47,7 @@ from accord.evidence.wire import (
     CUSTODY_KIND,
     OFFER_KIND,
     RECEIPT_KIND,
+    BulkOfferBody,
     ChunkBody,
     CustodyBody,
     OfferBody,
@@ -88,14 +90,7 @@ def receive_offer(peer: Peer, body: OfferBody) -> None:
     request = AssistanceRequest.objects.filter(pk=body.request_id, peer=peer).first()
     if request is None:
         raise Refusal("unknown_request: no request with this node has that id")
-    incoming = (
-        IncomingTransfer.objects.select_for_update().filter(peer=peer, item_id=body.item_id).first()
-    )
-    if incoming is not None and incoming.status == TransferStatus.DONE:
-        raise Refusal("already_received: this node holds the item")
-    if incoming is not None and incoming.status == TransferStatus.ABANDONED:
-        incoming.delete()  # its partial file is gone: start over
-        incoming = None
+    incoming = open_incoming(peer, body.item_id)
     if incoming is not None:
         same = (incoming.sha256, incoming.size, incoming.chunk_bytes) == (
             body.sha256,
@@ -139,7 +134,21 @@ def receive_offer(peer: Peer, body: OfferBody) -> None:
     os.close(handle)
 
 
-def checked_records(peer: Peer, body: OfferBody) -> list[custody.Record]:
+def open_incoming(peer: Peer, item_id: str) -> IncomingTransfer | None:
+    """The transfer of this item from `peer` under way (locked), or None if
+    there is none or it was abandoned (its partial file is gone: start over);
+    refused if this node holds the item already."""
+    incoming = IncomingTransfer.objects.select_for_update().filter(peer=peer, item_id=item_id)
+    found = incoming.first()
+    if found is not None and found.status == TransferStatus.DONE:
+        raise Refusal("already_received: this node holds the item")
+    if found is not None and found.status == TransferStatus.ABANDONED:
+        found.delete()
+        return None
+    return found
+
+
+def checked_records(peer: Peer, body: OfferBody | BulkOfferBody) -> list[custody.Record]:
     """The offer's records: the sender's own chain from seq 0, signed by it."""
     records = parse_records(peer, body.item_id, body.sha256, body.custody)
     try:
@@ -156,7 +165,7 @@ def receive_chunk(peer: Peer, body: ChunkBody) -> None:
     incoming = (
         IncomingTransfer.objects.select_for_update().filter(peer=peer, item_id=body.item_id).first()
     )
-    if incoming is None or incoming.status == TransferStatus.ABANDONED:
+    if incoming is None or incoming.status == TransferStatus.ABANDONED or incoming.parts:
         raise Refusal("unknown_transfer: no offer for this item is under way")
     if incoming.status == TransferStatus.DONE or body.index < incoming.received:
         return  # a chunk this node already holds: nothing to do
@@ -248,10 +257,12 @@ def check_whole(incoming: IncomingTransfer, path: Path) -> None:
     cipher = AESGCM(_key(incoming))
     digest, size = hashlib.sha256(), 0
     stride = incoming.chunk_bytes + blobs.TAG_BYTES
+    # The stored chunks (a bulk transfer counts its parts in `chunks`).
+    count = blobs.chunk_count(incoming.size, incoming.chunk_bytes)
     try:
         with open(path, "rb") as handle:
-            for index in range(incoming.chunks):
-                last = index == incoming.chunks - 1
+            for index in range(count):
+                last = index == count - 1
                 sealed = handle.read(stride)
                 plain = cipher.decrypt(blobs.nonce(index), sealed, blobs.aad(index, last))
                 digest.update(plain)
@@ -264,15 +275,18 @@ def check_whole(incoming: IncomingTransfer, path: Path) -> None:
 
 
 def store_partial(incoming: IncomingTransfer, path: Path) -> Blob:
-    """Copy the encrypted partial file into the evidence storage as the blob.
-    A copy, not a move: if the inbox's transaction rolls back, the partial
-    file is still there for the message's next delivery."""
+    """Put the encrypted partial file into the evidence storage as the blob:
+    a second name for it in the local folder (no bytes copied), else a copy.
+    Never a move: if the transaction rolls back, the partial file is still
+    there for the next attempt."""
     store = blobs.storage()
     name = f"{incoming.sha256[:2]}/{incoming.sha256}"
     if store.exists(name):
         store.delete(name)  # no Blob row names it: left by a rolled-back attempt
-    with open(path, "rb") as handle:
-        saved = store.save(name, File(handle, name=name))
+    saved = _linked(store, name, path)
+    if not saved:
+        with open(path, "rb") as handle:
+            saved = store.save(name, File(handle, name=name))
     return Blob.objects.create(
         sha256=incoming.sha256,
         size=incoming.size,
@@ -280,6 +294,20 @@ def store_partial(incoming: IncomingTransfer, path: Path) -> Blob:
         sealed_key=incoming.sealed_key,
         storage_name=saved,
     )
+
+
+def _linked(store: Any, name: str, path: Path) -> str:
+    """`name` in the local folder made a hard link to `path`; "" where the
+    storage is elsewhere (an object store, another file system)."""
+    if not isinstance(store, FileSystemStorage):
+        return ""
+    target = Path(store.path(name))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(path, target)
+    except OSError:
+        return ""
+    return name
 
 
 # ---------------------------------------------------------------- receipt and custody

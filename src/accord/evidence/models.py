@@ -220,6 +220,12 @@ class Transfer(models.Model):
     confirmed = models.IntegerField(default=0)
     # (outbox seq, chunk index) of each chunk queued and not yet applied.
     in_flight = models.JSONField(default=list)
+    # The bulk path (bulk.py): the SHA-256 of each sealed part as the offer
+    # named them (empty: JSON chunks), which parts the receiver said it holds
+    # ('0'/'1' per part), and until when a pusher is at work on it.
+    parts = models.JSONField(default=list, blank=True)
+    held = models.TextField(blank=True)
+    push_until = models.DateTimeField(null=True, blank=True)
     status = models.CharField(
         max_length=16, choices=TransferStatus.choices, default=TransferStatus.ACTIVE
     )
@@ -262,6 +268,12 @@ class IncomingTransfer(models.Model):
     request = models.ForeignKey(
         "assistance.AssistanceRequest", on_delete=models.PROTECT, related_name="+"
     )
+    # The bulk path (bulk_inbound.py): ciphertext bytes per part, the SHA-256
+    # of each part from the signed offer (empty: JSON chunks), and which parts
+    # are on disk ('0'/'1' per part). `chunks` and `received` count parts then.
+    part_bytes = models.BigIntegerField(default=0)
+    parts = models.JSONField(default=list, blank=True)
+    held = models.TextField(blank=True)
     # The sender's custody records as the offer carried them.
     custody = models.JSONField(default=list)
     sealed_key = models.TextField()

@@ -34,7 +34,8 @@ from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.core.policy import CONFLICT
-from accord.evidence import blobs, custody_sync, policy, services
+from accord.evidence import blobs, bulk, custody_sync, policy, services
+from accord.evidence.bulk import fail
 from accord.evidence.models import (
     Blob,
     EvidenceItem,
@@ -43,6 +44,7 @@ from accord.evidence.models import (
     TransferStatus,
 )
 from accord.evidence.wire import (
+    BULK_OFFER_KIND,
     CHUNK_KIND,
     MAX_CHUNK_BYTES,
     MAX_RECORDS,
@@ -95,7 +97,10 @@ def transfer_item(actor: Actor, item: EvidenceItem, peer: Peer, *, ip: str = "")
         blob = services.blob_of(actor, locked, policy.SEND, ip)
         transfer = Transfer.objects.select_for_update().filter(item=locked, peer=peer).first()
         now = timezone.now()
-        if transfer is None:
+        if transfer is None and bulk.use_bulk(locked):
+            transfer = bulk.new_transfer(locked, locked_peer, blob, actor, now)
+            resumed = False
+        elif transfer is None:
             size = chunk_limit()
             transfer = Transfer.objects.create(
                 item=locked,
@@ -120,10 +125,11 @@ def transfer_item(actor: Actor, item: EvidenceItem, peer: Peer, *, ip: str = "")
             resumed = True
             if transfer.status == TransferStatus.ABANDONED:
                 transfer.confirmed = 0  # the partner removed its partial copy too
+                transfer.held = "0" * len(transfer.parts)
             transfer.status, transfer.reason = TransferStatus.ACTIVE, ""
             transfer.next_index, transfer.in_flight = transfer.confirmed, []
             transfer.updated_at, transfer.finished_at = now, None
-        message = federation.enqueue(locked_peer, OFFER_KIND, offer_body(locked, transfer))
+        message = enqueue_offer(locked_peer, locked, transfer, blob)
         transfer.in_flight = [[message.seq, OFFER_INDEX]]
         transfer.save()
         top_up(transfer, blob)
@@ -180,21 +186,24 @@ def progress(item: EvidenceItem) -> list[dict[str, Any]]:
     ]
 
 
-def offer_body(item: EvidenceItem, transfer: Transfer) -> OfferBody:
+def enqueue_offer(peer: Peer, item: EvidenceItem, transfer: Transfer, blob: Blob) -> OutboxMessage:
+    """The offer of either path, with this node's custody records so far."""
     rows = list(item.custody.filter(node=this_node().node_id).order_by("seq")[:MAX_RECORDS])
     transfer.records_sent = len(rows)
+    records = [row.to_json() for row in rows]
+    if transfer.parts:
+        body = bulk.offer_body(item, transfer, blob, _unsealed_key(blob), records)
+        return federation.enqueue(peer, BULK_OFFER_KIND, body)
+    return federation.enqueue(peer, OFFER_KIND, offer_body(item, transfer, records))
+
+
+def offer_body(item: EvidenceItem, transfer: Transfer, records: list[dict[str, Any]]) -> OfferBody:
     return OfferBody(
-        item_id=str(item.pk),
-        sha256=item.sha256,
-        size=item.size,
-        name=item.name,
-        content_type=item.content_type,
-        description=item.description,
-        request_id=str(item.request_id),
+        **bulk.offered_item(item),
         chunk_bytes=transfer.chunk_bytes,
         chunks=transfer.chunks,
         first_chunk=transfer.confirmed,
-        custody=[row.to_json() for row in rows],
+        custody=records,
     )
 
 
@@ -205,8 +214,8 @@ def top_up(transfer: Transfer, blob: Blob | None = None) -> int:
     """Queue chunks until the window is full or the item is all queued. Call
     with the channel and the transfer row locked, in the transaction that
     changed the transfer."""
-    if transfer.status != TransferStatus.ACTIVE:
-        return 0
+    if transfer.status != TransferStatus.ACTIVE or transfer.parts:
+        return 0  # a bulk transfer's parts go by the pusher (bulk.py)
     first = transfer.next_index
     count = min(transfer.chunks - first, window() - (first - transfer.confirmed))
     if count <= 0:
@@ -279,7 +288,7 @@ def _unsealed_key(blob: Blob) -> str:
 def chunks_applied(sender: Any, peer: Peer, messages: list[OutboxMessage], **_: Any) -> None:
     """The peer applied some of this node's messages: for each transfer they
     belong to, count the chunks confirmed and queue the next ones."""
-    seqs = {m.seq for m in messages if m.kind in (OFFER_KIND, CHUNK_KIND)}
+    seqs = {m.seq for m in messages if m.kind in (OFFER_KIND, BULK_OFFER_KIND, CHUNK_KIND)}
     if not seqs:
         return
     # An applied chunk's sealed body is not needed again: dropping it keeps
@@ -297,7 +306,9 @@ def chunks_applied(sender: Any, peer: Peer, messages: list[OutboxMessage], **_: 
         transfer.confirmed = max([transfer.confirmed] + [index + 1 for _seq, index in done])
         transfer.updated_at = timezone.now()
         transfer.save(update_fields=["in_flight", "confirmed", "updated_at"])
-        if active:
+        if active and bulk.idle(transfer):
+            bulk.push_soon(transfer)  # the offer is applied: the parts may go
+        elif active:
             safe_top_up(transfer, "deliverer")
 
 
@@ -314,29 +325,13 @@ def safe_top_up(transfer: Transfer, how: str) -> int:
         return 0
 
 
-def fail(transfer: Transfer, reason: str, how: str) -> None:
-    transfer.status, transfer.reason = TransferStatus.FAILED, reason[:2000]
-    transfer.in_flight, transfer.next_index = [], transfer.confirmed
-    transfer.updated_at = transfer.finished_at = timezone.now()
-    transfer.save()
-    audit.record(
-        Actor.system(how),
-        AuditAction.EVIDENCE_SEND_FAILED,
-        transfer.item,
-        data={
-            "peer": transfer.peer.node_id,
-            "reason": transfer.reason,
-            "confirmed": transfer.confirmed,
-        },
-    )
-
-
 @receiver(messages_refused)
 def transfer_refused(sender: Any, peer: Peer, messages: list[OutboxMessage], **_: Any) -> None:
     """The peer refused an offer or a chunk (a wrong hash, an item over its
     limit...): the transfer fails with the peer's reason, and may be retried
     from the last chunk the peer applied."""
-    refused = {m.seq: m.refusal_reason for m in messages if m.kind in (OFFER_KIND, CHUNK_KIND)}
+    kinds = (OFFER_KIND, BULK_OFFER_KIND, CHUNK_KIND)
+    refused = {m.seq: m.refusal_reason for m in messages if m.kind in kinds}
     if not refused:
         return
     for transfer in Transfer.objects.select_for_update().filter(
@@ -356,7 +351,8 @@ def confirm(peer: Peer, item: EvidenceItem) -> Transfer:
     transfer = Transfer.objects.select_for_update().get(item=item, peer=peer)
     transfer.status, transfer.reason = TransferStatus.DONE, ""
     transfer.confirmed = transfer.next_index = transfer.chunks
-    transfer.in_flight = []
+    transfer.in_flight, transfer.push_until = [], None
+    transfer.held = "1" * len(transfer.parts)
     transfer.updated_at = transfer.finished_at = timezone.now()
     transfer.save()
     services.write_custody(
@@ -385,7 +381,7 @@ def tick() -> dict[str, int]:
     the partial file of an incoming one)."""
     from accord.evidence import inbound
 
-    result = {"topped_up": 0, "records": 0, "abandoned": 0}
+    result = {"topped_up": 0, "pushed": 0, "records": 0, "abandoned": 0}
     cutoff = timezone.now() - timedelta(days=settings.EVIDENCE_ORPHAN_DAYS)
     for pk in Transfer.objects.filter(status=TransferStatus.ACTIVE).values_list("pk", flat=True):
         with transaction.atomic():
@@ -397,6 +393,9 @@ def tick() -> dict[str, int]:
             if transfer.updated_at < cutoff:
                 abandon(transfer)
                 result["abandoned"] += 1
+            elif transfer.peer.active and bulk.idle(transfer):
+                bulk.push_soon(transfer)  # its pusher stopped (a node killed, a long outage)
+                result["pushed"] += 1
             elif transfer.peer.active:
                 result["topped_up"] += safe_top_up(transfer, "clock")
     for item_id in custody_sync.behind():
@@ -422,7 +421,7 @@ def abandon(transfer: Transfer) -> None:
 def pending_sent(peer: Peer) -> int:
     """Outbox messages of this app still waiting for the peer (for tests and pages)."""
     return peer.outbox.filter(
-        status=MessageStatus.PENDING, kind__in=[OFFER_KIND, CHUNK_KIND]
+        status=MessageStatus.PENDING, kind__in=[OFFER_KIND, BULK_OFFER_KIND, CHUNK_KIND]
     ).count()
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accord.evidence import views
+from accord.evidence import bulk_views, views
 
 app_name = "evidence"
 
@@ -16,4 +16,10 @@ urlpatterns = [
     path("evidence/<uuid:item_id>/send/", views.item_send, name="send"),
     path("cases/<uuid:case_id>/evidence/", views.upload_to_case, name="add-to-case"),
     path("requests/<uuid:request_id>/evidence/", views.upload_to_request, name="add-to-request"),
+    path("evidence/v1/transfers/<uuid:item_id>", bulk_views.transfer_state, name="bulk-state"),
+    path(
+        "evidence/v1/transfers/<uuid:item_id>/parts/<int:index>",
+        bulk_views.part,
+        name="bulk-part",
+    ),
 ]

@@ -5,7 +5,12 @@ is in `transfer`, the receiver's handlers in `inbound`.
 An item travels as one `evidence.offer`, then its chunks in order, each an
 `evidence.chunk`; the receiver answers the last chunk with an
 `evidence.receipt` carrying its signed 'received' custody record; custody
-records written later on either side follow as `evidence.custody`."""
+records written later on either side follow as `evidence.custody`.
+
+An item of settings.EVIDENCE_BULK_MIN_BYTES or more goes the bulk way
+instead: one `evidence.bulk-offer` names the SHA-256 of each sealed part, and
+the parts follow as raw bytes, one signed HTTP request each (bulk_wire.py);
+the receipt and the custody records are the same."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ OFFER_KIND = "evidence.offer"
 CHUNK_KIND = "evidence.chunk"
 RECEIPT_KIND = "evidence.receipt"
 CUSTODY_KIND = "evidence.custody"
+BULK_OFFER_KIND = "evidence.bulk-offer"
 
 # A chunk's plaintext, at most; its base64 in the body, sealed and base64'd
 # again in the envelope, keeps a message under 1 MiB (transfer.chunk_limit).
@@ -33,12 +39,17 @@ Uuid = Annotated[
 ]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Records = Annotated[list[dict[str, Any]], Field(max_length=MAX_RECORDS)]
+# Parts of one bulk item, at most: 4000 hashes keep the offer near 300 KB;
+# the sender makes its parts larger for an item that would need more.
+MAX_PARTS = 4000
+# The blob's stored chunk (blobs.CHUNK_BYTES, 1 MiB) and a part, at most.
+MAX_STORED_CHUNK = 16 * 1_048_576
+MAX_PART_BYTES = 1024 * 1_048_576
 
 
-class OfferBody(StrictBody):
-    """An item on its way: what it is, the request both nodes know it by, how
-    it is cut, the sender's custody records so far, and the first chunk that
-    follows (0, or where a resumed transfer goes on)."""
+class OfferedItem(StrictBody):
+    """What an offer of either kind says the item is, and the request both
+    nodes know it by."""
 
     item_id: Uuid
     sha256: Sha256
@@ -47,9 +58,30 @@ class OfferBody(StrictBody):
     content_type: str = Field(min_length=1, max_length=255)
     description: str = Field(max_length=20_000)
     request_id: Uuid
+
+
+class OfferBody(OfferedItem):
+    """An item on its way: what it is, how it is cut, the sender's custody
+    records so far, and the first chunk that follows (0, or where a resumed
+    transfer goes on)."""
+
     chunk_bytes: int = Field(ge=1024, le=MAX_CHUNK_BYTES)
     chunks: int = Field(ge=1)
     first_chunk: int = Field(ge=0)
+    custody: Records
+
+
+class BulkOfferBody(OfferedItem):
+    """An item on its way the bulk way (docs/evidence.md, "Bulk transfer"):
+    what it is, as in `OfferBody`, and its ciphertext as the sender stores
+    it (the blob format, stored chunks of `chunk_bytes` under `key`), cut
+    into parts of `part_bytes` (the last one shorter), each named by the
+    SHA-256 of its bytes. The key travels only in this sealed body."""
+
+    chunk_bytes: int = Field(ge=1024, le=MAX_STORED_CHUNK)
+    key: str = Field(pattern=r"^[A-Za-z0-9+/]{43}=$")  # 32 bytes, standard base64
+    part_bytes: int = Field(ge=1040, le=MAX_PART_BYTES)
+    parts: Annotated[list[Sha256], Field(min_length=1, max_length=MAX_PARTS)]
     custody: Records
 
 
@@ -78,12 +110,14 @@ class CustodyBody(StrictBody):
 
 
 __all__ = [
+    "BULK_OFFER_KIND",
     "CHUNK_KIND",
     "CUSTODY_KIND",
     "MAX_CHUNK_BYTES",
     "MAX_RECORDS",
     "OFFER_KIND",
     "RECEIPT_KIND",
+    "BulkOfferBody",
     "ChunkBody",
     "CustodyBody",
     "OfferBody",

@@ -20,7 +20,8 @@ def adopt_files(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("assistance", "0004_request_case"),
-        ("evidence", "0003_transfers"),
+        # The latest evidence tables: adopt_all uses the current models.
+        ("evidence", "0005_bulk_parts"),
     ]
 
     operations = [

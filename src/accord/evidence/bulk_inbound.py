@@ -1,0 +1,237 @@
+"""An item arriving the bulk way (docs/evidence.md, "Bulk transfer"): the
+`evidence.bulk-offer` through the channel, then its parts as raw bytes, each
+in a request signed by the sending node (bulk_views.py calls in here).
+
+The parts are the sender's ciphertext as it stores it, under the key the
+sealed offer carried: each is streamed to its own offset of the partial file,
+hashed on the way, and kept only if its SHA-256 is the one the signed offer
+named for it; it is on disk (fsync) before the row that says it is held
+commits, so a node killed at any point loses at most the parts under way.
+When the last part is in, the whole is decrypted and checked against the
+offer's SHA-256 (inbound.finish) and the item exists here, its receipt on
+its way back through the channel. Every refusal is audited."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accord.assistance.models import AssistanceRequest
+from accord.core import audit
+from accord.core.audit import Actor, AuditAction
+from accord.core.identity import this_node
+from accord.core.sealed import seal
+from accord.evidence import blobs, bulk_wire, inbound, services
+from accord.evidence.bulk_wire import PartRefused
+from accord.evidence.models import EvidenceItem, IncomingTransfer, TransferStatus
+from accord.evidence.wire import BULK_OFFER_KIND, BulkOfferBody
+from accord.federation import kinds
+from accord.federation import services as federation
+from accord.federation.kinds import Refusal
+from accord.federation.models import Peer
+
+READ_BYTES = 1_048_576
+
+
+# ---------------------------------------------------------------- offer
+
+
+def receive_bulk_offer(peer: Peer, body: BulkOfferBody) -> None:
+    check_offer(peer, body)
+    incoming = inbound.open_incoming(peer, body.item_id)
+    if incoming is not None:
+        held = (incoming.sha256, incoming.size, incoming.chunk_bytes, incoming.part_bytes)
+        if held != (body.sha256, body.size, body.chunk_bytes, body.part_bytes) or (
+            incoming.parts != body.parts
+        ):
+            raise Refusal("offer_changed: the item differs from the transfer under way")
+        # The parts held stay; the sender's chain is taken as it is now.
+        incoming.custody = [r.to_json() for r in inbound.checked_records(peer, body)]
+        incoming.status, incoming.reason = TransferStatus.ACTIVE, ""
+        incoming.updated_at = timezone.now()
+        incoming.save(update_fields=["custody", "status", "reason", "updated_at"])
+        return
+    if EvidenceItem.objects.filter(pk=body.item_id).exists():
+        raise Refusal("already_held: this node holds an item with that id")
+    create_incoming(peer, body)
+
+
+def check_offer(peer: Peer, body: BulkOfferBody) -> None:
+    limit = blobs.max_item_bytes()
+    if body.size > limit:
+        raise Refusal(f"too_large: {body.size} bytes is over this node's limit of {limit}")
+    if body.part_bytes % (body.chunk_bytes + blobs.TAG_BYTES):
+        raise Refusal("invalid_offer: a part must hold whole stored chunks")
+    if len(body.parts) != bulk_wire.part_count(body.size, body.chunk_bytes, body.part_bytes):
+        raise Refusal("invalid_offer: the number of parts does not match the size")
+    if not AssistanceRequest.objects.filter(pk=body.request_id, peer=peer).exists():
+        raise Refusal("unknown_request: no request with this node has that id")
+
+
+def create_incoming(peer: Peer, body: BulkOfferBody) -> IncomingTransfer:
+    records = inbound.checked_records(peer, body)
+    now = timezone.now()
+    incoming = IncomingTransfer.objects.create(
+        peer=peer,
+        item_id=uuid.UUID(body.item_id),
+        sha256=body.sha256,
+        size=body.size,
+        chunk_bytes=body.chunk_bytes,
+        chunks=len(body.parts),
+        part_bytes=body.part_bytes,
+        parts=body.parts,
+        held="0" * len(body.parts),
+        name=services.clean_text(body.name),
+        content_type=services.clean_content_type(body.content_type),
+        description=services.clean_text(body.description),
+        request=AssistanceRequest.objects.get(pk=body.request_id),
+        custody=[record.to_json() for record in records],
+        # The sender's key for these bytes, sealed under this node's secret as
+        # any blob key is: the parts are stored as they come.
+        sealed_key=seal(body.key, blobs.key_purpose(body.sha256)),
+        started_at=now,
+        updated_at=now,
+    )
+    handle = os.open(inbound.partial_path(incoming), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(handle)
+    return incoming
+
+
+# ---------------------------------------------------------------- part requests
+
+
+def authenticate(headers: dict[str, str], method: str, path: str, ip: str) -> Peer:
+    """The active peer that signed this request (bulk_wire.verify_request)."""
+    node_id = headers.get(bulk_wire.NODE_HEADER, "")
+    peer = Peer.objects.filter(node_id=node_id, active=True, blocked=False).first()
+    try:
+        if set(bulk_wire.HEADERS) - set(headers):
+            raise PartRefused(400, "unsigned", "the request's signature headers are missing")
+        if peer is None:
+            raise PartRefused(401, "unknown_sender", f"no active peer {node_id[:100]!r}")
+        keys = inbound.peer_keys(peer)
+        bulk_wire.verify_request(headers, method, path, this_node().node_id, keys, timezone.now())
+    except PartRefused as refused:
+        refuse(refused, node_id[:100], path, ip)
+    assert peer is not None
+    return peer
+
+
+def state(peer: Peer, item_id: uuid.UUID, ip: str) -> dict[str, Any]:
+    """What this node holds of the item: the sender pushes the rest."""
+    incoming = find(peer, item_id, f"GET {item_id}", ip)
+    return {"status": incoming.status, "parts": incoming.chunks, "held": incoming.held}
+
+
+def find(peer: Peer, item_id: uuid.UUID, what: str, ip: str) -> IncomingTransfer:
+    incoming = IncomingTransfer.objects.filter(peer=peer, item_id=item_id).first()
+    if incoming is None or not incoming.parts or incoming.status == TransferStatus.ABANDONED:
+        refuse(PartRefused(404, "unknown_transfer", "no bulk offer for this item"), peer, what, ip)
+    assert incoming is not None
+    return incoming
+
+
+def store_part(
+    peer: Peer, item_id: uuid.UUID, index: int, stream: Any, length: int, sha256: str, ip: str
+) -> dict[str, Any]:
+    """Stream part `index` to its place in the partial file, keep it if its
+    hash is the offer's, and finish the item when it was the last one."""
+    what = f"PUT {item_id} part {index}"
+    incoming = find(peer, item_id, what, ip)
+    if incoming.status == TransferStatus.DONE:
+        return {"status": incoming.status, "parts": incoming.chunks, "held": incoming.chunks}
+    if incoming.status != TransferStatus.ACTIVE:
+        refuse(PartRefused(409, "not_active", incoming.reason[:300]), peer, what, ip)
+    if not 0 <= index < incoming.chunks:
+        refuse(PartRefused(404, "unknown_part", f"the offer has {incoming.chunks}"), peer, what, ip)
+    if sha256 != incoming.parts[index]:
+        detail = "the request names other bytes than the offer"
+        refuse(PartRefused(422, "bad_part_hash", detail), peer, what, ip)
+    offset, expected = bulk_wire.part_span(
+        incoming.size, incoming.chunk_bytes, incoming.part_bytes, index
+    )
+    if length != expected:
+        detail = f"part {index} holds {expected} bytes"
+        refuse(PartRefused(422, "part_size", detail), peer, what, ip)
+    if incoming.held[index] != "1":
+        digest = write_part(incoming, stream, offset, expected)
+        if digest != incoming.parts[index]:
+            detail = f"part {index} does not match its SHA-256 in the offer"
+            refuse(PartRefused(422, "bad_part_hash", detail), peer, what, ip)
+    return keep(peer, incoming.pk, index, what, ip)
+
+
+def write_part(incoming: IncomingTransfer, stream: Any, offset: int, length: int) -> str:
+    """Copy the body to the partial file at `offset`, on disk before the
+    caller records it; returns the SHA-256 of what came (short: of less)."""
+    digest = hashlib.sha256()
+    handle = os.open(inbound.partial_path(incoming), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        written = 0
+        while written < length:
+            data = stream.read(min(READ_BYTES, length - written))
+            if not data:
+                break
+            digest.update(data)
+            os.pwrite(handle, data, offset + written)
+            written += len(data)
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+    return digest.hexdigest()
+
+
+def keep(peer: Peer, pk: int, index: int, what: str, ip: str) -> dict[str, Any]:
+    """Record the part as held; with the last one, check and make the item."""
+    try:
+        with transaction.atomic():
+            federation.lock_peer(peer)  # the channel first: finish enqueues the receipt
+            incoming = IncomingTransfer.objects.select_for_update().get(pk=pk)
+            if incoming.status == TransferStatus.ACTIVE:
+                held = list(incoming.held)
+                held[index] = "1"
+                incoming.held = "".join(held)
+                incoming.received = incoming.held.count("1")
+                incoming.updated_at = timezone.now()
+                incoming.save(update_fields=["held", "received", "updated_at"])
+                if incoming.received == incoming.chunks:
+                    inbound.finish(peer, incoming)
+    except Refusal as refusal:
+        reason, _sep, detail = str(refusal).partition(": ")
+        damaged(peer, pk, reason, detail)
+        refuse(PartRefused(422, reason, detail), peer, what, ip)
+    incoming = IncomingTransfer.objects.get(pk=pk)
+    return {"status": incoming.status, "parts": incoming.chunks, "held": incoming.received}
+
+
+def damaged(peer: Peer, pk: int, reason: str, detail: str) -> None:
+    """The whole did not check: the transfer fails here and starts over
+    when the sender offers it again."""
+    with transaction.atomic():
+        incoming = IncomingTransfer.objects.select_for_update().get(pk=pk)
+        incoming.status, incoming.reason = TransferStatus.FAILED, f"{reason}: {detail}"[:2000]
+        incoming.held, incoming.received = "0" * incoming.chunks, 0
+        incoming.updated_at = timezone.now()
+        incoming.save(update_fields=["status", "reason", "held", "received", "updated_at"])
+
+
+def refuse(refused: PartRefused, peer: Peer | str, what: str, ip: str) -> None:
+    """Audit the refusal, then raise it for the view to answer."""
+    node = peer.node_id if isinstance(peer, Peer) else peer
+    audit.record(
+        Actor(label=f"peer:{node or '-'}"),
+        AuditAction.EVIDENCE_REFUSED,
+        target_type="evidence.transfer",
+        target_id=what[:200],
+        data={"reason": refused.reason, "detail": refused.detail[:300], "status": refused.status},
+        ip=ip,
+    )
+    raise refused
+
+
+kinds.register(BULK_OFFER_KIND, BulkOfferBody)(kinds.peer_handler(receive_bulk_offer))

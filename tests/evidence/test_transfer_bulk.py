@@ -1,0 +1,219 @@
+"""An evidence item arriving the bulk way, in process: the partner, played by
+the test, offers it through the real inbox and sends its sealed parts as raw
+bytes in signed PUTs. Parts may come in any order and more than once; one
+whose bytes, signature, time, sender or transfer do not fit is refused with
+a reason, audited, and changes nothing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.test import TestCase
+from nacl.signing import SigningKey
+
+from accord.core.identity import this_node
+from accord.core.models import AuditEvent
+from accord.evidence import blobs, bulk_wire
+from accord.evidence.models import Blob, EvidenceItem, IncomingTransfer, TransferStatus
+from accord.evidence.wire import BULK_OFFER_KIND, RECEIPT_KIND
+from tests.assistance.arrivals import submitted
+from tests.evidence.transfer_kit import Partner
+from tests.federation.test_inbox_rejections import RemotePeer
+
+pytestmark = pytest.mark.django_db
+
+CHUNK = 1024
+DATA = bytes(range(256)) * 20 + b"the end"  # 5127 bytes: six stored chunks of 1024
+REFUSED = "evidence:item:refused"
+
+
+class SealedItem:
+    """The partner's item as it stores it (the blob format), cut into parts of
+    two stored chunks."""
+
+    def __init__(self, data: bytes = DATA, sha256: str | None = None) -> None:
+        import uuid
+
+        self.id = str(uuid.uuid4())
+        self.key = AESGCM.generate_key(bit_length=256)
+        self.sha256 = sha256 or hashlib.sha256(data).hexdigest()
+        self.size = len(data)
+        count = blobs.chunk_count(len(data), CHUNK)
+        cipher = AESGCM(self.key)
+        sealed = b"".join(
+            cipher.encrypt(
+                blobs.nonce(i), data[i * CHUNK : (i + 1) * CHUNK], blobs.aad(i, i == count - 1)
+            )
+            for i in range(count)
+        )
+        self.part_bytes = 2 * (CHUNK + blobs.TAG_BYTES)
+        self.parts = [
+            sealed[i : i + self.part_bytes] for i in range(0, len(sealed), self.part_bytes)
+        ]
+
+    def offer(self, partner: Partner, request_id: str, **changes: Any) -> dict[str, Any]:
+        collected = partner.record(self.id, self.sha256, "collected")
+        body = {
+            "item_id": self.id,
+            "sha256": self.sha256,
+            "size": self.size,
+            "name": "phone extract.bin",
+            "content_type": "application/octet-stream",
+            "description": "Subscriber records",
+            "request_id": request_id,
+            "chunk_bytes": CHUNK,
+            "key": base64.b64encode(self.key).decode(),
+            "part_bytes": self.part_bytes,
+            "parts": [hashlib.sha256(part).hexdigest() for part in self.parts],
+            "custody": [collected.to_json()],
+        }
+        return body | changes
+
+
+def put(
+    partner: Partner,
+    item: SealedItem,
+    index: int,
+    data: bytes | None = None,
+    *,
+    key: SigningKey | None = None,
+    at: datetime | None = None,
+    sha256: str | None = None,
+) -> Any:
+    """A signed PUT of part `index` (other bytes, key, time or hash on demand)."""
+    body = item.parts[index] if data is None else data
+    path = bulk_wire.PART_PATH.format(item=item.id, index=index)
+    headers = bulk_wire.sign_request(
+        key or partner.remote.signing_key,
+        "PUT",
+        path,
+        partner.node_id,
+        this_node().node_id,
+        at or datetime.now(UTC),
+        sha256 or hashlib.sha256(item.parts[index]).hexdigest(),
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return partner.client.put(
+            path,
+            data=body,
+            content_type="application/octet-stream",
+            headers=headers,
+        )
+
+
+def state(partner: Partner, item: SealedItem) -> Any:
+    path = bulk_wire.PARTS_PATH.format(item=item.id)
+    headers = bulk_wire.sign_request(
+        partner.remote.signing_key, "GET", path, partner.node_id, this_node().node_id,
+        datetime.now(UTC),
+    )  # fmt: skip
+    return partner.client.get(path, headers=headers)
+
+
+@pytest.fixture
+def partner(db) -> Partner:
+    return Partner(RemotePeer.create("us.provider"))
+
+
+@pytest.fixture
+def request_id(users, partner) -> str:
+    return str(submitted(users, partner.remote.peer).pk)
+
+
+def offered(partner: Partner, request_id: str, item: SealedItem | None = None) -> SealedItem:
+    item = item or SealedItem()
+    receipt = partner.send(BULK_OFFER_KIND, item.offer(partner, request_id))
+    assert receipt["status"] == "applied", receipt
+    return item
+
+
+def refusals() -> list[dict[str, Any]]:
+    return [event.data for event in AuditEvent.objects.filter(action=REFUSED)]
+
+
+def test_parts_in_any_order_make_the_item_whole(users, partner, request_id) -> None:
+    item = offered(partner, request_id)
+    assert len(item.parts) == 3
+    for index in (2, 0):
+        assert put(partner, item, index).json()["status"] == "active"
+    assert state(partner, item).json() == {"status": "active", "parts": 3, "held": "101"}
+
+    last = put(partner, item, 1)
+    assert last.status_code == 200 and last.json()["status"] == "done"
+    arrived = EvidenceItem.objects.get(pk=item.id)
+    plain = b"".join(blobs.read_plaintext(Blob.objects.get(pk=arrived.sha256)))
+    assert plain == DATA
+    assert {(e.node, e.event) for e in arrived.custody.all()} == {
+        (partner.node_id, "collected"),
+        (this_node().node_id, "received"),
+    }
+    assert partner.sent(RECEIPT_KIND)[0]["sha256"] == item.sha256
+    # A late copy of a part changes nothing.
+    assert put(partner, item, 0).json()["status"] == "done"
+    assert EvidenceItem.objects.filter(pk=item.id).count() == 1
+
+
+def test_a_part_with_other_bytes_is_refused_and_not_held(partner, request_id) -> None:
+    item = offered(partner, request_id)
+    wrong = put(partner, item, 0, data=b"x" * len(item.parts[0]))
+    assert (wrong.status_code, wrong.json()["reason"]) == (422, "bad_part_hash")
+    assert IncomingTransfer.objects.get(item_id=item.id).held == "000"
+    # A request naming other bytes than the offer is refused before it is read.
+    named = put(partner, item, 0, sha256="0" * 64)
+    assert (named.status_code, named.json()["reason"]) == (422, "bad_part_hash")
+    assert [r["reason"] for r in refusals()] == ["bad_part_hash", "bad_part_hash"]
+    # The right bytes go on.
+    assert put(partner, item, 0).json()["held"] == 1
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"key": SigningKey.generate()}, "bad_signature"),
+        ({"at": datetime.now(UTC) - timedelta(minutes=10)}, "stale_request"),
+    ],
+)
+def test_a_request_not_signed_now_by_the_sender_is_refused(
+    partner, request_id, change, reason
+) -> None:
+    item = offered(partner, request_id)
+    refused = put(partner, item, 0, **change)
+    assert (refused.status_code, refused.json()["reason"]) == (401, reason)
+    assert refusals()[-1]["reason"] == reason
+    assert IncomingTransfer.objects.get(item_id=item.id).held == "000"
+
+
+def test_a_part_from_another_node_or_for_no_offer_is_refused(partner, request_id) -> None:
+    item = offered(partner, request_id)
+    stranger = Partner(RemotePeer.create("xx.stranger"))
+    # Signed by a peer, but not the one that offered the item.
+    other = put(stranger, item, 0)
+    assert (other.status_code, other.json()["reason"]) == (404, "unknown_transfer")
+    # No offer for the item at all.
+    never = put(partner, SealedItem(), 0)
+    assert (never.status_code, never.json()["reason"]) == (404, "unknown_transfer")
+    assert [r["reason"] for r in refusals()] == ["unknown_transfer", "unknown_transfer"]
+
+
+def test_an_offer_whose_parts_do_not_fit_is_refused(partner, request_id) -> None:
+    item = SealedItem()
+    body = item.offer(partner, request_id, parts=item.offer(partner, request_id)["parts"][:2])
+    receipt = partner.send(BULK_OFFER_KIND, body)
+    assert receipt["status"] == "refused" and receipt["reason"].startswith("invalid_offer")
+    assert not IncomingTransfer.objects.filter(item_id=item.id).exists()
+
+
+def test_a_whole_that_does_not_match_its_hash_fails_the_transfer(partner, request_id) -> None:
+    item = offered(partner, request_id, SealedItem(sha256="ab" * 32))
+    put(partner, item, 0)
+    put(partner, item, 1)
+    last = put(partner, item, 2)
+    assert (last.status_code, last.json()["reason"]) == (422, "item_damaged")
+    failed = IncomingTransfer.objects.get(item_id=item.id)
+    assert (failed.status, failed.held) == (TransferStatus.FAILED, "000")
+    assert not EvidenceItem.objects.filter(pk=item.id).exists()
