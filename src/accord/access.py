@@ -49,6 +49,8 @@ WEB: dict[str, Rule] = {
     # The API's description is public: it reveals no data, and partners' tools read it.
     # Peers post envelopes here; the signatures authenticate them, not a session.
     "federation:inbox": Rule(Audience.PUBLIC, ("POST",)),
+    # Signed by the asking peer's node key, like the inbox (federation.anchoring).
+    "federation:checkpoints": Rule(Audience.PUBLIC, ("POST",)),
     "federation:channel": Rule(Permission.MANAGE_FEDERATION),
     "federation:peer-add": Rule(Permission.MANAGE_FEDERATION, ("POST",)),
     "federation:peer-remove": Rule(Permission.MANAGE_FEDERATION, ("POST",), ("node_id",)),
