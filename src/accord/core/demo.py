@@ -24,7 +24,8 @@ import httpx
 from accord.core.processes import terminate
 from accord.core.roles import Role
 
-DEMO_PASSWORD = "accord-demo-2026"  # noqa: S105  (published demo credential, synthetic data)
+# A published demo credential over synthetic data, never a real account.
+DEMO_PASSWORD = "accord-demo-2026"  # noqa: S105  # nosec B105
 READY_TIMEOUT_SECONDS = 60
 STOP_GRACE_SECONDS = 20
 

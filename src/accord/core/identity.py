@@ -27,7 +27,7 @@ PROTOCOL_VERSION = 1
 NODE_FILE = "node.json"
 SIGNING_KEY_FILE = "signing.key"
 ENCRYPTION_KEY_FILE = "encryption.key"
-SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name)
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret  # nosec B105
 NODE_FILES = (NODE_FILE, SIGNING_KEY_FILE, ENCRYPTION_KEY_FILE, SECRET_KEY_FILE)
 PREVIOUS = ".previous"
 

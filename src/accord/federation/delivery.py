@@ -339,7 +339,8 @@ class Deliverer:
                 )
             else:
                 locked.failures += 1
-                locked.next_attempt_at = backoff_until(locked.failures, now, random.random())  # noqa: S311
+                jitter = random.random()  # noqa: S311 - spreads retries, not a secret  # nosec B311
+                locked.next_attempt_at = backoff_until(locked.failures, now, jitter)
             locked.save(
                 update_fields=[
                     "last_error",
