@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from accord.assistance import attachments, casework, files, policy, queries, services, wire
@@ -31,7 +31,9 @@ from accord.assistance.types import (
     RequestType,
     Urgency,
 )
+from accord.core.apischema import Page
 from accord.core.audit import Actor
+from accord.core.ijson import SmallCount
 from accord.core.models import User
 from accord.core.querysets import one_moment
 from accord.core.roles import Permission
@@ -84,7 +86,7 @@ class ActionIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     action: str = Field(max_length=40)
-    version: int
+    version: SmallCount
     payload: dict[str, Any] = Field(default_factory=dict)
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=attachments.MAX_FILES)
 
@@ -217,7 +219,7 @@ def _open(request: HttpRequest, request_id: UUID, how: str = "read") -> Assistan
 
 
 @router.get("/assistance/requests", response=list[SummaryOut])
-@paginate(LimitOffsetPagination)
+@paginate(Page)
 def list_requests(
     request: HttpRequest,
     direction: str = "",

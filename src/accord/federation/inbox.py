@@ -5,7 +5,6 @@ order and in one transaction, and keep a record of every envelope rejected
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,10 +15,11 @@ from django.conf import settings
 from django.db import OperationalError, transaction
 from pydantic import ValidationError as SchemaError
 
-from accord.core import audit
+from accord.core import audit, ijson
 from accord.core.audit import Actor, AuditAction
 from accord.core.bulk import insert_many
 from accord.core.identity import key_fingerprint, this_node
+from accord.core.text import unstorable
 from accord.federation import kinds
 from accord.federation.envelope import (
     MAX_SEQ,
@@ -143,7 +143,7 @@ def _decode_body(envelope: Envelope, peer: Peer) -> tuple[kinds.Kind, Any]:
     if kind is None:
         raise kinds.Refusal(f"unknown_kind: {envelope.kind}")
     try:
-        data = json.loads(plain)
+        data = ijson.loads(plain)
         return kind, kind.schema.model_validate(data)
     except (ValueError, SchemaError) as exc:
         raise kinds.Refusal(f"invalid_body: {_schema_message(exc)}") from None
@@ -314,7 +314,9 @@ def _parse_batch(raw: bytes) -> list:
     if len(raw) > settings.FEDERATION_MAX_REQUEST_BYTES:
         raise Rejected("too_large", f"request over {settings.FEDERATION_MAX_REQUEST_BYTES} bytes")
     try:
-        document = json.loads(raw)
+        document = ijson.loads(raw)
+    except ijson.NotIJson as exc:
+        raise Rejected("malformed", f"the request is not I-JSON: {exc}") from None
     except (ValueError, UnicodeDecodeError):
         raise Rejected("malformed", "the request is not JSON") from None
     envelopes = document.get("envelopes") if isinstance(document, dict) else None
@@ -335,7 +337,8 @@ def _reject(
 
 def audit_rejection(reason: str, detail: str, document: Any, remote_addr: str) -> None:
     """Outside the batch's transaction: the record of a refusal must survive it."""
-    fields = document if isinstance(document, dict) else {}
+    # What the sender claimed is kept only if a database can store it.
+    fields = document if isinstance(document, dict) and not unstorable(document) else {}
     sender = str(fields.get("sender", ""))[:100]
     raw_seq = fields.get("seq")
     seq = raw_seq if type(raw_seq) is int and 1 <= raw_seq <= MAX_SEQ else None
