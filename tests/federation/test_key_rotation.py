@@ -4,7 +4,9 @@ and both directions keep flowing across the switch, losing nothing."""
 from __future__ import annotations
 
 import json
+import threading
 
+import httpx
 import pytest
 
 from tests.live import (
@@ -63,6 +65,35 @@ def test_rotation_switches_keys_without_losing_messages(pair):
     wait_until(lambda: delivered(us, "cn.rotate", 35), 60, what="us after rotation")
     for node in pair:
         assert node.accord("audit", "verify").stdout.startswith("OK")
+
+
+def test_the_identity_served_switches_to_the_new_keys_as_the_rotation_ends(pair):
+    """Asked without pause while `accord keys rotate` runs, the web workers
+    never answer with the old keys once it has returned: a partner pinning
+    the new fingerprint read out at once gets the identity that matches."""
+    cn, _us = pair
+    old = identity_of(cn)["fingerprint"]
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        with httpx.Client(base_url=cn.url, timeout=10) as http:
+            for _ in range(2000):  # bounded; the rotation takes a few seconds
+                if stop.is_set():
+                    return
+                seen.append(http.get("/.well-known/accord").json()["fingerprint"])
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    try:
+        new = cn.accord("keys", "rotate").stdout.strip().rsplit(" ", 1)[-1]
+        answered = len(seen)
+        after = [identity_of(cn)["fingerprint"] for _ in range(5)]
+    finally:
+        stop.set()
+        asker.join(timeout=30)
+    assert answered > 0 and old in seen
+    assert after == [new] * 5
 
 
 def test_the_peers_old_key_is_retired_and_audited_once_it_signs_with_the_new(pair):
