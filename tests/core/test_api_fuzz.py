@@ -57,11 +57,13 @@ def test_no_operation_answers_a_server_error_or_off_schema(live_server, users):
     failures: list[str] = []
     sent: list[int] = []
     for role in ROLES:
-        session = session_for(live_server, users, role)
-        for operation in operations:
-            try:
-                fuzz(operation, session, live_server.url, sent)
-            except Exception as exc:  # collected: one report for every operation
-                failures.append(f"{role} {operation.label}: {str(exc)[:400]}")
+        # Closed after each role: an open keep-alive connection would keep a
+        # server thread, and its database session, past the test.
+        with session_for(live_server, users, role) as session:
+            for operation in operations:
+                try:
+                    fuzz(operation, session, live_server.url, sent)
+                except Exception as exc:  # collected: one report for every operation
+                    failures.append(f"{role} {operation.label}: {str(exc)[:400]}")
     assert failures == [], "\n".join(failures)
     assert len(sent) >= len(ROLES) * len(operations)
