@@ -28,6 +28,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests tools bench
 	$(BIN)/ruff format --check src tests tools bench
 	$(BIN)/mypy
+	$(BIN)/bandit -c pyproject.toml -r src -q
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix src tests tools bench

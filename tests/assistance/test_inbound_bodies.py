@@ -510,5 +510,6 @@ def test_every_kind_refuses_a_nul_character_before_its_handler_runs(deliver, kin
     receipt = deliver(kind, body)
     assert receipt["status"] == "refused"
     assert (
-        receipt["reason"] == "invalid_body: body: Value error, text may not contain NUL characters"
+        receipt["reason"]
+        == "invalid_body: body: Value error, text may not contain NUL characters or lone surrogates"
     )

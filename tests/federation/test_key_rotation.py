@@ -4,7 +4,9 @@ and both directions keep flowing across the switch, losing nothing."""
 from __future__ import annotations
 
 import json
+import threading
 
+import httpx
 import pytest
 
 from tests.live import (
@@ -65,10 +67,39 @@ def test_rotation_switches_keys_without_losing_messages(pair):
         assert node.accord("audit", "verify").stdout.startswith("OK")
 
 
+def rotate_while_asked(node) -> tuple[str, list[str], list[str]]:
+    """Rotate while a client asks for the identity without pause; returns the
+    new fingerprint, what was served meanwhile and what is served right after."""
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        with httpx.Client(base_url=node.url, timeout=10) as http:
+            for _ in range(2000):  # bounded; the rotation takes a few seconds
+                if stop.is_set():
+                    return
+                seen.append(http.get("/.well-known/accord").json()["fingerprint"])
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    try:
+        new = node.accord("keys", "rotate").stdout.strip().rsplit(" ", 1)[-1]
+        after = [identity_of(node)["fingerprint"] for _ in range(5)]
+    finally:
+        stop.set()
+        asker.join(timeout=30)
+    return new, seen, after
+
+
 def test_the_peers_old_key_is_retired_and_audited_once_it_signs_with_the_new(pair):
     cn, us = pair
     us.create_user("auditor", "auditor")
-    cn.accord("keys", "rotate")
+    old = identity_of(cn)["fingerprint"]
+    new, seen, after = rotate_while_asked(cn)
+    # Once the rotation has returned, every web worker serves the new keys: a
+    # partner pinning the fingerprint read out at once gets a match.
+    assert old in seen
+    assert after == [new] * 5
     cn.accord("peer", "ping", "us.rotate", "--count", "3")
     wait_until(lambda: delivered(cn, "us.rotate", 4), 60, what="rotation and pings")
     with signed_in(us, "auditor") as auditor:

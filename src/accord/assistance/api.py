@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from accord.assistance import casework, evidence_files, policy, queries, services, wire
@@ -32,7 +32,9 @@ from accord.assistance.types import (
     RequestType,
     Urgency,
 )
+from accord.core.apischema import Page
 from accord.core.audit import Actor
+from accord.core.ijson import SmallCount
 from accord.core.models import User
 from accord.core.querysets import one_moment
 from accord.core.roles import Permission
@@ -85,7 +87,7 @@ class ActionIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     action: str = Field(max_length=40)
-    version: int
+    version: SmallCount
     payload: dict[str, Any] = Field(default_factory=dict)
     # Small files only (the JSON body's limit): larger ones go up as evidence
     # items of the request (POST /evidence/requests/{id}/items), streamed.
@@ -222,7 +224,7 @@ def _open(request: HttpRequest, request_id: UUID, how: str = "read") -> Assistan
 
 
 @router.get("/assistance/requests", response=list[SummaryOut])
-@paginate(LimitOffsetPagination)
+@paginate(Page)
 def list_requests(
     request: HttpRequest,
     direction: str = "",

@@ -22,6 +22,7 @@ from accord.assistance.types import (
     RestrictionKind,
     Strict,
 )
+from accord.core.ijson import Count
 from accord.core.roles import Role
 
 REQUESTING, REQUESTED = "requesting", "requested"
@@ -71,7 +72,7 @@ class Postponement(Grounds):
 class FileRef(Strict):
     name: str = Field(min_length=1, max_length=255)
     content_type: str = Field(min_length=1, max_length=100)
-    size: int = Field(ge=0)
+    size: Count
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 

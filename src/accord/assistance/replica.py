@@ -20,6 +20,7 @@ from accord.assistance.models import AssistanceRequest, RequestEvent, ResponseFi
 from accord.assistance.rules import content_fields, parse_request, schema_messages
 from accord.assistance.wire import EventBody, Timestamp, content_of, shared_view
 from accord.core.identity import this_node
+from accord.core.ijson import Count, SmallPositive
 from accord.federation import kinds, replicas
 from accord.federation.kinds import StrictBody
 from accord.federation.models import MessageStatus, Peer
@@ -41,10 +42,10 @@ MILESTONES = (
 
 
 class FileRef(StrictBody):
-    version: int = Field(ge=1)
+    version: SmallPositive
     name: str = Field(min_length=1, max_length=255)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size: int = Field(ge=0)
+    size: Count
 
 
 class RequestView(StrictBody):
@@ -56,7 +57,7 @@ class RequestView(StrictBody):
     requested_node: str = Field(max_length=100)
     content: dict[str, Any]
     state: str = Field(max_length=32)
-    version: int = Field(ge=1)
+    version: SmallPositive
     conditions: list[Any] = Field(max_length=100)
     conditions_accepted: bool
     refusal_grounds: list[Any] = Field(max_length=100)

@@ -18,7 +18,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
-from accord.core.text import NulFree
+from accord.core.text import StorableText
 
 
 def gettext_noop(message: str) -> str:
@@ -206,7 +206,7 @@ TEXT = 10_000
 LINE = 300
 
 
-class Strict(NulFree):
+class Strict(StorableText):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 

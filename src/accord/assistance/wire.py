@@ -20,6 +20,7 @@ from accord.assistance.types import (
     LINE,
     TEXT,
 )
+from accord.core.ijson import SmallPositive
 from accord.core.text import Timestamp
 from accord.federation.kinds import StrictBody
 
@@ -35,7 +36,7 @@ class SubmitBody(StrictBody):
     requesting_node: str = Field(min_length=1, max_length=100)
     requested_node: str = Field(min_length=1, max_length=100)
     created_at: Timestamp
-    version: int = Field(ge=1)
+    version: SmallPositive
     content: dict[str, Any]
     events: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
     # The preservation a full request follows (Budapest Art. 29(7): the hold
@@ -52,7 +53,7 @@ class SubmitBody(StrictBody):
 
 
 class EventBody(StrictBody):
-    version: int = Field(ge=1)
+    version: SmallPositive
     action: str = Field(max_length=40)
     from_state: str = Field(max_length=32)
     to_state: str = Field(max_length=32)
@@ -73,7 +74,7 @@ class ActionBody(StrictBody):
     request_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     action_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     action: str = Field(max_length=40)
-    base_version: int = Field(ge=1)
+    base_version: SmallPositive
     actor_name: str = Field(max_length=LINE)
     actor_role: str = Field(max_length=32)
     payload: dict[str, Any]

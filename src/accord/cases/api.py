@@ -10,14 +10,16 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from accord.assistance.types import OffenceCategory
 from accord.cases import imports, jobs, policy, queries, services
 from accord.cases.models import Case, CaseStatus, ImportJob, SubjectKind
 from accord.cases.observables import observable_types
+from accord.core.apischema import Page
 from accord.core.audit import Actor
+from accord.core.ijson import Positive
 from accord.core.models import User
 from accord.core.roles import Permission
 from accord.core.services import require
@@ -164,7 +166,7 @@ def _link(link: queries.Link) -> dict[str, Any]:
 
 
 @router.get("/cases", response=list[CaseOut])
-@paginate(LimitOffsetPagination)
+@paginate(Page)
 def list_cases(request: HttpRequest, status: str = "", category: str = "", q: str = "") -> Any:
     actor = _actor(request)
     filters = queries.Filters(status, category, q)
@@ -246,7 +248,7 @@ def add_observable(request: HttpRequest, case_id: UUID, payload: ObservableIn) -
 
 
 @router.delete("/cases/{case_id}/observables/{observable_id}", response={204: None})
-def remove_observable(request: HttpRequest, case_id: UUID, observable_id: int) -> Status:
+def remove_observable(request: HttpRequest, case_id: UUID, observable_id: Positive) -> Status:
     case = _changing(request, case_id, "remove_observable")
     services.remove_observable(_actor(request), case, observable_id, ip=client_ip(request))
     return Status(204, None)

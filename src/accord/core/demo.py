@@ -25,7 +25,8 @@ from accord.core.democlient import DEMO_CODES, DEMO_TOTP_SECRET, TOTP_STEP_SECON
 from accord.core.processes import terminate
 from accord.core.roles import SECOND_FACTOR_ROLES, Role
 
-DEMO_PASSWORD = "accord-demo-2026"  # noqa: S105  (published demo credential, synthetic data)
+# A published demo credential over synthetic data, never a real account.
+DEMO_PASSWORD = "accord-demo-2026"  # noqa: S105  # nosec B105
 READY_TIMEOUT_SECONDS = 60
 STOP_GRACE_SECONDS = 20
 

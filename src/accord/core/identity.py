@@ -10,7 +10,6 @@ import json
 import os
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,7 +26,7 @@ PROTOCOL_VERSION = 1
 NODE_FILE = "node.json"
 SIGNING_KEY_FILE = "signing.key"
 ENCRYPTION_KEY_FILE = "encryption.key"
-SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name)
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret  # nosec B105
 NODE_FILES = (NODE_FILE, SIGNING_KEY_FILE, ENCRYPTION_KEY_FILE, SECRET_KEY_FILE)
 PREVIOUS = ".previous"
 
@@ -192,16 +191,19 @@ def _optional(path: Path, kind: type) -> Any:
     return kind(_read_key(path)) if path.exists() else None
 
 
-def _key_stamp(data_dir: Path) -> tuple[int, ...]:
-    """Changes when `accord keys rotate` swaps the key files, so every process
-    (web workers, deliverer) picks up the new keys without a restart."""
-    stamps = []
-    for name in (NODE_FILE, SIGNING_KEY_FILE, ENCRYPTION_KEY_FILE):
-        try:
-            stamps.append((data_dir / name).stat().st_mtime_ns)
-        except FileNotFoundError:
-            stamps.append(0)
-    return tuple(stamps)
+def _key_stamp(data_dir: Path) -> tuple[int, int]:
+    """Changes when node.json is replaced, which `install_rotated_keys` does
+    last, once both new keys are in place: a process never caches a mix."""
+    try:
+        status = os.stat(_node_file(data_dir))
+    except FileNotFoundError:
+        return (0, 0)
+    return (status.st_ino, status.st_mtime_ns)
+
+
+@cache
+def _node_file(data_dir: Path) -> str:
+    return str(data_dir / NODE_FILE)
 
 
 @cache
@@ -209,24 +211,18 @@ def _identity_at(data_dir: Path, stamp: tuple[int, ...]) -> NodeIdentity:
     return read_identity(data_dir)
 
 
-_STAMP_TTL_SECONDS = 1.0
-_last_stamp: dict[Path, tuple[float, tuple[int, ...]]] = {}
-
-
 def this_node() -> NodeIdentity:
-    """This node's identity; the key files are looked at (stat) at most once a
-    second, so a rotation reaches every process within a second."""
+    """This node's identity, as the files hold it now. Every call looks (one
+    stat, microseconds): `accord keys rotate` publishes the new keys before its
+    announcement can leave, so from then on every process (each web worker,
+    the deliverer) serves and signs with them. A cache with a time to live let
+    workers serve the old identity for up to that long, and a partner pinning
+    the new fingerprint meanwhile saw a mismatch."""
     data_dir = settings.DATA_DIR
-    now = time.monotonic()
-    checked = _last_stamp.get(data_dir)
-    if checked is None or now - checked[0] > _STAMP_TTL_SECONDS:
-        checked = (now, _key_stamp(data_dir))
-        _last_stamp[data_dir] = checked
-    return _identity_at(data_dir, checked[1])
+    return _identity_at(data_dir, _key_stamp(data_dir))
 
 
 def _clear_identity_cache() -> None:
-    _last_stamp.clear()
     _identity_at.cache_clear()
 
 
@@ -243,4 +239,15 @@ def install_rotated_keys(data_dir: Path, signing: SigningKey, encryption: Privat
             staged.unlink(missing_ok=True)
             _write_private(staged, content)
             os.replace(staged, data_dir / (name + suffix))
+    _publish(data_dir)
     _clear_identity_cache()
+
+
+def _publish(data_dir: Path) -> None:
+    """Replace node.json by a copy of itself: its new inode and time tell every
+    process, at once, that the keys changed (see `_key_stamp`)."""
+    node = data_dir / NODE_FILE
+    staged = data_dir / (NODE_FILE + ".next")
+    staged.unlink(missing_ok=True)
+    _write_private(staged, node.read_text().rstrip("\n"))
+    os.replace(staged, node)

@@ -104,3 +104,23 @@ class SecondFactorMiddleware:
         except Resolver404:
             return False
         return name in _OPEN_TO_UNVERIFIED or name == f"web:two-factor-{step}"
+
+
+class ApiJsonErrorsMiddleware:
+    """Under /api/ every answer is JSON, errors included: what Django answers
+    itself (a 404 for a path no operation has, a 405 for a method, a 500 page)
+    becomes {"detail": ...}, as django-ninja's own errors are."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code < 400 or not request.path.startswith("/api/"):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        answer = JsonResponse({"detail": response.reason_phrase}, status=response.status_code)
+        if response.has_header("Allow"):
+            answer["Allow"] = response["Allow"]
+        return answer

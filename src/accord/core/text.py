@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
+# A UTF-16 surrogate on its own (JSON's "\ud800") is no character: UTF-8
+# cannot encode it, so neither database can store it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
-def has_nul(value: Any) -> bool:
-    """True if a NUL character hides anywhere in a JSON-like value: no database
-    keeps one (PostgreSQL refuses it), so input carrying one is refused early."""
+
+def unstorable(value: Any) -> bool:
+    """True if text that no database keeps hides anywhere in a JSON-like value:
+    a NUL character (PostgreSQL refuses it, SQLite would keep it) or a lone
+    surrogate. Input carrying one is refused early, the same on both."""
     if isinstance(value, str):
-        return "\x00" in value
+        return "\x00" in value or (not value.isascii() and bool(_SURROGATE.search(value)))
     if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+        return any(unstorable(k) or unstorable(v) for k, v in value.items())
     if isinstance(value, list | tuple):
-        return any(has_nul(item) for item in value)
+        return any(unstorable(item) for item in value)
     return False
 
 
-class NulFree(BaseModel):
-    """A schema whose input may hold no NUL character anywhere (see has_nul):
+UNSTORABLE = "text may not contain NUL characters or lone surrogates"
+
+
+class StorableText(BaseModel):
+    """A schema whose input may hold no unstorable text anywhere (see unstorable):
     the same refusal on SQLite and PostgreSQL, before anything is stored.
 
     It looks at the validated fields, not at the raw input: a validator that
@@ -30,9 +39,9 @@ class NulFree(BaseModel):
     refuse them."""
 
     @model_validator(mode="after")
-    def no_nul(self) -> Self:
-        if has_nul(self.model_dump()):
-            raise ValueError("text may not contain NUL characters")
+    def storable(self) -> Self:
+        if unstorable(self.model_dump()):
+            raise ValueError(UNSTORABLE)
         return self
 
 

@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
+from accord.core.ijson import SmallCount, SmallPositive
 from accord.core.indicators import all_indicators
 from accord.core.services import require
 from accord.core.signals import client_ip
@@ -41,7 +42,7 @@ class DialogueIn(In):
 
 
 class RoundIn(In):
-    number: int
+    number: SmallPositive
     date: date
     venue_en: str = Field(max_length=300)
     venue_zh: str = Field(default="", max_length=300)
@@ -73,7 +74,7 @@ class AmendIn(In):
 
 
 class SignIn(In):
-    version: int
+    version: SmallCount
     signer_title: str = Field(default="", max_length=300)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, Strict
 
+from accord.core.ijson import SmallCount, SmallPositive
 from accord.dialogue.fields import TEXT
 from accord.dialogue.types import DelegationRole
 from accord.dialogue.wire import (
@@ -61,7 +62,7 @@ class DialogueView(StrictBody):
 class RoundView(StrictBody):
     id: Uuid
     dialogue_id: Uuid
-    number: int = Field(ge=1)
+    number: SmallPositive
     date: Day
     venue_en: Short
     venue_zh: Short
@@ -74,7 +75,7 @@ class Person(StrictBody):
     role: Annotated[DelegationRole, Strict(False)]
     name: str = Field(min_length=1, max_length=300)
     title: Short
-    position: int = Field(ge=0)
+    position: SmallCount
 
 
 class DelegationView(StrictBody):
@@ -84,7 +85,7 @@ class DelegationView(StrictBody):
 
 
 class VersionView(StrictBody):
-    version: int = Field(ge=1)
+    version: SmallPositive
     text_en: str = Field(min_length=1, max_length=TEXT)
     text_zh: str = Field(min_length=1, max_length=TEXT)
     content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -102,7 +103,7 @@ class OutcomeView(StrictBody):
 
 
 class SignatureView(StrictBody):
-    version: int = Field(ge=1)
+    version: SmallPositive
     content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     node: Node
     signer_name: Short

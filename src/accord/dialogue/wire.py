@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, Strict
 
+from accord.core.ijson import SmallPositive
 from accord.core.text import Timestamp
 from accord.dialogue.fields import TEXT, Day, HistoryEntry, Stamp
 from accord.dialogue.models import (
@@ -65,7 +66,7 @@ class DialogueBody(StrictBody):
 class RoundBody(StrictBody):
     id: str = Field(pattern=UUID_RE)
     dialogue_id: str = Field(pattern=UUID_RE)
-    number: int = Field(ge=1)
+    number: SmallPositive
     date: Day
     venue_en: str = Field(max_length=300)
     venue_zh: str = Field(max_length=300)
@@ -101,7 +102,7 @@ class OutcomeBody(StrictBody):
     topic: TopicValue
     author_node: str
     created_at: Timestamp
-    version: int = Field(ge=1)
+    version: SmallPositive
     text_en: str = Field(min_length=1, max_length=TEXT)
     text_zh: str = Field(min_length=1, max_length=TEXT)
     content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -110,7 +111,7 @@ class OutcomeBody(StrictBody):
 
 class SignatureBody(StrictBody):
     outcome_id: str = Field(pattern=UUID_RE)
-    version: int = Field(ge=1)
+    version: SmallPositive
     content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     signature: SignatureBlock
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import re
 import struct
@@ -24,6 +23,7 @@ from typing import Any, BinaryIO
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from accord.core import ijson
 from accord.core.canonical import CanonicalizationError, canonical_bytes
 from accord.evidence.bundle_manifest import (
     CHUNK_BYTES,
@@ -63,15 +63,8 @@ def normal_fingerprint(text: str) -> str:
 
 
 def _loads(data: bytes) -> Any:
-    """JSON with duplicate keys refused (two readers could see two values)."""
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        result = dict(items)
-        if len(result) != len(items):
-            raise ValueError("a key appears twice")
-        return result
-
-    return json.loads(data.decode("utf-8"), object_pairs_hook=pairs)
+    """I-JSON: duplicate keys refused (two readers could see two values)."""
+    return ijson.loads(data.decode("utf-8"))
 
 
 class Archive:

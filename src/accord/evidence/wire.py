@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from accord.core.ijson import Count, SmallCount, SmallPositive
 from accord.federation.kinds import StrictBody
 
 OFFER_KIND = "evidence.offer"
@@ -53,7 +54,7 @@ class OfferedItem(StrictBody):
 
     item_id: Uuid
     sha256: Sha256
-    size: int = Field(ge=0)
+    size: Count
     name: str = Field(min_length=1, max_length=1000)
     content_type: str = Field(min_length=1, max_length=255)
     description: str = Field(max_length=20_000)
@@ -66,8 +67,8 @@ class OfferBody(OfferedItem):
     transfer goes on)."""
 
     chunk_bytes: int = Field(ge=1024, le=MAX_CHUNK_BYTES)
-    chunks: int = Field(ge=1)
-    first_chunk: int = Field(ge=0)
+    chunks: SmallPositive
+    first_chunk: SmallCount
     custody: Records
 
 
@@ -87,7 +88,7 @@ class BulkOfferBody(OfferedItem):
 
 class ChunkBody(StrictBody):
     item_id: Uuid
-    index: int = Field(ge=0)
+    index: SmallCount
     sha256: Sha256  # of this chunk's plaintext
     data: str = Field(max_length=MAX_CHUNK_B64)  # standard base64, padded
 

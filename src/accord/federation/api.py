@@ -10,9 +10,10 @@ from uuid import UUID
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import Field
 
+from accord.core.apischema import Page
 from accord.core.audit import Actor
 from accord.core.signals import client_ip
 from accord.federation import notes, peering, wire
@@ -107,7 +108,7 @@ def add_peer(request: HttpRequest, payload: PeerIn) -> Status:
 
 
 @router.get("/federation/outbox", response=list[OutboxOut])
-@paginate(LimitOffsetPagination)
+@paginate(Page)
 def list_outbox(request: HttpRequest, peer: str = "", status: str = "") -> Any:
     enforce(_actor(request), Action.VIEW_CHANNEL, what="list_outbox")
     rows = (
@@ -118,7 +119,7 @@ def list_outbox(request: HttpRequest, peer: str = "", status: str = "") -> Any:
 
 
 @router.get("/federation/inbox", response=list[InboxOut])
-@paginate(LimitOffsetPagination)
+@paginate(Page)
 def list_inbox(request: HttpRequest, peer: str = "") -> Any:
     enforce(_actor(request), Action.VIEW_CHANNEL, what="list_inbox")
     rows = (
@@ -128,7 +129,7 @@ def list_inbox(request: HttpRequest, peer: str = "") -> Any:
 
 
 @router.get("/federation/notes", response=list[NoteOut])
-@paginate(LimitOffsetPagination)
+@paginate(Page)
 def list_notes(request: HttpRequest) -> Any:
     enforce(_actor(request), Action.VIEW_NOTES, what="list_notes")
     return Note.objects.restrict(request.user).select_related("peer")

@@ -20,6 +20,7 @@ from nacl.public import Box, PrivateKey, PublicKey
 from nacl.signing import SigningKey, VerifyKey
 
 from accord.core.canonical import CanonicalizationError, canonical_bytes
+from accord.core.text import UNSTORABLE, unstorable
 
 PROTOCOL_VERSION = 1
 BASE64_PATTERN = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
@@ -207,6 +208,8 @@ class Envelope:
         for name in text_fields:
             if not isinstance(document[name], str) or not document[name]:
                 raise EnvelopeError("malformed", f"{name} must be a non-empty string")
+        if unstorable(document):
+            raise EnvelopeError("malformed", UNSTORABLE)
         seq = document["seq"]
         if type(seq) is not int or not 1 <= seq <= MAX_SEQ:
             raise EnvelopeError("malformed", f"seq must be an integer from 1 to {MAX_SEQ}")

@@ -5,7 +5,6 @@ Federation protocol v1; docs/protocol.md; counted, not kept: core.tally)."""
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ from django.conf import settings
 from django.db import OperationalError, transaction
 from pydantic import ValidationError as SchemaError
 
-from accord.core import audit, tally
+from accord.core import audit, ijson, tally
 from accord.core.audit import Actor, AuditAction
 from accord.core.bulk import insert_many
 from accord.core.identity import key_fingerprint, this_node
@@ -153,7 +152,7 @@ def _decode_body(envelope: Envelope, peer: Peer) -> tuple[kinds.Kind, Any]:
     if kind is None:
         raise kinds.Refusal(f"unknown_kind: {envelope.kind}")
     try:
-        data = json.loads(plain)
+        data = ijson.loads(plain)
         return kind, kind.schema.model_validate(data)
     except (ValueError, SchemaError) as exc:
         raise kinds.Refusal(f"invalid_body: {_schema_message(exc)}") from None
@@ -334,7 +333,9 @@ def _parse_batch(raw: bytes) -> list:
     if len(raw) > settings.FEDERATION_MAX_REQUEST_BYTES:
         raise Rejected("too_large", f"request over {settings.FEDERATION_MAX_REQUEST_BYTES} bytes")
     try:
-        document = json.loads(raw)
+        document = ijson.loads(raw)
+    except ijson.NotIJson as exc:
+        raise Rejected("malformed", f"the request is not I-JSON: {exc}") from None
     except (ValueError, UnicodeDecodeError):
         raise Rejected("malformed", "the request is not JSON") from None
     envelopes = document.get("envelopes") if isinstance(document, dict) else None

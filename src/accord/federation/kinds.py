@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ConfigDict
 
-from accord.core.text import NulFree
+from accord.core.text import StorableText
 
 
 class Refusal(Exception):
@@ -22,10 +22,10 @@ class Refusal(Exception):
         self.reason = reason
 
 
-class StrictBody(NulFree):
+class StrictBody(StorableText):
     """Base for every body schema, of every app: unknown fields are an error,
     not ignored; no type is coerced (a number sent as text is refused); a body
-    cannot change once built; and no NUL character anywhere, so both databases
+    cannot change once built; and no NUL or lone surrogate anywhere, so both databases
     refuse the same bodies (PostgreSQL cannot keep one)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accord.core import audit
+from accord.core import audit, ijson
 from accord.core.audit import Actor, AuditAction
 from accord.core.calendars import Calendar, CalendarError
 from accord.core.canonical import canonical_bytes
@@ -47,7 +47,7 @@ def fetch_identity(url: str, timeout: float = 10.0) -> dict:
     try:
         response = httpx.get(base + "/.well-known/accord", timeout=timeout)
         response.raise_for_status()
-        return response.json()
+        return ijson.loads(response.content)
     except (httpx.HTTPError, ValueError) as exc:
         raise ValidationError(
             _("Could not read the peer's identity at %(url)s: %(error)s")

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from accord.core.ijson import SmallCount
 from accord.federation.kinds import StrictBody
 
 NOTE_KIND = "core.note"
@@ -32,7 +33,7 @@ class NoteBody(StrictBody):
 
 
 class PingBody(StrictBody):
-    n: int = Field(ge=0)
+    n: SmallCount
     padding: str = Field(default="", max_length=MAX_PADDING)
 
 

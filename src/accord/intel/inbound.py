@@ -6,9 +6,9 @@ retraction."""
 
 from __future__ import annotations
 
-import json
 import logging
 
+from accord.core import ijson
 from accord.core.audit import Actor
 from accord.federation import kinds
 from accord.intel import stix
@@ -31,7 +31,7 @@ def receive_objects(context: kinds.InboundContext, body: ObjectsBody) -> None:
     objects = []
     for text in body.objects:
         try:
-            objects.append(json.loads(text))
+            objects.append(ijson.loads(text))
         except ValueError:
             raise kinds.Refusal("invalid_body: an object is not JSON") from None
     # A sender that tries is broken: the whole batch is refused (docs/intel.md).

@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accord.core import audit, sealed
+from accord.core import audit, ijson, sealed
 from accord.core.audit import Actor, AuditAction
 from accord.federation import services as federation
 from accord.federation.models import MessageStatus, Peer
@@ -203,7 +203,7 @@ def pull(item: Subscription, max_pages: int = 1000) -> Pulled:
                 params["next"] = cursor
             response = client.get(item.objects_url, params=params)
             response.raise_for_status()
-            envelope = response.json()
+            envelope = ijson.loads(response.content)
             if not isinstance(envelope, dict):
                 raise ValueError("the server's answer is not a TAXII envelope")
             objects = envelope.get("objects") or []

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from accord.core import tally
+from accord.core import ijson, tally
 from accord.core.audit import Actor
 from accord.core.identity import this_node
 from accord.core.signals import client_ip
@@ -272,7 +272,9 @@ def _add_objects(request: HttpRequest, account: Account, collection_id: str) -> 
     if len(raw) > limit:
         return error(413, "Request Entity Too Large", f"At most {limit} bytes per request.")
     try:
-        envelope = json.loads(raw)
+        # Duplicate names refused (I-JSON); NaN and the like are left to the
+        # per-object checks, which refuse that object and keep the others.
+        envelope = json.loads(raw, object_pairs_hook=ijson.unique_members)
     except (ValueError, RecursionError):  # RecursionError: nested too deep
         return error(400, "Bad Request", "The body is not JSON.")
     items = envelope.get("objects") if isinstance(envelope, dict) else None

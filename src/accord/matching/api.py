@@ -13,12 +13,14 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
 from accord.cases import queries as cases
 from accord.cases.models import Case
+from accord.core.apischema import Page
 from accord.core.audit import Actor
+from accord.core.ijson import Positive, SmallCount
 from accord.core.models import User
 from accord.core.roles import Permission
 from accord.core.services import require
@@ -36,7 +38,7 @@ class AskIn(Schema):
 
     peers: list[str] = Field(min_length=1, max_length=100, description="partner node ids")
     purpose: str = Field(max_length=PURPOSE)
-    observables: list[int] | None = Field(
+    observables: list[Positive] | None = Field(
         default=None, max_length=100_000, description="observable ids; null: the whole case"
     )
 
@@ -51,8 +53,8 @@ class PolicyIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     types: list[str] = Field(max_length=100, description="observable type codes")
-    max_values: int
-    per_day: int
+    max_values: SmallCount
+    per_day: SmallCount
     needs_approval: bool = False
 
 
@@ -191,7 +193,7 @@ def case_matching(request: HttpRequest, case_id: UUID) -> dict[str, Any]:
 
 
 @router.get("/matching/queries", response=list[QueryOut])
-@paginate(LimitOffsetPagination)
+@paginate(Page)
 def list_queries(request: HttpRequest, direction: str = Direction.OUT) -> Any:
     """Queries this node asked (out) or was asked (in: the central authority's)."""
     user = signed_in_user(request)
@@ -237,7 +239,7 @@ def set_policy(request: HttpRequest, node_id: str, payload: PolicyIn) -> dict[st
 
 
 @router.post("/matching/hits/{hit_id}/request", response={201: dict[str, Any]})
-def request_details(request: HttpRequest, hit_id: int) -> Status:
+def request_details(request: HttpRequest, hit_id: Positive) -> Status:
     """Prüm's second step: a draft assistance request to the hit's partner,
     pre-filled from the hit; complete and submit it as any request."""
     user = signed_in_user(request)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from accord.core.ijson import SmallCount, SmallPositive
 from accord.federation.kinds import StrictBody
 from accord.matching.psi import MAX_POINTS_PER_MESSAGE, MAX_TAGS_PER_MESSAGE
 
@@ -26,9 +27,9 @@ Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 
 class QueryBody(StrictBody):
     query: QueryId
-    part: int = Field(ge=0)
-    parts: int = Field(ge=1)
-    count: int = Field(ge=1)
+    part: SmallCount
+    parts: SmallPositive
+    count: SmallPositive
     type: Code
     purpose: str = Field(min_length=1, max_length=1000)
     case: str = Field(min_length=1, max_length=80)
@@ -38,17 +39,17 @@ class QueryBody(StrictBody):
 
 class AnswerBody(StrictBody):
     query: QueryId
-    part: int = Field(ge=0)
+    part: SmallCount
     set: Digest
-    set_size: int = Field(ge=0)
-    set_parts: int = Field(ge=0)
+    set_size: SmallCount
+    set_parts: SmallCount
     points: list[Point] = Field(min_length=1, max_length=MAX_POINTS_PER_MESSAGE)
 
 
 class SetBody(StrictBody):
     query: QueryId
     set: Digest
-    part: int = Field(ge=0)
+    part: SmallCount
     # 65,536 tags of 8 bytes in base64: 699,052 characters.
     tags: str = Field(
         max_length=4 * (MAX_TAGS_PER_MESSAGE * 8 + 2) // 3, pattern=r"^[A-Za-z0-9+/]*={0,2}$"

@@ -276,7 +276,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{account.name:<24} {rights}  tokens: {tokens}{state}")
             return
         if account_action == "add":
-            password = ""
+            password = ""  # empty: token-only unless stdin gives one  # nosec B105
             if options["password_stdin"]:
                 password = sys.stdin.readline().rstrip("\n")
                 if not password:
