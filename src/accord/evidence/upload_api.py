@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
+from accord.core.ijson import Count
 from accord.core.signals import client_ip
 from accord.evidence import api, queries, resumable, services
 from accord.evidence.models import NAME, UploadSession
@@ -32,7 +33,7 @@ class UploadIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=NAME)
-    size: int = Field(ge=0)
+    size: Count
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     content_type: str = Field(default="application/octet-stream", max_length=255)
     description: str = Field(default="", max_length=10_000)
@@ -82,7 +83,7 @@ def get_upload(request: HttpRequest, upload_id: UUID) -> dict[str, Any]:
 
 
 @router.put("/evidence/uploads/{upload_id}", response=dict[str, Any], openapi_extra=PART_BODY)
-def put_part(request: HttpRequest, upload_id: UUID, offset: int | None = None) -> dict[str, Any]:
+def put_part(request: HttpRequest, upload_id: UUID, offset: Count | None = None) -> dict[str, Any]:
     session = _session(request, upload_id)
     where: int | str | None = request.headers.get("Content-Range") or offset
     done = resumable.append(
