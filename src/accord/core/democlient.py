@@ -13,7 +13,7 @@ from django_otp.oath import hotp
 
 # The published authenticator secret of the demo's administrators and
 # central-authority officers (synthetic data; `accord demo` prints it).
-DEMO_TOTP_SECRET = "ACCORDDEMOACCORDDEMOACCORDDEMO22"  # noqa: S105
+DEMO_TOTP_SECRET = "ACCORDDEMOACCORDDEMOACCORDDEMO22"  # noqa: S105  # nosec B105 (the demo's published secret)
 TOTP_STEP_SECONDS = 30
 VERIFY_PATH = "/account/second-factor/verify/"
 

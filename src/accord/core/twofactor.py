@@ -101,7 +101,9 @@ def confirm_authenticator(user: User, token: str, *, ip: str = "") -> Enrolment:
     _failed(user, "enrolment", ip)
 
 
-def enrol_with_secret(actor: Actor, user: User, secret: str = "", *, ip: str = "") -> Enrolment:
+def enrol_with_secret(  # nosec B107 ("" means draw a fresh secret; not a password)
+    actor: Actor, user: User, secret: str = "", *, ip: str = ""
+) -> Enrolment:
     """Enrol for someone at the node's shell (`accord createuser --totp`, the demo):
     with the given base32 secret, or a new random one."""
     device = TOTPDevice(user=user, name=AUTHENTICATOR, confirmed=False)

@@ -68,7 +68,7 @@ class Command(BaseCommand):
         # of loaded code for the node's whole life.
         spec = json.dumps({"web": web, "helpers": not options["no_worker"]})
         supervisor = [sys.executable, "-m", "accord.core.supervise", spec]
-        os.execv(sys.executable, supervisor)  # noqa: S606 (this same Python, a fixed module)
+        os.execv(sys.executable, supervisor)  # noqa: S606  # nosec B606 (this Python, a fixed module)
 
     def _check_ready(self) -> None:
         try:
