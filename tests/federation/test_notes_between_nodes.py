@@ -46,6 +46,6 @@ def test_a_note_arrives_with_a_signed_receipt(peered):
             rows = admin.get("/api/v1/federation/outbox", params={"peer": "us.test"}).json()
             return [r for r in rows["items"] if r["id"] == message_id and r["receipt"]]
 
-        row = wait_until(receipted, timeout=30, what="the receipt on cn.test")[0]
+        row = wait_until(receipted, timeout=90, what="the receipt on cn.test")[0]
     assert row["status"] == "applied"
     assert row["receipt"]["recipient"] == "us.test" and row["receipt"]["sig"]

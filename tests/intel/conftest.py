@@ -34,6 +34,7 @@ def taxii(tmp_path_factory, request) -> Iterator[TaxiiNode]:
         "China",
         "Ministry of Public Security",
         ACCORD_TAXII_MAX_CONTENT=str(MAX_CONTENT),
+        **getattr(request.module, "TAXII_NODE_ENV", {}),
     )
     try:
         node.init()

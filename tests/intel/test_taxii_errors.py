@@ -40,6 +40,13 @@ def http(taxii) -> Iterator[httpx.Client]:
         yield client
 
 
+# This module tries every wrong credential on every endpoint, more often than
+# a sign-in allowance lets one address try: the node's allowances are raised
+# here. Throttling has its own tests (test_signin_throttling.py,
+# tests/core/test_anonymous_failures.py).
+TAXII_NODE_ENV = {"ACCORD_LOGIN_MAX_FAILURES": "1000", "ACCORD_ANONYMOUS_LIMIT": "100000"}
+
+
 def fresh_envelope() -> bytes:
     """A valid envelope with a new object: stored if a refusal let it through."""
     return json.dumps(envelope(indicator("192.0.2.99"))).encode()
