@@ -42,6 +42,17 @@ from tests.live import TEST_PASSWORD, LiveNode, ensure_peered, identity_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
+
+@pytest.fixture(autouse=True)
+def live_codes(monkeypatch) -> None:
+    """The demo's scripted officer (assistance.demo.Officer) types codes of the
+    demo's secret; the live nodes' officers are enrolled with the tests' one."""
+    from accord.core import democlient
+    from tests.second_factor import LIVE_CODES
+
+    monkeypatch.setattr(democlient, "DEMO_CODES", LIVE_CODES)
+
+
 ITEM_URL = re.compile(r"/evidence/([0-9a-f-]{36})/$")
 COURT_ORDER = (
     b"%PDF-1.4\n% synthetic test court order\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
