@@ -118,6 +118,15 @@ def list_outbox(request: HttpRequest, peer: str = "", status: str = "") -> Any:
     return rows.filter(status=status) if status else rows
 
 
+@router.get("/federation/outbox/{message_id}", response=OutboxOut)
+def get_outbox_message(request: HttpRequest, message_id: UUID) -> Any:
+    """One message by the id its sender was given (a note's `message_id`, say),
+    so an administrator can see its receipt without paging the whole outbox."""
+    enforce(_actor(request), Action.VIEW_CHANNEL, what="get_outbox_message")
+    rows = OutboxMessage.objects.restrict(request.user).select_related("peer")
+    return get_object_or_404(rows, id=message_id)
+
+
 @router.get("/federation/inbox", response=list[InboxOut])
 @paginate(Page)
 def list_inbox(request: HttpRequest, peer: str = "") -> Any:
