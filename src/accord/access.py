@@ -153,6 +153,7 @@ API: dict[str, Rule] = {
     "GET /api/v1/federation/peers": Rule(Permission.MANAGE_FEDERATION),
     "POST /api/v1/federation/peers": Rule(Permission.MANAGE_FEDERATION, ("POST",)),
     "GET /api/v1/federation/outbox": Rule(Permission.MANAGE_FEDERATION),
+    "GET /api/v1/federation/outbox/{message_id}": Rule(Permission.MANAGE_FEDERATION),
     "GET /api/v1/federation/inbox": Rule(Permission.MANAGE_FEDERATION),
     "GET /api/v1/federation/notes": Rule(Permission.EXCHANGE_NOTES),
     "POST /api/v1/federation/notes": Rule(Permission.EXCHANGE_NOTES, ("POST",)),
