@@ -74,3 +74,36 @@ def test_a_partner_posting_the_hidden_object_itself_adds_nothing():
     assert [s["message"] for s in partner.post(secret)["successes"]] == ["stored"]
     assert StixObject.objects.count() == count  # hidden alike: no copy needed
     assert partner.get(f"{partner.objects_url}{secret['id']}/").status_code == 404
+
+
+def test_last_and_first_are_the_versions_the_partner_may_read():
+    """A hidden newer version must not make the object vanish from the default
+    read (match[version]=last), nor a hidden older one from `first`: either
+    would tell the partner that a version it may not read exists. The oracle is
+    an object that only ever had the versions the partner may read."""
+    partner = make_partner()
+    hidden_newer, hidden_older, plain = (f"indicator--{uuid.uuid4()}" for _ in range(3))
+    day1, day2 = WHEN["created"], WHEN["modified"]
+    older = indicator("192.0.2.71", id=hidden_newer, created=day1, modified=day1)
+    imported(partner.collection, older, indicator("192.0.2.71", red=True, id=hidden_newer, **WHEN))
+    newer = indicator("192.0.2.72", id=hidden_older, **WHEN)
+    imported(
+        partner.collection,
+        indicator("192.0.2.72", red=True, id=hidden_older, created=day1, modified=day1),
+        newer,
+    )
+    alone = indicator("192.0.2.73", id=plain, created=day1, modified=day1)
+    imported(partner.collection, alone)
+
+    def read(ident: str, version: str) -> list[dict]:
+        answer = partner.get(f"{partner.objects_url}{ident}/", **{"match[version]": version})
+        return answer.json()["objects"] if answer.status_code == 200 else []
+
+    assert read(plain, "last") == read(plain, "first") == [alone]
+    assert read(hidden_newer, "last") == read(hidden_newer, "first") == [older]
+    assert read(hidden_older, "last") == read(hidden_older, "first") == [newer]
+    listed = partner.get(partner.objects_url).json()["objects"]
+    mine = [o for o in listed if o["id"] in (hidden_newer, hidden_older, plain)]
+    assert sorted(mine, key=lambda o: o["id"]) == sorted(
+        [older, newer, alone], key=lambda o: o["id"]
+    )

@@ -10,7 +10,7 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accord.intel import stix
 from accord.intel.models import Collection, StixObject
@@ -47,7 +47,8 @@ def filtered(
     object_id: str | None = None,
 ) -> QuerySet[StixObject]:
     """TAXII 2.1 §3.6 filters: added_after, match[id|type|version|spec_version]."""
-    rows = released(StixObject.objects.filter(collection=collection), audience)
+    visible = released(StixObject.objects.filter(collection=collection), audience)
+    rows = visible
     if object_id is not None:
         rows = rows.filter(stix_id=object_id)
     if params.get("added_after"):
@@ -64,21 +65,27 @@ def filtered(
     specs = _split(params.get("match[spec_version]"))
     if specs:
         rows = rows.filter(spec_version__in=specs)
-    return _versions(rows, _split(params.get("match[version]")) or ["last"])
+    wanted = _split(params.get("match[version]")) or ["last"]
+    return _versions(rows, wanted, None if audience == Audience.LOCAL else visible)
 
 
 def _split(values: list[str] | None) -> list[str]:
     return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
-def _versions(rows: QuerySet[StixObject], wanted: list[str]) -> QuerySet[StixObject]:
+def _versions(
+    rows: QuerySet[StixObject], wanted: list[str], visible: QuerySet[StixObject] | None
+) -> QuerySet[StixObject]:
+    """`visible` is what the audience may read, when it may not read everything:
+    then "last" and "first" mean the newest and oldest version it may read, so a
+    hidden newer (or older) version neither hides the object nor shows through."""
     if "all" in wanted:
         return rows
     condition = Q(pk__in=[])
     if "last" in wanted:
-        condition |= Q(latest=True)
+        condition |= Q(latest=True) | _none_visible(visible, "version__gt")
     if "first" in wanted:
-        condition |= Q(earliest=True)
+        condition |= Q(earliest=True) | _none_visible(visible, "version__lt")
     exact = []
     for text in wanted:
         if text not in ("first", "last"):
@@ -91,6 +98,15 @@ def _versions(rows: QuerySet[StixObject], wanted: list[str]) -> QuerySet[StixObj
     if exact:
         condition |= Q(version__in=exact)
     return rows.filter(condition)
+
+
+def _none_visible(visible: QuerySet[StixObject] | None, beyond: str) -> Q:
+    """Rows with no version the audience may read beyond them (newer for
+    version__gt, older for version__lt); the flags answer when it reads all."""
+    if visible is None:
+        return Q(pk__in=[])
+    further = visible.filter(stix_id=OuterRef("stix_id"), **{beyond: OuterRef("version")})
+    return ~Q(Exists(further))
 
 
 def page(rows: QuerySet[StixObject], limit: str | None, cursor: str | None) -> Page:
