@@ -78,7 +78,8 @@ def test_enrolment_shows_recovery_codes_once_and_opens_the_node(users):
     assert len(recovery) == 10 and len(set(recovery)) == 10
     assert client.get("/").status_code == 200
     assert client.get("/api/v1/users").status_code == 200
-    assert actions_since(before)[0] == AuditAction.TWOFACTOR_ENROL
+    # Enrolling was this sign-in's code step: only now is the user logged in.
+    assert actions_since(before)[:2] == [AuditAction.TWOFACTOR_ENROL, AuditAction.LOGIN]
 
 
 def test_sign_in_asks_for_the_code_after_the_password(users):
@@ -109,11 +110,14 @@ def test_a_recovery_code_works_once_and_its_use_is_audited(users):
     again = signed_in_with_password("node_admin-user")
     assert again.post(VERIFY, {"code": recovery[0]}).status_code == 200
     assert actions_since(before) == [
-        AuditAction.LOGIN,
+        AuditAction.PASSWORD_ACCEPTED,
         AuditAction.TWOFACTOR_RECOVERY_USED,
         AuditAction.LOGIN,
+        AuditAction.PASSWORD_ACCEPTED,
         AuditAction.TWOFACTOR_FAILED,
     ]
+    logged_in = AuditEvent.objects.get(seq__gt=before, action=AuditAction.LOGIN)
+    assert logged_in.data == {"second_factor": "recovery code"}
     used = AuditEvent.objects.get(seq__gt=before, action=AuditAction.TWOFACTOR_RECOVERY_USED)
     assert used.data == {"left": 9}
 
@@ -134,6 +138,7 @@ def test_new_recovery_codes_replace_the_old_ones(users):
 
 
 def test_other_roles_may_enrol_and_are_then_asked_too(users):
+    before = head()
     client = signed_in_with_password("investigator-user")
     assert client.get("/").status_code == 200  # not required of an investigator
     codes, _ = enrol(client, "investigator-user")
@@ -141,6 +146,14 @@ def test_other_roles_may_enrol_and_are_then_asked_too(users):
     assert later.get("/").url == f"{VERIFY}?next=/"
     code = codes.next("in-process", "investigator-user")
     assert later.post(VERIFY, {"code": code}).url == "/"
+    # Enrolling by choice is no sign-in; the next sign-in waits for its code.
+    assert actions_since(before) == [
+        AuditAction.LOGIN,
+        AuditAction.TWOFACTOR_ENROL,
+        AuditAction.PASSWORD_ACCEPTED,
+        AuditAction.TWOFACTOR_VERIFIED,
+        AuditAction.LOGIN,
+    ]
 
 
 def test_an_administrator_resets_a_lost_second_factor(users):

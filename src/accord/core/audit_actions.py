@@ -13,6 +13,10 @@ class AuditAction(models.TextChoices):
 
     NODE_INIT = "core:node:init", _("Node initialised")
     LOGIN = "core:user:login", _("Logged in")
+    PASSWORD_ACCEPTED = (
+        "core:user:password-accepted",
+        _("Password accepted; waiting for the second factor"),
+    )
     LOGIN_FAILED = "core:user:login-failed", _("Failed login")
     SIGNIN_THROTTLED = "core:signin:throttled", _("Sign-ins slowed down after repeated failures")
     LOGOUT = "core:user:logout", _("Logged out")

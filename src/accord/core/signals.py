@@ -22,10 +22,21 @@ def client_ip(request: HttpRequest | None) -> str:
 
 @receiver(user_logged_in)
 def audit_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
-    audit.record(Actor.of(user), AuditAction.LOGIN, user, ip=client_ip(request))
-    if not twofactor.required(user):
+    """A sign-in that still needs a code is audited as a password accepted, and
+    as logged in only once the code is (web/twofactor.py, `signed_in_fully`)."""
+    required = twofactor.required(user)
+    if not required:
         # Someone who chose to enrol is asked for a code at sign-in too.
         request.session[ENROLLED_AT_SIGN_IN] = twofactor.enrolled(user)
+    code_needed = required or twofactor.enrolled(user)
+    action = AuditAction.PASSWORD_ACCEPTED if code_needed else AuditAction.LOGIN
+    audit.record(Actor.of(user), action, user, ip=client_ip(request))
+
+
+def signed_in_fully(request: HttpRequest, user: User, second_factor: str) -> None:
+    """The code step of a sign-in passed: now the user is logged in."""
+    data = {"second_factor": second_factor}
+    audit.record(Actor.of(user), AuditAction.LOGIN, user, data=data, ip=client_ip(request))
 
 
 @receiver(user_logged_out)

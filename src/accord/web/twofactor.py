@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from accord.core import twofactor
 from accord.core.audit import Actor
 from accord.core.models import User
-from accord.core.signals import client_ip
+from accord.core.signals import client_ip, signed_in_fully
 from accord.core.user_policy import PERMISSIONS, Action
 from accord.web.actions import act
 from accord.web.forms import CodeForm
@@ -57,6 +57,10 @@ def verify(request: SignedInRequest) -> HttpResponse:
             form.add_error("code", exc)
         else:
             django_otp.login(request, device)
+            used = (
+                "recovery code" if isinstance(device, twofactor.StaticDevice) else "authenticator"
+            )
+            signed_in_fully(request, request.user, used)
             if isinstance(device, twofactor.StaticDevice):
                 messages.warning(
                     request,
@@ -81,7 +85,11 @@ def enrol(request: SignedInRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error("code", exc)
         else:
+            # A role that needs a code, not yet verified: this is its sign-in's code step.
+            signing_in = twofactor.required(user) and not twofactor.session_verified(user)
             django_otp.login(request, enrolment.device)
+            if signing_in:
+                signed_in_fully(request, user, "authenticator enrolled")
             return _show_codes(request, enrolment.recovery_codes, _next_url(request))
     device = twofactor.pending_authenticator(user)
     uri = twofactor.provisioning_uri(device)
