@@ -129,8 +129,7 @@ def two_live_nodes(tmp_path_factory) -> Iterator[tuple[LiveNode, LiveNode]]:
     try:
         for node in nodes:
             node.init()
-            for role in Role:
-                node.create_user(role.value, role.value)
+            node.create_users({role.value: role.value for role in Role})
             node.start()
         yield nodes
     finally:

@@ -5,11 +5,15 @@ fixtures; every wait is bounded."""
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
@@ -42,13 +46,15 @@ def _postgres_admin_url(url: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, ""))
 
 
-def create_postgres_database(url: str) -> str:
-    """A fresh database on the suite's PostgreSQL server; returns its URL."""
+def create_postgres_database(url: str, template: str = "") -> str:
+    """A fresh database on the suite's PostgreSQL server (a copy of the
+    database `template` names, if given); returns its URL."""
     import psycopg
 
     name = f"accord_live_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{urlsplit(template).path.lstrip("/")}"' if template else ""
     with psycopg.connect(_postgres_admin_url(url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     return _postgres_admin_url(url, name)
 
 
@@ -58,6 +64,18 @@ def drop_postgres_database(url: str) -> None:
     name = urlsplit(url).path.lstrip("/")
     with psycopg.connect(_postgres_admin_url(url, "postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_CREATE_USERS = """
+import json, sys
+from accord.core import services, twofactor
+from accord.core.audit import Actor
+wanted, password = json.load(sys.stdin)
+for name, role, secret in wanted:
+    user = services.create_user(Actor.system("cli"), name, role, password)
+    if secret:
+        twofactor.enrol_with_secret(Actor.system("cli"), user, secret)
+"""
 
 
 @dataclass
@@ -129,6 +147,16 @@ class LiveNode:
         if second_factor:
             self.second_factor_users.add(username)
 
+    def create_users(self, users: dict[str, str], password: str = TEST_PASSWORD) -> None:
+        """Several users (username -> role) in one process, through the service
+        functions `accord createuser` calls: each CLI run costs a Django start-up."""
+        wanted = [
+            (name, role, LIVE_TOTP_SECRET if Role(role) in SECOND_FACTOR_ROLES else "")
+            for name, role in users.items()
+        ]
+        _django_in(self.data_dir, self.database_url, _CREATE_USERS, json.dumps([wanted, password]))
+        self.second_factor_users.update(name for name, _, secret in wanted if secret)
+
     def second_factor_code(self, username: str) -> str | None:
         """A fresh code for `username`'s sign-in, or None if they have no second factor."""
         if username not in self.second_factor_users:
@@ -186,12 +214,59 @@ class LiveNode:
         return httpx.Client(base_url=self.url, timeout=10, follow_redirects=False)
 
 
+# One migrated database per test process, copied for every node it makes: a
+# node's `accord init` then finds the schema in place (migrating from nothing
+# costs ~6 s of CPU per node). The copy is what migrating gives; init still
+# writes the node's own identity, keys and first audit event.
+_MIGRATED: dict[str, str] = {}
+
+_SETUP_DJANGO = "import django; django.setup()\n"
+
+
+def _django_in(data_dir: Path, database_url: str, code: str, stdin: str = "") -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+    env.update(ACCORD_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="accord.settings")
+    if database_url:
+        env["ACCORD_DATABASE_URL"] = database_url
+    result = subprocess.run(
+        [sys.executable, "-c", _SETUP_DJANGO + code],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"setting up {data_dir} failed:\n{result.stdout}{result.stderr}")
+
+
+def migrated_database(suite_url: str) -> str:
+    """The SQLite file or PostgreSQL database URL of this process's migrated copy."""
+    if suite_url in _MIGRATED:
+        return _MIGRATED[suite_url]
+    root = Path(tempfile.mkdtemp(prefix="accord-migrated-"))
+    atexit.register(shutil.rmtree, root, True)
+    database_url = ""
+    if suite_url.startswith(("postgres://", "postgresql://")):
+        database_url = create_postgres_database(suite_url)
+        atexit.register(drop_postgres_database, database_url)
+    code = "from django.core.management import call_command; call_command('migrate', verbosity=0)"
+    _django_in(root, database_url, code)
+    _MIGRATED[suite_url] = database_url or str(root / "accord.sqlite3")
+    return _MIGRATED[suite_url]
+
+
 def make_node(root: Path, node_id: str, party: str, agency: str, **env: str) -> LiveNode:
     data_dir = root / node_id
     database_url = ""
     suite_url = suite_database_url()
+    migrated = migrated_database(suite_url)
     if suite_url.startswith(("postgres://", "postgresql://")):
-        database_url = create_postgres_database(suite_url)
+        database_url = create_postgres_database(suite_url, template=migrated)
+    else:
+        data_dir.mkdir(parents=True, mode=0o700)
+        shutil.copyfile(migrated, data_dir / "accord.sqlite3")
     return LiveNode(node_id, party, agency, data_dir, free_port(), database_url, extra_env=env)
 
 

@@ -54,8 +54,7 @@ def nodes(tmp_path_factory) -> Iterator[tuple[LiveNode, LiveNode, FaultProxy]]:
     try:
         for node in (cn, us):
             node.init()
-            for role in ROLES:
-                node.create_user(role, role)
+            node.create_users({role: role for role in ROLES})
             node.start()
         proxy.start()
         peer_nodes(cn, us, b_url=proxy.url)
