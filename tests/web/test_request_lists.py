@@ -37,7 +37,7 @@ def listed(response) -> list[str]:
 
 def exported(response) -> list[list[str]]:
     assert response.status_code == 200
-    text = b"".join(response.streaming_content).decode("utf-8")
+    text = response.content.decode("utf-8")
     return list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
 
 

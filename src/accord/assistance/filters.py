@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from accord.assistance import queries
 from accord.assistance.models import AssistanceRequest, State
 from accord.assistance.types import OffenceCategory, RequestType, Urgency
+from accord.web.lists import ListFilter
 
 DIRECTIONS = (("incoming", _("Incoming")), ("outgoing", _("Outgoing")))
 ANY = _("any")
@@ -29,7 +30,7 @@ def _text(label: Any, **attrs: str) -> django_filters.CharFilter:
     )
 
 
-class RequestFilter(django_filters.FilterSet):
+class RequestFilter(ListFilter):
     """Bound to the rows the user may list (queries.list_requests)."""
 
     direction = _choice(_("Direction"), DIRECTIONS)
@@ -45,24 +46,18 @@ class RequestFilter(django_filters.FilterSet):
         model = AssistanceRequest
         fields: list[str] = []
 
-    def __init__(self, data: Any, queryset: Any, *, user: Any) -> None:
-        super().__init__(data, queryset=queryset)
-        self.user = user
-
     def as_filters(self) -> queries.Filters:
-        """The values that passed the form's checks (a bad one is ignored)."""
-        self.errors  # noqa: B018 - runs the form's checks, as FilterSet.qs does
-        values = getattr(self.form, "cleaned_data", {})
+        values = self.checked()
         return queries.Filters(
-            direction=values.get("direction") or "",
-            state=values.get("state") or "",
-            request_type=values.get("type") or "",
-            urgency=values.get("urgency") or "",
+            direction=values.get("direction", ""),
+            state=values.get("state", ""),
+            request_type=values.get("type", ""),
+            urgency=values.get("urgency", ""),
             overdue=bool(values.get("overdue")),
-            topic=values.get("topic") or "",
-            search=values.get("q") or "",
-            case=values.get("case") or "",
+            topic=values.get("topic", ""),
+            search=values.get("q", ""),
+            case=values.get("case", ""),
         )
 
-    def filter_queryset(self, queryset: Any) -> Any:
+    def narrow(self, queryset: Any) -> Any:
         return queries.narrow(self.user, queryset, self.as_filters())

@@ -15,7 +15,7 @@ from accord.assistance.tables import RequestTable
 from accord.core.audit import Actor
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
-from accord.web import tables
+from accord.web import lists
 from accord.web.guards import permission_required, signed_in_user
 
 
@@ -24,7 +24,7 @@ def _table(request: HttpRequest) -> tuple[RequestTable, RequestFilter, Actor]:
     listed = queries.list_requests(actor, queries.Filters(), ip=client_ip(request))
     chosen = RequestFilter(request.GET, listed, user=actor.user)
     rows = queries.with_list_columns(actor.user, chosen.qs).order_by("-created_at", "reference")
-    return tables.configure(request, RequestTable(rows)), chosen, actor
+    return lists.configure(request, RequestTable(rows)), chosen, actor
 
 
 @permission_required(Permission.VIEW_REQUESTS)
@@ -47,8 +47,8 @@ def request_list(request: HttpRequest) -> HttpResponse:
 def request_export(request: HttpRequest) -> HttpResponse:
     """Every row the list shows across its pages, as CSV."""
     table, chosen, actor = _table(request)
-    rows = tables.export_rows(table)
+    rows = lists.export_rows(table)
     references = [row[0] for row in rows[1:]]
     queries.audit_export(actor, references, chosen.as_filters(), client_ip(request))
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    return tables.csv_response(rows, f"requests-{stamp}.csv")
+    return lists.csv_response(rows, f"requests-{stamp}.csv")

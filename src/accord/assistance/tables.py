@@ -15,7 +15,7 @@ from django.db.models import Case, IntegerField, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from accord.assistance.deadlines import Deadline, deadlines_of
 from accord.assistance.models import AssistanceRequest, State
 from accord.assistance.types import RequestType, Urgency
-from accord.web.tables import ListTable
+from accord.web.lists import ListTable, by_label, ordered
 
 FIRST_LINE = 120  # characters of the summary's first line a row shows
 # Most pressing first when sorted ascending.
@@ -41,23 +41,6 @@ def next_deadline(row: AssistanceRequest) -> Deadline | None:
         return None
     pending = [d for d in deadlines_of(row) if d.met_at is None]
     return min(pending, key=lambda d: d.due_at) if pending else None
-
-
-def _ordered(queryset: Any, key: str, descending: bool) -> tuple[Any, bool]:
-    # The reference is unique: rows with the same key keep one order, so a
-    # row never shows on two pages.
-    sign = "-" if descending else ""
-    return queryset.order_by(f"{sign}{key}", f"{sign}reference"), True
-
-
-def _by_label(queryset: Any, field: str, choices: Any, descending: bool) -> tuple[Any, bool]:
-    """Sorted by the label the user reads (in their language), not the code."""
-    key = f"{field}_label"
-    label = Case(
-        *(When(**{field: code}, then=Value(str(text))) for code, text in choices),
-        default=Value(""),
-    )
-    return _ordered(queryset.annotate(**{key: label}), key, descending)
 
 
 class RequestTable(ListTable):
@@ -124,10 +107,10 @@ class RequestTable(ListTable):
     def value_state(self, record: AssistanceRequest) -> str:
         return str(record.get_state_display())
 
-    def render_deadline(self, record: AssistanceRequest) -> SafeString:
+    def render_deadline(self, record: AssistanceRequest) -> str:
         deadline = next_deadline(record)
         if deadline is None:
-            return mark_safe("—")  # noqa: S308 - a constant
+            return "—"
         now = timezone.now()
         if deadline.overdue(now):
             return format_html(
@@ -152,19 +135,19 @@ class RequestTable(ListTable):
 
     def order_outgoing(self, queryset: Any, is_descending: bool) -> tuple[Any, bool]:
         # Ascending: incoming first, as the tabs read.
-        return _ordered(queryset, "outgoing", is_descending)
+        return ordered(queryset, "outgoing", is_descending)
 
     def order_partner(self, queryset: Any, is_descending: bool) -> tuple[Any, bool]:
-        return _ordered(queryset, "peer__node_id", is_descending)
+        return ordered(queryset, "peer__node_id", is_descending)
 
     def order_summary(self, queryset: Any, is_descending: bool) -> tuple[Any, bool]:
-        return _ordered(queryset, "summary_seen", is_descending)
+        return ordered(queryset, "summary_seen", is_descending)
 
     def order_request_type(self, queryset: Any, is_descending: bool) -> tuple[Any, bool]:
-        return _by_label(queryset, "request_type", RequestType.choices, is_descending)
+        return by_label(queryset, "request_type", RequestType.choices, is_descending)
 
     def order_state(self, queryset: Any, is_descending: bool) -> tuple[Any, bool]:
-        return _by_label(queryset, "state", State.choices, is_descending)
+        return by_label(queryset, "state", State.choices, is_descending)
 
     def order_urgency(self, queryset: Any, is_descending: bool) -> tuple[Any, bool]:
         rank = Case(
@@ -172,10 +155,10 @@ class RequestTable(ListTable):
             default=Value(len(URGENCY_RANK)),
             output_field=IntegerField(),
         )
-        return _ordered(queryset.annotate(urgency_rank=rank), "urgency_rank", is_descending)
+        return ordered(queryset.annotate(urgency_rank=rank), "urgency_rank", is_descending)
 
     def order_deadline(self, queryset: Any, is_descending: bool) -> tuple[Any, bool]:
-        return _ordered(queryset, "next_due", is_descending)
+        return ordered(queryset, "next_due", is_descending)
 
     def order_case(self, queryset: Any, is_descending: bool) -> tuple[Any, bool]:
-        return _ordered(queryset, "case_title_seen", is_descending)
+        return ordered(queryset, "case_title_seen", is_descending)
