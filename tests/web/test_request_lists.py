@@ -319,3 +319,21 @@ def test_a_bad_filter_value_is_reported_and_ignored(three, client_for):
     response = client_for(Role.CENTRAL_AUTHORITY).get(LIST, {"state": "nonsense"})
     assert sorted(listed(response)) == ["LST-1", "LST-2", "LST-3"]
     assert 'class="error"' in response.content.decode()
+
+
+def test_the_list_reads_in_chinese_and_sorts_by_the_chinese_labels(three, users, client_for):
+    user = users[Role.CENTRAL_AUTHORITY]
+    user.language = "zh-hans"
+    user.save()
+    client = client_for(Role.CENTRAL_AUTHORITY)
+    page = client.get(LIST, {"sort": "state"}).content.decode()
+    assert "导出 CSV" in page and "共 3 行 · 第 1 页，共 1 页" in page
+    assert "摘要" in page
+    # By the labels read in Chinese, ascending by their code points.
+    labels = {"LST-1": "已收到", "LST-2": "审查", "LST-3": "已办结"}
+    expected = sorted(labels, key=lambda ref: labels[ref])
+    for ref, label in labels.items():
+        assert label in page, (ref, label)
+    assert listed(client.get(LIST, {"sort": "state"})) == expected
+    header = exported(client.get(EXPORT))[0]
+    assert header[0] != "Reference" and "摘要" in header
