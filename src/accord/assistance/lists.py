@@ -47,8 +47,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
 def request_export(request: HttpRequest) -> HttpResponse:
     """Every row the list shows across its pages, as CSV."""
     table, chosen, actor = _table(request)
-    rows = lists.export_rows(table)
-    references = [row[0] for row in rows[1:]]
-    queries.audit_export(actor, references, chosen.as_filters(), client_ip(request))
-    stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    return lists.csv_response(rows, f"requests-{stamp}.csv")
+    filters, ip = chosen.as_filters(), client_ip(request)
+    return lists.csv_export(
+        table, "requests", lambda references: queries.audit_export(actor, references, filters, ip)
+    )

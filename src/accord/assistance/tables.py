@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from accord.assistance.deadlines import Deadline, deadlines_of
 from accord.assistance.models import AssistanceRequest, State
 from accord.assistance.types import RequestType, Urgency
-from accord.web.lists import ListTable, by_label, ordered
+from accord.web.lists import ListTable, by_label, ordered, reference_cell
 
 FIRST_LINE = 120  # characters of the summary's first line a row shows
 # Most pressing first when sorted ascending.
@@ -65,16 +65,7 @@ class RequestTable(ListTable):
     # ------------------------------------------------------------ cells
 
     def render_reference(self, record: AssistanceRequest) -> SafeString:
-        link = format_html(
-            '<a href="{}">{}</a>',
-            reverse("assistance:detail", args=[record.pk]),
-            record.reference,
-        )
-        if record.confidential:
-            link += format_html(' <span class="pill off">{}</span>', _("confidential"))
-        if record.synthetic:
-            link += format_html(' <span class="pill">{}</span>', _("synthetic"))
-        return link
+        return reference_cell(reverse("assistance:detail", args=[record.pk]), record)
 
     def value_reference(self, record: AssistanceRequest) -> str:
         return record.reference

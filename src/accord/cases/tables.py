@@ -10,11 +10,10 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accord.cases.models import Case, CaseStatus
-from accord.web.lists import ListTable, by_label, ordered
+from accord.web.lists import ListTable, by_label, ordered, reference_cell
 
 
 class CaseTable(ListTable):
@@ -28,14 +27,7 @@ class CaseTable(ListTable):
         empty_text = gettext_lazy("No cases match.")
 
     def render_reference(self, record: Case) -> SafeString:
-        link = format_html(
-            '<a href="{}">{}</a>', reverse("cases:detail", args=[record.pk]), record.reference
-        )
-        if record.confidential:
-            link += format_html(' <span class="pill off">{}</span>', _("confidential"))
-        if record.synthetic:
-            link += format_html(' <span class="pill">{}</span>', _("synthetic"))
-        return link
+        return reference_cell(reverse("cases:detail", args=[record.pk]), record)
 
     def value_reference(self, record: Case) -> str:
         return record.reference

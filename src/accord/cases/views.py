@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -79,13 +79,12 @@ def case_list(request: HttpRequest) -> HttpResponse:
 def case_export(request: HttpRequest) -> HttpResponse:
     """Every case the list shows across its pages, as CSV."""
     table, chosen, actor = _case_table(request)
-    rows = lists.export_rows(table)
-    references = [row[0] for row in rows[1:]]
-    queries.audit_list(
-        actor, len(references), chosen.as_filters(), client_ip(request), exported=references
-    )
-    stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    return lists.csv_response(rows, f"cases-{stamp}.csv")
+    filters, ip = chosen.as_filters(), client_ip(request)
+
+    def record(references: list[str]) -> None:
+        queries.audit_list(actor, len(references), filters, ip, exported=references)
+
+    return lists.csv_export(table, "cases", record)
 
 
 @permission_required(Permission.EDIT_CASES)

@@ -9,14 +9,18 @@ this module only reads the form, orders, pages and writes rows out."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import django_filters
 import django_tables2 as tables
 from django.db.models import Case, CharField, Value, When
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import content_disposition_header
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
 
 PER_PAGE = 25
 MAX_PER_PAGE = 200
@@ -109,13 +113,24 @@ def csv_lines(rows: Iterable[list[Any]]) -> Iterator[str]:
         yield writer.writerow([safe_cell(cell) for cell in row])
 
 
-def export_rows(table: ListTable) -> list[list[Any]]:
-    """Every row of the table (not one page) in its order: the header row
-    first, then each row's values (the columns' `value_*`, never HTML)."""
-    return list(table.as_values())
-
-
-def csv_response(rows: list[list[Any]], name: str) -> HttpResponse:
+def csv_export(table: ListTable, name: str, record: Callable[[list[str]], None]) -> HttpResponse:
+    """Every row of the table (not one page) in its order, as CSV: the header
+    row first, then each row's values (the columns' `value_*`, never HTML).
+    `record` audits the export with the references written out (the first
+    column), before anything is sent."""
+    rows = list(table.as_values())
+    record([row[0] for row in rows[1:]])
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response = HttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(True, name)
+    response["Content-Disposition"] = content_disposition_header(True, f"{name}-{stamp}.csv")
     return response
+
+
+def reference_cell(url: str, record: Any) -> SafeString:
+    """A row's reference, linked to its page, with its markings."""
+    cell = format_html('<a href="{}">{}</a>', url, record.reference)
+    if record.confidential:
+        cell += format_html(' <span class="pill off">{}</span>', _("confidential"))
+    if record.synthetic:
+        cell += format_html(' <span class="pill">{}</span>', _("synthetic"))
+    return cell
