@@ -337,3 +337,12 @@ def test_the_list_reads_in_chinese_and_sorts_by_the_chinese_labels(three, users,
     assert listed(client.get(LIST, {"sort": "state"})) == expected
     header = exported(client.get(EXPORT))[0]
     assert header[0] != "Reference" and "摘要" in header
+
+
+def test_a_page_holds_at_most_200_rows(users, client_for):
+    partner = make_partner()
+    for n in range(205):
+        stored_request(partner, f"BIG-{n:03d}")
+    client = client_for(Role.CENTRAL_AUTHORITY)
+    assert len(listed(client.get(LIST, {"per_page": 100000}))) == 200
+    assert len(listed(client.get(LIST, {"per_page": "x", "page": "y"}))) == 25

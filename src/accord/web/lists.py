@@ -14,6 +14,7 @@ from typing import Any
 
 import django_filters
 import django_tables2 as tables
+from django.core.paginator import EmptyPage
 from django.db.models import Case, CharField, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -63,16 +64,23 @@ class ListTable(tables.Table):
 
 
 def configure(request: HttpRequest, table: ListTable) -> ListTable:
-    """Order by the `sort` parameter and show the asked page; the page size
-    is bounded so one request cannot ask for every row at once."""
+    """Order by the `sort` parameter and show the asked page (the last one
+    past the end); the page size is bounded so that one request cannot ask
+    for every row at once."""
+    tables.RequestConfig(request, paginate=False).configure(table)
+    per_page = min(max(_number(request.GET.get("per_page"), PER_PAGE), 1), MAX_PER_PAGE)
     try:
-        per_page = int(request.GET.get("per_page", PER_PAGE))
-    except ValueError:
-        per_page = PER_PAGE
-    per_page = min(max(per_page, 1), MAX_PER_PAGE)
-    tables.RequestConfig(request, paginate={"per_page": per_page}).configure(table)
-    table.per_page = per_page
+        table.paginate(page=_number(request.GET.get("page"), 1), per_page=per_page)
+    except EmptyPage:
+        table.paginate(page=table.paginator.num_pages, per_page=per_page)
     return table
+
+
+def _number(text: str | None, default: int) -> int:
+    try:
+        return int(text or default)
+    except ValueError:
+        return default
 
 
 def ordered(queryset: Any, key: str, descending: bool) -> tuple[Any, bool]:
