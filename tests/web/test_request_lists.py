@@ -346,3 +346,23 @@ def test_a_page_holds_at_most_200_rows(users, client_for):
     client = client_for(Role.CENTRAL_AUTHORITY)
     assert len(listed(client.get(LIST, {"per_page": 100000}))) == 200
     assert len(listed(client.get(LIST, {"per_page": "x", "page": "y"}))) == 25
+
+
+def test_a_page_costs_the_same_queries_whatever_its_number_of_rows(users, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    partner = make_partner()
+    client = client_for(Role.CENTRAL_AUTHORITY)
+
+    def queries_for_page() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            client.get(LIST, {"sort": "deadline"})
+        return len(captured)
+
+    for n in range(3):
+        stored_request(partner, f"Q-{n:02d}", received_at=T0, decision_due=T0, case=None)
+    few = queries_for_page()
+    for n in range(3, 25):
+        stored_request(partner, f"Q-{n:02d}", received_at=T0, decision_due=T0, case=None)
+    assert queries_for_page() == few
