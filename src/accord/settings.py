@@ -235,6 +235,8 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "ninja",
+    "django_tables2",
+    "django_filters",
     "accord.core",
     "accord.federation",
     "accord.assistance",

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from accord.assistance import views
+from accord.assistance import lists, views
 
 app_name = "assistance"
 
 urlpatterns = [
-    path("requests/", views.request_list, name="list"),
+    path("requests/", lists.request_list, name="list"),
+    path("requests/export.csv", lists.request_export, name="export"),
     path("requests/new/", views.request_create, name="create"),
     path("requests/<uuid:request_id>/", views.request_detail, name="detail"),
     path("requests/<uuid:request_id>/edit/", views.request_edit, name="edit"),

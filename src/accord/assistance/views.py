@@ -25,7 +25,7 @@ from accord.assistance.forms import (
     payload_from_post,
 )
 from accord.assistance.machine import TRANSITIONS
-from accord.assistance.models import AssistanceRequest, ScreeningFinding, State
+from accord.assistance.models import AssistanceRequest, ScreeningFinding
 from accord.assistance.types import (
     LEGAL_SYSTEM_LABELS,
     STATUTES,
@@ -33,7 +33,6 @@ from accord.assistance.types import (
     OffenceCategory,
     RefusalGround,
     RequestType,
-    Urgency,
     legal_system_of,
 )
 from accord.core import pdf
@@ -58,44 +57,6 @@ def _open(request: HttpRequest, request_id: UUID, how: str = "read") -> Assistan
         return queries.open_request(_actor(request), request_id, how=how, ip=client_ip(request))
     except AssistanceRequest.DoesNotExist:
         raise Http404(_("No such request, or it is not for you.")) from None
-
-
-@permission_required(Permission.VIEW_REQUESTS)
-def request_list(request: HttpRequest) -> HttpResponse:
-    get = request.GET
-    filters = queries.Filters(
-        direction=get.get("direction", ""),
-        state=get.get("state", ""),
-        request_type=get.get("type", ""),
-        urgency=get.get("urgency", ""),
-        overdue=get.get("overdue") == "1",
-        topic=get.get("topic", ""),
-        search=get.get("q", ""),
-        case=get.get("case", ""),
-    )
-    actor = _actor(request)
-    rows = list(queries.list_requests(actor, filters, ip=client_ip(request))[:500])
-    queries.audit_list(actor, len(rows), filters, client_ip(request))
-    now = timezone.now()
-    cases = casework.cases_seen(request.user, rows)
-    context = {
-        "rows": [(row, _next_deadline(row, now), cases.get(row.case_id)) for row in rows],
-        "filters": filters,
-        "states": State.choices,
-        "types": RequestType.choices,
-        "urgencies": Urgency.choices,
-        "topics": OffenceCategory.choices,
-        "now": now,
-        "can_create": policy.allowed(request.user, policy.CREATE) is None,
-    }
-    return render(request, "assistance/list.html", context)
-
-
-def _next_deadline(row: AssistanceRequest, now: Any) -> Any:
-    if row.is_final:
-        return None
-    pending = [d for d in deadlines_of(row) if d.met_at is None]
-    return min(pending, key=lambda d: d.due_at) if pending else None
 
 
 def _peers() -> list[str]:

@@ -111,7 +111,12 @@ def list_cases(actor: Actor, filters: Filters, *, ip: str = "") -> Any:
     """The cases the actor may list, filtered. A confidential case appears
     only to those with need-to-know (Case.restriction)."""
     require(actor, Permission.VIEW_CASES, what="list_cases", ip=ip)
-    rows = visible(actor.user, "list")
+    return narrow(actor.user, visible(actor.user, "list"), filters)
+
+
+def narrow(user: User | None, rows: Any, filters: Filters) -> Any:
+    """`rows` (already restricted to what `user` may list) narrowed by the
+    filters, for the API, the command line and the pages alike."""
     if filters.status:
         rows = rows.filter(status=filters.status)
     if filters.category:
@@ -119,7 +124,7 @@ def list_cases(actor: Actor, filters: Filters, *, ip: str = "") -> Any:
         # code as it is written in the list (codes are plain identifiers).
         rows = rows.filter(categories__icontains=f'"{filters.category}"')
     if filters.search:
-        rows = rows.filter(search_condition(filters.search, actor.user))
+        rows = rows.filter(search_condition(filters.search, user))
     return rows
 
 
@@ -156,14 +161,14 @@ def count_by_status(actor: Actor, *, ip: str = "") -> dict[str, int]:
     return dict(Counter(rows.values_list("status", flat=True)))
 
 
-def audit_list(actor: Actor, count: int, filters: Filters, ip: str = "") -> None:
-    audit.record(
-        actor,
-        AuditAction.CASE_LIST,
-        target_type="cases.case",
-        data={"count": count, "filters": filters.as_dict()},
-        ip=ip,
-    )
+def audit_list(
+    actor: Actor, count: int, filters: Filters, ip: str = "", *, exported: list[str] | None = None
+) -> None:
+    """A list read; an export (CSV) names every case written out."""
+    data: dict[str, Any] = {"count": count, "filters": filters.as_dict()}
+    if exported is not None:
+        data.update(how="csv", references=exported)
+    audit.record(actor, AuditAction.CASE_LIST, target_type="cases.case", data=data, ip=ip)
 
 
 # ---------------------------------------------------------------- correlation

@@ -6,6 +6,7 @@ app_name = "cases"
 
 urlpatterns = [
     path("cases/", views.case_list, name="list"),
+    path("cases/export.csv", views.case_export, name="export"),
     path("cases/new/", views.case_create, name="create"),
     path("cases/<uuid:case_id>/", views.case_detail, name="detail"),
     path("cases/<uuid:case_id>/edit/", views.case_edit, name="edit"),

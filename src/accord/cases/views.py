@@ -20,8 +20,10 @@ from django.views.decorators.http import require_POST
 from accord.assistance import casework
 from accord.assistance.types import OffenceCategory
 from accord.cases import imports, jobs, policy, queries, services
+from accord.cases.filters import CaseFilter
 from accord.cases.forms import CaseForm, SubjectForm, initial_from, type_choices
 from accord.cases.models import Case, CaseStatus, ImportJob
+from accord.cases.tables import CaseTable
 from accord.core.audit import Actor
 from accord.core.models import User
 from accord.core.policy import Refused
@@ -29,11 +31,11 @@ from accord.core.roles import Permission
 from accord.core.signals import client_ip
 from accord.evidence import views as evidence_views
 from accord.matching import views as matching_views
+from accord.web import lists
 from accord.web.actions import act, attempt
 from accord.web.guards import permission_required, signed_in_user
 
 MAX_UPLOAD = imports.MAX_BYTES
-LISTED = 500
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -47,24 +49,42 @@ def _open(request: HttpRequest, case_id: UUID, how: str = "read") -> Case:
         raise Http404(_("No such case, or it is not for you.")) from None
 
 
+def _case_table(request: HttpRequest) -> tuple[CaseTable, CaseFilter, Actor]:
+    actor = _actor(request)
+    listed = queries.list_cases(actor, queries.Filters(), ip=client_ip(request))
+    chosen = CaseFilter(request.GET, listed, user=actor.user)
+    rows = chosen.qs.order_by("-created_at", "reference")
+    return lists.configure(request, CaseTable(rows)), chosen, actor
+
+
 @permission_required(Permission.VIEW_CASES)
 def case_list(request: HttpRequest) -> HttpResponse:
-    get = request.GET
-    filters = queries.Filters(
-        status=get.get("status", ""), category=get.get("category", ""), search=get.get("q", "")
-    )
-    actor, ip = _actor(request), client_ip(request)
-    rows = list(queries.list_cases(actor, filters, ip=ip)[:LISTED])
-    queries.audit_list(actor, len(rows), filters, ip)
+    table, chosen, actor = _case_table(request)
+    ip = client_ip(request)
+    filters = chosen.as_filters()
+    queries.audit_list(actor, table.paginator.count, filters, ip)
     context = {
-        "rows": rows,
+        "table": table,
+        "filter": chosen,
         "filters": filters,
         "statuses": CaseStatus.choices,
-        "categories": OffenceCategory.choices,
         "counts": queries.count_by_status(actor, ip=ip),
+        "export_query": request.GET.urlencode(),
         "can_create": policy.allowed(request.user, policy.CREATE) is None,
     }
     return render(request, "cases/list.html", context)
+
+
+@permission_required(Permission.VIEW_CASES)
+def case_export(request: HttpRequest) -> HttpResponse:
+    """Every case the list shows across its pages, as CSV."""
+    table, chosen, actor = _case_table(request)
+    filters, ip = chosen.as_filters(), client_ip(request)
+
+    def record(references: list[str]) -> None:
+        queries.audit_list(actor, len(references), filters, ip, exported=references)
+
+    return lists.csv_export(table, "cases", record)
 
 
 @permission_required(Permission.EDIT_CASES)
