@@ -250,10 +250,15 @@ def run_demo(root_name: str, out: TextIO, ports: tuple[int, int] = (8001, 8002))
     root.mkdir(parents=True, exist_ok=True)
     for node in NODES:
         prepare(root, node, out)
-    interrupted = {"flag": False}
+    interrupted = {"flag": False, "at_once": True}
 
     def on_signal(signum: int, frame: object) -> None:
         interrupted["flag"] = True
+        if interrupted["at_once"]:
+            # Still starting or seeding: stop now, not after the seeding ends
+            # (the `finally` below stops the nodes started so far).
+            interrupted["at_once"] = False
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -280,6 +285,7 @@ def run_demo(root_name: str, out: TextIO, ports: tuple[int, int] = (8001, 8002))
         peer_demo_nodes(root, out)
         seed_examples(root, out)
         banner(out)
+        interrupted["at_once"] = False
         while not interrupted["flag"]:
             if any(p.poll() is not None for p in processes):
                 return 1
@@ -287,5 +293,6 @@ def run_demo(root_name: str, out: TextIO, ports: tuple[int, int] = (8001, 8002))
         out.write("\nStopping the demo nodes …\n")
         return 0
     finally:
+        interrupted["at_once"] = False
         terminate(processes, STOP_GRACE_SECONDS)
         out.write("Demo nodes stopped.\n")
