@@ -221,3 +221,38 @@ def test_in_chinese_the_inbox_is_chinese(users, client_for, peer):
     assert "Waiting for you" not in page
     assert "New incoming request" not in page
     assert "等待您处理" in page
+
+
+def test_an_outcome_the_partner_proposed_waits_for_this_node_s_signature(users):
+    from accord.dialogue import services as dialogue
+    from tests.objects import make_record
+
+    central = users[Role.CENTRAL_AUTHORITY]
+    record = make_record(central)
+    signatures = [e for e in waiting.entries(central) if e.kind == waiting.Kind.SIGNATURE]
+    # Ours are signed here already: only the partner's proposal waits for us.
+    assert [e.url for e in signatures] == [reverse("dialogue:detail", args=[record.dialogue.pk])]
+    assert waiting.counts(users[Role.INVESTIGATOR]).get(waiting.Kind.SIGNATURE) is None
+    dialogue.sign_outcome(Actor.of(central), record.theirs, record.theirs.latest().version)
+    assert waiting.Kind.SIGNATURE not in waiting.counts(central)
+
+
+def test_the_partner_s_questions_wait_until_answered_even_before_the_partner_confirms(db):
+    from tests.objects import Builder, make_partner, make_people
+
+    people = make_people()
+    asked = Builder(make_partner(), people).build("requesting-needs_information").request
+    central = people["central"]
+    assert (waiting.Kind.QUESTIONS, asked.reference) in kinds(central)
+    assert all(title != asked.reference for _k, title in kinds(people["auditor"]))
+    asked.refresh_from_db()
+    assistance.perform(
+        Actor.of(central),
+        asked,
+        "provide_information",
+        {"answers": "Account 7731."},
+        version=asked.version,
+    )
+    asked.refresh_from_db()
+    assert asked.state == "needs_information"  # the partner has not applied it yet
+    assert (waiting.Kind.QUESTIONS, asked.reference) not in kinds(central)
