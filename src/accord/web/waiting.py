@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, Subquery
@@ -32,8 +33,8 @@ DEADLINE_SHARE = 0.8
 LIST_LIMIT = 50
 
 
-class Kind:
-    """The kinds of entry, in the order the inbox groups them."""
+class Kind(StrEnum):
+    """The kinds of entry (their values name them in the API)."""
 
     DEADLINE = "deadline"
     NEW_REQUEST = "new_request"
@@ -65,7 +66,7 @@ LABELS = {
 
 @dataclass(frozen=True)
 class Entry:
-    kind: str
+    kind: Kind
     title: str
     detail: str
     url: str
@@ -80,7 +81,7 @@ class Entry:
 class Source:
     """One kind of entry: who it concerns, the rows that wait, and an entry per row."""
 
-    kind: str
+    kind: Kind
     concerns: Callable[[User], bool]
     rows: Callable[[User, datetime], Any]  # a queryset, or a list when computed
     entry: Callable[[Any], Entry]
@@ -97,7 +98,7 @@ class Source:
 
 # The steps that make a request wait for someone on this node, by kind. The
 # side, the roles, the states and the types come from the state machine.
-REQUEST_STEPS: dict[str, tuple[str, ...]] = {
+REQUEST_STEPS: dict[Kind, tuple[str, ...]] = {
     Kind.NEW_REQUEST: ("acknowledge", "start_screening", "accept_information"),
     Kind.VALIDATION: ("validate",),
     Kind.SUBMISSION: ("submit",),
@@ -125,7 +126,7 @@ def _step_condition(user: User, steps: Iterable[str]) -> Q | None:
     return found
 
 
-def _request_rows(kind: str) -> Callable[[User, datetime], Any]:
+def _request_rows(kind: Kind) -> Callable[[User, datetime], Any]:
     def rows(user: User, now: datetime) -> Any:
         from accord.assistance.models import AssistanceRequest, PendingAction
         from accord.assistance.queries import visible
@@ -145,7 +146,7 @@ def _request_rows(kind: str) -> Callable[[User, datetime], Any]:
     return rows
 
 
-def _request_entry(kind: str) -> Callable[[Any], Entry]:
+def _request_entry(kind: Kind) -> Callable[[Any], Entry]:
     def entry(request: Any) -> Entry:
         return Entry(
             kind,
@@ -339,8 +340,8 @@ def counts(user: User, now: datetime | None = None) -> dict[str, int]:
     """How many entries of each kind wait (kinds with none left out): counts,
     not rows, so the navigation can ask on every page."""
     now = now or timezone.now()
-    found = {source.kind: source.count(user, now) for source in _sources_for(user)}
-    return {kind: n for kind, n in found.items() if n}
+    found: dict[Kind, int] = {source.kind: source.count(user, now) for source in _sources_for(user)}
+    return {kind.value: n for kind, n in found.items() if n}
 
 
 # The attribute a page's request keeps its user's count in.
