@@ -147,6 +147,7 @@ WEB: dict[str, Rule] = {
 # API operations by "METHOD /path" as the OpenAPI schema names them.
 API: dict[str, Rule] = {
     "GET /api/v1/me": Rule(Audience.SIGNED_IN),
+    "GET /api/v1/waiting": Rule(Permission.VIEW_DASHBOARD),
     "GET /api/v1/node": Rule(Audience.SIGNED_IN),
     "GET /api/v1/users": Rule(Permission.MANAGE_USERS),
     "POST /api/v1/users": Rule(Permission.MANAGE_USERS, ("POST",)),

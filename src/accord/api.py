@@ -108,6 +108,7 @@ def _add_routers() -> None:
     from accord.evidence.upload_api import router as evidence_uploads
     from accord.federation.api import router as federation
     from accord.matching.api import router as matching
+    from accord.web.api import router as web
 
     api.add_router("/", federation)
     api.add_router("/", assistance)
@@ -116,6 +117,7 @@ def _add_routers() -> None:
     api.add_router("/", matching)
     api.add_router("/", evidence)
     api.add_router("/", evidence_uploads)
+    api.add_router("/", web)
 
 
 @api.exception_handler(PermissionDenied)

@@ -109,6 +109,32 @@ def the_evidence_is_on_both_nodes(ports) -> None:
     assert held[1]["collected"]["where"] == "广州 Guangzhou"
 
 
+def the_synthetic_past_is_the_same_on_both_nodes(ports) -> None:
+    """Months of finished requests, marked synthetic, held by both nodes
+    alike (the same id, state and milestones), outgoing on one, incoming on
+    the other."""
+    from accord.core.democlient import SignedIn
+
+    held = []
+    for port in ports:
+        officer = SignedIn(f"http://127.0.0.1:{port}", "auditor", "accord-demo-2026")
+        page = officer.call("GET", "/api/v1/assistance/requests?q=SYN-&limit=100")
+        rows = {r["reference"]: r for r in page["items"]}
+        assert page["count"] == 60
+        one = officer.call("GET", f"/api/v1/assistance/requests/{rows['SYN-CN.MPS-0001']['id']}")
+        held.append((rows, one))
+    (cn_rows, cn_one), (us_rows, us_one) = held
+    assert cn_rows.keys() == us_rows.keys()
+    assert [r["direction"] for r in (cn_rows["SYN-CN.MPS-0001"], us_rows["SYN-CN.MPS-0001"])] == [
+        "outgoing",
+        "incoming",
+    ]
+    shared = ("id", "content", "state", "version", "events", "acknowledge_due", "response_due")
+    for field in (*shared, "submitted_at", "received_at", "decided_at", "responded_at"):
+        assert cn_one[field] == us_one[field], field
+    assert cn_one["content"]["synthetic"] is True
+
+
 def test_demo_runs_two_peered_nodes_and_stops_cleanly(tmp_path):
     ports = (free_port(), free_port())
     demo = start_demo(tmp_path, ports)
@@ -119,6 +145,7 @@ def test_demo_runs_two_peered_nodes_and_stops_cleanly(tmp_path):
     assert "examples are incomplete" not in output, output
     ask_about_the_planted_overlap(ports)
     the_evidence_is_on_both_nodes(ports)
+    the_synthetic_past_is_the_same_on_both_nodes(ports)
     documents = [httpx.get(f"http://127.0.0.1:{p}/.well-known/accord").json() for p in ports]
     assert [d["node_id"] for d in documents] == ["cn.mps", "us.doj"]
     assert documents[0]["fingerprint"] != documents[1]["fingerprint"]

@@ -66,6 +66,10 @@ class AuditAction(models.TextChoices):
         _("Assistance request action refused"),
     )
     REQUEST_RECEIVE = "assistance:request:receive", _("Assistance request update received")
+    REQUEST_HISTORY_LOAD = (
+        "assistance:request:history",
+        _("Synthetic request history loaded (demo)"),
+    )
     REQUEST_READ = "assistance:request:read", _("Assistance request read")
     REQUEST_LIST = "assistance:request:list", _("Assistance requests listed")
     REQUEST_EXPORT = "assistance:request:export", _("Assistance request exported")

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -150,7 +151,13 @@ def seed_examples(root: Path, out: TextIO) -> None:
     from accord.evidence.demo import seed as seed_evidence
 
     steps: list[Callable[[str, str, str, TextIO], object]] = []
-    if not json.loads(accord(root, NODES[0], "requests", "list", "--json")):
+    listed = json.loads(accord(root, NODES[0], "requests", "list", "--json"))
+    if not any(row["reference"].startswith("SYN-") for row in listed):
+        try:
+            load_history(root, out)
+        except DemoError as exc:
+            out.write(f"warning: no synthetic history: {exc}\n")
+    if not [row for row in listed if not row["reference"].startswith("SYN-")]:
         out.write("Creating example requests (synthetic data) …\n")
         steps.append(seed_requests)
     if not json.loads(accord(root, NODES[0], "cases", "list", "--json")):
@@ -167,6 +174,27 @@ def seed_examples(root: Path, out: TextIO) -> None:
             step(NODES[0].url, NODES[1].url, DEMO_PASSWORD, out)
         except (SeedError, httpx.HTTPError) as exc:
             out.write(f"warning: the examples are incomplete: {exc}\n")
+
+
+def load_history(root: Path, out: TextIO, months: int = 6) -> None:
+    """Months of synthetic past requests between the two nodes, so the
+    dashboard's charts have a history (accord.assistance.history): each node
+    loads its replicas of the same past, which ends yesterday."""
+    out.write(f"Loading {months} months of synthetic request history …\n")
+    until = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    for node in NODES:
+        other = next(n for n in NODES if n is not node)
+        accord(
+            root,
+            node,
+            "requests",
+            "history",
+            other.node_id,
+            "--until",
+            until,
+            "--months",
+            f"{months}",
+        )
 
 
 def prepare(root: Path, node: DemoNode, out: TextIO) -> None:
@@ -235,7 +263,8 @@ def banner(out: TextIO) -> None:
     out.write(f"Add the demo secret {DEMO_TOTP_SECRET} to an authenticator app (time-based,\n")
     out.write("6 digits, 30 s), or print the current code with: .venv/bin/accord demo --code\n")
     out.write("\nThe nodes are peers: send a note from one (Notes) and read it on the other.\n")
-    out.write("Assistance requests hold synthetic examples in several states; Dialogue holds\n")
+    out.write("Assistance requests hold synthetic examples in several states, and six months\n")
+    out.write("of synthetic history (SYN-…) for the dashboard's charts; Dialogue holds\n")
     out.write("the reference dialogue's first round, its signed outcomes and commitments.\n")
     out.write("Evidence: cn.mps sent us.doj a synthetic shipping record on the fentanyl\n")
     out.write("precursor request; both nodes show it with its custody chain.\n")

@@ -176,6 +176,21 @@ class Note(models.Model):
         return Q(pk__in=[])
 
 
+class NoteRead(models.Model):
+    """That one user has read one received note: each officer's own inbox
+    state, so a note read by a colleague still waits for the others."""
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="reads")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["note", "user"], name="one_read_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.note_id}"
+
+
 class Divergence(models.Model):
     """An item this node holds with a peer whose copy differs from the owner's
     (federation.replicas): listed until the owner's snapshot repairs it or a

@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
+from accord.core.models import User
 from accord.core.services import LANGUAGE_CODES
 from accord.federation import outbox
-from accord.federation.models import Note, Peer
+from accord.federation.models import Note, NoteRead, Peer
 from accord.federation.policy import Action, enforce
 from accord.federation.wire import (
     MAX_PADDING,
@@ -94,3 +98,19 @@ def record_received_note(peer: Peer, message_id: str, body: NoteBody) -> Note:
         text=body.text,
         language=body.language,
     )
+
+
+def unread(user: User) -> Any:
+    """The received notes this user may read and has not opened yet."""
+    received = Note.objects.restrict(user).filter(direction=Note.Direction.IN)
+    return received.exclude(reads__user=user)
+
+
+def mark_read(user: User, shown: Iterable[Note]) -> int:
+    """Showing a user their notes is their reading them (as opening a request
+    reads its reminders): the received ones among `shown` are read now."""
+    fresh = [n for n in shown if n.direction == Note.Direction.IN]
+    made = NoteRead.objects.bulk_create(
+        [NoteRead(note=n, user=user) for n in fresh], ignore_conflicts=True
+    )
+    return len(made)

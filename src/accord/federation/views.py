@@ -200,6 +200,7 @@ def note_list(request: SignedInRequest) -> HttpResponse:
         )
     )
     rows = [(note, states.get(note.message_id)) for note in listed]
+    notes.mark_read(user, listed)
     context = {
         "form": form,
         "rows": rows,

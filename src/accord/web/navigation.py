@@ -1,5 +1,5 @@
-"""The areas of a node, in the order the sidebar shows them. An area whose
-`url_name` is None is announced but not yet on this node."""
+"""The areas of a node, in the order the sidebar shows them: only areas that
+exist on this node (issue 15: no "soon" items)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from accord.core.roles import Permission
+from accord.core.roles import ROLE_PERMISSIONS, Permission, Role
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class Area:
     key: str
     label: Promise
     permission: Permission
-    url_name: str | None
+    url_name: str
     description: Promise
 
 
@@ -107,3 +107,38 @@ def areas_for(user: object) -> list[Area]:
     if has is None:
         return []
     return [area for area in AREAS if has(area.permission)]
+
+
+# What a role that only reads an area is told it can do there: the
+# permission's own label says "work on", which a reader does not.
+READING: dict[Permission, Promise] = {
+    Permission.VIEW_REQUESTS: _("Read mutual-assistance requests and their timelines"),
+    Permission.VIEW_CASES: _("Read cases, their subjects and observables"),
+    Permission.VIEW_EVIDENCE: _("Read evidence records and check their chain of custody"),
+}
+
+
+def _acts_in(role: Role, permission: Permission) -> bool:
+    """Whether the role does more than read in the permission's area: a step
+    of the request state machine, editing cases, handling evidence (an
+    auditor only reads it: evidence.policy)."""
+    if permission == Permission.VIEW_REQUESTS:
+        from accord.assistance.machine import TRANSITIONS
+
+        return any(role in step.roles for step in TRANSITIONS.values())
+    if permission == Permission.VIEW_CASES:
+        return Permission.EDIT_CASES in ROLE_PERMISSIONS[role]
+    if permission == Permission.VIEW_EVIDENCE:
+        return role != Role.AUDITOR
+    return True
+
+
+def abilities_for(role: Role) -> list[str]:
+    """The dashboard's "what you can do": what the role holds, said as it
+    applies to the role (the dashboard itself is not an ability)."""
+    held = ROLE_PERMISSIONS[role]
+    return [
+        str(permission.label if _acts_in(role, permission) else READING[permission])
+        for permission in Permission
+        if permission in held and permission != Permission.VIEW_DASHBOARD
+    ]

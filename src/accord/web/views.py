@@ -23,9 +23,10 @@ from accord.core.audit import Actor, AuditAction
 from accord.core.auth import SignInForm, recent_bursts
 from accord.core.models import AuditEvent, User
 from accord.core.policy import offered
-from accord.core.roles import ROLE_PERMISSIONS, Permission, Role
+from accord.core.roles import Permission, Role
 from accord.core.signals import client_ip
 from accord.core.user_policy import PERMISSIONS, Action, allowed
+from accord.web import waiting
 from accord.web.actions import act
 from accord.web.forms import (
     ActiveForm,
@@ -35,7 +36,7 @@ from accord.web.forms import (
     RoleForm,
 )
 from accord.web.guards import SignedInRequest, permission_required, signed_in
-from accord.web.navigation import areas_for
+from accord.web.navigation import abilities_for, areas_for
 
 AUDIT_PAGE_SIZE = 50
 
@@ -94,9 +95,12 @@ def dashboard(request: SignedInRequest) -> HttpResponse:
     role = Role(user.role)
     if user.has_permission(Permission.VIEW_AUDIT):
         audit.seal()  # the recent events include every read so far
+    waiting_entries, waiting_counts = waiting.inbox(request)
     context = {
         "role": role,
-        "permissions": [p for p in Permission if p in ROLE_PERMISSIONS[role]],
+        "abilities": abilities_for(role),
+        "waiting": waiting_entries,
+        "waiting_total": sum(waiting_counts.values()),
         "areas": [a for a in areas_for(user) if a.key != "dashboard"],
         "recent_events": AuditEvent.objects.restrict(user).order_by("-seq")[:8],
         "signin_bursts": recent_bursts(user),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,16 @@ class Command(BaseCommand):
             "what differs from the owner's copy",
         )
         reconcile.add_argument("peer", help="the peer's node id")
+        history = sub.add_parser(
+            "history",
+            help="load the synthetic past the demo shows (closed and refused requests "
+            "with this peer over months, marked synthetic; the peer loads the same)",
+        )
+        history.add_argument("peer", help="the peer's node id")
+        history.add_argument(
+            "--until", required=True, help="the last day of the past (the same on both nodes)"
+        )
+        history.add_argument("--months", type=int, default=6)
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         try:
@@ -240,3 +250,19 @@ class Command(BaseCommand):
             "from its owner's copy as the messages arrive; items still out of step are "
             "listed on the Federation page."
         )
+
+    def do_history(self, peer: str, until: str, months: int, **options: Any) -> None:
+        from accord.assistance import history
+        from accord.core.identity import this_node
+
+        found = Peer.objects.filter(node_id=peer).first()
+        if found is None:
+            raise CommandError(f"no peer {peer!r}")
+        try:
+            last = date.fromisoformat(until)
+        except ValueError:
+            raise CommandError("--until takes a date, like 2027-01-31") from None
+        if not 1 <= months <= 24:
+            raise CommandError("--months takes 1 to 24")
+        added = history.load(this_node().node_id, found, last, months)
+        self.stdout.write(f"{added} synthetic past requests with {peer} loaded")
