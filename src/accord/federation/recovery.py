@@ -51,7 +51,7 @@ from accord.federation.envelope import (
     verify_document,
     verify_receipt,
 )
-from accord.federation.models import ChannelRecovery, Note, OutboxMessage, Peer
+from accord.federation.models import ChannelRecovery, InboxMessage, Note, OutboxMessage, Peer
 from accord.federation.outbox import lock_peer, outbox_envelope, signing_key_for
 from accord.federation.wire import NOTE_KIND, NoteBody
 
@@ -130,9 +130,13 @@ def answer_ask(raw: bytes, ip: str) -> tuple[int, dict[str, Any]]:
             break
         if ask["part"] == "held":
             item = {"envelope": row.envelope, "receipt": row.receipt}
-        else:
+        elif row.body or not row.receipt:
             row.peer = peer
             item = outbox_envelope(row, now)
+        else:
+            # Applied, and its body dropped (Kind.keep_body): only the asking
+            # node's own receipt is left to give back.
+            item = {"lost": row.receipt}
         budget -= len(json.dumps(item))
         if items and budget < 0:
             more = True
@@ -247,6 +251,7 @@ class Recovered:
     renumbered: int = 0  # queued here since the restore, moved past the learned seqs
     next_out_seq: int = 0
     resent: int = 0  # the peer's messages applied again here
+    received_lost: list[int] = field(default_factory=list)  # receipted before, body gone
     next_in_seq: int = 0
 
     def as_data(self) -> dict[str, Any]:
@@ -259,6 +264,7 @@ class Recovered:
             "renumbered": self.renumbered,
             "next_out_seq": self.next_out_seq,
             "resent": self.resent,
+            "received_lost_seqs": self.received_lost[:200],
             "next_in_seq": self.next_in_seq,
         }
 
@@ -316,7 +322,7 @@ def _pages(peer: Peer, part: str, from_seq: int) -> tuple[list[Any], int]:
 
 
 def _seq_of(item: Any) -> int:
-    envelope = item.get("envelope", item) if isinstance(item, dict) else None
+    envelope = item.get("envelope", item.get("lost", item)) if isinstance(item, dict) else None
     seq = envelope.get("seq") if isinstance(envelope, dict) else None
     if type(seq) is not int:
         raise RecoveryError("malformed item in the answer")
@@ -438,16 +444,69 @@ def _pull_resent(peer: Peer, outcome: Recovered) -> None:
             answer = ask(peer, "resend", cursor)
             if not answer["items"]:
                 break
-            raw = json.dumps({"envelopes": answer["items"]}).encode()
-            result = inbox.receive_batch(raw, "recovery")
-            if result.error is not None and result.error.get("reason") != "duplicate":
-                raise RecoveryError(f"{peer.node_id}: a resent envelope: {result.error}")
-            outcome.resent += len(result.receipts) - len(result.duplicates)
+            envelopes: list[Any] = []
+            for item in [*answer["items"], None]:
+                if isinstance(item, dict) and "lost" not in item:
+                    envelopes.append(item)
+                    continue
+                if envelopes:
+                    outcome.resent += _apply_resent(peer, envelopes)
+                    envelopes = []
+                if item is not None:
+                    _record_lost(peer, item["lost"], outcome)
             if not answer["more"]:
                 break
     finally:
         inbox.recovery_pull.reset(token)
     outcome.next_in_seq = Peer.objects.get(pk=peer.pk).next_in_seq
+
+
+def _apply_resent(peer: Peer, envelopes: list[Any]) -> int:
+    result = inbox.receive_batch(json.dumps({"envelopes": envelopes}).encode(), "recovery")
+    if result.error is not None and result.error.get("reason") != "duplicate":
+        raise RecoveryError(f"{peer.node_id}: a resent envelope: {result.error}")
+    return len(result.receipts) - len(result.duplicates)
+
+
+def _record_lost(peer: Peer, receipt: Any, outcome: Recovered) -> None:
+    """A message this node received and receipted before the disaster, whose
+    body the peer no longer holds: the receipt this node signed then is the
+    record of it; its seq is consumed, its content is lost here."""
+    node = this_node()
+    keys = [node.signing_public]
+    if node.previous_signing_key is not None:
+        keys.append(bytes(node.previous_signing_key.verify_key))
+    with transaction.atomic():
+        locked = lock_peer(peer)
+        seq = locked.next_in_seq
+        if not isinstance(receipt, dict):
+            raise RecoveryError(f"{peer.node_id}: malformed lost item")
+        try:
+            verify_receipt(
+                receipt,
+                message_id=str(receipt.get("message_id")),
+                sender=peer.node_id,
+                recipient=node.node_id,
+                seq=seq,
+                body_hash=str(receipt.get("body_sha256")),
+                keys=keys,
+            )
+        except EnvelopeError as exc:
+            raise RecoveryError(f"{peer.node_id}: lost item #{seq}: {exc.reason}") from None
+        InboxMessage.objects.create(
+            id=receipt["message_id"],
+            peer=locked,
+            seq=seq,
+            kind=receipt["kind"],
+            body_sha256=receipt["body_sha256"],
+            received_at=parse_time(receipt["received_at"]),
+            status=receipt["status"],
+            refusal_reason=receipt.get("reason") or "",
+            receipt=receipt,
+            envelope={},
+        )
+        Peer.objects.filter(pk=locked.pk).update(next_in_seq=seq + 1)
+    outcome.received_lost.append(seq)
 
 
 def status_rows() -> list[dict[str, Any]]:
