@@ -107,11 +107,22 @@ def test_a_restored_node_learns_what_it_sent_and_takes_what_it_missed(monkeypatc
     assert outcome.next_out_seq == 6
 
 
-def test_a_held_receipt_that_does_not_verify_stops_the_recovery(monkeypatch):
+def swapped_body(item: dict[str, Any]) -> str:
+    item["envelope"]["body"] = item["envelope"]["body"][::-1]  # not what was receipted
+    return "the body is not the one receipted"
+
+
+def changed_receipt(item: dict[str, Any]) -> str:
+    item["receipt"]["status"] = "refused"  # no longer what the peer signed
+    return "does not verify"
+
+
+@pytest.mark.parametrize("forge", [changed_receipt, swapped_body])
+def test_a_held_message_that_does_not_hold_up_stops_the_recovery(monkeypatch, forge):
     remote = RemotePeer.create()
     ChannelRecovery.objects.create(peer=remote.peer, out_seq_at_restore=1)
     forged = held(remote, own_envelope(remote, 1, "core.ping", {"n": 1, "padding": ""}))
-    forged["receipt"]["status"] = "refused"  # no longer what the peer signed
+    problem = forge(forged)
 
     def ask(peer: Peer, part: str, from_seq: int) -> dict[str, Any]:
         return {"items": [forged], "next_seq": 2, "more": False}
@@ -120,7 +131,7 @@ def test_a_held_receipt_that_does_not_verify_stops_the_recovery(monkeypatch):
     [failure] = recovery.recover_due()
     assert isinstance(failure, recovery.RecoveryError)
     mark = ChannelRecovery.objects.get()
-    assert "does not verify" in mark.last_error and mark.lease_until is None
+    assert problem in mark.last_error and mark.lease_until is None
     assert not OutboxMessage.objects.exists()
     assert Peer.objects.get(pk=remote.peer.pk).next_out_seq == 1
 

@@ -44,6 +44,7 @@ from accord.core.identity import PROTOCOL_VERSION, this_node
 from accord.federation import inbox
 from accord.federation.envelope import (
     EnvelopeError,
+    body_sha256,
     format_time,
     open_body,
     parse_time,
@@ -354,6 +355,9 @@ def _learn_sent(
             )
         except EnvelopeError as exc:
             raise RecoveryError(f"a held receipt does not verify: {exc.reason}") from None
+        body = envelope.get("body")
+        if body and body_sha256(str(body)) != receipt["body_sha256"]:
+            raise RecoveryError(f"held #{_seq_of(item)}: the body is not the one receipted")
         learned[_seq_of(item)] = item
     with transaction.atomic():
         locked = lock_peer(peer)
