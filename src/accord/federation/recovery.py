@@ -511,15 +511,3 @@ def _record_lost(peer: Peer, receipt: Any, outcome: Recovered) -> None:
         )
         Peer.objects.filter(pk=locked.pk).update(next_in_seq=seq + 1)
     outcome.received_lost.append(seq)
-
-
-def status_rows() -> list[dict[str, Any]]:
-    return [
-        {
-            "peer": mark.peer.node_id,
-            "since": mark.started_at.isoformat(),
-            "attempts": mark.attempts,
-            "last_error": mark.last_error,
-        }
-        for mark in ChannelRecovery.objects.select_related("peer").order_by("peer__node_id")
-    ]
