@@ -32,6 +32,7 @@ TOP_ADDRESSES = 10
 
 class Channel(models.TextChoices):
     INBOX = "inbox", "federation inbox"
+    RECOVERY = "recovery", "federation recovery"
     CHECKPOINTS = "checkpoints", "federation checkpoints"
     TAXII = "taxii", "TAXII"
     SIGNIN = "signin", "sign-in"

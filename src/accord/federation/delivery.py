@@ -105,7 +105,9 @@ class Deliverer:
     def deliver_due(self) -> bool:
         now = datetime.now(UTC)
         due = (
+            # A channel under recovery after a restore waits (federation.recovery).
             Peer.objects.filter(active=True, blocked=False, outbox__status=MessageStatus.PENDING)
+            .filter(recovery__isnull=True)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             .distinct()
             .values_list("pk", flat=True)

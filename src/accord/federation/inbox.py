@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,7 @@ from accord.federation.envelope import (
     open_body,
     parse_time,
 )
-from accord.federation.models import InboxMessage, MessageStatus, Peer
+from accord.federation.models import ChannelRecovery, InboxMessage, MessageStatus, Peer
 from accord.federation.outbox import signing_key_for
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,17 @@ REJECTION_STATUS = {
     "duplicate": 409,
     "out_of_order": 409,
     "too_large": 413,
+    # A channel this node is recovering after a restore (federation.recovery):
+    # the sender tries again later, by when the envelopes were pulled.
+    "recovering": 503,
     # An address past its allowance of failures (core.tally.over_limit).
     "throttled": 429,
 }
+
+
+# The peer whose envelopes federation.recovery is feeding in while the
+# channel is still marked as recovering (which turns the peer's own posts away).
+recovery_pull: ContextVar[str] = ContextVar("recovery_pull", default="")
 
 
 @dataclass
@@ -106,6 +115,7 @@ def _check_envelope(document: Any, now: datetime, peers: dict[str, Peer]) -> tup
     if len(envelope.body) > settings.FEDERATION_MAX_BODY_BYTES:
         raise Rejected("too_large", f"body over {settings.FEDERATION_MAX_BODY_BYTES} bytes")
     peer = peers.get(envelope.sender)
+    first_sight = peer is None
     if peer is None:
         peer = Peer.objects.select_for_update().filter(node_id=envelope.sender, active=True).first()
         if peer is None:
@@ -115,6 +125,9 @@ def _check_envelope(document: Any, now: datetime, peers: dict[str, Peer]) -> tup
         used = envelope.verify(peer_keys(peer))
     except EnvelopeError as exc:
         raise Rejected(exc.reason, exc.detail) from None
+    if first_sight and recovery_pull.get() != peer.node_id:
+        if ChannelRecovery.objects.filter(peer=peer).exists():
+            raise Rejected("recovering", "restored from a back-up", verified_as=peer.node_id)
     if used == 0 and peer.previous_signing_key:
         # The peer signs with its new key now: its old key is retired for good.
         retired = key_fingerprint(base64.b64decode(peer.previous_signing_key))

@@ -252,3 +252,27 @@ class AuditCheckpoint(models.Model):
     @classmethod
     def restriction(cls, user: User, action: str) -> Q:
         return _admins_only(user)
+
+
+class ChannelRecovery(models.Model):
+    """A channel this node must recover after a restore from a back-up
+    (federation.recovery, docs/protocol.md "Recovery after a restore"): while
+    the row exists, the node neither sends to the peer nor takes its
+    deliveries, and asks it for what the back-up does not hold."""
+
+    peer = models.OneToOneField(Peer, on_delete=models.CASCADE, related_name="recovery")
+    # The restored next_out_seq: the peer may have applied seqs from here on.
+    out_seq_at_restore = models.BigIntegerField()
+    started_at = models.DateTimeField(auto_now_add=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.IntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"recovery of {self.peer_id}"
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        return _admins_only(user)

@@ -7,6 +7,7 @@ app_name = "federation"
 urlpatterns = [
     path("federation/v1/inbox", views.inbox, name="inbox"),
     path("federation/v1/checkpoints", views.checkpoints, name="checkpoints"),
+    path("federation/v1/recovery", views.recovery_ask, name="recovery"),
     path("federation/", views.channel, name="channel"),
     path("federation/peers/add/", views.peer_add, name="peer-add"),
     path("federation/peers/<str:node_id>/remove/", views.peer_remove, name="peer-remove"),

@@ -19,7 +19,7 @@ from accord.core.models import AuditEvent, FailureTally
 from accord.core.policy import offered
 from accord.core.signals import client_ip
 from accord.core.tally import Channel
-from accord.federation import anchoring, notes, peering, replicas
+from accord.federation import anchoring, notes, peering, recovery, replicas
 from accord.federation import inbox as receiving
 from accord.federation.forms import NoteForm, PeerForm
 from accord.federation.models import InboxMessage, Note, OutboxMessage, Peer
@@ -64,6 +64,16 @@ def checkpoints(request: HttpRequest) -> JsonResponse:
     """A peer asks for the checkpoints of its audit log kept here (anchoring)."""
     status, answer = anchoring.answer_ask(
         request.read(anchoring.MAX_ASK_BYTES + 1), client_ip(request)
+    )
+    return JsonResponse(answer, status=status)
+
+
+@csrf_exempt  # authenticated by the ask's signature, not by a session
+@require_POST
+def recovery_ask(request: HttpRequest) -> JsonResponse:
+    """A peer restored from a back-up asks for what it lost (federation.recovery)."""
+    status, answer = recovery.answer_ask(
+        request.read(recovery.MAX_ASK_BYTES + 1), client_ip(request)
     )
     return JsonResponse(answer, status=status)
 

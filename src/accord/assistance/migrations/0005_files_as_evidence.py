@@ -20,8 +20,12 @@ def adopt_files(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("assistance", "0004_request_case"),
-        # The latest evidence tables: adopt_all uses the current models.
+        # The latest tables of every app adopt_all reads through the current
+        # models (the evidence items, the request's peer, the audit log): an
+        # upgrade from the previous release found federation's missing.
         ("evidence", "0005_bulk_parts"),
+        ("federation", "0006_audit_checkpoints"),
+        ("core", "0004_failure_tally"),
     ]
 
     operations = [

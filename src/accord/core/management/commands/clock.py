@@ -80,6 +80,11 @@ class Command(BaseCommand):
 
         if anchoring.checkpoints_due():
             log.info("clock: audit checkpoint sent to the peers")
+        # Channels still to recover after a restore (federation.recovery).
+        from accord.federation import recovery
+
+        for outcome in recovery.recover_due():
+            log.info("clock: channel recovery: %s", outcome)
 
     @staticmethod
     def _evidence(assistance: Any, sync: Any) -> None:
