@@ -83,7 +83,7 @@ def test_last_and_first_are_the_versions_the_partner_may_read():
     an object that only ever had the versions the partner may read."""
     partner = make_partner()
     hidden_newer, hidden_older, plain = (f"indicator--{uuid.uuid4()}" for _ in range(3))
-    day1, day2 = WHEN["created"], WHEN["modified"]
+    day1 = WHEN["created"]
     older = indicator("192.0.2.71", id=hidden_newer, created=day1, modified=day1)
     imported(partner.collection, older, indicator("192.0.2.71", red=True, id=hidden_newer, **WHEN))
     newer = indicator("192.0.2.72", id=hidden_older, **WHEN)
