@@ -155,6 +155,28 @@ def test_the_outbox_metrics_are_the_queue_the_receipts_and_their_latency():
     assert value(samples, "accord_peer_last_delivery_timestamp_seconds", **peer) >= now.timestamp()
 
 
+def test_receipts_are_counted_once_across_scrapes_and_never_past_a_waiting_message():
+    remote = RemotePeer.create("zz.counted")
+    send_pings(Actor.system("test"), remote.peer, 3)
+    first, second, third = OutboxMessage.objects.filter(peer=remote.peer).order_by("seq")
+    deliverer = Deliverer()
+    peer = {"peer": "zz.counted"}
+    applied = "accord_outbox_receipts_total"
+
+    deliverer.settle(remote.peer, [first], receipted(remote, [first], "applied"))
+    assert value(scrape(), applied, status="applied", **peer) == 1
+    assert value(scrape(), applied, status="applied", **peer) == 1  # not counted twice
+    # The third is receipted before the second (it cannot happen on a real
+    # channel, which goes in seq order): it is counted once the second is.
+    deliverer.settle(remote.peer, [third], receipted(remote, [third], "applied"))
+    assert value(scrape(), applied, status="applied", **peer) == 1
+    deliverer.settle(remote.peer, [second], receipted(remote, [second], "refused"))
+    samples = scrape()
+    assert value(samples, applied, status="applied", **peer) == 2
+    assert value(samples, applied, status="refused", **peer) == 1
+    assert value(samples, "accord_outbox_receipt_latency_seconds_count", **peer) == 3
+
+
 def test_the_inbox_and_its_rejections_are_counted_by_peer_and_by_reason(
     django_capture_on_commit_callbacks,
 ):

@@ -4,7 +4,8 @@ Every process of a node (the web hosts, the deliverers, the clock, the
 workers) writes the one database, so whichever host answers the scrape
 answers for the whole node, and no count lives in one process's memory to be
 lost at a restart or split across gunicorn workers. Each family below is one
-aggregate query over indexed columns; docs/operations.md, "Metrics", says what
+aggregate query over indexed columns, but the receipts, which are tallied
+incrementally (accord.ops.receipts); docs/operations.md, "Metrics", says what
 each one means and how to alert on it."""
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from importlib import metadata
-from typing import Any
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, QuerySet, Sum
+from django.db.models import Count, Min, QuerySet, Sum
 from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -33,11 +33,9 @@ from accord.assistance.queries import overdue_condition
 from accord.core.identity import this_node
 from accord.core.models import AuditHead, AuditStaged, FailureTally
 from accord.federation.models import InboxMessage, MessageStatus, OutboxMessage, Peer
+from accord.ops import receipts as receipts_of
 from accord.ops.models import AuditVerification
 
-# Receipt latency buckets, in seconds: from a quiet loopback channel (well under
-# a second) to a peer that was down for a day.
-LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 86400)
 # Rejections are counted per window (core.tally); the gauge sums the windows
 # that began within this span.
 REJECTIONS_SPAN = timedelta(hours=1)
@@ -61,7 +59,6 @@ class NodeCollector(Collector):
         peers = dict(Peer.objects.values_list("pk", "node_id"))
         yield from peer_state()
         yield from outbox(peers, self.now)
-        yield receipt_latency(peers)
         yield inbox(peers)
         yield rejections(self.now)
         yield from requests(self.now)
@@ -134,54 +131,30 @@ def outbox(peers: dict[int, str], now: datetime) -> Iterator[Metric]:
         "Messages the peer answered with a signed receipt, by what it did with them.",
         labels=["peer", "status"],
     )
-    rows = (
-        OutboxMessage.objects.values("peer_id", "status")
-        .annotate(n=Count("pk"), first=Min("created_at"))
-        .order_by()
-    )
-    found = {(row["peer_id"], row["status"]): row for row in rows}
-    for pk, node_id in peers.items():
-        waiting = found.get((pk, MessageStatus.PENDING))
-        depth.add_metric([node_id], waiting["n"] if waiting else 0)
-        age = (now - waiting["first"]).total_seconds() if waiting else 0.0
-        oldest.add_metric([node_id], max(0.0, age))
-        for status in (MessageStatus.APPLIED, MessageStatus.REFUSED):
-            done = found.get((pk, status))
-            receipts.add_metric([node_id, status.value], done["n"] if done else 0)
-    yield from (depth, oldest, receipts)
-
-
-def receipt_latency(peers: dict[int, str]) -> Metric:
-    """From queueing a message to storing the peer's signed receipt for it."""
-    histogram = HistogramMetricFamily(
+    latency = HistogramMetricFamily(
         "accord_outbox_receipt_latency_seconds",
         "Time from queueing a message to holding the peer's signed receipt.",
         labels=["peer"],
     )
-    latency = ExpressionWrapper(F("delivered_at") - F("created_at"), output_field=DurationField())
-    buckets = {
-        f"le{i}": Count("pk", filter=Q(latency__lte=timedelta(seconds=bound)))
-        for i, bound in enumerate(LATENCY_BUCKETS)
-    }
-    rows = (
-        OutboxMessage.objects.filter(delivered_at__isnull=False)
-        .alias(latency=latency)
-        .values("peer_id")
-        .annotate(n=Count("pk"), total=Sum(latency), **buckets)
-        .order_by()
-    )
-    # Plain dicts: the bucket columns are named at run time.
-    found: dict[int, dict[str, Any]] = {row["peer_id"]: dict(row) for row in rows}
     for pk, node_id in peers.items():
-        row = found.get(pk)
+        # One peer at a time: each query is a range of the (peer, status, seq) index.
+        waiting = OutboxMessage.objects.filter(peer_id=pk, status=MessageStatus.PENDING).aggregate(
+            n=Count("pk"), first=Min("created_at"), first_seq=Min("seq")
+        )
+        depth.add_metric([node_id], waiting["n"])
+        age = (now - waiting["first"]).total_seconds() if waiting["first"] else 0.0
+        oldest.add_metric([node_id], max(0.0, age))
+        tally = receipts_of.settled(pk, receipts_of.Pending(waiting["n"], waiting["first_seq"]))
+        receipts.add_metric([node_id, MessageStatus.APPLIED.value], tally.applied)
+        receipts.add_metric([node_id, MessageStatus.REFUSED.value], tally.refused)
+        buckets = tally.latency_buckets or [0] * len(receipts_of.LATENCY_BUCKETS)
         counts = [
-            (floatToGoString(bound), row[f"le{i}"] if row else 0)
-            for i, bound in enumerate(LATENCY_BUCKETS)
+            (floatToGoString(bound), count)
+            for bound, count in zip(receipts_of.LATENCY_BUCKETS, buckets, strict=True)
         ]
-        counts.append(("+Inf", row["n"] if row else 0))
-        total = row["total"].total_seconds() if row and row["total"] is not None else 0.0
-        histogram.add_metric([node_id], counts, sum_value=total)
-    return histogram
+        counts.append(("+Inf", tally.applied + tally.refused))
+        latency.add_metric([node_id], counts, sum_value=tally.latency_seconds)
+    yield from (depth, oldest, receipts, latency)
 
 
 def inbox(peers: dict[int, str]) -> Metric:
