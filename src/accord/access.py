@@ -30,6 +30,8 @@ class Rule:
 WEB: dict[str, Rule] = {
     "well-known": Rule(Audience.PUBLIC),
     "healthz": Rule(Audience.PUBLIC),
+    # Prometheus presents a bearer token instead (accord.ops.views).
+    "metrics": Rule(Permission.VIEW_METRICS),
     "web:login": Rule(Audience.PUBLIC, ("GET", "POST")),
     "web:logout": Rule(Audience.PUBLIC, ("POST",)),
     "web:set-language": Rule(Audience.PUBLIC, ("POST",)),

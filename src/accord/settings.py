@@ -225,6 +225,20 @@ if EMERGENCY_CONFIRMATION_HOURS > 24 * 365:
 LOG_LEVEL = env_str("ACCORD_LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
     raise ImproperlyConfigured("ACCORD_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+# Logs go to standard error as lines of text (for a person at a terminal) or
+# as JSON lines (for a log collector): one event per request and per delivery
+# batch, with ids, never bodies or names (accord.ops.logs; docs/operations.md).
+LOG_FORMAT = env_str("ACCORD_LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"ACCORD_LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
+# The bearer token Prometheus presents at /metrics (accord.ops.views); empty:
+# only a signed-in node administrator or auditor may read the metrics.
+METRICS_TOKEN = env_str("ACCORD_METRICS_TOKEN", "").strip()
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "ACCORD_METRICS_TOKEN must be at least 32 characters (a random value, "
+        "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -246,6 +260,7 @@ INSTALLED_APPS = [
     "accord.matching",
     "accord.evidence",
     "accord.web",
+    "accord.ops",
 ]
 
 MIDDLEWARE = [
@@ -435,14 +450,35 @@ TASKS = {
     }
 }
 
+# Outermost: it times the whole answer and logs it once (accord.ops.logs).
+MIDDLEWARE.insert(0, "accord.ops.logs.RequestLogMiddleware")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "accord.ops.logs.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Each request is logged once, by accord.ops.logs (django.server and
+        # django.request would repeat the failures among them).
+        "django.request": {"level": "ERROR"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
     },

@@ -19,6 +19,7 @@ class Permission(models.TextChoices):
     VIEW_DASHBOARD = "core.view_dashboard", _("See the dashboard")
     MANAGE_USERS = "core.manage_users", _("Create users and change their roles")
     VIEW_AUDIT = "core.view_audit", _("Read and verify the audit log")
+    VIEW_METRICS = "core.view_metrics", _("Read the node's operational metrics")
     VIEW_REQUESTS = "assistance.view", _("Work on mutual-assistance requests")
     VIEW_CASES = "cases.view", _("Work on cases and observables")
     EDIT_CASES = "cases.edit", _("Open cases and record their subjects and observables")
@@ -94,6 +95,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         _EVERYONE
         | {
             Permission.VIEW_AUDIT,
+            Permission.VIEW_METRICS,
             Permission.VIEW_REQUESTS,
             # Auditors read cases, never change them (cases.policy).
             Permission.VIEW_CASES,
@@ -103,7 +105,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.NODE_ADMIN: frozenset(
         _EVERYONE
         | _CORRESPONDENTS
-        | {Permission.MANAGE_USERS, Permission.VIEW_AUDIT, Permission.MANAGE_FEDERATION}
+        | {
+            Permission.MANAGE_USERS,
+            Permission.VIEW_AUDIT,
+            Permission.VIEW_METRICS,
+            Permission.MANAGE_FEDERATION,
+        }
     ),
 }
 

@@ -36,6 +36,7 @@ class Channel(models.TextChoices):
     CHECKPOINTS = "checkpoints", "federation checkpoints"
     TAXII = "taxii", "TAXII"
     SIGNIN = "signin", "sign-in"
+    METRICS = "metrics", "metrics endpoint"
 
 
 def bucket_address(ip: str) -> str:

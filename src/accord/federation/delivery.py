@@ -33,6 +33,7 @@ from accord.federation.models import MessageStatus, OutboxMessage, Peer
 from accord.federation.outbox import backoff_until, outbox_envelope
 from accord.federation.signals import messages_applied, messages_refused
 from accord.federation.wire import ROTATION_KIND
+from accord.ops.logs import log_batch
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +225,16 @@ class Deliverer:
     def settle(
         self, peer: Peer, batch: list[OutboxMessage], response: httpx.Response | Exception
     ) -> Outcome:
-        """Store the receipts of an answer and classify what went wrong, if anything."""
+        """Store the receipts of an answer and classify what went wrong, if
+        anything; log the batch (its message ids and outcome, never a body)."""
+        outcome = self._settle(peer, batch, response)
+        failure = outcome.permanent or outcome.transient
+        log_batch(log, peer.node_id, batch, response, failure, bool(outcome.permanent))
+        return outcome
+
+    def _settle(
+        self, peer: Peer, batch: list[OutboxMessage], response: httpx.Response | Exception
+    ) -> Outcome:
         if isinstance(response, Exception):
             OutboxMessage.objects.filter(pk__in=[m.pk for m in batch]).update(
                 last_error=f"network: {response}"[:500]
