@@ -4,6 +4,8 @@ as it arrives from the partner (built with the same services, then received)."""
 
 from __future__ import annotations
 
+import base64
+import os
 import uuid
 from typing import Any
 
@@ -14,6 +16,20 @@ from accord.core.identity import this_node
 from accord.core.roles import Role
 from accord.federation.models import Peer
 from tests.assistance.flow import request_body
+
+
+def pinned_peer(node_id: str) -> Peer:
+    """A partner node known by fixed, random keys: nothing is sent to it."""
+    key = base64.b64encode(os.urandom(32)).decode()
+    return Peer.objects.create(
+        node_id=node_id,
+        url="http://127.0.0.1:9/",
+        party="US",
+        agency="DoJ",
+        signing_key=key,
+        encryption_key=key,
+        fingerprint="0" * 64,
+    )
 
 
 def submitted(users: dict[Role, Any], peer: Peer, request_type: str = "data_order", **overrides):

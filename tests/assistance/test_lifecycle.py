@@ -325,7 +325,7 @@ def test_conditions_must_be_accepted_by_the_requester_before_execution(pair):
     pair.step(request_id, "respond", {"text": "Subscriber: Example Ltd."}, state="responded")
 
 
-def test_a_request_that_needs_more_information_goes_back_to_submitted(pair):
+def test_answered_questions_return_the_request_to_screening_without_a_second_receipt(pair):
     request_id = in_screening(pair, "general_evidence")
     first_receipt = pair.agreed(request_id)["received_at"]
     pair.step(
@@ -334,15 +334,15 @@ def test_a_request_that_needs_more_information_goes_back_to_submitted(pair):
         {"questions": "Which branch exactly?"},
         state="needs_information",
     )
-    pair.step(
-        request_id, "provide_information", {"answers": "Branch 12, Main Street"}, state="submitted"
+    view = pair.step(
+        request_id, "provide_information", {"answers": "Branch 12, Main Street"}, state="screening"
     )
-    view = pair.step(request_id, "acknowledge", state="received")
-    # The service clock keeps running from the first receipt.
+    # The service clock keeps running from the first receipt; nobody acknowledges again.
     assert view["received_at"] == first_receipt
-    pair.step(request_id, "start_screening", state="screening")
     actions = [e["action"] for e in view["events"]]
-    assert actions.count("acknowledge") == 2
+    assert actions.count("acknowledge") == 1
+    assert actions[-1] == "provide_information"
+    refused_in_step(pair, request_id, "acknowledge", {}, 409)
 
 
 def test_the_requester_withdraws_a_request_before_the_response(pair):

@@ -208,6 +208,7 @@ def record(two_live_nodes) -> Record:
                 "title_zh": r.commitment(ZH),
                 "owner_node": us.node_id,
                 "due_date": PAST_DUE,
+                "confirm_past": True,
                 "indicators": [
                     {"code": "assistance.answered", "topic": "cybersecurity", "target": 12}
                 ],

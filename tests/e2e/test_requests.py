@@ -189,9 +189,9 @@ def test_a_request_drafted_and_submitted_on_cn_is_accepted_on_us_all_in_chinese(
     expect(investigator.get_by_test_id("offences")).to_contain_text("诈骗罪（电信网络诈骗）")
     screenshot(investigator, "requests-draft-cn-zh")
     take_step(investigator, "send_for_validation", "pending_validation")
-    # The investigator may now only discard it.
+    # A prosecutor validates it now: the investigator may neither send nor discard it.
     expect(investigator.get_by_test_id("step-send_for_validation")).to_have_count(0)
-    expect(investigator.get_by_test_id("step-discard")).to_be_visible()
+    expect(investigator.get_by_test_id("step-discard")).to_have_count(0)
     screenshot(investigator, "requests-pending-validation-cn-zh")
 
     # The prosecutor validates it.
@@ -200,7 +200,9 @@ def test_a_request_drafted_and_submitted_on_cn_is_accepted_on_us_all_in_chinese(
     expect(prosecutor.get_by_test_id("request-state")).to_have_attribute(
         "data-state", "pending_validation"
     )
-    expect(prosecutor.get_by_test_id("step-return_to_draft")).to_be_visible()
+    # Validating is the step offered first; returning it to the draft is folded away.
+    expect(prosecutor.get_by_test_id("fold-return_to_draft")).to_be_visible()
+    expect(prosecutor.get_by_test_id("step-return_to_draft")).not_to_be_visible()
     take_step(prosecutor, "validate", "validated")
 
     # The central authority of cn.test submits it to us.test.

@@ -13,12 +13,14 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel
+from pydantic import ValidationError as SchemaError
 from pydantic.fields import FieldInfo
 
 from accord.assistance.machine import TRANSITIONS
 from accord.assistance.models import AssistanceRequest
 from accord.assistance.registry import TYPES, bases_for, entry
 from accord.assistance.rules import CONTENT_FIELDS
+from accord.assistance.services import parse_draft
 from accord.assistance.types import (
     LINE,
     NOTE,
@@ -33,7 +35,8 @@ from accord.assistance.types import (
     Urgency,
 )
 from accord.assistance.types import TEXT as TEXT_MAX
-from accord.core import calendars
+from accord.core import calendars, dates
+from accord.web import schema_errors
 
 OFFENCE_ROWS = 3
 CONDITION_ROWS = 3
@@ -257,6 +260,66 @@ class RequestForm(forms.Form):
     def _details(self) -> dict[str, Any]:
         return _values(entry(self.request_type).details, self.cleaned_data)
 
+    def clean(self) -> dict[str, Any]:
+        """The services' own check of the content, run before they are asked:
+        each problem goes beside the field it is about, in the user's language,
+        and the form keeps everything typed."""
+        data = super().clean() or {}
+        deadline = data.get("desired_deadline")
+        if deadline and (problem := dates.ahead_problem(deadline)):
+            self.add_error("desired_deadline", problem)
+        if self.errors:
+            return data
+        _content, problems = parse_draft(self.to_data())
+        schema_errors.add_errors(self, (_located(p) for p in problems), self.field_of)
+        return data
+
+    def field_of(self, loc: tuple[Any, ...]) -> str | None:
+        """The form field that holds the content at `loc` (the schema's path)."""
+        if not loc:
+            return None
+        head, rest = loc[0], loc[1:]
+        if head == "offences":
+            n = rest[0] + 1 if rest and isinstance(rest[0], int) else 1
+            part = rest[1] if len(rest) > 1 else "label"
+            part = {"max_penalty_years": "penalty"}.get(str(part), str(part))
+            return f"offence_{n}_{part}"
+        if head == "first_contact":
+            return f"fc_{rest[0]}" if rest else "fc_at"
+        if head == "details":
+            return _detail_field_of(entry(self.request_type).details, rest)
+        return str(head)
+
+
+def _detail_field_of(schema: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
+    """A detail's form field: a nested part's fields (a person's) are flat on
+    the form, a list written one per line is one field, conditions have rows."""
+    if not loc:
+        return None
+    name = str(loc[0])
+    if name == "conditions":
+        n = loc[1] + 1 if len(loc) > 1 and isinstance(loc[1], int) else 1
+        return f"c_{n}_{loc[2] if len(loc) > 2 else 'text'}"
+    info = schema.model_fields.get(name)
+    if info is not None and _part(info.annotation) and len(loc) > 1:
+        return f"d_{loc[1]}"
+    return f"d_{name}"
+
+
+def _located(problem: str) -> tuple[tuple[Any, ...], str]:
+    """A service's problem as (where, what) in the active language."""
+    error = getattr(problem, "error", None)
+    loc: tuple[Any, ...] = getattr(problem, "loc", ())
+    if error is None:
+        return loc, str(problem)
+    # One line of a list written one per line: say which line.
+    if len(loc) > 2 and loc[0] == "details" and isinstance(loc[2], int):
+        return loc, _("Line %(n)s: %(problem)s") % {
+            "n": loc[2] + 1,
+            "problem": schema_errors.explain(error),
+        }
+    return loc, schema_errors.explain(error)
+
 
 def _values(schema: type[BaseModel], data: Any) -> dict[str, Any]:
     """The details the form's fields hold, shaped as the schema wants them."""
@@ -469,6 +532,117 @@ def payload_from_post(action: str, post: Any) -> dict[str, Any]:
         except ValueError:
             payload["expires_at"] = post.get("expires_at")
     return payload
+
+
+def _area(label: Any, required: bool, rows: int = 2) -> forms.CharField:
+    return forms.CharField(
+        label=label, required=required, widget=forms.Textarea(attrs={"rows": rows})
+    )
+
+
+class StepForm(forms.Form):
+    """One step's form on the request page. Its fields carry the names
+    `payload_from_post` reads; bound to a refused submission, it shows what
+    was typed with each problem beside its field."""
+
+    def __init__(self, transition: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.transition = transition
+        self.kind = transition.payload.__name__.lower()
+        self.auto_id = f"step-{transition.action}-%s"
+        fields, kind = self.fields, self.kind
+        if kind == "comment":
+            fields["comment"] = _area(_("Comment (optional)"), False)
+        elif kind == "reason":
+            fields["comment"] = _area(_("Reason"), True)
+        elif kind == "questions":
+            fields["questions"] = _area(_("What the requester must add"), True, 3)
+        elif kind == "answers":
+            fields["answers"] = _area(_("The information asked for"), True, 3)
+        elif kind == "consultation":
+            fields["comment"] = _area(_("What you put to the requester"), True, 4)
+            _add_condition_rows(self)
+        elif kind == "conditions":
+            _add_condition_rows(self)
+            fields["comment"] = _area(_("Comment (optional)"), False)
+        elif kind in ("grounds", "postponement"):
+            _add_ground_rows(self)
+            if kind == "postponement":
+                fields["until"] = forms.DateField(
+                    label=_("Postponed until (optional)"),
+                    required=False,
+                    widget=forms.DateInput(attrs={"type": "date"}),
+                )
+            fields["comment"] = _area(_("Comment (optional)"), False)
+        elif kind == "response":
+            fields["text"] = _area(_("Response"), True, 3)
+        elif kind == "preservation":
+            fields["expires_at"] = forms.DateField(
+                label=_("Hold until (at least 60 days from now; left empty, 60 days)"),
+                required=False,
+                widget=forms.DateInput(attrs={"type": "date"}),
+            )
+        elif kind == "extension":
+            fields["days"] = forms.IntegerField(
+                label=_("Extend by (days)"), min_value=1, max_value=365, initial=60
+            )
+        elif kind == "restriction":
+            fields["kind"] = forms.ChoiceField(
+                label=_("Restriction"), choices=RestrictionKind.choices
+            )
+            fields["text"] = _area(_("Wording"), True)
+
+    def check(self) -> dict[str, Any] | None:
+        """The payload the services would take, or None with each of the
+        schema's and the rules' problems put beside its field."""
+        if not self.is_valid():
+            return None
+        payload = payload_from_post(self.transition.action, self.data)
+        try:
+            self.transition.payload.model_validate(payload)
+        except SchemaError as exc:
+            found = [(tuple(e["loc"]), schema_errors.explain(dict(e))) for e in exc.errors()]
+            schema_errors.add_errors(self, found, self.field_of)
+            return None
+        return payload
+
+    def field_of(self, loc: tuple[Any, ...]) -> str | None:
+        """The field of the payload's `loc`: a list's n-th item is the n-th
+        row that was filled in."""
+        if not loc:
+            return None
+        head = str(loc[0])
+        if head in ("grounds", "conditions", "proposed_conditions"):
+            prefix = "g" if head == "grounds" else "c"
+            rows = _filled_rows(self.data, prefix)
+            index = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+            n = rows[index] if index < len(rows) else 1
+            part = str(loc[2]) if len(loc) > 2 else ("ground" if prefix == "g" else "text")
+            return f"{prefix}_{n}_{part}"
+        return head
+
+
+def _filled_rows(data: Any, prefix: str) -> list[int]:
+    """The numbers of the rows of ground (g) or condition (c) rows with anything in them."""
+    parts = ("ground", "rationale") if prefix == "g" else ("kind", "text")
+    rows = GROUND_ROWS if prefix == "g" else CONDITION_ROWS
+    return [
+        n
+        for n in range(1, rows + 1)
+        if any((data.get(f"{prefix}_{n}_{part}") or "").strip() for part in parts)
+    ]
+
+
+def _add_ground_rows(form: forms.Form) -> None:
+    for n in range(1, GROUND_ROWS + 1):
+        form.fields[f"g_{n}_ground"] = forms.ChoiceField(
+            label=_("Ground %(n)s") % {"n": n},
+            required=False,
+            choices=[("", "—"), *RefusalGround.choices],
+        )
+        form.fields[f"g_{n}_rationale"] = forms.CharField(
+            label=_("Rationale"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        )
 
 
 STEP_CHOICES = {

@@ -228,7 +228,9 @@ TRANSITIONS: dict[str, Transition] = {
             REQUESTING,
             CA,
             {State.NEEDS_INFORMATION},
-            State.SUBMITTED,
+            # Back to screening with the clock resumed (steps._stop_the_clock):
+            # the request was received once, and is not acknowledged again.
+            State.SCREENING,
             payload=Answers,
         ),
         _t(

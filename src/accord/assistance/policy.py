@@ -72,7 +72,11 @@ def allowed(user: Any, action: str, request: AssistanceRequest | None = None) ->
 def step_allowed(user: Any, action: str, request: AssistanceRequest) -> Refusal | None:
     """A step of the state machine: who may take it (403), then whether the
     request is where the step starts (409)."""
-    return who_may_step(user, action, request) or when_step(action, request)
+    return (
+        who_may_step(user, action, request)
+        or when_step(action, request)
+        or _discard_while_validating(user, action, request)
+    )
 
 
 def who_may_step(user: Any, action: str, request: AssistanceRequest) -> Refusal | None:
@@ -88,6 +92,24 @@ def who_may_step(user: Any, action: str, request: AssistanceRequest) -> Refusal 
         return Refusal(_("Your role may not take this step."))
     if not _sees(user, request):
         return Refusal(_("You are not on this request's team."))
+    return None
+
+
+def _discard_while_validating(user: Any, action: str, request: AssistanceRequest) -> Refusal | None:
+    """A prosecutor who is validating a request has it: the investigator may
+    ask for it back (the prosecutor returns it to the draft), not discard it."""
+    if (
+        action == "discard"
+        and request.state == State.PENDING_VALIDATION
+        and role_of(user) == Role.INVESTIGATOR
+    ):
+        return Refusal(
+            _(
+                "A prosecutor is validating this request: you may discard it once the "
+                "prosecutor returns it to you."
+            ),
+            CONFLICT,
+        )
     return None
 
 
@@ -115,6 +137,20 @@ def steps_offered(user: Any, request: AssistanceRequest) -> list[str]:
         for action in TRANSITIONS
         if action != "lapse" and step_allowed(user, action, request) is None
     ]
+
+
+def consultation_first(user: Any, request: AssistanceRequest) -> bool:
+    """True if this user could refuse the request now but for the rule that
+    the requester is consulted first (Budapest Art. 27(6)), and may consult:
+    the page then says so before the grounds are written."""
+    refuse = TRANSITIONS["refuse"]
+    return (
+        request.state in refuse.sources
+        and request.request_type in refuse.types
+        and who_may_step(user, "refuse", request) is None
+        and not request.events.filter(action="consult").exists()
+        and step_allowed(user, "consult", request) is None
+    )
 
 
 def _sees(user: Any, request: AssistanceRequest) -> bool:

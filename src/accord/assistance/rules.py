@@ -102,13 +102,30 @@ class RequestInput(Strict):
     confirmation_due: AwareDatetime | None = None
 
 
+class Problem(str):
+    """A problem with input, as the API says it (the text), with where it is
+    (`loc`, the schema's path) and the schema's error, for a form to put it
+    beside its field in the user's language (web.schema_errors)."""
+
+    loc: tuple[Any, ...]
+    error: dict[str, Any] | None
+
+    def __new__(
+        cls, text: str, loc: tuple[Any, ...] = (), error: dict[str, Any] | None = None
+    ) -> Problem:
+        problem = super().__new__(cls, text)
+        problem.loc, problem.error = loc, error
+        return problem
+
+
 def schema_messages(exc: SchemaError, within: tuple[str, ...] = ()) -> list[str]:
     """Pydantic errors as sentences naming the field (its path from `within`)."""
-    out = []
+    out: list[str] = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in (*within, *error["loc"]))
+        loc = (*within, *error["loc"])
+        where = ".".join(str(part) for part in loc)
         message = error["msg"].removeprefix("Value error, ")
-        out.append(f"{where}: {message}" if where else message)
+        out.append(Problem(f"{where}: {message}" if where else message, loc, dict(error)))
     return out
 
 
@@ -130,11 +147,17 @@ def parse_request(
         return {}, schema_messages(exc, within=("details",))
     problems = type_rule_problems(base.request_type, base.offences, details)
     if base.urgency != Urgency.STANDARD and not base.urgency_reason:
-        problems.append(_("Say why the request is urgent."))
+        problems.append(Problem(_("Say why the request is urgent."), ("urgency_reason",)))
     if base.confidential and not base.confidentiality_reasons:
-        problems.append(_("Say why the request must be kept confidential."))
+        problems.append(
+            Problem(
+                _("Say why the request must be kept confidential."), ("confidentiality_reasons",)
+            )
+        )
     if not basis_fits(base.request_type, base.legal_basis):
-        problems.append(_("This legal basis does not cover this type of request."))
+        problems.append(
+            Problem(_("This legal basis does not cover this type of request."), ("legal_basis",))
+        )
     problems += first_contact_problems(base, now or timezone.now())
     content = base.model_dump(mode="json")
     content["details"] = details.model_dump(mode="json")
@@ -161,7 +184,9 @@ def first_contact_problems(base: RequestInput, now: datetime) -> list[str]:
     # difference between the nodes' clocks that the channel itself accepts.
     skew = timedelta(seconds=settings.FEDERATION_REPLAY_WINDOW_SECONDS)
     if contact.at > now + skew:
-        problems.append(_("The first contact cannot be in the future."))
+        problems.append(
+            Problem(_("The first contact cannot be in the future."), ("first_contact", "at"))
+        )
     if base.confirmation_due is not None and base.confirmation_due < contact.at:
         problems.append(_("The written confirmation cannot be due before the first contact."))
     return problems

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError
@@ -49,6 +49,7 @@ from accord.assistance.models import (
 )
 from accord.assistance.registry import needs_dual_criminality
 from accord.assistance.rules import (
+    Problem,
     actor_name,
     actor_role,
     content_fields,
@@ -73,7 +74,7 @@ from accord.assistance.wire import (
 )
 from accord.cases import policy as case_policy
 from accord.cases.models import Case
-from accord.core import audit
+from accord.core import audit, dates
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.core.models import User
@@ -98,7 +99,7 @@ def create_request(
     _enforce(actor, policy.CREATE, None, ip)
     if not peer.active:
         raise ValidationError(_("%(node)s is not an active peer.") % {"node": peer.node_id})
-    content, problems = parse_request(data)
+    content, problems = parse_draft(data)
     if problems:
         raise ValidationError(problems)
     node = this_node()
@@ -141,7 +142,7 @@ def update_draft(
 ) -> AssistanceRequest:
     require(actor, Permission.VIEW_REQUESTS, what="update_draft", ip=ip)
     _enforce(actor, policy.EDIT, request, ip)
-    content, problems = parse_request(data)
+    content, problems = parse_draft(data)
     if problems:
         raise ValidationError(problems)
     with transaction.atomic():
@@ -160,6 +161,18 @@ def update_draft(
             ip=ip,
         )
     return locked
+
+
+def parse_draft(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A request's content as this node's user writes it: the rules every
+    replica checks, and the desired deadline checked for sense (core.dates;
+    only here: a partner's request arrives with the deadline it was given)."""
+    content, problems = parse_request(data)
+    deadline = content.get("desired_deadline")
+    problem = dates.ahead_problem(date.fromisoformat(deadline) if deadline else None)
+    if problem:
+        problems.append(Problem(problem, ("desired_deadline",)))
+    return content, problems
 
 
 # Two drafts at once may both pick the next free number; the unique constraint

@@ -19,12 +19,14 @@ from accord.assistance import api, casework, evidence_files, policy, queries, re
 from accord.assistance.deadlines import confirmation_of, deadlines_of, first_contact_at
 from accord.assistance.forms import (
     DETAIL_FIELDS,
+    GROUND_ROWS,
     STEP_CHOICES,
     RequestForm,
+    StepForm,
     initial_from,
     payload_from_post,
 )
-from accord.assistance.machine import TRANSITIONS
+from accord.assistance.machine import TRANSITIONS, Transition
 from accord.assistance.models import AssistanceRequest, ScreeningFinding
 from accord.assistance.types import (
     LEGAL_SYSTEM_LABELS,
@@ -39,6 +41,7 @@ from accord.core import pdf
 from accord.core.audit import Actor
 from accord.core.identity import this_node
 from accord.core.models import User
+from accord.core.policy import Refused
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
 from accord.evidence import views as evidence_views
@@ -124,7 +127,7 @@ def request_edit(request: HttpRequest, request_id: UUID) -> HttpResponse:
 def request_detail(request: HttpRequest, request_id: UUID) -> HttpResponse:
     row = _open(request, request_id)
     reminders.mark_read(request.user, row)  # type: ignore[arg-type]
-    return render(request, "assistance/detail.html", detail_context(row, request.user))
+    return _render_detail(request, row)
 
 
 def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> dict[str, Any]:
@@ -138,6 +141,7 @@ def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> 
         return offer and policy.allowed(user, action, row) is None
 
     steps = [TRANSITIONS[a] for a in policy.steps_offered(user, row)] if offer else []
+    consult_first = offer and policy.consultation_first(user, row)
     waiting = queries.waiting_actions(row).exists()
     submit_refused = (
         row.submit_message.refusal_reason
@@ -167,7 +171,8 @@ def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> 
         "details": _detail_rows(row),
         **_first_contact(row, now),
         "events": [(e, _step_label(e.action)) for e in row.events.order_by("version")],
-        "steps": [(t, t.payload.__name__.lower()) for t in steps],
+        "steps": steps,
+        "consult_first": consult_first,
         "waiting": waiting,
         "submit_refused": submit_refused,
         "pending": row.pending_actions.order_by("-created_at")[:5],
@@ -259,6 +264,101 @@ def _detail_rows(row: AssistanceRequest) -> list[tuple[str, str]]:
     return rows
 
 
+# The step a page puts first when several are possible: the one that moves
+# the request on in the usual path (docs/assistance.md, section 3).
+PRIMARY = (
+    "send_for_validation",
+    "validate",
+    "submit",
+    "provide_information",
+    "accept_conditions",
+    "close",
+    "acknowledge",
+    "start_screening",
+    "accept_information",
+    "accept",
+    "accept_with_conditions",
+    "begin_execution",
+    "preserve",
+    "respond",
+    "resume",
+)
+
+
+def _refusal_key(row: AssistanceRequest) -> str:
+    return f"assistance.refusal.{row.pk}"
+
+
+def _ground_values(data: Any) -> dict[str, str]:
+    return {
+        f"g_{n}_{part}": data.get(f"g_{n}_{part}", "")
+        for n in range(1, GROUND_ROWS + 1)
+        for part in ("ground", "rationale")
+        if data.get(f"g_{n}_{part}", "")
+    }
+
+
+def _consultation_text(grounds: dict[str, str]) -> str:
+    """What a consultation before a refusal puts to the requester: the
+    grounds the officer wrote, and the question Budapest Art. 27(6) asks."""
+    lines = [
+        _(
+            "We are considering refusing this request on the grounds below. Before we "
+            "decide (Budapest Art. 27(6)): could it be granted in part, or under conditions?"
+        )
+    ]
+    for n in range(1, GROUND_ROWS + 1):
+        ground, why = grounds.get(f"g_{n}_ground", ""), grounds.get(f"g_{n}_rationale", "")
+        if ground or why:
+            lines.append(f"- {_ground_label(ground) if ground else '—'}: {why}")
+    return "\n".join(lines)
+
+
+def step_forms(
+    request: HttpRequest, row: AssistanceRequest, context: dict[str, Any], bound: Any = None
+) -> dict[str, Any]:
+    """The steps the page offers now: one primary, open; the rest folded away.
+    `bound` is the form of a refused submission, open with what was typed."""
+    steps: list[Transition] = context["steps"]
+    carried = request.session.get(_refusal_key(row), {})
+    forms = []
+    for t in steps:
+        if bound is not None and bound.transition.action == t.action:
+            forms.append(bound)
+        elif t.action == "refuse" and carried:
+            forms.append(StepForm(t, initial=carried))
+        else:
+            forms.append(StepForm(t))
+    if context["consult_first"]:
+        # Refusing needs a consultation first: the refusal's form says so, and
+        # its grounds are carried over into the consultation.
+        refuse = TRANSITIONS["refuse"]
+        mine = bound is not None and bound.transition.action == "refuse"
+        forms.append(bound if mine else StepForm(refuse, initial=carried))
+    offered = [f.transition.action for f in forms]
+    primary = next((a for a in PRIMARY if a in offered), "")
+    if not primary:
+        primary = next((f.transition.action for f in forms if not f.transition.destructive), "")
+    first = [f for f in forms if f.transition.action == primary]
+    rest = [f for f in forms if f.transition.action != primary]
+    # The ones that end the request come last.
+    rest.sort(key=lambda f: f.transition.destructive)
+    return {
+        "primary_step": first[0] if first else None,
+        "other_steps": rest,
+        "open_step": bound.transition.action if bound is not None else "",
+    }
+
+
+def _render_detail(
+    request: HttpRequest, row: AssistanceRequest, bound: Any = None, *, carry: Any = None
+) -> HttpResponse:
+    context = detail_context(row, request.user)
+    context.update(step_forms(request, row, context, bound))
+    context["carry"] = carry
+    return render(request, "assistance/detail.html", context)
+
+
 @require_POST
 @permission_required(Permission.VIEW_REQUESTS)
 def request_step(request: HttpRequest, request_id: UUID) -> HttpResponse:
@@ -275,7 +375,24 @@ def request_step(request: HttpRequest, request_id: UUID) -> HttpResponse:
         version = int(request.POST.get("version", ""))
     except ValueError:
         version = -1
-    payload = payload_from_post(action, request.POST) if action in TRANSITIONS else {}
+    # The form of a step the page offers (a refusal that needs a consultation
+    # first among them) is shown again on a problem; any other step is
+    # refused by the services, with their reason.
+    offered = action in TRANSITIONS and (
+        policy.allowed(request.user, action, row) is None
+        or (action == "refuse" and policy.consultation_first(request.user, row))
+    )
+    form = StepForm(TRANSITIONS[action], request.POST) if offered else None
+    if form is not None:
+        payload = form.check()
+    else:
+        payload = payload_from_post(action, request.POST) if action in TRANSITIONS else {}
+    # A consultation before a refusal carries the refusal's grounds along.
+    carry = sorted(_ground_values(request.POST).items()) if action == "consult" else None
+    if form is not None and payload is None:
+        return _render_detail(request, row, form, carry=carry)
+    if action == "refuse" and request.POST.get("then") == "consult" and form is not None:
+        return _consult_first(request, row, form)
     # Streams (a file over 2.5 MB is already a temporary file): never read whole.
     uploads = [evidence_files.Upload.of_file(f) for f in request.FILES.getlist("files")]
 
@@ -297,8 +414,29 @@ def request_step(request: HttpRequest, request_id: UUID) -> HttpResponse:
                 _("Done: the request is now %(state)s.") % {"state": done.get_state_display()},
             )
 
-    attempt(request, step)
+    if form is None:
+        attempt(request, step)
+        return redirect("assistance:detail", request_id=row.pk)
+    try:
+        step()
+    except (Refused, ValidationError) as exc:
+        form.add_error(None, exc.message if isinstance(exc, Refused) else exc.messages)
+        return _render_detail(request, row, form, carry=carry)
+    carried = _ground_values(request.POST)
+    if action == "consult" and carried:
+        request.session[_refusal_key(row)] = carried
+    elif action == "refuse":
+        request.session.pop(_refusal_key(row), None)
     return redirect("assistance:detail", request_id=row.pk)
+
+
+def _consult_first(request: HttpRequest, row: AssistanceRequest, refusal: Any) -> HttpResponse:
+    """The officer wrote the grounds of a refusal that needs a consultation
+    first: the consultation's form opens with them put to the requester, and
+    they come back in the refusal's form once it has been held."""
+    grounds = _ground_values(request.POST)
+    consult = StepForm(TRANSITIONS["consult"], initial={"comment": _consultation_text(grounds)})
+    return _render_detail(request, row, consult, carry=sorted(grounds.items()))
 
 
 @require_POST

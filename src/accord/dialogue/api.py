@@ -106,6 +106,8 @@ class CommitmentIn(In):
     title_zh: str = Field(default="", max_length=500)
     owner_node: str = Field(max_length=100)
     due_date: date
+    # A due date already past is recorded only when confirmed (dates.py).
+    confirm_past: bool = False
     indicators: list[LinkIn] = Field(default_factory=list, max_length=10)
 
 

@@ -187,6 +187,7 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> None:
                 "title_zh": chinese,
                 "owner_node": owner,
                 "due_date": due,
+                "confirm_past": True,  # some of the demo's commitments are already due
                 "indicators": links,
             },
             expect=201,

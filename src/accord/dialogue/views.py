@@ -412,6 +412,7 @@ def commitment(request: HttpRequest, outcome_id: UUID) -> HttpResponse:
         "title_zh": post.get("title_zh", ""),
         "owner_node": post.get("owner_node", ""),
         "due_date": post.get("due_date", ""),
+        "confirm_past": post.get("confirm_past") == "1",
         "indicators": _links(request),
     }
     return act(

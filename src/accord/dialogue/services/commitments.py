@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from accord.core import dates
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.dialogue import wire
@@ -47,6 +48,11 @@ def create_commitment(
         )
     except (KeyError, TypeError, ValueError):
         raise ValidationError(_("Give the due date as YYYY-MM-DD.")) from None
+    # A due date already gone is kept only when the user says so (a commitment
+    # recorded late); one beyond the horizon never: it cannot be corrected later.
+    problem = dates.ahead_problem(due, past_allowed=bool(data.get("confirm_past")))
+    if problem:
+        raise ValidationError(problem)
     links = validate_links(data.get("indicators", []))
     at, node = now_iso(), this_node().node_id
     with transaction.atomic():
