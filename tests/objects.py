@@ -156,7 +156,7 @@ LOCAL = (
     Kind("pending_validation", before=("send_for_validation",)),
     Kind("pending_validation", before=("send_for_validation",), confidential=True),
     Kind("validated", before=("send_for_validation", "validate")),
-    Kind("withdrawn", before=("send_for_validation", "discard")),
+    Kind("withdrawn", before=("send_for_validation", "validate", "discard")),
 )
 SHARED = (
     Kind("submitted"),
