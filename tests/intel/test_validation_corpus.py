@@ -40,6 +40,10 @@ def sco(kind: str, **props: Any) -> dict[str, Any]:
     return {"type": kind, "spec_version": "2.1", "id": sid(kind)} | props
 
 
+def observed(**props: Any) -> dict[str, Any]:
+    return sdo("observed-data", first_observed=T0, last_observed=T1, number_observed=1, **props)
+
+
 def indicator(pattern: str, **props: Any) -> dict[str, Any]:
     return sdo(
         "indicator",
@@ -145,20 +149,8 @@ def valid_objects() -> list[dict[str, Any]]:
             last_seen=T1,
             where_sighted_refs=[IDENTITY],
         ),
-        sdo(
-            "observed-data",
-            first_observed=T0,
-            last_observed=T1,
-            number_observed=1,
-            object_refs=[IP],
-        ),
-        sdo(
-            "observed-data",
-            first_observed=T0,
-            last_observed=T1,
-            number_observed=1,
-            objects={"0": {"type": "ipv4-addr", "value": "198.51.100.3"}},
-        ),
+        observed(object_refs=[IP]),
+        observed(objects={"0": {"type": "ipv4-addr", "value": "198.51.100.3"}}),
         sdo(
             "report",
             name="Weekly",
@@ -297,13 +289,7 @@ def broken_objects() -> list[dict[str, Any]]:
         sco("ipv4-addr", value="999.1.1.1"),
         sco("mac-addr", value="00-00-5E-00-53-AF"),
         sco("windows-registry-key"),
-        sdo(
-            "observed-data",
-            first_observed=T0,
-            last_observed=T1,
-            number_observed=1,
-            objects={"0": {"type": "ipv4-addr", "value": "nonsense"}},
-        ),
+        observed(objects={"0": {"type": "ipv4-addr", "value": "nonsense"}}),
         {"type": "bundle", "id": sid("bundle"), "objects": [indicator("[a:b = 'c'")]},
         {"type": "bundle", "id": sid("bundle"), "objects": [indicator(PATTERNS[0])]},
     ]
