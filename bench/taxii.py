@@ -20,7 +20,8 @@ makes it (--auth token uses a Bearer token instead); with Basic, the reads are
 done again with a Bearer token, to show them without the password check.
 Beside the throughput: the OASIS validator's own cost per object on the same
 objects, one core, measured just before each node both as shipped and as
-Accord runs it (schema validators reused: accord.intel.validation), the
+Accord runs it (accord.intel.validation: the fast path of
+accord.intel.fast_validation, the library for what it is not sure of), the
 server's CPU per object, the time to the
 first page with Basic and with a token, and the serving processes' RSS (/proc)
 as the store grows. The load average is recorded: on a shared machine the
@@ -116,7 +117,7 @@ if sys.argv[1] == "stock":
     options = ValidationOptions(version="2.1")
     def problems(obj):
         return [] if validate_instance(obj, options).is_valid else ["invalid"]
-else:  # as Accord runs it: schema validators reused (accord.intel.validation)
+else:  # as Accord runs it: the fast path, the library for the rest (accord.intel.validation)
     from accord.intel.validation import problems_of as problems
 for obj in chosen[:20]:  # warm-up: schemas and the pattern grammar
     problems(obj)
@@ -138,10 +139,10 @@ print(json.dumps({
 def validator_cost(objects: list[str], sample: int) -> dict:
     """The OASIS validator on the workload's first objects, one core, each way in
     a fresh interpreter: `stock` is stix2validator.validate_instance as shipped,
-    `accord` is how the server calls it (accord.intel.validation, which reuses
-    the library's schema validators). CPU and wall milliseconds per object (CPU
-    time is what the server's own CPU time compares with; it holds when other
-    processes share the machine)."""
+    `accord` is how the server calls it (accord.intel.validation: the fast path
+    of accord.intel.fast_validation, the library for the rest). CPU and wall
+    milliseconds per object (CPU time is what the server's own CPU time compares
+    with; it holds when other processes share the machine)."""
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
         handle.write("\n".join(objects[:sample]))
     try:
@@ -802,8 +803,10 @@ def report(results: dict) -> str:
             "objects/s**"
             for r in accord_runs
         )
-        + ". As Accord runs it (the library's schema validators reused, "
-        "`accord.intel.validation`): "
+        + ". As Accord runs it (`accord.intel.validation`: jsonschema-rs on the "
+        "library's schemas, the library's checks with timestamps read by datetime and "
+        "the pattern check asked once per pattern shape; the library itself for "
+        "anything else, see docs/intel.md section 4): "
         + "; ".join(
             f"{r['validator']['accord']['cpu_ms_per_object']:.2f} ms CPU per object = "
             f"**{r['validator']['accord']['objects_per_cpu_second']:.0f} objects/s** per core "

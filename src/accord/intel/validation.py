@@ -1,15 +1,16 @@
 """Validation of STIX 2.1 objects with the OASIS validator (`stix2-validator`),
 made affordable for bulk ingest.
 
-The validator builds a fresh JSON-schema validator, with an empty reference
-registry, for every object it checks, so each check re-reads and re-crawls
-the shared schema files (core, identifier, timestamp, ...): two thirds of
-its time. `_reuse_schema_validators` keeps one validator per schema with a
-registry that already holds every schema file the library has loaded, and
-`_parse_patterns_once` parses an indicator's pattern once instead of twice.
-The verdicts are the library's own (tests/intel/test_validation.py compares
-them with the stock validator's). Large envelopes are also checked by a
-pool of processes, one per core."""
+An object the fast path (accord.intel.fast_validation) finds valid is
+valid; every other object is checked by the library's own
+`validate_instance`, which gives the verdict and the messages. For that slow
+path, `_reuse_schema_validators` keeps one JSON-schema validator per schema
+with a registry that already holds every schema file the library has loaded
+(as shipped, the library builds a fresh one, with an empty registry, for
+every object). The verdicts are the library's own (tests/intel/
+test_validation.py and test_validation_corpus.py compare them with the stock
+validator's). Large envelopes are also checked by a pool of processes, one
+per core."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ import subprocess
 import sys
 import threading
 from typing import Any
+
+from accord.intel.fast_validation import FastPath, SlowOnly
 
 # Below this many objects a pool costs more than it saves.
 PARALLEL_FROM = 200
@@ -40,7 +43,9 @@ def problems_of(obj: Any) -> list[str]:
         return [f"not valid JSON text: {exc}"[:500]]
     if obj.get("spec_version") not in ("2.1", None) or not obj.get("id") or not obj.get("type"):
         return ["not a STIX 2.1 object (needs type, id and spec_version 2.1)"]
-    validate, options = _library()
+    validate, options, fast = _library()
+    if fast.certainly_valid(obj):
+        return []
     try:
         result = validate(obj, options)
     except Exception as exc:  # the validator raises on shapes it cannot read
@@ -141,22 +146,33 @@ _POOL_LOCK = threading.Lock()
 atexit.register(_POOL.stop)
 
 
-_LOADED: tuple[Any, Any] | None = None
+_LOADED: tuple[Any, Any, FastPath] | None = None
 
 
-def _library() -> tuple[Any, Any]:
-    """The validator, imported on first use: importing it (jsonschema's format
-    checkers) costs about a second, which every process that never validates
-    (the CLI, the deliverer, the clock) would otherwise pay at start."""
+def _library() -> tuple[Any, Any, FastPath]:
+    """The validator and its fast path, imported on first use: importing it
+    (jsonschema's format checkers) costs about a second, which every process
+    that never validates (the CLI, the deliverer, the clock) would otherwise
+    pay at start."""
     global _LOADED
     if _LOADED is None:
         from stix2validator import ValidationOptions, validate_instance
         from stix2validator import validator as library
 
         _reuse_schema_validators(library)
-        _parse_patterns_once()
-        _LOADED = (validate_instance, ValidationOptions(version="2.1"))
+        options = ValidationOptions(version="2.1")
+        _LOADED = (validate_instance, options, _fast_path(options))
     return _LOADED
+
+
+def _fast_path(options: Any) -> FastPath:
+    try:
+        return FastPath(options)
+    except Exception:  # the library's internals changed: every object takes the slow path
+        log.warning(
+            "no fast path for STIX validation; the library checks every object", exc_info=True
+        )
+        return SlowOnly()
 
 
 def _reuse_schema_validators(library: Any) -> None:
@@ -190,53 +206,3 @@ def _reuse_schema_validators(library: Any) -> None:
 
     load_validator.reused = True  # type: ignore[attr-defined]
     library.load_validator = load_validator
-
-
-def _parse_patterns_once() -> None:
-    """The validator's pattern check parses every indicator's pattern twice
-    with ANTLR (stix2patterns' run_validator, then Pattern for the inspection):
-    half of what validation costs. Here a pattern is parsed once, with
-    stix2patterns' own Pattern, and run through the same checks run_validator
-    runs on its parse tree (observable objects, qualifiers, brackets); the tree
-    is then handed to the inspection. Only a pattern that passes every check
-    takes this path: any problem at all goes to the library's own
-    run_validator, so every error message is the library's. Left alone if the
-    internals it relies on are missing."""
-    try:
-        from stix2patterns.helpers import brackets_check
-        from stix2patterns.v21 import object_validator
-        from stix2patterns.v21.pattern import Pattern
-        from stix2patterns.v21.validator import DuplicateQualifierTypeError, ValidationListener
-        from stix2validator.v21 import musts
-    except ImportError:
-        return
-    original_check = getattr(musts, "pattern_validator", None)
-    if original_check is None or getattr(original_check, "once", False):
-        return
-    parsed: dict[str, Any] = {}  # pattern -> its tree, between the check and the inspection
-
-    def pattern_validator(pattern: Any, stix_version: str = "2.1") -> list[str]:
-        if stix_version != "2.1" or not isinstance(pattern, str) or not brackets_check(pattern):
-            return original_check(pattern, stix_version)
-        try:
-            compiled = Pattern(pattern)
-            clean = not object_validator.verify_object(compiled.inspect())
-            compiled.walk(ValidationListener())
-        except DuplicateQualifierTypeError:
-            clean = False
-        except Exception:  # a parse error (ParseException) or anything unforeseen
-            clean = False
-        if not clean:
-            return original_check(pattern, stix_version)
-        if len(parsed) > 64:
-            parsed.clear()
-        parsed[pattern] = compiled
-        return []
-
-    def compile_pattern(pattern: str) -> Any:
-        found = parsed.pop(pattern, None)
-        return found if found is not None else Pattern(pattern)
-
-    pattern_validator.once = True  # type: ignore[attr-defined]
-    musts.pattern_validator = pattern_validator
-    musts.Pattern = compile_pattern
