@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import F, Q
 
 from accord.core import audit, ijson
@@ -123,11 +123,29 @@ class Deliverer:
                     worked = False
                     self.stopping.wait(max(1.0, poll_seconds))
                 if not worked and not self.stopping.is_set():
-                    wake.wait(poll_seconds)
+                    wake.wait(self._idle_seconds(poll_seconds))
         finally:
             wake.close()
             self.pool.shutdown(wait=True)
             self.client.close()
+
+    def _idle_seconds(self, poll_seconds: float) -> float:
+        """How long to sleep without a wake-up: `poll_seconds`, or less when a
+        peer's back-off runs out sooner (its retry is due then, not at the
+        next look)."""
+        now = datetime.now(UTC)
+        try:
+            soonest = (
+                Peer.objects.filter(active=True, blocked=False, next_attempt_at__gt=now)
+                .order_by("next_attempt_at")
+                .values_list("next_attempt_at", flat=True)
+                .first()
+            )
+        except DatabaseError:
+            return poll_seconds
+        if soonest is None:
+            return poll_seconds
+        return max(0.01, min(poll_seconds, (soonest - now).total_seconds()))
 
     def deliver_due(self) -> bool:
         now = datetime.now(UTC)
