@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import TEST_PASSWORD
+from tests.live import TEST_PASSWORD, ensure_peered, outbox_status, wait_until
 
 pytestmark = pytest.mark.live
 
@@ -65,22 +65,39 @@ def children(pid: int) -> dict[int, str]:
     return {child: line.decode() for child, line in found.items()}
 
 
-def worker_of(node) -> int | None:
-    found = [p for p, line in children(node.process.pid).items() if "accord.cli worker" in line]
+def background_of(node) -> int | None:
+    found = [p for p, line in children(node.process.pid).items() if "accord.cli background" in line]
     return found[0] if found else None
 
 
-def test_a_node_starts_its_task_worker_again_when_it_stops(two_live_nodes):
+def test_a_node_runs_its_background_work_in_one_process(two_live_nodes):
     cn, _us = two_live_nodes
-    first = worker_of(cn)
+    lines = list(children(cn.process.pid).values())
+    assert sum("accord.cli background" in line for line in lines) == 1
+    assert not [
+        line
+        for line in lines
+        if any(f"accord.cli {role}" in line for role in ("worker", "deliver", "clock"))
+    ]
+
+
+def test_a_node_starts_its_background_process_again_when_it_stops(two_live_nodes):
+    cn, us = two_live_nodes
+    first = background_of(cn)
     assert first is not None
     os.kill(first, signal.SIGKILL)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and worker_of(cn) in (None, first):
+    while time.monotonic() < deadline and background_of(cn) in (None, first):
         time.sleep(0.2)
-    again = worker_of(cn)
+    again = background_of(cn)
     assert again not in (None, first)
     assert cn.process.poll() is None  # the node kept serving
-    assert "accord worker stopped (exit -9); starting it again" in cn.log()
+    assert "accord background stopped (exit -9); starting it again" in cn.log()
     with cn.client() as http:
         assert http.get("/.well-known/accord").status_code == 200
+    # The new process delivers: messages queued now reach the peer.
+    ensure_peered(cn, us)
+    cn.accord("peer", "ping", us.node_id, "--count", "3")
+    wait_until(
+        lambda: outbox_status(cn)[us.node_id]["outbox_depth"] == 0, 60, what="the pings delivered"
+    )

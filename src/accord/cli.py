@@ -11,7 +11,8 @@ from pathlib import Path
 
 COMMANDS = {
     "init": "create this node: keys, secret key and database",
-    "serve": "run the web server and the background worker",
+    "serve": "run the web server and the background process",
+    "background": "run only the background process (task worker, deliverer and clock)",
     "worker": "run only the background worker",
     "deliver": "run only the federation deliverer",
     "clock": "run only the clock (holds lapsing, deadline reminders)",
@@ -38,6 +39,7 @@ COMMANDS = {
 # Commands that act on an existing node: refused with one line when there is none.
 NEEDS_NODE = {
     "serve",
+    "background",
     "worker",
     "deliver",
     "clock",

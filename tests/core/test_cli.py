@@ -37,7 +37,9 @@ def test_top_level_help_lists_commands():
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("command", ["init", "serve", "createuser", "audit", "check", "demo"])
+@pytest.mark.parametrize(
+    "command", ["init", "serve", "background", "createuser", "audit", "check", "demo"]
+)
 def test_every_command_has_help(node, command):
     result = node.accord(command, "--help")
     assert "usage: accord" in result.stdout

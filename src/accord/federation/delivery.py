@@ -4,7 +4,11 @@ message done only when the peer's signed receipt for it verifies.
 One deliverer at a time holds a peer's lease (a conditional UPDATE whose row
 count says who won), so several deliverers may run against one PostgreSQL
 without sending a channel out of order; the receiver's id check makes a rare
-double send harmless anyway."""
+double send harmless anyway.
+
+An idle deliverer sleeps until a transaction that queued messages commits
+(federation.wake), and looks at the outbox every POLL_SECONDS anyway, for the
+retries that come due after a back-off."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import F, Q
 
 from accord.core import audit, ijson
@@ -32,6 +36,7 @@ from accord.federation.envelope import EnvelopeError, verify_receipt
 from accord.federation.models import MessageStatus, OutboxMessage, Peer
 from accord.federation.outbox import backoff_until, outbox_envelope
 from accord.federation.signals import messages_applied, messages_refused
+from accord.federation.wake import listener
 from accord.federation.wire import ROTATION_KIND
 from accord.ops.logs import log_batch
 
@@ -49,6 +54,13 @@ PERMANENT = {
     "too_large",  # a single message over the receiver's limit: no retry can help
 }
 HOST = socket.gethostname()
+# Seconds between looks at an idle outbox when no wake-up comes.
+POLL_SECONDS = 1.0
+
+
+def lease_owner() -> str:
+    """A deliverer's name in the peers' leases: host, process, and a token."""
+    return f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"[:64]
 
 
 def _dead_local_owners(owners: list[str]) -> list[str]:
@@ -80,28 +92,61 @@ RECEIPT_COLUMNS = ("status", "receipt", "refusal_reason", "delivered_at")
 
 
 class Deliverer:
-    def __init__(self, *, batch_size: int | None = None, timeout: float | None = None) -> None:
-        self.owner = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"[:64]
+    def __init__(
+        self,
+        *,
+        batch_size: int | None = None,
+        timeout: float | None = None,
+        owner: str | None = None,
+        stopping: threading.Event | None = None,
+    ) -> None:
+        # A deliverer started again in the same process passes its
+        # predecessor's owner: it takes over the leases that one held.
+        self.owner = owner or lease_owner()
         self.batch_size = batch_size or settings.FEDERATION_BATCH_SIZE
         self.client = httpx.Client(timeout=timeout or settings.FEDERATION_HTTP_TIMEOUT_SECONDS)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-send")
-        self.stopping = threading.Event()
+        self.stopping = stopping or threading.Event()
 
-    def run(self, poll_seconds: float = 0.25) -> None:
-        while not self.stopping.is_set():
-            close_old_connections()
-            try:
-                worked = self.deliver_due()
-            except Exception:
-                # A database hiccup or a bug must not end the deliverer (and
-                # with it the node); log it and try again shortly.
-                log.exception("delivery round failed; retrying")
-                worked = False
-                self.stopping.wait(max(1.0, poll_seconds))
-            if not worked:
-                self.stopping.wait(poll_seconds)
-        self.pool.shutdown(wait=True)
-        self.client.close()
+    def run(self, poll_seconds: float = POLL_SECONDS) -> None:
+        """Deliver until `stopping` is set: at once when woken, otherwise every
+        `poll_seconds`."""
+        wake = listener()
+        try:
+            while not self.stopping.is_set():
+                close_old_connections()
+                try:
+                    worked = self.deliver_due()
+                except Exception:
+                    # A database hiccup or a bug must not end the deliverer (and
+                    # with it the node); log it and try again shortly.
+                    log.exception("delivery round failed; retrying")
+                    worked = False
+                    self.stopping.wait(max(1.0, poll_seconds))
+                if not worked and not self.stopping.is_set():
+                    wake.wait(self._idle_seconds(poll_seconds))
+        finally:
+            wake.close()
+            self.pool.shutdown(wait=True)
+            self.client.close()
+
+    def _idle_seconds(self, poll_seconds: float) -> float:
+        """How long to sleep without a wake-up: `poll_seconds`, or less when a
+        peer's back-off runs out sooner (its retry is due then, not at the
+        next look)."""
+        now = datetime.now(UTC)
+        try:
+            soonest = (
+                Peer.objects.filter(active=True, blocked=False, next_attempt_at__gt=now)
+                .order_by("next_attempt_at")
+                .values_list("next_attempt_at", flat=True)
+                .first()
+            )
+        except DatabaseError:
+            return poll_seconds
+        if soonest is None:
+            return poll_seconds
+        return max(0.01, min(poll_seconds, (soonest - now).total_seconds()))
 
     def deliver_due(self) -> bool:
         now = datetime.now(UTC)

@@ -18,7 +18,7 @@ from uuid6 import uuid7
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
-from accord.federation import kinds
+from accord.federation import kinds, wake
 from accord.federation.envelope import Envelope, body_sha256, format_time, seal_body
 from accord.federation.models import OutboxMessage, Peer
 
@@ -83,6 +83,7 @@ def _enqueue_locked(peer: Peer, kind: str, body: dict, in_reply_to: str | None) 
     )
     Peer.objects.filter(pk=peer.pk).update(next_out_seq=peer.next_out_seq + 1)
     peer.next_out_seq += 1
+    wake.queued()  # the deliverer wakes when this commits
     return message
 
 
@@ -110,6 +111,8 @@ def enqueue_many(peer: Peer, kind: str, bodies: Sequence[kinds.StrictBody]) -> l
         )
     OutboxMessage.objects.bulk_create(messages, batch_size=500)
     Peer.objects.filter(pk=locked.pk).update(next_out_seq=locked.next_out_seq + len(bodies))
+    if messages:
+        wake.queued()  # the deliverer wakes when this commits
     return messages
 
 

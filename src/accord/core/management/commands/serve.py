@@ -10,13 +10,14 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from accord.core import identity
+from accord.core.supervise import HELPER_ROLES, SEPARATE_ROLES
 
 
 class Command(BaseCommand):
     help = (
         "Run the node: gunicorn serving the web UI, API and federation endpoints, "
-        "plus the task worker, the federation deliverer and the clock. "
-        "SIGTERM or Ctrl-C stops them all cleanly."
+        "plus the task worker, the federation deliverer and the clock (one background "
+        "process). SIGTERM or Ctrl-C stops them all cleanly."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,6 +29,12 @@ class Command(BaseCommand):
             "--no-worker",
             action="store_true",
             help="do not start the task worker, the federation deliverer and the clock",
+        )
+        parser.add_argument(
+            "--separate-processes",
+            action="store_true",
+            help="run the task worker, the deliverer and the clock each in its own process "
+            "(more memory; by default they share one `accord background` process)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -66,7 +73,8 @@ class Command(BaseCommand):
         # The supervisor needs none of Django: this process becomes a lean
         # one (same pid, signals and session) instead of keeping ~90 MiB
         # of loaded code for the node's whole life.
-        spec = json.dumps({"web": web, "helpers": not options["no_worker"]})
+        helpers = SEPARATE_ROLES if options["separate_processes"] else HELPER_ROLES
+        spec = json.dumps({"web": web, "helpers": [] if options["no_worker"] else helpers})
         supervisor = [sys.executable, "-m", "accord.core.supervise", spec]
         os.execv(sys.executable, supervisor)  # noqa: S606  # nosec B606 (this Python, a fixed module)
 
