@@ -257,14 +257,18 @@ def migrated_database(suite_url: str) -> str:
     return _MIGRATED[suite_url]
 
 
-def make_node(root: Path, node_id: str, party: str, agency: str, **env: str) -> LiveNode:
+def make_node(
+    root: Path, node_id: str, party: str, agency: str, *, empty: bool = False, **env: str
+) -> LiveNode:
+    """A node's place: its data directory and database, migrated already
+    unless `empty` (a test of migrations, or of restoring into nothing)."""
     data_dir = root / node_id
     database_url = ""
     suite_url = suite_database_url()
-    migrated = migrated_database(suite_url)
+    migrated = "" if empty else migrated_database(suite_url)
     if suite_url.startswith(("postgres://", "postgresql://")):
         database_url = create_postgres_database(suite_url, template=migrated)
-    else:
+    elif migrated:
         data_dir.mkdir(parents=True, mode=0o700)
         shutil.copyfile(migrated, data_dir / "accord.sqlite3")
     return LiveNode(node_id, party, agency, data_dir, free_port(), database_url, extra_env=env)

@@ -53,6 +53,7 @@ WEB: dict[str, Rule] = {
     "federation:inbox": Rule(Audience.PUBLIC, ("POST",)),
     # Signed by the asking peer's node key, like the inbox (federation.anchoring).
     "federation:checkpoints": Rule(Audience.PUBLIC, ("POST",)),
+    "federation:recovery": Rule(Audience.PUBLIC, ("POST",)),
     "federation:channel": Rule(Permission.MANAGE_FEDERATION),
     "federation:peer-add": Rule(Permission.MANAGE_FEDERATION, ("POST",)),
     "federation:peer-remove": Rule(Permission.MANAGE_FEDERATION, ("POST",), ("node_id",)),

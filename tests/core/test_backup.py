@@ -125,7 +125,7 @@ def not_an_archive(path: Path, target: Path) -> Path:
 def test_restore_refuses_a_damaged_or_foreign_archive_and_changes_nothing(node, tmp_path):
     archive = tmp_path / "cn.tar"
     node.accord("backup", str(archive))
-    empty = make_node(tmp_path, "cn.empty", "China", "MPS")
+    empty = make_node(tmp_path, "cn.empty", "China", "MPS", empty=True)
     bad_ones = {
         "does not match its checksum": rewrite(archive, tmp_path / "1.tar", flip_database_byte),
         "not those of the node its manifest names": rewrite(archive, tmp_path / "2", other_node),

@@ -43,7 +43,7 @@ def step(node: LiveNode, name: str) -> dict:
 
 @pytest.fixture
 def node(tmp_path):
-    node = make_node(tmp_path, "xx.upgrade", "Testland", "Test Agency")
+    node = make_node(tmp_path, "xx.upgrade", "Testland", "Test Agency", empty=True)
     node.data_dir.mkdir(parents=True)
     identity.write_identity(node.data_dir, node.node_id, node.party, node.agency)
     yield node

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accord.assistance import lists, views
+from accord.assistance import lists, prints, views
 
 app_name = "assistance"
 
@@ -15,6 +15,6 @@ urlpatterns = [
     path("requests/<uuid:request_id>/team/", views.request_member, name="member"),
     path("requests/<uuid:request_id>/case/", views.request_case, name="case"),
     path("requests/<uuid:request_id>/files/<str:sha256>/", views.request_file, name="file"),
-    path("requests/<uuid:request_id>/print/", views.request_print, name="print"),
-    path("requests/<uuid:request_id>/pdf/", views.request_pdf, name="pdf"),
+    path("requests/<uuid:request_id>/print/", prints.request_print, name="print"),
+    path("requests/<uuid:request_id>/pdf/", prints.request_pdf, name="pdf"),
 ]

@@ -9,25 +9,25 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accord.assistance import api, casework, evidence_files, policy, queries, reminders, services
-from accord.assistance.deadlines import confirmation_of, deadlines_of, first_contact_at
-from accord.assistance.forms import (
-    DETAIL_FIELDS,
-    GROUND_ROWS,
-    STEP_CHOICES,
-    RequestForm,
-    StepForm,
-    initial_from,
-    payload_from_post,
+from accord.assistance import (
+    api,
+    casework,
+    evidence_files,
+    labels,
+    policy,
+    queries,
+    reminders,
+    services,
 )
+from accord.assistance.deadlines import confirmation_of, deadlines_of, first_contact_at
+from accord.assistance.forms import GROUND_ROWS, RequestForm, initial_from
 from accord.assistance.machine import TRANSITIONS, Transition
 from accord.assistance.models import AssistanceRequest, ScreeningFinding
+from accord.assistance.step_forms import STEP_CHOICES, StepForm, payload_from_post
 from accord.assistance.types import (
     LEGAL_SYSTEM_LABELS,
     STATUTES,
@@ -37,7 +37,6 @@ from accord.assistance.types import (
     RequestType,
     legal_system_of,
 )
-from accord.core import pdf
 from accord.core.audit import Actor
 from accord.core.identity import this_node
 from accord.core.models import User
@@ -55,7 +54,7 @@ def _actor(request: HttpRequest) -> Actor:
     return Actor.of(request.user)  # type: ignore[arg-type]
 
 
-def _open(request: HttpRequest, request_id: UUID, how: str = "read") -> AssistanceRequest:
+def opened(request: HttpRequest, request_id: UUID, how: str = "read") -> AssistanceRequest:
     try:
         return queries.open_request(_actor(request), request_id, how=how, ip=client_ip(request))
     except AssistanceRequest.DoesNotExist:
@@ -100,7 +99,7 @@ def request_create(request: HttpRequest) -> HttpResponse:
 
 @permission_required(Permission.VIEW_REQUESTS)
 def request_edit(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    row = _open(request, request_id)
+    row = opened(request, request_id)
     form = RequestForm(
         row.request_type, [row.requested_node], request.POST or None, initial=initial_from(row)
     )
@@ -125,7 +124,7 @@ def request_edit(request: HttpRequest, request_id: UUID) -> HttpResponse:
 
 @permission_required(Permission.VIEW_REQUESTS)
 def request_detail(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    row = _open(request, request_id)
+    row = opened(request, request_id)
     reminders.mark_read(request.user, row)  # type: ignore[arg-type]
     return _render_detail(request, row)
 
@@ -168,9 +167,9 @@ def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> 
             for o in row.offences
         ],
         "system_label": LEGAL_SYSTEM_LABELS[system],
-        "details": _detail_rows(row),
+        "details": labels.detail_rows(row),
         **_first_contact(row, now),
-        "events": [(e, _step_label(e.action)) for e in row.events.order_by("version")],
+        "events": [(e, labels.step_label(e.action)) for e in row.events.order_by("version")],
         "steps": steps,
         "consult_first": consult_first,
         "waiting": waiting,
@@ -193,8 +192,8 @@ def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> 
         # Evidence items of the request (accord.evidence): None hides the card.
         "evidence": evidence_views.card(user, request=row) if offer else None,
         "may_edit": may(policy.EDIT),
-        "conditions": [(c, _condition_label(c["kind"])) for c in row.conditions],
-        "grounds": [(g, _ground_label(g["ground"])) for g in row.refusal_grounds],
+        "conditions": [(c, labels.condition_label(c["kind"])) for c in row.conditions],
+        "grounds": [(g, labels.ground_label(g["ground"])) for g in row.refusal_grounds],
         **STEP_CHOICES,
     }
 
@@ -207,61 +206,12 @@ def _first_contact(row: AssistanceRequest, now: Any) -> dict[str, Any]:
         return {"first_contact": None}
     contact = dict(row.first_contact)
     contact["at"] = first_contact_at(row)
-    contact["channel_label"] = _choice_label(ContactChannel, contact.get("channel", ""))
+    contact["channel_label"] = labels.choice_label(ContactChannel, contact.get("channel", ""))
     return {
         "first_contact": contact,
         "confirmation": confirmation,
         "confirmation_overdue": confirmation.overdue(now) and not row.is_final,
     }
-
-
-def _choice_label(choices: Any, code: str) -> str:
-    try:
-        return str(choices(code).label)
-    except ValueError:
-        return code
-
-
-def _step_label(action: str) -> str:
-    if action == "create":
-        return _("Drafted")
-    transition = TRANSITIONS.get(action)
-    return str(transition.label) if transition else action
-
-
-def _ground_label(code: str) -> str:
-    return _choice_label(RefusalGround, code)
-
-
-def _condition_label(code: str) -> str:
-    from accord.assistance.types import ConditionKind
-
-    return _choice_label(ConditionKind, code)
-
-
-def _detail_rows(row: AssistanceRequest) -> list[tuple[str, str]]:
-    """The type's own fields as (label, text), in the form's order."""
-    from accord.assistance.forms import identifiers_text
-
-    details = dict(row.details)
-    details.update(details.pop("person", {}) or {})
-    rows = []
-    for name, label, _kind, _required, choices in DETAIL_FIELDS[row.request_type]:
-        value = details.get(name)
-        if value in (None, "", []):
-            continue
-        if name == "identifiers":
-            value = identifiers_text(value)
-        elif isinstance(value, bool):
-            value = _("yes") if value else _("no")
-        elif isinstance(value, list) and choices is not None:
-            value = ", ".join(str(dict(choices.choices).get(v, v)) for v in value)
-        elif choices is not None:
-            value = dict(choices.choices).get(value, value)
-        rows.append((str(label), str(value)))
-    for condition in details.get("conditions", []) or []:
-        rows.append((str(_condition_label(condition["kind"])), condition["text"]))
-    return rows
 
 
 # The step a page puts first when several are possible: the one that moves
@@ -310,7 +260,7 @@ def _consultation_text(grounds: dict[str, str]) -> str:
     for n in range(1, GROUND_ROWS + 1):
         ground, why = grounds.get(f"g_{n}_ground", ""), grounds.get(f"g_{n}_rationale", "")
         if ground or why:
-            lines.append(f"- {_ground_label(ground) if ground else '—'}: {why}")
+            lines.append(f"- {labels.ground_label(ground) if ground else '—'}: {why}")
     return "\n".join(lines)
 
 
@@ -362,7 +312,7 @@ def _render_detail(
 @require_POST
 @permission_required(Permission.VIEW_REQUESTS)
 def request_step(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    row = _open(request, request_id, how="step")
+    row = opened(request, request_id, how="step")
     refused = evidence_files.too_large(request)  # looked at before the body is
     if refused:
         attempt(
@@ -442,7 +392,7 @@ def _consult_first(request: HttpRequest, row: AssistanceRequest, refusal: Any) -
 @require_POST
 @permission_required(Permission.VIEW_REQUESTS)
 def request_finding(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    row = _open(request, request_id, how="screen")
+    row = opened(request, request_id, how="screen")
     return act(
         request,
         lambda: services.record_finding(
@@ -462,7 +412,7 @@ def request_finding(request: HttpRequest, request_id: UUID) -> HttpResponse:
 @require_POST
 @permission_required(Permission.VIEW_REQUESTS)
 def request_member(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    row = _open(request, request_id, how="team")
+    row = opened(request, request_id, how="team")
     username = request.POST.get("username", "")
     user = User.objects.filter(username=username, is_active=True).first()
 
@@ -484,7 +434,7 @@ def request_member(request: HttpRequest, request_id: UUID) -> HttpResponse:
 @permission_required(Permission.VIEW_REQUESTS)
 def request_case(request: HttpRequest, request_id: UUID) -> HttpResponse:
     """File the request under a case of this node (or under none)."""
-    row = _open(request, request_id, how="case")
+    row = opened(request, request_id, how="case")
     chosen = request.POST.get("case", "").strip()
 
     def link() -> None:
@@ -505,41 +455,5 @@ def request_case(request: HttpRequest, request_id: UUID) -> HttpResponse:
 @permission_required(Permission.VIEW_REQUESTS)
 def request_file(request: HttpRequest, request_id: UUID, sha256: str) -> HttpResponse:
     """A listed response file: its evidence item's page (custody, download)."""
-    item = api.listed_item(_open(request, request_id, how="file"), sha256)
+    item = api.listed_item(opened(request, request_id, how="file"), sha256)
     return redirect("evidence:item", item_id=item.pk)
-
-
-def _print_language(request: HttpRequest, row: AssistanceRequest) -> str:
-    language = request.GET.get("lang") or translation.get_language() or row.language
-    return language if language in ("en", "zh-hans") else "en"
-
-
-def _print_html(row: AssistanceRequest, language: str, request: HttpRequest) -> str:
-    with translation.override(language):
-        context = {
-            **detail_context(row, None, offer=False),
-            "language": language,
-            "printed_at": timezone.now(),
-        }
-        return render_to_string("assistance/print.html", context, request=request)
-
-
-@permission_required(Permission.VIEW_REQUESTS)
-def request_print(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    row = _open(request, request_id, how="print")
-    return HttpResponse(_print_html(row, _print_language(request, row), request))
-
-
-@permission_required(Permission.VIEW_REQUESTS)
-def request_pdf(request: HttpRequest, request_id: UUID) -> HttpResponse:
-    row = _open(request, request_id, how="pdf")
-    language = _print_language(request, row)
-    try:
-        document = pdf.render(_print_html(row, language, request))
-    except pdf.PdfUnavailable as exc:
-        return HttpResponse(str(exc), status=503, content_type="text/plain; charset=utf-8")
-    response = HttpResponse(document, content_type="application/pdf")
-    # The reference of an incoming request is the partner's text: RFC 6266, safely.
-    name = f"{row.reference}-{language}.pdf"
-    response["Content-Disposition"] = content_disposition_header(True, name)
-    return response

@@ -19,7 +19,7 @@ from accord.core.models import AuditEvent, FailureTally
 from accord.core.policy import offered
 from accord.core.signals import client_ip
 from accord.core.tally import Channel
-from accord.federation import anchoring, notes, peering, recovery, replicas
+from accord.federation import anchoring, notes, peering, recovery, recovery_answers, replicas
 from accord.federation import inbox as receiving
 from accord.federation.forms import NoteForm, PeerForm
 from accord.federation.models import InboxMessage, Note, OutboxMessage, Peer
@@ -72,7 +72,7 @@ def checkpoints(request: HttpRequest) -> JsonResponse:
 @require_POST
 def recovery_ask(request: HttpRequest) -> JsonResponse:
     """A peer restored from a back-up asks for what it lost (federation.recovery)."""
-    status, answer = recovery.answer_ask(
+    status, answer = recovery_answers.answer_ask(
         request.read(recovery.MAX_ASK_BYTES + 1), client_ip(request)
     )
     return JsonResponse(answer, status=status)

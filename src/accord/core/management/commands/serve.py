@@ -5,6 +5,7 @@ import os
 import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -61,11 +62,12 @@ class Command(BaseCommand):
             "10",
             "--timeout",
             "60",
-            "--access-logfile",
-            "-",
             # Several nodes may run on one machine; a shared control socket would clash.
             "--no-control-socket",
         ]
+        if settings.LOG_FORMAT != "json":
+            # JSON logs already hold one event per request (accord.ops.logs).
+            web += ["--access-logfile", "-"]
         node = identity.this_node()
         self.stdout.write(f"Node {node.node_id} serving on http://{bind}/", ending="\n")
         self.stdout.flush()
