@@ -14,8 +14,19 @@ from accord.core import identity
 from accord.core.audit import Actor
 from accord.core.models import User
 from accord.core.roles import Role
-from tests.live import TEST_PASSWORD, LiveNode, discard_node, make_node
+from tests.live import TEST_PASSWORD, LiveNode, discard_node, make_node, running_nodes
 from tests.second_factor import verified_session
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's report ends with the last lines of every live node's
+    log: what a node answered with a 500 is logged there, with its traceback."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.when in ("setup", "call"):
+        for node in running_nodes():
+            report.sections.append((f"{node.node_id} log, last lines", node.log_tail()))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -29,6 +29,14 @@ from tests.second_factor import LIVE_CODES, LIVE_TOTP_SECRET
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 20
 TEST_PASSWORD = "correct-horse-battery-9"
+# A failing test's report carries the end of every running node's log (the
+# server side of a 500 is there, and CI keeps nothing else of a node).
+LOG_TAIL_LINES = 150
+_RUNNING: dict[int, LiveNode] = {}
+
+
+def running_nodes() -> list[LiveNode]:
+    return list(_RUNNING.values())
 
 
 def free_port() -> int:
@@ -184,6 +192,7 @@ class LiveNode:
             start_new_session=True,
         )
         log.close()
+        _RUNNING[id(self)] = self
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -198,6 +207,7 @@ class LiveNode:
         raise AssertionError(f"{self.node_id} did not start in {START_TIMEOUT_SECONDS} s")
 
     def stop(self) -> None:
+        _RUNNING.pop(id(self), None)
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
@@ -209,6 +219,9 @@ class LiveNode:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10, follow_redirects=False)

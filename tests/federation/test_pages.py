@@ -3,31 +3,18 @@ officer see, and that sending a note queues exactly one message."""
 
 from __future__ import annotations
 
-import base64
-
 import pytest
-from nacl.public import PrivateKey
-from nacl.signing import SigningKey
 
-from accord.core.identity import key_fingerprint
 from accord.core.roles import Role
 from accord.federation.models import Note, OutboxMessage, Peer
+from tests.peers import pinned_peer
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def peer() -> Peer:
-    signing = bytes(SigningKey.generate().verify_key)
-    return Peer.objects.create(
-        node_id="us.page",
-        url="http://127.0.0.1:9",
-        party="United States",
-        agency="Department of Justice",
-        signing_key=base64.b64encode(signing).decode(),
-        encryption_key=base64.b64encode(bytes(PrivateKey.generate().public_key)).decode(),
-        fingerprint=key_fingerprint(signing),
-    )
+    return pinned_peer("us.page")
 
 
 def test_an_officer_sends_a_note_from_the_notes_page(client_for, peer):

@@ -6,34 +6,21 @@ wakes nobody; with nobody listening, or the FIFO full, the change still commits.
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 from django.db import connection, transaction
-from nacl.public import PrivateKey
-from nacl.signing import SigningKey
 
-from accord.core.identity import key_fingerprint
 from accord.core.roles import Role
 from accord.federation import outbox, wake
 from accord.federation.models import OutboxMessage, Peer
 from accord.federation.wire import PING_KIND, PingBody
+from tests.peers import pinned_peer
 
 pytestmark = pytest.mark.django_db(transaction=True)  # a wake-up needs a real commit
 
 
 @pytest.fixture
 def peer() -> Peer:
-    signing = bytes(SigningKey.generate().verify_key)
-    return Peer.objects.create(
-        node_id="us.wake",
-        url="http://127.0.0.1:9",
-        party="United States",
-        agency="Department of Justice",
-        signing_key=base64.b64encode(signing).decode(),
-        encryption_key=base64.b64encode(bytes(PrivateKey.generate().public_key)).decode(),
-        fingerprint=key_fingerprint(signing),
-    )
+    return pinned_peer("us.wake")
 
 
 @pytest.fixture

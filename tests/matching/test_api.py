@@ -20,6 +20,7 @@ from accord.core.models import AuditEvent, User
 from accord.core.roles import Role
 from accord.federation.models import OutboxMessage, Peer
 from accord.matching.models import Direction, Hit, Query, QueryStatus
+from tests.matching.hits import answered_hit
 
 pytestmark = pytest.mark.django_db
 
@@ -50,23 +51,8 @@ def case(users):
 
 @pytest.fixture
 def hit(case, partner) -> Hit:
-    query = Query.objects.create(
-        id=uuid7(),
-        direction=Direction.OUT,
-        peer=partner,
-        case=case,
-        case_reference=case.reference,
-        purpose="Phishing wave",
-        code="domain",
-        count=1,
-        status=QueryStatus.ANSWERED,
-        hits=1,
-        secret="",
-        values=["domain:evil.example"],
-        created_at=timezone.now(),
-    )
-    return Hit.objects.create(
-        query=query, observable=case.observables.get(), reference="yy.api/abcd/0001"
+    return answered_hit(
+        case, partner, "yy.api/abcd/0001", secret="", values=["domain:evil.example"]
     )
 
 

@@ -26,6 +26,7 @@ from accord.matching import services as matching_services
 from accord.matching import views as matching_views
 from accord.matching.models import Direction, Hit, MatchingPolicy, Query, QueryStatus
 from tests.cases.world import make_people, open_case
+from tests.matching.hits import answered_hit
 
 pytestmark = pytest.mark.django_db
 
@@ -76,24 +77,15 @@ def case_url(case: Case) -> str:
 
 def answered_with_a_hit(case: Case, peer: Peer, user: User) -> Hit:
     """What an answer from `peer` leaves behind: an answered query, one hit."""
-    observable = case.observables.get(code="domain")
-    query = Query.objects.create(
-        id=uuid7(),
-        direction=Direction.OUT,
-        peer=peer,
-        case=case,
-        case_reference=case.reference,
+    reference = f"{peer.node_id}/{'ab' * 8}/{'cd' * 16}"
+    return answered_hit(
+        case,
+        peer,
+        reference,
         purpose="Identify the seller",
-        code="domain",
-        count=1,
-        status=QueryStatus.ANSWERED,
-        hits=1,
         created_by=user,
-        created_at=timezone.now(),
         answered_at=timezone.now(),
     )
-    reference = f"{peer.node_id}/{'ab' * 8}/{'cd' * 16}"
-    return Hit.objects.create(query=query, observable=observable, reference=reference)
 
 
 def incoming_query(peer: Peer, status: str = QueryStatus.AWAITING_APPROVAL) -> Query:

@@ -11,7 +11,6 @@ import re
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 from uuid6 import uuid7
 
 from accord.assistance import services as assistance
@@ -22,9 +21,10 @@ from accord.core.models import User
 from accord.core.roles import Role
 from accord.federation import notes
 from accord.federation.models import Note, Peer
-from accord.matching.models import Direction, Hit, Query, QueryStatus
+from accord.matching.models import Hit
 from accord.web import waiting
 from tests.assistance.arrivals import arrive
+from tests.matching.hits import answered_hit
 
 pytestmark = pytest.mark.django_db
 
@@ -59,22 +59,7 @@ def nav_count(client: Client) -> int:
 
 
 def hit_on(case, peer: Peer) -> Hit:
-    query = Query.objects.create(
-        id=uuid7(),
-        direction=Direction.OUT,
-        peer=peer,
-        case=case,
-        case_reference=case.reference,
-        purpose="Phishing wave",
-        code="domain",
-        count=1,
-        status=QueryStatus.ANSWERED,
-        hits=1,
-        created_at=timezone.now(),
-    )
-    return Hit.objects.create(
-        query=query, observable=case.observables.get(), reference=f"{peer.node_id}/ab/1"
-    )
+    return answered_hit(case, peer, f"{peer.node_id}/ab/1")
 
 
 def test_a_new_incoming_request_waits_for_the_central_authority_not_for_an_auditor(users, peer):
