@@ -4,6 +4,7 @@ bad value stops start-up with a message naming the variable (STYLE.md 8)."""
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -48,6 +49,18 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
     return value
+
+
+def env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for item in env_list(name, ""):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks (such as 10.0.0.0/8), not {item!r}"
+            ) from None
+    return tuple(networks)
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -364,6 +377,13 @@ if HTTPS:
 # (user name, address), so a stranger's guesses slow down only the stranger.
 # After ACCORD_LOGIN_MAX_FAILURES failures the pair waits ACCORD_LOGIN_LOCK_MINUTES;
 # refusals during the wait are not counted, so it ends on time and rows stay bounded.
+# Behind a load balancer or reverse proxy every client arrives from the proxy's
+# address, so throttling and the failure tally would count them all as one.
+# ACCORD_TRUSTED_PROXIES lists the proxies' addresses or networks (comma
+# separated): from those, and only those, the client's address is read from
+# X-Forwarded-For (the nearest hop that is not itself a trusted proxy). Empty
+# (the default): the header is ignored, since any client could write it.
+TRUSTED_PROXIES = env_networks("ACCORD_TRUSTED_PROXIES")
 LOGIN_MAX_FAILURES = env_int("ACCORD_LOGIN_MAX_FAILURES", 10, minimum=1)
 LOGIN_LOCK_MINUTES = env_int("ACCORD_LOGIN_LOCK_MINUTES", 15, minimum=1)
 INSTALLED_APPS += ["axes"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -15,9 +17,38 @@ from accord.core.models import User
 
 
 def client_ip(request: HttpRequest | None) -> str:
+    """The client's address: REMOTE_ADDR, unless that is one of the trusted
+    proxies (settings.TRUSTED_PROXIES): then the nearest X-Forwarded-For hop
+    that is not a trusted proxy. Hops further out were written by whoever
+    sent the request and are not believed; a hop that is not an address
+    leaves the proxy's own address."""
     if request is None:
         return ""
-    return str(request.META.get("REMOTE_ADDR", ""))
+    remote = str(request.META.get("REMOTE_ADDR", ""))
+    if not _trusted_proxy(remote):
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    for hop in reversed([hop for hop in hops if hop]):
+        if not _is_address(hop):
+            return remote
+        if not _trusted_proxy(hop):
+            return hop
+    return remote
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _trusted_proxy(text: str) -> bool:
+    if not settings.TRUSTED_PROXIES or not _is_address(text):
+        return False
+    address = ipaddress.ip_address(text)
+    return any(address in network for network in settings.TRUSTED_PROXIES)
 
 
 @receiver(user_logged_in)
