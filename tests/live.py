@@ -115,6 +115,10 @@ class LiveNode:
         env["DJANGO_SETTINGS_MODULE"] = "accord.settings"
         if self.database_url:
             env["ACCORD_DATABASE_URL"] = self.database_url
+            # Every web and background thread would keep a connection for a
+            # minute: with a suite's worth of nodes on one PostgreSQL server,
+            # more than its max_connections (100). Close each when done.
+            env["ACCORD_DB_CONN_MAX_AGE"] = "0"
         env.update(self.extra_env)
         return env
 

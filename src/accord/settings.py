@@ -90,7 +90,11 @@ def read_secret_key(data_dir: Path) -> str:
 
 def database_config(url: str) -> dj_database_url.DBConfig:
     try:
-        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        config = dj_database_url.parse(
+            url,
+            conn_max_age=env_int("ACCORD_DB_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
     except Exception as exc:  # dj-database-url raises several kinds for a bad URL
         raise ImproperlyConfigured(f"ACCORD_DATABASE_URL is not a database URL: {exc}") from None
     engine = config.get("ENGINE", "")
