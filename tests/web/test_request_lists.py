@@ -329,6 +329,7 @@ def test_the_list_reads_in_chinese_and_sorts_by_the_chinese_labels(three, users,
     page = client.get(LIST, {"sort": "state"}).content.decode()
     assert "导出 CSV" in page and "共 3 行 · 第 1 页，共 1 页" in page
     assert "摘要" in page
+    assert 'placeholder="案件编号"' in page  # the case filter's hint too
     # By the labels read in Chinese, ascending by their code points.
     labels = {"LST-1": "已收到", "LST-2": "审查", "LST-3": "已办结"}
     expected = sorted(labels, key=lambda ref: labels[ref])

@@ -24,7 +24,7 @@ def _choice(label: Any, choices: Any) -> django_filters.ChoiceFilter:
     return django_filters.ChoiceFilter(label=label, choices=choices, empty_label=ANY)
 
 
-def _text(label: Any, **attrs: str) -> django_filters.CharFilter:
+def _text(label: Any, **attrs: Any) -> django_filters.CharFilter:
     return django_filters.CharFilter(
         label=label, widget=forms.TextInput(attrs={"type": "search", **attrs})
     )
@@ -39,7 +39,8 @@ class RequestFilter(ListFilter):
     urgency = _choice(_("Urgency"), Urgency.choices)
     topic = _choice(_("Offence category"), OffenceCategory.choices)
     q = _text(_("Search: reference, summary or an identifier"))
-    case = _text(_("Case"), placeholder=str(_("case reference")))
+    # Lazy: the placeholder is read in the user's language when the form is shown.
+    case = _text(_("Case"), placeholder=_("case reference"))
     overdue = django_filters.BooleanFilter(label=_("Overdue only"), widget=forms.CheckboxInput)
 
     class Meta:
