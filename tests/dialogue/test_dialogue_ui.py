@@ -69,6 +69,15 @@ def test_a_commitment_whose_target_is_reached_is_proposed_as_done_not_overdue(
     assert re.search(r'data-testid="overdue-commitments">1<', home)
     assert 'data-standing="met"' in home
     # Reported done by its owner, it is neither.
+    # The API and the fact sheet say the same.
+    view = client.get(f"/api/v1/dialogue/dialogues/{record.dialogue.pk}").json()
+    standing = {c["title_en"]: (c["overdue"], c["targets_met"]) for c in view["commitments"]}
+    assert standing["Answer narcotics requests"] == (False, True)
+    assert standing["Locate fugitives on request"] == (True, False)
+    sheet = client.get(f"/dialogue/rounds/{record.round1.pk}/fact-sheet/?lang=en").content.decode()
+    ours_sheet = sheet.split("Answer narcotics requests", 1)[1].split("</h3>", 1)[0]
+    assert "targets met: proposed as done" in ours_sheet and "overdue" not in ours_sheet
+    assert re.search(r'role="img" aria-label="[^"]*2026-11: 5; 2026-12: 7"', sheet)
     services.set_commitment_status(_ca(record), record.we_owe, "done")
     detail = blocks(client.get(f"/dialogue/{record.dialogue.pk}/").content.decode())
     assert 'data-standing=""' in detail["Answer narcotics requests"]
