@@ -194,3 +194,28 @@ def test_the_sharing_forms_refuse_what_the_services_refuse(client_for):
         strict.post(reverse("intel:share", args=[shared.pk]), {"peer": "us.doj"}).status_code == 403
     )
     assert not Share.objects.exists()
+
+
+def test_the_sharing_page_and_an_import_page_read_in_chinese(users, client_for):
+    from django.test import Client
+
+    shared = Collection.objects.get(alias="shared")
+    client_for(Role.ANALYST).post(
+        reverse("intel:import"), {"collection": str(shared.pk), "bundle": upload([{}])}
+    )
+    for role, url, texts in (
+        (Role.NODE_ADMIN, reverse("intel:sharing"), ("情报共享", "未与任何伙伴节点共享。")),
+        (
+            Role.ANALYST,
+            reverse("intel:status", args=[Status.objects.get().pk]),
+            ("被拒收的对象", "返回威胁情报"),
+        ),
+    ):
+        user = users[role]
+        user.language = "zh-hans"
+        user.save()
+        client = Client()
+        client.force_login(user)
+        html = client.get(url).content.decode()
+        for text in texts:
+            assert text in html, text
