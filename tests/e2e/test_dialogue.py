@@ -383,7 +383,13 @@ def test_co_signing_in_the_browser_makes_the_outcome_agreed_on_both_nodes(
     expect_statuses(authority, record)
     expect(agreed.get_by_test_id("sign-form")).to_have_count(0)
     expect(agreed.locator(".signatures li")).to_have_count(2)
-    expect(agreed.locator(".signatures")).to_contain_text(f"{us.node_id}: {AUTHORITY}")
+    # Named, dated and titled (the title typed here, for this one signature).
+    expect(agreed.locator(".signatures")).to_contain_text(
+        re.compile(
+            rf"{re.escape(us.node_id)}: signed by {AUTHORITY} on \d{{4}}-\d\d-\d\d .*"
+            r"\(Attorney General\)"
+        )
+    )
     expect(proposed.get_by_test_id("sign-form")).to_be_visible()
     screenshot(authority, "dialogue-cosigned-us-en")
 

@@ -274,6 +274,9 @@ def _check(
     except SchemaError as exc:
         _refuse(actor, request, transition.action, "; ".join(schema_messages(exc)), 422, ip)
     problems = payload_problems(request, transition.action, checked, timezone.now())
+    if transition.action == "postpone" and checked.get("until"):
+        # Checked for sense here only: a partner's postponement arrives as recorded.
+        problems += filter(None, [dates.ahead_problem(date.fromisoformat(checked["until"]))])
     if problems:
         _refuse(actor, request, transition.action, " ".join(problems), 422, ip)
     return checked

@@ -3,7 +3,7 @@ the names `payload_from_post` reads into the payload its schema checks."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from django import forms
@@ -18,6 +18,7 @@ from accord.assistance.forms import (
 )
 from accord.assistance.machine import TRANSITIONS
 from accord.assistance.types import ConditionKind, RefusalGround, RestrictionKind
+from accord.core import dates
 from accord.web import schema_errors
 
 
@@ -108,6 +109,15 @@ class StepForm(forms.Form):
                 label=_("Restriction"), choices=RestrictionKind.choices
             )
             fields["text"] = _area(_("Wording"), True)
+
+    def clean_until(self) -> date | None:
+        """A postponement's end, checked for sense beside its field (the
+        services check it again for the API)."""
+        day = self.cleaned_data.get("until")
+        problem = dates.ahead_problem(day)
+        if problem:
+            raise forms.ValidationError(problem)
+        return day
 
     def check(self) -> dict[str, Any] | None:
         """The payload the services would take, or None with each of the

@@ -144,6 +144,8 @@ def measured_json(m: progress.Measured) -> dict[str, Any]:
 
 
 def commitment_json(c: Commitment, today: date) -> dict[str, Any]:
+    measured = progress.commitment_progress(c, today)
+    standing = progress.standing(c, measured)
     return {
         "id": str(c.pk),
         "outcome": str(c.outcome_id),
@@ -152,8 +154,10 @@ def commitment_json(c: Commitment, today: date) -> dict[str, Any]:
         "owner_node": c.owner_node,
         "due_date": c.due_date.isoformat(),
         "status": c.status,
-        "overdue": progress.is_overdue(c),
-        "indicators": [measured_json(m) for m in progress.commitment_progress(c, today)],
+        # Agreeing with the indicators: one whose targets are reached is not overdue.
+        "overdue": standing == "overdue",
+        "targets_met": standing == "met",
+        "indicators": [measured_json(m) for m in measured],
         "history": c.history,
     }
 

@@ -35,10 +35,11 @@ def factsheet_context(round_: Round, language: str) -> dict[str, Any]:
                 latest.signatures.all() if latest else [],
             )
         )
-    commitments = [
-        (c, progress.commitment_progress(c, today), progress.is_overdue(c))
+    measured = [
+        (c, progress.commitment_progress(c, today))
         for c in Commitment.objects.filter(outcome__round=round_)
     ]
+    commitments = [(c, m, progress.standing(c, m)) for c, m in measured]
     return {
         "r": round_,
         "d": dialogue,

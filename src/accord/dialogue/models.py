@@ -257,3 +257,21 @@ class Commitment(models.Model):
     @classmethod
     def restriction(cls, user: User, action: str) -> Q:
         return _followers(user)
+
+
+class SignerProfile(models.Model):
+    """How a user who signs outcomes for this node is named in a signature:
+    the name and title each signature carries, kept by the user, not typed
+    anew at every signature."""
+
+    user = models.OneToOneField(
+        "core.User", on_delete=models.CASCADE, related_name="signer_profile"
+    )
+    name = models.CharField(_("name as signed"), max_length=300, blank=True)
+    title = models.CharField(_("title as signed"), max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.name}, {self.title}"

@@ -106,3 +106,20 @@ def is_overdue(item: Commitment, now: datetime | None = None) -> bool:
     commitment due on 5 December is overdue from 6 December 00:00 in Beijing
     (16:00 UTC on the 5th), a New York one from 05:00 UTC on the 6th."""
     return item.status in ("open", "in_progress") and due_at(item) < (now or timezone.now())
+
+
+def targets_met(measured: list[Measured]) -> bool:
+    """Every indicator given a target has reached it (and at least one has one)."""
+    with_target = [m for m in measured if m.target]
+    return bool(with_target) and all(m.progress == 100 for m in with_target)
+
+
+def standing(item: Commitment, measured: list[Measured], now: datetime | None = None) -> str:
+    """What the page says of an open commitment, agreeing with its indicators:
+    "met" when its targets are reached (proposed to its owner as done, never
+    shown overdue), "overdue" when open past its due date, else ""."""
+    if item.status not in ("open", "in_progress"):
+        return ""
+    if targets_met(measured):
+        return "met"
+    return "overdue" if is_overdue(item, now) else ""

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from accord.dialogue import factsheet, views
+from accord.dialogue import factsheet, signer_views, views
 
 app_name = "dialogue"
 
 urlpatterns = [
     path("dialogue/", views.home, name="home"),
     path("dialogue/new/", views.create, name="create"),
+    path("dialogue/signer/", signer_views.signer, name="signer"),
     path("dialogue/<uuid:dialogue_id>/", views.detail, name="detail"),
     path("dialogue/<uuid:dialogue_id>/export/", views.export_view, name="export"),
     path("dialogue/<uuid:dialogue_id>/rounds/", views.round_save, name="round-save"),

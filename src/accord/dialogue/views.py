@@ -7,6 +7,7 @@ import json
 from typing import Any
 from uuid import UUID
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,13 +20,14 @@ from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.core.indicators import all_indicators
 from accord.core.models import User
-from accord.core.policy import offered
+from accord.core.policy import Refused, offered
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
 from accord.dialogue import export, progress
+from accord.dialogue.forms import CommitmentForm
 from accord.dialogue.models import Commitment, Dialogue, Disagreement, Outcome, Round
 from accord.dialogue.policy import Action, allowed
-from accord.dialogue.services import commitments, dialogues, disagreements, outcomes
+from accord.dialogue.services import commitments, dialogues, disagreements, outcomes, signers
 from accord.dialogue.signing import parties, signed_by, status_of
 from accord.dialogue.types import (
     CommitmentStatus,
@@ -61,14 +63,15 @@ def home(request: HttpRequest) -> HttpResponse:
     today = timezone.now().date()
     followed = Dialogue.objects.restrict(request.user).select_related("peer")
     owed = list(Commitment.objects.restrict(request.user).select_related("outcome__round"))
-    rows = [(c, progress.commitment_progress(c, today), progress.is_overdue(c)) for c in owed]
+    measured = [(c, progress.commitment_progress(c, today)) for c in owed]
+    rows = [(c, m, progress.standing(c, m)) for c, m in measured]
     context = {
         "tracks": [
             (label, [d for d in followed if d.track == value]) for value, label in Track.choices
         ],
         "rounds": Round.objects.restrict(request.user).select_related("dialogue").order_by("date"),
         "commitments": rows,
-        "overdue": sum(1 for _c, _m, late in rows if late),
+        "overdue": sum(1 for _c, _m, standing in rows if standing == "overdue"),
         "open_disagreements": Disagreement.objects.restrict(request.user)
         .exclude(status=DisagreementStatus.RESOLVED)
         .count(),
@@ -99,6 +102,7 @@ def _outcome_row(user: User, outcome: Outcome, sides: tuple[str, str]) -> dict[s
         "may_sign": latest is not None and _may(user, Action.SIGN_OUTCOME, latest),
         "may_amend": _may(user, Action.AMEND_OUTCOME, outcome),
         "may_commit": _may(user, Action.CREATE_COMMITMENT, outcome),
+        "commitment_form": CommitmentForm(sides, prefix_id=str(outcome.pk)),
     }
 
 
@@ -114,13 +118,11 @@ def detail_context(dialogue: Dialogue, user: User) -> dict[str, Any]:
         "rounds": dialogue.rounds.order_by("number").prefetch_related("delegates"),
         "outcomes": [_outcome_row(user, outcome, sides) for outcome in found],
         "commitments": [
-            (
-                c,
-                progress.commitment_progress(c, today),
-                progress.is_overdue(c),
-                _may(user, Action.REPORT_COMMITMENT, c),
+            (c, m, progress.standing(c, m), _may(user, Action.REPORT_COMMITMENT, c))
+            for c, m in (
+                (c, progress.commitment_progress(c, today))
+                for c in Commitment.objects.filter(outcome__round__dialogue=dialogue)
             )
-            for c in Commitment.objects.filter(outcome__round__dialogue=dialogue)
         ],
         "disagreements": [
             (
@@ -141,6 +143,7 @@ def detail_context(dialogue: Dialogue, user: User) -> dict[str, Any]:
         "roles": DelegationRole.choices,
         "delegation_rows": range(DELEGATION_ROWS),
         "today": today,
+        "signer": signers.profile_of(Actor.of(user)),
     }
 
 
@@ -382,48 +385,32 @@ def disagreement_status(request: HttpRequest, disagreement_id: UUID) -> HttpResp
     )
 
 
-def _links(request: HttpRequest) -> list[dict[str, Any]]:
-    """The indicator rows of the commitment form; a bad target is left for the
-    service to name."""
-    links = []
-    for code, topic, target in zip(
-        request.POST.getlist("indicator"),
-        request.POST.getlist("indicator_topic"),
-        request.POST.getlist("indicator_target"),
-        strict=False,
-    ):
-        if code:
-            number: float | str | None
-            try:
-                number = float(target) if target else None
-            except ValueError:
-                number = target
-            links.append({"code": code, "topic": topic, "target": number})
-    return links
-
-
 @require_POST
 @permission_required(Permission.MANAGE_DIALOGUE)
 def commitment(request: HttpRequest, outcome_id: UUID) -> HttpResponse:
+    """Record a commitment; a refused one shows the page again with what was
+    typed and each problem beside its field."""
     outcome = restricted(Outcome, request, outcome_id)
-    post = request.POST
-    data = {
-        "title_en": post.get("title_en", ""),
-        "title_zh": post.get("title_zh", ""),
-        "owner_node": post.get("owner_node", ""),
-        "due_date": post.get("due_date", ""),
-        "confirm_past": post.get("confirm_past") == "1",
-        "indicators": _links(request),
-    }
-    return act(
-        request,
-        lambda: commitments.create_commitment(
-            actor_of(request), outcome, data, ip=client_ip(request)
-        ),
-        done=_("Commitment recorded."),
-        to="dialogue:detail",
-        dialogue_id=outcome.round.dialogue_id,
-    )
+    dialogue = outcome.round.dialogue
+    form = CommitmentForm(parties(dialogue), request.POST, prefix_id=str(outcome.pk))
+    if form.is_valid():
+        try:
+            commitments.create_commitment(
+                actor_of(request), outcome, form.service_data(), ip=client_ip(request)
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc.messages)
+        except Refused as exc:  # the policy's word on this outcome, audited
+            messages.error(request, exc.message)
+            return redirect("dialogue:detail", dialogue_id=dialogue.pk)
+        else:
+            messages.success(request, _("Commitment recorded."))
+            return redirect("dialogue:detail", dialogue_id=dialogue.pk)
+    context = detail_context(dialogue, signed_in_user(request))
+    for row in context["outcomes"]:
+        if row["o"].pk == outcome.pk:
+            row["commitment_form"], row["commitment_open"] = form, True
+    return render(request, "dialogue/detail.html", context)
 
 
 @require_POST

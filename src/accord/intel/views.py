@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -21,12 +22,13 @@ from accord.core.models import User
 from accord.core.policy import Refused, offered
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
-from accord.intel import reads, stix
+from accord.intel import reads, relations, stix
 from accord.intel.conditions import handling_from, with_conditions
 from accord.intel.exports import export_bundle as bundle_of
 from accord.intel.ingest import ingest
-from accord.intel.models import Collection, HandlingCode, StixObject
+from accord.intel.models import Collection, HandlingCode, Status, StixObject
 from accord.intel.policy import Action, allowed
+from accord.intel.relations import title_of
 from accord.intel.release import Audience, open_to
 from accord.web.guards import permission_required, signed_in_user
 
@@ -84,18 +86,6 @@ def object_detail(request: HttpRequest, pk: int) -> HttpResponse:
     versions = StixObject.objects.filter(collection=row.collection, stix_id=row.stix_id).order_by(
         "-version"
     )
-    related = StixObject.objects.filter(
-        collection=row.collection, latest=True, stix_type__in=("relationship", "sighting")
-    )
-    links = []
-    for rel in related.filter(body__contains=row.stix_id).exclude(pk=row.pk)[:100]:
-        data = json.loads(rel.body)
-        other = (
-            data.get("target_ref")
-            if data.get("source_ref") == row.stix_id
-            else (data.get("source_ref") or data.get("sighting_of_ref"))
-        )
-        links.append((rel, data.get("relationship_type") or rel.stix_type, other))
     data = json.loads(row.body)
     try:
         handling = stix.handling_of(data)
@@ -117,14 +107,10 @@ def object_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "released_to": ", ".join(released_to) or _("nobody: it stays on this node"),
         "title": title_of(data, row.stix_type),
         "versions": versions,
-        "links": links,
+        "links": relations.links_of(user, row),
         "pretty": json.dumps(data, indent=2, ensure_ascii=False),
     }
     return render(request, "intel/object.html", context)
-
-
-def title_of(data: dict, fallback: str) -> str:
-    return str(data.get("name") or data.get("value") or data.get("pattern") or fallback)
 
 
 @require_POST
@@ -147,8 +133,10 @@ def import_bundle(request: HttpRequest) -> HttpResponse:
             "bad": status.failure_count,
         }
         if wants_json:
-            return JsonResponse({"message": text, "failures": status.failures[:50]})
-        messages.success(request, text)
+            return JsonResponse(status_document(status, text))
+        (messages.warning if status.failure_count else messages.success)(request, text)
+        if status.failure_count:
+            return redirect("intel:status", status_id=status.pk)
         return redirect("intel:home")
     if wants_json:
         return JsonResponse({"error": problem}, status=422)
@@ -203,3 +191,37 @@ def export_bundle(request: HttpRequest, collection_id: uuid.UUID) -> HttpRespons
     response["Content-Disposition"] = f'attachment; filename="{collection.alias}.json"'
     response["X-Accord-Withheld"] = str(export.withheld)
     return response
+
+
+def status_document(status: Status, message: str = "") -> dict[str, Any]:
+    """An import's outcome as the page's script and API clients read it: every
+    refused object with its reason."""
+    return {
+        "id": str(status.pk),
+        "message": message,
+        "collection": status.collection.alias,
+        "total": status.total_count,
+        "stored": status.success_count,
+        "refused": status.failure_count,
+        "failures": [
+            {"id": f.get("id", ""), "reason": f.get("message", "")} for f in status.failures
+        ],
+        "url": reverse("intel:status", args=[status.pk]),
+    }
+
+
+@permission_required(Permission.VIEW_INTEL)
+def import_status(request: HttpRequest, status_id: uuid.UUID) -> HttpResponse:
+    """One import's outcome (what a partner tool's status resource says, for
+    the analyst): the refused objects, each with its reason. JSON on request."""
+    user = signed_in_user(request)
+    status = get_object_or_404(
+        Status.objects.select_related("collection").filter(
+            collection__in=Collection.objects.restrict(user)
+        ),
+        pk=status_id,
+    )
+    document = status_document(status)
+    if request.GET.get("format") == "json" or "json" in request.headers.get("Accept", ""):
+        return JsonResponse(document)
+    return render(request, "intel/status.html", {"status": status, "doc": document})

@@ -15,9 +15,10 @@ from django.utils.translation import gettext as _
 from accord.core.audit import Actor, AuditAction, refusals_kept
 from accord.core.identity import this_node
 from accord.dialogue import signing, wire
-from accord.dialogue.fields import actor_name, clean_text
+from accord.dialogue.fields import clean_text
 from accord.dialogue.models import Outcome, OutcomeSignature, OutcomeVersion, Round
 from accord.dialogue.policy import Action, check, enforce, refuse, require_permission
+from accord.dialogue.services import signers
 from accord.dialogue.services.partner import received, require_author, shared_round
 from accord.dialogue.types import Topic
 from accord.federation import kinds
@@ -26,7 +27,10 @@ from accord.federation.models import Peer
 
 
 def _sign(version: OutcomeVersion, actor: Actor, title: str) -> OutcomeSignature:
-    fields = signing.sign(version.content_sha256, actor_name(actor), title)
+    """Signed with the signer's name and title from their profile (a title
+    typed for this one signature takes its place)."""
+    name, kept_title = signers.profile_of(actor)
+    fields = signing.sign(version.content_sha256, name, (title or "").strip() or kept_title)
     return OutcomeSignature.objects.create(version=version, **fields)
 
 

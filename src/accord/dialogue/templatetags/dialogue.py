@@ -71,3 +71,40 @@ def status_label(code: str) -> str:
         return str(DisagreementStatus(code).label)
     except ValueError:
         return code
+
+
+@register.filter
+def unit_name(unit: str) -> str:
+    """The unit an indicator's chart is drawn in, for its axis title."""
+    names = {"hours": _("hours"), "percent": _("percent"), "count": _("number of records")}
+    return str(names.get(unit, unit))
+
+
+@register.filter
+def chart_top(series: list[tuple[str, Any]]) -> Any:
+    """The value at the top of a chart's vertical axis: the largest month's."""
+    return max((v for _m, v in series if v is not None), default=0)
+
+
+@register.filter
+def chart_text(measured: Any) -> str:
+    """A chart's text alternative: what it shows, month by month, in words."""
+    unit = measured.reading.unit
+    months = "; ".join(
+        f"{month}: {reading(value, unit)}" for month, value in measured.reading.series
+    )
+    return _("%(indicator)s by month, in %(unit)s: %(months)s") % {
+        "indicator": measured.label,
+        "unit": unit_name(unit),
+        "months": months,
+    }
+
+
+@register.filter
+def document_url(reference: str) -> str:
+    """A listed document's address if its reference is a web address, else ""
+    (then it is shown as text, never styled as a link it is not)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit((reference or "").strip())
+    return reference.strip() if parts.scheme in ("http", "https") and parts.netloc else ""

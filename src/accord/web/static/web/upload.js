@@ -18,6 +18,14 @@ document.addEventListener("DOMContentLoaded", function () {
       try { answer = JSON.parse(request.responseText); } catch (err) { answer = {}; }
       bar.value = 100;
       result.textContent = answer.message || answer.error || request.statusText;
+      if (answer.refused && answer.url) {
+        // Each refused object and its reason are on the import's own page.
+        var link = document.createElement("a");
+        link.href = answer.url;
+        link.textContent = form.dataset.refusedLabel || answer.url;
+        result.appendChild(document.createTextNode(" "));
+        result.appendChild(link);
+      }
     });
     request.open("POST", form.action);
     request.setRequestHeader("X-Requested-With", "XMLHttpRequest");
