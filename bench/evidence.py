@@ -24,8 +24,8 @@ means the difference does not grow with the size.
 
 Transfer (`transfer`, skipped with --no-transfer): two live nodes on loopback
 (SQLite), a request between them, and for each size an item added on the
-requesting node with `accord evidence add` and sent with `accord evidence
-send`; the time is the sender's own, from queueing the offer to storing the
+requesting node with `accord evidence add` after the request's submission,
+which sends it by itself; the time is the sender's own, from queueing the offer to storing the
 receiver's signed receipt. Items from 1 MiB go the bulk way (docs/evidence.md
 7.6): the part hashes computed, the signed offer through the channel, then the
 sealed parts (8 MiB) raw over signed PUTs, four at a time, each hashed and
@@ -212,7 +212,7 @@ def transfer(sizes: dict[str, int]) -> dict[str, Any]:
                 )
                 item_id = added.stdout.split()[0]
                 path.unlink()
-                cn.accord("evidence", "send", item_id, "--as", "investigator")
+                # Added after the submission, the item goes by itself (evidence/follow.py).
 
                 def done(item_id: str = item_id) -> dict | None:
                     rows = sender.get(f"/api/v1/evidence/items/{item_id}/transfers").json()

@@ -211,13 +211,16 @@ def keep(peer: Peer, pk: int, index: int, what: str, ip: str) -> dict[str, Any]:
 
 def damaged(peer: Peer, pk: int, reason: str, detail: str) -> None:
     """The whole did not check: the transfer fails here and starts over
-    when the sender offers it again."""
+    when the sender offers it again. The parts received are of no use: the
+    partial file goes as soon as this commits, not at the orphan sweep."""
     with transaction.atomic():
         incoming = IncomingTransfer.objects.select_for_update().get(pk=pk)
+        held = incoming.received
         incoming.status, incoming.reason = TransferStatus.FAILED, f"{reason}: {detail}"[:2000]
         incoming.held, incoming.received = "0" * incoming.chunks, 0
         incoming.updated_at = timezone.now()
         incoming.save(update_fields=["status", "reason", "held", "received", "updated_at"])
+        inbound.discard_partial(incoming, Actor(label=f"peer:{peer.node_id}"), reason, held)
 
 
 def refuse(refused: PartRefused, peer: Peer | str, what: str, ip: str) -> None:

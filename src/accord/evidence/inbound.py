@@ -383,6 +383,20 @@ def store_peer_records(peer: Peer, item: EvidenceItem, raw: list[Any]) -> int:
 # ---------------------------------------------------------------- orphans
 
 
+def discard_partial(incoming: IncomingTransfer, actor: Actor, reason: str, held: int) -> None:
+    """The transfer failed here for good: its partial file (the encrypted
+    chunks received) is removed once this transaction commits, audited."""
+    path = partial_path(incoming)
+    audit.record(
+        actor,
+        AuditAction.EVIDENCE_ORPHAN_REMOVED,
+        target_type="evidence.evidenceitem",
+        target_id=str(incoming.item_id),
+        data={"kind": "partial", "peer": incoming.peer.node_id, "reason": reason, "held": held},
+    )
+    transaction.on_commit(functools.partial(path.unlink, missing_ok=True))
+
+
 def clean_orphans(cutoff: datetime) -> int:
     """Incoming transfers without a chunk since `cutoff`: their partial files
     are removed and they are marked abandoned (a new offer starts over)."""
