@@ -18,7 +18,7 @@ from nacl.signing import SigningKey
 
 from accord.core.identity import this_node
 from accord.core.models import AuditEvent
-from accord.evidence import blobs, bulk_wire
+from accord.evidence import ahead, blobs, bulk_wire, inbound
 from accord.evidence.models import Blob, EvidenceItem, IncomingTransfer, TransferStatus
 from accord.evidence.wire import BULK_OFFER_KIND, RECEIPT_KIND
 from tests.assistance.arrivals import submitted
@@ -208,12 +208,56 @@ def test_an_offer_whose_parts_do_not_fit_is_refused(partner, request_id) -> None
     assert not IncomingTransfer.objects.filter(item_id=item.id).exists()
 
 
-def test_a_whole_that_does_not_match_its_hash_fails_the_transfer(partner, request_id) -> None:
+def test_a_whole_that_does_not_match_its_hash_fails_the_transfer(
+    partner, request_id, django_capture_on_commit_callbacks
+) -> None:
     item = offered(partner, request_id, SealedItem(sha256="ab" * 32))
     put(partner, item, 0)
     put(partner, item, 1)
-    last = put(partner, item, 2)
+    partial = inbound.partial_path(IncomingTransfer.objects.get(item_id=item.id))
+    assert partial.stat().st_size > 0
+    with django_capture_on_commit_callbacks(execute=True):
+        last = put(partner, item, 2)
     assert (last.status_code, last.json()["reason"]) == (422, "item_damaged")
     failed = IncomingTransfer.objects.get(item_id=item.id)
     assert (failed.status, failed.held) == (TransferStatus.FAILED, "000")
+    assert not EvidenceItem.objects.filter(pk=item.id).exists()
+    # The encrypted parts received go at once, not at the orphan sweep; audited.
+    assert not partial.exists()
+    [removed] = AuditEvent.objects.filter(action="evidence:blob:orphan", target_id=item.id)
+    assert removed.data == {
+        "kind": "partial",
+        "peer": partner.node_id,
+        "reason": "item_damaged",
+        "held": 2,
+    }
+    # Offered again, it starts over from no parts and arrives whole.
+    again = put(partner, item, 0)
+    assert (again.status_code, again.json()["reason"]) == (409, "not_active")
+
+
+def test_parts_in_order_are_checked_as_they_come(partner, request_id) -> None:
+    item = offered(partner, request_id)
+    pk = IncomingTransfer.objects.get(item_id=item.id).pk
+    put(partner, item, 0)
+    put(partner, item, 1)
+    # Decrypted and hashed already, before the last part: the final check goes on from there.
+    assert ahead.advance(pk) == 2
+    done = put(partner, item, 2)
+    assert done.json()["status"] == "done"
+    assert EvidenceItem.objects.get(pk=item.id).sha256 == item.sha256
+
+
+def test_a_part_that_does_not_authenticate_stops_the_check_and_fails_the_whole(
+    partner, request_id
+) -> None:
+    item = SealedItem()
+    item.parts[1] = bytes(len(item.parts[1]))  # its hash is in the offer, but it does not decrypt
+    item = offered(partner, request_id, item)
+    pk = IncomingTransfer.objects.get(item_id=item.id).pk
+    put(partner, item, 0)
+    put(partner, item, 1)
+    assert ahead.advance(pk) == 0  # the check made so far is dropped
+    last = put(partner, item, 2)
+    assert (last.status_code, last.json()["reason"]) == (422, "item_damaged")
     assert not EvidenceItem.objects.filter(pk=item.id).exists()

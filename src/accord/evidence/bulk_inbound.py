@@ -26,7 +26,7 @@ from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.core.sealed import seal
-from accord.evidence import blobs, bulk_wire, inbound, services
+from accord.evidence import ahead, blobs, bulk_wire, inbound, services
 from accord.evidence.bulk_wire import PartRefused
 from accord.evidence.models import EvidenceItem, IncomingTransfer, TransferStatus
 from accord.evidence.wire import BULK_OFFER_KIND, BulkOfferBody
@@ -158,12 +158,20 @@ def store_part(
     if length != expected:
         detail = f"part {index} holds {expected} bytes"
         refuse(PartRefused(422, "part_size", detail), peer, what, ip)
-    if incoming.held[index] != "1":
-        digest = write_part(incoming, stream, offset, expected)
-        if digest != incoming.parts[index]:
-            detail = f"part {index} does not match its SHA-256 in the offer"
-            refuse(PartRefused(422, "bad_part_hash", detail), peer, what, ip)
-    return keep(peer, incoming.pk, index, what, ip)
+    # A part held is never written again (ahead.py checks it as it stands):
+    # whether it is held is read under the lock on its bytes, which is let go
+    # once the row that says so has committed.
+    with ahead.part_lock(inbound.partial_path(incoming), offset, expected):
+        incoming.refresh_from_db(fields=["held", "status"])
+        if incoming.status == TransferStatus.ACTIVE and incoming.held[index] != "1":
+            digest = write_part(incoming, stream, offset, expected)
+            if digest != incoming.parts[index]:
+                detail = f"part {index} does not match its SHA-256 in the offer"
+                refuse(PartRefused(422, "bad_part_hash", detail), peer, what, ip)
+        result = keep(peer, incoming.pk, index, what, ip)
+    if result["status"] == TransferStatus.ACTIVE:
+        ahead.advance(incoming.pk)  # check what is in order while the rest comes
+    return result
 
 
 def write_part(incoming: IncomingTransfer, stream: Any, offset: int, length: int) -> str:
@@ -211,13 +219,17 @@ def keep(peer: Peer, pk: int, index: int, what: str, ip: str) -> dict[str, Any]:
 
 def damaged(peer: Peer, pk: int, reason: str, detail: str) -> None:
     """The whole did not check: the transfer fails here and starts over
-    when the sender offers it again."""
+    when the sender offers it again. The parts received are of no use: the
+    partial file goes as soon as this commits, not at the orphan sweep."""
     with transaction.atomic():
         incoming = IncomingTransfer.objects.select_for_update().get(pk=pk)
+        held = incoming.received
         incoming.status, incoming.reason = TransferStatus.FAILED, f"{reason}: {detail}"[:2000]
         incoming.held, incoming.received = "0" * incoming.chunks, 0
         incoming.updated_at = timezone.now()
         incoming.save(update_fields=["status", "reason", "held", "received", "updated_at"])
+        inbound.discard_partial(incoming, Actor(label=f"peer:{peer.node_id}"), reason, held)
+    ahead.forget(pk)
 
 
 def refuse(refused: PartRefused, peer: Peer | str, what: str, ip: str) -> None:

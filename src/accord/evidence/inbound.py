@@ -33,7 +33,7 @@ from accord.assistance.models import AssistanceRequest
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.sealed import seal, unseal
-from accord.evidence import blobs, custody, custody_sync, services, transfer
+from accord.evidence import ahead, blobs, custody, custody_sync, services, transfer
 from accord.evidence.models import (
     Blob,
     CustodyRecordRow,
@@ -72,7 +72,7 @@ def partial_path(incoming: IncomingTransfer) -> Path:
     return incoming_root() / f"{incoming.peer_id}-{incoming.item_id}.part"
 
 
-def _key(incoming: IncomingTransfer) -> bytes:
+def stored_key(incoming: IncomingTransfer) -> bytes:
     return base64.b64decode(unseal(incoming.sealed_key, blobs.key_purpose(incoming.sha256)))
 
 
@@ -183,7 +183,7 @@ def receive_chunk(peer: Peer, body: ChunkBody) -> None:
         raise Refusal(f"chunk_size: chunk {body.index} must hold {expected} bytes")
     if hashlib.sha256(data).hexdigest() != body.sha256:
         raise Refusal(f"chunk_damaged: chunk {body.index} does not match its SHA-256")
-    sealed = AESGCM(_key(incoming)).encrypt(
+    sealed = AESGCM(stored_key(incoming)).encrypt(
         blobs.nonce(body.index), data, blobs.aad(body.index, last)
     )
     handle = os.open(partial_path(incoming), os.O_WRONLY | os.O_CREAT, 0o600)
@@ -254,22 +254,25 @@ def finish(peer: Peer, incoming: IncomingTransfer) -> EvidenceItem:
 def check_whole(incoming: IncomingTransfer, path: Path) -> None:
     """Decrypt the partial file chunk by chunk (each authenticates) and check
     the plaintext against the offer's size and SHA-256."""
-    cipher = AESGCM(_key(incoming))
-    digest, size = hashlib.sha256(), 0
+    cipher = AESGCM(stored_key(incoming))
     stride = incoming.chunk_bytes + blobs.TAG_BYTES
     # The stored chunks (a bulk transfer counts its parts in `chunks`).
     count = blobs.chunk_count(incoming.size, incoming.chunk_bytes)
-    try:
-        with open(path, "rb") as handle:
-            for index in range(count):
-                last = index == count - 1
-                sealed = handle.read(stride)
-                plain = cipher.decrypt(blobs.nonce(index), sealed, blobs.aad(index, last))
-                digest.update(plain)
-                size += len(plain)
-            extra = handle.read(1)
-    except Exception:
-        raise Refusal("item_damaged: the chunks received do not authenticate") from None
+    # Of a bulk item, the chunks up to some part may be checked already, as
+    # they came (ahead.py): the check goes on from there.
+    with ahead.taken(incoming) as (digest, size, first):
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(first * stride)
+                for index in range(first, count):
+                    last = index == count - 1
+                    sealed = handle.read(stride)
+                    plain = cipher.decrypt(blobs.nonce(index), sealed, blobs.aad(index, last))
+                    digest.update(plain)
+                    size += len(plain)
+                extra = handle.read(1)
+        except Exception:
+            raise Refusal("item_damaged: the chunks received do not authenticate") from None
     if extra or size != incoming.size or digest.hexdigest() != incoming.sha256:
         raise Refusal("item_damaged: the item does not match its SHA-256")
 
@@ -381,6 +384,20 @@ def store_peer_records(peer: Peer, item: EvidenceItem, raw: list[Any]) -> int:
 
 
 # ---------------------------------------------------------------- orphans
+
+
+def discard_partial(incoming: IncomingTransfer, actor: Actor, reason: str, held: int) -> None:
+    """The transfer failed here for good: its partial file (the encrypted
+    chunks received) is removed once this transaction commits, audited."""
+    path = partial_path(incoming)
+    audit.record(
+        actor,
+        AuditAction.EVIDENCE_ORPHAN_REMOVED,
+        target_type="evidence.evidenceitem",
+        target_id=str(incoming.item_id),
+        data={"kind": "partial", "peer": incoming.peer.node_id, "reason": reason, "held": held},
+    )
+    transaction.on_commit(functools.partial(path.unlink, missing_ok=True))
 
 
 def clean_orphans(cutoff: datetime) -> int:

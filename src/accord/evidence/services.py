@@ -23,7 +23,7 @@ from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import b64, this_node
 from accord.core.policy import CONFLICT, UNPROCESSABLE, Refused
-from accord.evidence import blobs, conditions, cover, custody, policy, ranges, retention
+from accord.evidence import blobs, conditions, cover, custody, follow, policy, ranges, retention
 from accord.evidence.models import NAME, Blob, CustodyRecordRow, EvidenceItem
 
 FIELD = 300
@@ -152,6 +152,8 @@ def add_item(
                 },
                 ip=ip,
             )
+            if request is not None:
+                follow.follow_on_commit(item, ip)  # if the request went already
     except BaseException:
         # The rows rolled back: the ciphertext this call stored would be an orphan.
         for blob in stored:

@@ -34,7 +34,7 @@ from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.core.policy import CONFLICT
-from accord.evidence import blobs, bulk, custody_sync, policy, services
+from accord.evidence import blobs, bulk, custody_sync, follow, policy, services
 from accord.evidence.bulk import fail
 from accord.evidence.models import (
     Blob,
@@ -376,12 +376,13 @@ def confirm(peer: Peer, item: EvidenceItem) -> Transfer:
 
 
 def tick() -> dict[str, int]:
-    """Top up windows left short, send custody records still unsent, and give
+    """Top up windows left short, send custody records still unsent, give
     up transfers without progress for settings.EVIDENCE_ORPHAN_DAYS (removing
-    the partial file of an incoming one)."""
+    the partial file of an incoming one), and start the transfer of items
+    added after their request went that did not start (follow.py)."""
     from accord.evidence import inbound
 
-    result = {"topped_up": 0, "pushed": 0, "records": 0, "abandoned": 0}
+    result = {"topped_up": 0, "pushed": 0, "records": 0, "abandoned": 0, "followed": 0}
     cutoff = timezone.now() - timedelta(days=settings.EVIDENCE_ORPHAN_DAYS)
     for pk in Transfer.objects.filter(status=TransferStatus.ACTIVE).values_list("pk", flat=True):
         with transaction.atomic():
@@ -402,6 +403,7 @@ def tick() -> dict[str, int]:
         with transaction.atomic():
             result["records"] += custody_sync.sync_custody(item_id)
     result["abandoned"] += inbound.clean_orphans(cutoff)
+    result["followed"] = follow.tick()
     return result
 
 

@@ -24,6 +24,7 @@ from accord.evidence import (
     blobs,
     conditions,
     downloads,
+    follow,
     policy,
     queries,
     retention,
@@ -98,6 +99,8 @@ def card(user: Any, *, case: Any = None, request: Any = None) -> dict[str, Any] 
         "limit_mb": blobs.max_item_bytes() // 1_048_576,
         "limit_bytes": blobs.max_item_bytes(),
         "too_large": blobs.too_large(blobs.max_item_bytes()).message,
+        # The request went to its partner: what is added now follows (follow.py).
+        "follows_to": request.peer.node_id if request and follow.went_at(request) else "",
     }
 
 

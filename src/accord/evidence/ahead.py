@@ -1,0 +1,157 @@
+"""Checking a bulk item while its parts arrive (docs/evidence.md 7.6).
+
+The receiver checks the whole item once every part is in: each stored chunk
+decrypted and authenticated, the plaintext hashed in order and compared with
+the offer's SHA-256 (inbound.check_whole). Done only at the end, that pass
+adds the whole item's decryption and hashing to the transfer's time. Here
+the same pass runs as the parts come, in order, in the process that stores
+them: when the parts from the start up to some part are all held, they are
+decrypted and hashed then, while later parts are still on the wire, and the
+final check goes on from where this one stands. The check itself is the
+same (every chunk authenticated, every plaintext byte hashed in order, the
+whole compared at the end); only when it runs changes.
+
+That is sound because the bytes of a part never change once it is held: a
+part is written only under an exclusive lock on its byte range of the
+partial file (an open-file-description lock, so it excludes threads and
+processes alike), by a writer that found it not held under that lock, and
+the lock is let go only after the row that says it is held has committed.
+
+The state is this process's memory: a node killed, another process storing
+the last part, or anything unexpected, and the final check simply starts
+from the first chunk, as before."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from accord.evidence import blobs
+from accord.evidence.models import IncomingTransfer, TransferStatus
+
+
+@contextmanager
+def part_lock(path: Path, offset: int, length: int) -> Iterator[None]:
+    """An exclusive lock on bytes [offset, offset + length) of the partial
+    file, held until the block ends (F_OFD_SETLKW: per open file, so another
+    thread of this process waits as another process does)."""
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        # struct flock: l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks).
+        lock = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, offset, max(1, length), 0)
+        fcntl.fcntl(handle, fcntl.F_OFD_SETLKW, lock)
+        yield
+    finally:
+        os.close(handle)  # lets the lock go
+
+
+@dataclass
+class Progress:
+    """Chunks [0, chunks) checked: `digest` holds their plaintext, `size` its length."""
+
+    ident: tuple[Any, ...]
+    parts: int = 0
+    chunks: int = 0
+    size: int = 0
+    digest: Any = field(default_factory=hashlib.sha256)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_progress: dict[int, Progress] = {}
+_guard = threading.Lock()
+
+
+def _ident(incoming: IncomingTransfer) -> tuple[Any, ...]:
+    """What makes the progress this transfer's (a row id may be used again)."""
+    return (
+        str(incoming.item_id),
+        incoming.sha256,
+        incoming.started_at.isoformat(),
+        incoming.part_bytes,
+        incoming.chunk_bytes,
+    )
+
+
+def _for(incoming: IncomingTransfer) -> Progress:
+    with _guard:
+        found = _progress.get(incoming.pk)
+        if found is None or found.ident != _ident(incoming):
+            found = _progress[incoming.pk] = Progress(_ident(incoming))
+        return found
+
+
+def forget(pk: int) -> None:
+    with _guard:
+        _progress.pop(pk, None)
+
+
+def advance(pk: int) -> int:
+    """Check the parts held in order from where the check stands; returns how
+    many parts are checked. Call after a part's row has committed."""
+    from accord.evidence import inbound
+
+    incoming = IncomingTransfer.objects.filter(pk=pk).first()
+    if incoming is None or incoming.status != TransferStatus.ACTIVE or not incoming.parts:
+        return 0
+    progress = _for(incoming)
+    with progress.lock:
+        cipher = AESGCM(inbound.stored_key(incoming))
+        path = inbound.partial_path(incoming)
+        while progress.parts < incoming.chunks and incoming.held[progress.parts] == "1":
+            if "0" not in incoming.held:
+                break  # all in: the last part's request checks the rest
+            if not _check_part(incoming, progress, cipher, path):
+                forget(pk)  # the final check starts over, and names the damage
+                return 0
+            incoming.refresh_from_db(fields=["held", "status"])
+            if incoming.status != TransferStatus.ACTIVE:
+                break
+        return progress.parts
+
+
+def _check_part(incoming: IncomingTransfer, progress: Progress, cipher: AESGCM, path: Path) -> bool:
+    stride = incoming.chunk_bytes + blobs.TAG_BYTES
+    count = blobs.chunk_count(incoming.size, incoming.chunk_bytes)
+    first = progress.chunks
+    last = min(count, (progress.parts + 1) * (incoming.part_bytes // stride))
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(first * stride)
+            for index in range(first, last):
+                sealed = handle.read(stride)
+                plain = cipher.decrypt(
+                    blobs.nonce(index), sealed, blobs.aad(index, index == count - 1)
+                )
+                progress.digest.update(plain)
+                progress.size += len(plain)
+    except Exception:
+        return False
+    progress.chunks, progress.parts = last, progress.parts + 1
+    return True
+
+
+@contextmanager
+def taken(incoming: IncomingTransfer) -> Iterator[tuple[Any, int, int]]:
+    """For the final check: (digest, size, first chunk still to check), the
+    check made so far in this process or a fresh start; waits for a check
+    under way. The progress is gone afterwards, whatever the outcome."""
+    with _guard:
+        found = _progress.pop(incoming.pk, None)
+    if found is None or found.ident != _ident(incoming):
+        yield hashlib.sha256(), 0, 0
+        return
+    with found.lock:
+        yield found.digest, found.size, found.chunks
+
+
+__all__ = ["advance", "forget", "part_lock", "taken"]
