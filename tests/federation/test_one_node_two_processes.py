@@ -131,7 +131,7 @@ def test_two_processes_per_node_lose_nothing_when_one_of_each_is_killed(nodes):
     cn, us = nodes
     before = send_notes(cn, US, 10, "before")
     received = InboxCounter(us.front, cn.front, "node_admin")
-    backlog = 2000
+    backlog = 1000
     killed: list[LiveNode] = []
     try:
         for _attempt in range(3):
