@@ -39,8 +39,8 @@ pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(
         not suite_database_url().startswith(("postgres://", "postgresql://")),
-        reason="several processes of one node share a PostgreSQL database; on SQLite a node "
-        "is one process (docs/operations.md). CI's PostgreSQL leg runs this test.",
+        reason="several `accord serve` processes of one node share a PostgreSQL database; a "
+        "node on SQLite runs on one host (docs/operations.md). CI's PostgreSQL leg runs this.",
     ),
 ]
 
