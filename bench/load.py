@@ -245,6 +245,7 @@ def users(root: Path, count: int, seconds: float) -> dict:
             "requests_per_second": round(total.num_requests / elapsed, 1),
             "cpu_ms_per_request": round(1000 * cpu / max(1, total.num_requests), 1),
             "node_cpu_share": round(cpu / elapsed, 2),
+            "error_kinds": {str(e.error)[:200]: e.occurrences for e in env.stats.errors.values()},
             "notes_sent": sum(sent),
             "notes_refused": len(sent) - sum(sent),
             "drained": bool(drained),
@@ -415,6 +416,8 @@ def report(results: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for name, row in [*u["pages"].items(), ("all", u["all"])]:
+        if not row["requests"]:
+            continue  # the sign-ins, all done before the measured window
         lines.append(
             f"| {name} | {row['requests']} | {row['errors']} | {row['p50_ms']} | "
             f"{row['p95_ms']} | {row['p99_ms']} |"
@@ -424,6 +427,12 @@ def report(results: dict) -> str:
         f"{u['requests_per_second']} requests/s; CPU of the node's processes "
         f"{u['cpu_ms_per_request']} ms per request ({u['node_cpu_share']} cores busy on "
         "average; PostgreSQL's processes and the load generator not counted).",
+        "",
+        "Errors: "
+        + (", ".join(f"{k} ({n})" for k, n in u.get("error_kinds", {}).items()) or "none")
+        + "."
+        if "error_kinds" in u
+        else "Errors: kinds not recorded in this run.",
         "",
         f"## Mesh of {m['nodes']} nodes, {m['seconds']} s",
         "",
