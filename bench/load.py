@@ -451,6 +451,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=300, help="of each scenario")
     parser.add_argument("--output", default=str(RESULTS / "load"), help="path without suffix")
+    parser.add_argument("--only", choices=("users", "mesh"), help="run one scenario")
     args = parser.parse_args()
     os.environ["ACCORD_DATABASE_URL"] = PG_URL  # tests.live makes a database per node
     root = Path(tempfile.mkdtemp(prefix="accord-bench-load-"))
@@ -458,11 +459,15 @@ def main() -> None:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
-        "users": users(root, args.users, args.seconds),
     }
-    print(json.dumps(results["users"]), flush=True)
-    results["mesh"] = mesh(root, args.seconds)
-    print(json.dumps(results["mesh"]), flush=True)
+    scenarios = {"users": lambda: users(root, args.users, args.seconds)}
+    scenarios["mesh"] = lambda: mesh(root, args.seconds)
+    for name, run in scenarios.items():
+        if args.only in (None, name):
+            results[name] = run()
+            print(json.dumps(results[name]), flush=True)
+    if args.only:
+        return  # one scenario: printed, not written over the results of both
     write(args.output, results, report(results))
 
 
