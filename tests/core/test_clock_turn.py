@@ -5,8 +5,7 @@ so timed work is never done twice at once."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack
 
 from django.db import connections
 
@@ -14,33 +13,27 @@ from accord.core import clockwork
 from accord.core.management.commands import clock
 
 
-@contextmanager
-def another_process(monkeypatch) -> Iterator[None]:
-    """What another process of the node has: its own database connection (the
-    lock on PostgreSQL) and its own open lock file (on SQLite: clock_turn
-    opens the file anew each time)."""
-    other = connections.create_connection("default")
-    with monkeypatch.context() as patch:
-        patch.setattr(clockwork, "connection", other)
-        try:
-            yield
-        finally:
-            other.close()
-
-
 def test_a_round_runs_only_where_the_clock_is_held(db, monkeypatch):
+    """Two processes of the node: each has its own database connection (the
+    lock on PostgreSQL; the test's own connection is left alone, since a round
+    closes old connections) and its own open lock file (on SQLite)."""
     rounds: list[str] = []
     monkeypatch.setattr(clock, "JOBS", (lambda assistance, sync: rounds.append("ran"),))
-    with clockwork.clock_turn() as first:
-        assert first
-        with another_process(monkeypatch):
-            with clockwork.clock_turn() as second:
-                assert not second
+    first, second = (connections.create_connection("default") for _ in range(2))
+    try:
+        with ExitStack() as holding:
+            monkeypatch.setattr(clockwork, "connection", first)
+            assert holding.enter_context(clockwork.clock_turn())
+            monkeypatch.setattr(clockwork, "connection", second)
+            with clockwork.clock_turn() as held:
+                assert not held
             clock.run(threading.Event(), once=True)
-    assert rounds == []  # the other process's round was this one's
-
-    with another_process(monkeypatch):
-        clock.run(threading.Event(), once=True)  # the holder is done: the other's turn
-        with clockwork.clock_turn() as after:
-            assert after  # released when its round ended
-    assert rounds == ["ran"]
+            assert rounds == []  # the other process's round was this one's
+        # The holder's round is over: the other's turn.
+        clock.run(threading.Event(), once=True)
+        assert rounds == ["ran"]
+        with clockwork.clock_turn() as held:
+            assert held  # released when its round ended
+    finally:
+        first.close()
+        second.close()

@@ -172,8 +172,9 @@ def clock_turn() -> Iterator[bool]:
 
 @contextmanager
 def _advisory_lock() -> Iterator[bool]:
+    session = connection  # the lock is this connection's: released on it
     try:
-        with connection.cursor() as cursor:
+        with session.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [CLOCK_LOCK_KEY])
             held = bool(cursor.fetchone()[0])
     except DatabaseError:
@@ -184,7 +185,7 @@ def _advisory_lock() -> Iterator[bool]:
     finally:
         if held:
             try:
-                with connection.cursor() as cursor:
+                with session.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_unlock(%s)", [CLOCK_LOCK_KEY])
             except DatabaseError:
                 pass  # the connection is gone, and its lock with it
