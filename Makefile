@@ -53,7 +53,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
-# The peer tools the benchmarks compare against (openmined-psi), only for `make bench`.
+# The peer tools the benchmarks compare against (openmined-psi) and locust, only for `make bench`.
 $(VENV)/.installed-bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	touch $@
@@ -88,3 +88,4 @@ bench: $(VENV)/.installed-bench messages postgres
 	$(BIN)/python bench/psi.py
 	$(BIN)/python bench/evidence.py
 	$(BIN)/python bench/matching.py
+	$(BIN)/python bench/load.py

@@ -276,6 +276,15 @@ def report(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write(output: str, results: dict, text: str) -> None:
+    """The results as OUTPUT.json and the report as OUTPUT.md; the report printed."""
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    path.with_suffix(".md").write_text(text)
+    print(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--readers", type=int, default=8)
@@ -301,11 +310,7 @@ def main() -> None:
         for row in run(label, args.readers, args.seconds, args.workers, args.threads):
             results["runs"].append(row)
             print(json.dumps(row), flush=True)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-    output.with_suffix(".md").write_text(report(results))
-    print(report(results))
+    write(args.output, results, report(results))
 
 
 if __name__ == "__main__":

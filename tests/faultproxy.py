@@ -22,11 +22,13 @@ are daemons and `stop()` shuts the server down."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -119,7 +121,11 @@ class FaultProxy:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._history: deque[Captured] = deque(maxlen=max(1, min(history, 1000)))
-        self._client = httpx.Client(timeout=UPSTREAM_TIMEOUT_SECONDS, follow_redirects=False)
+        # No cookie jar: a proxy passes its clients' cookies on, it keeps none.
+        keeps_none = CookieJar(DefaultCookiePolicy(allowed_domains=[]))
+        self._client = httpx.Client(
+            timeout=UPSTREAM_TIMEOUT_SECONDS, follow_redirects=False, cookies=keeps_none
+        )
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -219,15 +225,21 @@ class FaultProxy:
 
     def _forward(self, request: Captured) -> Upstream:
         try:
-            response = self._client.request(
-                request.method,
-                self.target_url + request.path,
-                headers=list(request.headers),
-                content=request.body,
-            )
+            return self._send(self.target_url, request)
         except httpx.HTTPError as exc:
-            self._count("upstream_errors")
-            return Upstream(502, [("Content-Type", "text/plain")], f"proxy: {exc}".encode())
+            return self._failed(exc)
+
+    def _failed(self, exc: Exception) -> Upstream:
+        self._count("upstream_errors")
+        return Upstream(502, [("Content-Type", "text/plain")], f"proxy: {exc}".encode())
+
+    def _send(self, target_url: str, request: Captured) -> Upstream:
+        response = self._client.request(
+            request.method,
+            target_url + request.path,
+            headers=list(request.headers),
+            content=request.body,
+        )
         headers = [
             (k, v)
             for k, v in response.headers.multi_items()
@@ -284,6 +296,31 @@ class FaultProxy:
             second = self._forward(request)
         self._count("forwarded", 2)
         return second if plan.answer_with_second else first
+
+
+class Balancer(FaultProxy):
+    """A load balancer in front of one node's several `accord serve` processes
+    (docs/operations.md): each request goes to the next process in turn; one
+    that refuses the connection (it is down) is skipped, one that dies while
+    answering costs that request a 502, as a real balancer answers then."""
+
+    def __init__(self, *target_urls: str) -> None:
+        super().__init__(target_urls[0])
+        self.targets = [url.rstrip("/") for url in target_urls]
+        self._turn = itertools.count()
+
+    def _forward(self, request: Captured) -> Upstream:
+        first = next(self._turn)
+        for step in range(len(self.targets)):
+            target = self.targets[(first + step) % len(self.targets)]
+            try:
+                return self._send(target, request)
+            except httpx.ConnectError as exc:
+                if step == len(self.targets) - 1:
+                    return self._failed(exc)
+            except httpx.HTTPError as exc:
+                return self._failed(exc)
+        raise AssertionError("unreachable: a balancer has at least one target")
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -220,6 +220,15 @@ class LiveNode:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+    def another_process(self) -> LiveNode:
+        """A second `accord serve` of this node, not started: the same data
+        directory (keys, secret key, stored files) and database, its own port
+        and log, as a second host of one node would run (docs/operations.md)."""
+        other = replace(self, port=free_port(), process=None)
+        other.log_path = self.data_dir.parent / f"{self.node_id}.{other.port}.log"
+        other.second_factor_users = self.second_factor_users  # one node, one set of users
+        return other
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -11,13 +11,10 @@ them on the wire; cn.restart reaches us.restart directly."""
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
-import httpx
 import pytest
 
 from tests.assistance.flow import (
@@ -32,6 +29,7 @@ from tests.assistance.flow import (
     get,
 )
 from tests.faultproxy import FaultProxy
+from tests.federation.exactly_once import answers, kill_hard
 from tests.live import (
     LiveNode,
     discard_node,
@@ -49,7 +47,6 @@ RECEIVED = "assistance:request:receive"
 # on purpose, so cap it at 2 s to have them catch up quickly once back. It
 # changes when retries happen, not what is delivered.
 FAST_RETRY = {"ACCORD_FEDERATION_BACKOFF_MAX": "2"}
-KILL_WAIT_SECONDS = 15
 
 
 @dataclass
@@ -90,22 +87,6 @@ def pair(nodes) -> Iterator[Pair]:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def kill_hard(node: LiveNode) -> None:
-    """SIGKILL the node's whole process group: web workers and deliverer."""
-    assert node.process is not None and node.process.poll() is None
-    os.killpg(node.process.pid, signal.SIGKILL)
-    node.process.wait(timeout=KILL_WAIT_SECONDS)
-    wait_until(lambda: not answers(node), timeout=KILL_WAIT_SECONDS, what=f"{node.node_id} to go")
-
-
-def answers(node: LiveNode) -> bool:
-    try:
-        httpx.get(node.url + "/healthz", timeout=1)
-    except httpx.HTTPError:
-        return False
-    return True
 
 
 def take_down(node: LiveNode, how: str) -> None:

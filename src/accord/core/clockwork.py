@@ -7,15 +7,18 @@ read back from the audit log alone, so any page may show them."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -136,3 +139,53 @@ class Round:
             for item in cleared:
                 del self.open[item]
         return cleared
+
+
+# pg_try_advisory_lock's key for the clock: any constant the node's other
+# locks do not use ("ACCORDCK" in ASCII).
+CLOCK_LOCK_KEY = 0x4143434F5244434B
+
+
+@contextmanager
+def clock_turn() -> Iterator[bool]:
+    """True while this process holds the node's clock. Several `accord serve`
+    processes of one node (docs/operations.md) each run a clock: a round runs
+    only in the process that holds this lock, so no round overlaps another and
+    no timed item is done twice. On PostgreSQL it is a session advisory lock,
+    gone with the connection if the process dies; on SQLite, whose processes
+    share one machine, a file lock in the data directory."""
+    if connection.vendor == "postgresql":
+        with _advisory_lock() as held:
+            yield held
+        return
+    with (settings.DATA_DIR / "clock.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _advisory_lock() -> Iterator[bool]:
+    session = connection  # the lock is this connection's: released on it
+    try:
+        with session.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [CLOCK_LOCK_KEY])
+            held = bool(cursor.fetchone()[0])
+    except DatabaseError:
+        log.exception("clock: the database failed; retrying next round")
+        held = False
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                with session.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [CLOCK_LOCK_KEY])
+            except DatabaseError:
+                pass  # the connection is gone, and its lock with it

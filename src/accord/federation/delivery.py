@@ -383,7 +383,7 @@ class Deliverer:
     def _record_failure(self, peer: Peer, outcome: Outcome) -> None:
         now = datetime.now(UTC)
         with transaction.atomic():
-            locked = Peer.objects.select_for_update().get(pk=peer.pk)
+            locked = Peer.objects.select_for_update(no_key=True).get(pk=peer.pk)
             locked.last_error = (outcome.permanent or outcome.transient)[:2000]
             locked.last_error_at = now
             if outcome.permanent:

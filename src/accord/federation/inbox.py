@@ -117,7 +117,11 @@ def _check_envelope(document: Any, now: datetime, peers: dict[str, Peer]) -> tup
     peer = peers.get(envelope.sender)
     first_sight = peer is None
     if peer is None:
-        peer = Peer.objects.select_for_update().filter(node_id=envelope.sender, active=True).first()
+        peer = (
+            Peer.objects.select_for_update(no_key=True)
+            .filter(node_id=envelope.sender, active=True)
+            .first()
+        )
         if peer is None:
             raise Rejected("unknown_sender", f"{envelope.sender} is not a peer of this node")
         peers[envelope.sender] = peer

@@ -32,8 +32,15 @@ def lock_peer(peer: Peer) -> Peer:
     item; a local change that will message the partner must take this lock
     before it locks its item, or it and an incoming message on the same item
     each hold what the other waits for. Taking it again later in the same
-    transaction (as `enqueue` does) costs nothing."""
-    return Peer.objects.select_for_update().get(pk=peer.pk)
+    transaction (as `enqueue` does) costs nothing.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: it keeps channel users apart just the
+    same, but lets through the foreign-key checks of rows that refer to the
+    peer (a draft request, a note). PostgreSQL makes those checks at commit,
+    after the transaction took the audit head: under FOR UPDATE such a commit
+    waited for the channel's holder while that holder waited for the audit
+    head, a deadlock (found by bench/load.py)."""
+    return Peer.objects.select_for_update(no_key=True).get(pk=peer.pk)
 
 
 def enqueue(

@@ -104,7 +104,7 @@ def add_peer(actor: Actor, url: str, fingerprint: str, *, ip: str = "") -> Peer:
     if node_id == this_node().node_id:
         raise ValidationError(_("That address is this node itself."))
     with transaction.atomic():
-        existing = Peer.objects.select_for_update().filter(node_id=node_id).first()
+        existing = Peer.objects.select_for_update(no_key=True).filter(node_id=node_id).first()
         if existing is not None and existing.active:
             raise ValidationError(_("%(node)s is already a peer.") % {"node": node_id})
         peer = existing or Peer(node_id=node_id)
@@ -136,7 +136,7 @@ def remove_peer(actor: Actor, peer: Peer, *, ip: str = "") -> Peer:
     queued for it are kept too, and go out if it is added again."""
     enforce(actor, Action.REMOVE_PEER, peer, ip=ip)
     with transaction.atomic():
-        locked = Peer.objects.select_for_update().get(pk=peer.pk)
+        locked = Peer.objects.select_for_update(no_key=True).get(pk=peer.pk)
         pending = locked.outbox.filter(status=MessageStatus.PENDING).count()
         locked.active = False
         locked.save(update_fields=["active"])

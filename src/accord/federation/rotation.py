@@ -56,7 +56,7 @@ def rotate_keys(actor: Actor) -> str:
     )
     fingerprint = key_fingerprint(bytes(signing.verify_key))
     with transaction.atomic():
-        peers = list(Peer.objects.select_for_update().filter(active=True))
+        peers = list(Peer.objects.select_for_update(no_key=True).filter(active=True))
         waiting = [p.node_id for p in peers if p.sign_with_previous]
         if waiting:
             # A second rotation now would overwrite the only key these peers trust.

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError, close_old_connections
 
+from accord.core import clockwork
+
 log = logging.getLogger(__name__)
 
 
@@ -109,16 +111,18 @@ def run(stop: threading.Event, once: bool = False) -> None:
 
     while not stop.is_set():
         close_old_connections()
-        for job in JOBS:
-            try:
-                job(assistance, sync)
-            except DatabaseError:
-                # Transient (the database restarting): the next round tries again.
-                log.exception("clock: the database failed; retrying next round")
-            except Exception:
-                # One job's bug must not stop the node (serve stops every
-                # process when one exits) nor the other jobs: log it loudly.
-                log.exception("clock: %s failed; retrying next round", job.__name__)
+        with clockwork.clock_turn() as mine:
+            # Another process of this node holds the clock: its round is this one.
+            for job in JOBS if mine else ():
+                try:
+                    job(assistance, sync)
+                except DatabaseError:
+                    # Transient (the database restarting): the next round tries again.
+                    log.exception("clock: the database failed; retrying next round")
+                except Exception:
+                    # One job's bug must not stop the node (serve stops every
+                    # process when one exits) nor the other jobs: log it loudly.
+                    log.exception("clock: %s failed; retrying next round", job.__name__)
         if once:
             return
         stop.wait(settings.CLOCK_SECONDS)
