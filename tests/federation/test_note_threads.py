@@ -189,3 +189,33 @@ def test_long_text_is_folded_in_the_list_and_whole_on_the_thread_page(client_for
 def test_a_thread_of_no_one_is_not_found(client_for):
     page = client_for(Role.INVESTIGATOR)
     assert page.get(f"/notes/{uuid7()}/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_notes_kept_before_threads_each_start_their_own_after_the_migration():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("federation", "0008_channel_recovery")], [("federation", "0009_note_threads")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    peer = old.get_model("federation", "Peer").objects.create(
+        node_id="us.old", url="http://127.0.0.1:9", party="US", agency="DoJ", fingerprint="0"
+    )
+    message_id = uuid7()
+    old.get_model("federation", "Note").objects.create(
+        direction="in",
+        peer=peer,
+        message_id=message_id,
+        author_name="Agent",
+        subject="Before threads",
+        text="t",
+        language="en",
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    note = Note.objects.get(message_id=message_id)
+    assert note.thread_id == message_id and note.thread.subject == "Before threads"
