@@ -103,9 +103,8 @@ class NoteOut(Schema):
         thread = obj.thread
         if thread is None or thread.request_id is None:
             return None
-        linked = thread.request_id
-        requests, _cases = threads.links(context["request"].user, [thread])
-        return linked if linked in requests else None
+        openable, _cases = threads.links(context["request"].user, [thread])
+        return thread.request_id if thread.request_id in openable else None
 
     @staticmethod
     def resolve_read(obj: Note, context: dict[str, Any]) -> bool:

@@ -126,13 +126,13 @@ def note_thread(request: SignedInRequest, thread_id: UUID) -> HttpResponse:
             messages.success(request, _("The conversation's case is saved."))
             return redirect("federation:note-thread", thread_id=thread.pk)
     states = _states(shown)
-    requests, linked_cases = threads.links(user, [thread])
+    linked_requests, linked_cases = threads.links(user, [thread])
     if thread.case_id and thread.case_id in linked_cases:
         link.initial["case"] = str(thread.case_id)
     context = {
         "thread": thread,
         "shown": [(note, states.get(note.message_id)) for note in shown],
-        "linked_request": requests.get(thread.request_id) if thread.request_id else None,
+        "linked_request": linked_requests.get(thread.request_id) if thread.request_id else None,
         "linked_case": linked_cases.get(thread.case_id) if thread.case_id else None,
         "reply": reply,
         "link": link,

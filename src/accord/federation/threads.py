@@ -159,9 +159,9 @@ def links(user: User, threads: list[NoteThread]) -> tuple[dict[UUID, Any], dict[
     are left out, so a confidential case's existence is not told."""
     request_ids = {t.request_id for t in threads if t.request_id}
     case_ids = {t.case_id for t in threads if t.case_id}
-    requests = _requests().restrict(user).in_bulk(request_ids) if request_ids else {}
+    found = _requests().restrict(user).in_bulk(request_ids) if request_ids else {}
     cases = _cases().restrict(user).in_bulk(case_ids) if case_ids else {}
-    return requests, cases
+    return found, cases
 
 
 def visible(user: User | None) -> Any:
@@ -197,15 +197,15 @@ def rows(user: User, threads: list[NoteThread]) -> list[Row]:
         .values_list("thread", "n")
     )
     last_notes = Note.objects.in_bulk([n for n in last_ids.values() if n])
-    requests, cases = links(user, threads)
+    linked_requests, linked_cases = links(user, threads)
     return [
         Row(
             thread=t,
             last=last_notes.get(last_ids.get(t.pk)),
             count=counts.get(t.pk, 0),
             unread=unread_counts.get(t.pk, 0),
-            request=requests.get(t.request_id) if t.request_id else None,
-            case=cases.get(t.case_id) if t.case_id else None,
+            request=linked_requests.get(t.request_id) if t.request_id else None,
+            case=linked_cases.get(t.case_id) if t.case_id else None,
         )
         for t in threads
     ]
