@@ -12,8 +12,9 @@ from accord.core.identity import key_fingerprint
 from accord.federation.models import Peer
 
 
-def pinned_peer(node_id: str) -> Peer:
-    signing = bytes(SigningKey.generate().verify_key)
+def pinned_peer(node_id: str, signing_key: SigningKey | None = None) -> Peer:
+    """`signing_key`: the partner's own, for a test that signs as the partner."""
+    signing = bytes((signing_key or SigningKey.generate()).verify_key)
     return Peer.objects.create(
         node_id=node_id,
         url="http://127.0.0.1:9",

@@ -223,6 +223,7 @@ def test_web_endpoint(client_for, users, name, method, principal):
         "user_id": users[Role.ANALYST].pk,
         "node_id": "absent.test",
         "message_id": "01890000-0000-7000-8000-000000000000",
+        "thread_id": NOWHERE,
         "request_id": NOWHERE,
         "sha256": "0" * 64,
         "dialogue_id": NOWHERE,

@@ -61,6 +61,8 @@ WEB: dict[str, Rule] = {
     "federation:retry": Rule(Permission.MANAGE_FEDERATION, ("POST",)),
     "federation:message": Rule(Permission.MANAGE_FEDERATION, ("GET",), ("message_id",)),
     "federation:notes": Rule(Permission.EXCHANGE_NOTES, ("GET", "POST")),
+    "federation:notes-read": Rule(Permission.EXCHANGE_NOTES, ("POST",)),
+    "federation:note-thread": Rule(Permission.EXCHANGE_NOTES, ("GET", "POST"), ("thread_id",)),
     "assistance:list": Rule(Permission.VIEW_REQUESTS),
     "assistance:export": Rule(Permission.VIEW_REQUESTS),
     "assistance:create": Rule(Permission.VIEW_REQUESTS, ("GET", "POST")),

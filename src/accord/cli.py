@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 COMMANDS = {
     "init": "create this node: keys, secret key and database",
@@ -64,6 +65,22 @@ NO_NODE_NEEDED = {("evidence", "verify")}
 
 ALIASES = {"check": ["check", "--deploy", "--database", "default"], "worker": ["db_worker"]}
 
+# Django's own options, which every management command accepts: `accord`
+# chooses the settings and the data directory itself, so its help leaves them
+# out (they still work, for operators who know them; `accord manage` shows them).
+DJANGO_OPTIONS = frozenset(
+    {
+        "--version",
+        "--verbosity",
+        "--settings",
+        "--pythonpath",
+        "--traceback",
+        "--no-color",
+        "--force-color",
+        "--skip-checks",
+    }
+)
+
 USAGE = (
     "usage: accord [--data-dir DIR] COMMAND [ARGS…]\n\ncommands:\n"
     + "\n".join(f"  {name:<12} {text}" for name, text in COMMANDS.items())
@@ -111,6 +128,11 @@ def main(argv: list[str] | None = None) -> None:
         from django.conf import settings
         from django.core.management import execute_from_command_line
 
+        if command != "manage":
+            _hide_django_options()
+            if not rest and _is_group(django_args[0]):
+                # A group without an action: list its actions, as --help does.
+                rest, django_args = ["--help"], [*django_args, "--help"]
         wants_help = "-h" in rest or "--help" in rest
         offline = (command, rest[0] if rest else "") in NO_NODE_NEEDED
         if command in NEEDS_NODE and not wants_help and not offline:
@@ -123,6 +145,44 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"accord: database error: {first_line}") from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+
+
+def _hide_django_options() -> None:
+    """Leave Django's own options out of every command's help (and usage)."""
+    import argparse
+
+    from django.core.management.base import BaseCommand
+
+    original = BaseCommand.create_parser
+    if getattr(original, "accord", False):
+        return
+
+    def create_parser(self: BaseCommand, prog_name: str, subcommand: str, **kwargs: Any) -> Any:
+        parser = original(self, prog_name, subcommand, **kwargs)
+        for action in parser._actions:
+            if DJANGO_OPTIONS & set(action.option_strings):
+                action.help = argparse.SUPPRESS
+        return parser
+
+    create_parser.accord = True  # type: ignore[attr-defined]
+    BaseCommand.create_parser = create_parser  # type: ignore[method-assign]
+
+
+def _is_group(name: str) -> bool:
+    """Does the command take an action (`accord peer list`), as a group does?"""
+    import argparse
+
+    import django
+    from django.core.management import get_commands, load_command_class
+    from django.core.management.base import BaseCommand
+
+    django.setup()
+    app = get_commands().get(name)
+    if app is None:
+        return False
+    command = app if isinstance(app, BaseCommand) else load_command_class(app, name)
+    parser = command.create_parser("accord", name)
+    return any(isinstance(action, argparse._SubParsersAction) for action in parser._actions)
 
 
 def _require_node(data_dir: object) -> None:

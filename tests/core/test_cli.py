@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from accord.cli import ALIASES, COMMANDS
 from tests.live import TEST_PASSWORD, LiveNode, discard_node, make_node
 
 pytestmark = pytest.mark.live
@@ -124,3 +125,54 @@ def test_createuser_rejects_bad_input(node, args, stdin, message):
     node.init()
     assert_user_error(node.accord(*args, stdin=stdin, check=False), message)
     assert "OK: 1 events" in node.accord("audit", "verify").stdout
+
+
+GROUPS = {
+    "requests": "reconcile",
+    "cases": "show",
+    "audit": "checkpoint",
+    "secondfactor": "reset",
+    "dialogue": "show",
+    "evidence": "verify",
+    "keys": "rotate",
+    "outbox": "retry",
+    "peer": "remove",
+    "intel": "subscribe",
+    "hits": "ask",
+}
+
+
+@pytest.mark.parametrize(("group", "action"), sorted(GROUPS.items()))
+def test_a_command_group_without_an_action_lists_its_actions(node, group, action):
+    result = node.accord(group, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr and result.stderr == ""
+    assert f"usage: accord {group}" in result.stdout
+    listed = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("    ")]
+    assert action in listed
+    if group in ("requests", "cases", "peer", "evidence", "hits", "dialogue"):
+        assert "list" in listed
+
+
+DJANGO_OWN = (
+    "--settings",
+    "--pythonpath",
+    "--traceback",
+    "--no-color",
+    "--skip-checks",
+    "--version",
+)
+
+
+@pytest.mark.parametrize("command", sorted(set(COMMANDS) - {"manage"}))
+def test_help_shows_accords_options_not_djangos(node, command):
+    shown = node.accord(command, "--help").stdout
+    assert f"usage: accord {ALIASES.get(command, [command])[0]}" in shown
+    assert not [option for option in DJANGO_OWN if option in shown], shown
+    if command == "demo":
+        assert "--ports" in shown and "--root" in shown
+
+
+def test_django_options_still_show_for_the_operators_manage_command(node):
+    shown = node.accord("manage", "check", "--help").stdout
+    assert "--settings" in shown and "--traceback" in shown

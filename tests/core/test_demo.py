@@ -143,6 +143,14 @@ def test_demo_runs_two_peered_nodes_and_stops_cleanly(tmp_path):
     # The examples, cases with values both nodes hold among them, all made.
     assert "Created 3 synthetic cases" in output
     assert "examples are incomplete" not in output, output
+    # Nothing alarming while it starts: the seeding waits for what is on its way
+    # to the other node without asking for it before it is there (a 404).
+    alarming = [
+        line
+        for line in output.splitlines()
+        if " 404 " in line or "Not Found" in line or " WARNING " in line or " ERROR " in line
+    ]
+    assert alarming == [], "\n".join(alarming)
     ask_about_the_planted_overlap(ports)
     the_evidence_is_on_both_nodes(ports)
     the_synthetic_past_is_the_same_on_both_nodes(ports)

@@ -30,6 +30,9 @@ def test_a_note_written_on_one_node_is_read_on_the_other(two_live_nodes, new_pag
     writer.select_option("#id_language", "zh-hans")
     writer.click("[data-testid=send-note]")
     expect(writer.locator(".message.success")).to_be_visible()
+    # Sending starts a conversation and opens it; the list shows it too.
+    expect(writer.locator("[data-testid=thread-subject]")).to_have_text(subject)
+    writer.goto(cn.url + "/notes/")
     sent_row = writer.locator("tr[data-direction=out]", has_text=subject)
     expect(sent_row).to_be_visible()
 

@@ -73,7 +73,7 @@ class TaxiiNode:
 
 def _collection_lines(node: LiveNode) -> list[list[str]]:
     out = node.accord("intel", "collections").stdout
-    return [line.split() for line in out.splitlines() if line.strip()]
+    return [line.split() for line in out.splitlines()[1:] if line.strip()]  # under the header
 
 
 def stored_counts(node: LiveNode) -> dict[str, int]:

@@ -122,8 +122,8 @@ def test_a_revocation_and_a_deletion_reach_the_partner_and_are_confirmed(pair, t
     wait_until(settled, timeout=60, what="the revocation and the deletion on us")
     wait_until(
         lambda: (
-            f"{doomed['id']}  {us.node_id}" in cn.accord("intel", "retractions").stdout
-            and "confirmed" in cn.accord("intel", "retractions").stdout
+            [doomed["id"], us.node_id, "confirmed"]
+            in [line.split()[:3] for line in cn.accord("intel", "retractions").stdout.splitlines()]
         ),
         timeout=60,
         what="us's signed receipt for the deletion",

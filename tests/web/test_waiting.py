@@ -20,7 +20,8 @@ from accord.core.audit import Actor
 from accord.core.models import User
 from accord.core.roles import Role
 from accord.federation import notes
-from accord.federation.models import Note, Peer
+from accord.federation.models import Peer
+from accord.federation.wire import NoteBody
 from accord.matching.models import Hit
 from accord.web import waiting
 from tests.assistance.arrivals import arrive
@@ -123,19 +124,16 @@ def test_turning_a_hit_into_a_request_clears_it(users, peer):
     assert waiting.Kind.HIT not in waiting.counts(author)
 
 
-def test_an_unread_note_waits_until_its_reader_opens_the_notes(users, client_for, peer):
-    Note.objects.create(
-        direction=Note.Direction.IN,
-        peer=peer,
-        message_id=uuid7(),
-        author_name="Officer Yy",
-        subject="Call me",
-        text="About the botnet.",
-        language="en",
-    )
+def test_an_unread_note_waits_until_its_reader_opens_its_conversation(users, client_for, peer):
+    body = NoteBody(subject="Call me", text="About the botnet.", language="en", author="Officer Yy")
+    notes.record_received_note(peer, str(uuid7()), body)
     investigator, analyst = users[Role.INVESTIGATOR], users[Role.ANALYST]
     assert kinds(investigator) == [(waiting.Kind.NOTE, "Call me")]
+    # The list shows the conversation as unread; the entry leads into it.
     client_for(Role.INVESTIGATOR).get(reverse("federation:notes"))
+    assert kinds(investigator) == [(waiting.Kind.NOTE, "Call me")]
+    (entry,) = waiting.entries(investigator)
+    assert client_for(Role.INVESTIGATOR).get(entry.url).status_code == 200
     assert kinds(investigator) == []
     # Each officer reads for themselves.
     assert kinds(analyst) == [(waiting.Kind.NOTE, "Call me")]

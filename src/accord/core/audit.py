@@ -176,6 +176,8 @@ READ_ACTIONS = frozenset(
         AuditAction.REQUEST_LIST,
         AuditAction.REQUEST_EXPORT,
         AuditAction.INTEL_READ,
+        AuditAction.NOTE_LIST,
+        AuditAction.NOTE_READ,
     }
 )
 SEAL_BATCH = 500

@@ -100,7 +100,14 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> None:
             ]
         },
     )
-    _until(lambda: us.client.get(path).status_code == 200, "the dialogue")
+    # Asked of the list, which is empty while the dialogue is on its way (the
+    # dialogue's own address would answer 404, a warning in the demo's log).
+    _until(
+        lambda: any(
+            d["id"] == dialogue["id"] for d in us.call("GET", "/api/v1/dialogue/dialogues")
+        ),
+        "the dialogue",
+    )
     _until(lambda: us.call("GET", path)["rounds"], "the round")
     us.call(
         "PUT",

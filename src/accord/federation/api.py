@@ -16,7 +16,7 @@ from pydantic import Field
 from accord.core.apischema import Page
 from accord.core.audit import Actor
 from accord.core.signals import client_ip
-from accord.federation import notes, peering, wire
+from accord.federation import notes, peering, threads, wire
 from accord.federation.models import InboxMessage, Note, OutboxMessage, Peer
 from accord.federation.policy import Action, enforce
 from accord.federation.queries import channel_summary
@@ -72,9 +72,14 @@ class InboxOut(Schema):
 
 class NoteIn(Schema):
     peer: str = Field(max_length=100)
-    subject: str = Field(max_length=wire.MAX_SUBJECT)
+    subject: str = Field(default="", max_length=wire.MAX_SUBJECT)
     text: str = Field(max_length=wire.MAX_TEXT)
     language: str = Field(default="en", max_length=16)
+    # A reply names its thread (its subject is the thread's); a new thread may
+    # be about a request shared with the peer, and one of this node's cases.
+    thread: UUID | None = None
+    request: UUID | None = None
+    case: UUID | None = None
 
 
 class NoteOut(Schema):
@@ -87,6 +92,24 @@ class NoteOut(Schema):
     text: str
     language: str
     created_at: datetime
+    thread: UUID | None = Field(validation_alias="thread_id")
+    thread_subject: str = Field("", validation_alias="thread.subject")
+    # Shown only to a reader who may open the request (need-to-know).
+    request: UUID | None = None
+    read: bool = True
+
+    @staticmethod
+    def resolve_request(obj: Note, context: dict[str, Any]) -> UUID | None:
+        thread = obj.thread
+        if thread is None or thread.request_id is None:
+            return None
+        openable, _cases = threads.links(context["request"].user, [thread])
+        return thread.request_id if thread.request_id in openable else None
+
+    @staticmethod
+    def resolve_read(obj: Note, context: dict[str, Any]) -> bool:
+        user = context["request"].user
+        return obj.direction == Note.Direction.OUT or obj.reads.filter(user=user).exists()
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -139,9 +162,12 @@ def list_inbox(request: HttpRequest, peer: str = "") -> Any:
 
 @router.get("/federation/notes", response=list[NoteOut])
 @paginate(Page)
-def list_notes(request: HttpRequest) -> Any:
-    enforce(_actor(request), Action.VIEW_NOTES, what="list_notes")
-    return Note.objects.restrict(request.user).select_related("peer")
+def list_notes(request: HttpRequest, thread: str = "") -> Any:
+    actor = _actor(request)
+    enforce(actor, Action.VIEW_NOTES, what="list_notes")
+    threads.record_list(actor, None, ip=client_ip(request), via="api")
+    rows = Note.objects.restrict(request.user).select_related("peer", "thread")
+    return rows.filter(thread_id=threads.as_id(thread)) if thread else rows
 
 
 @router.post("/federation/notes", response={201: NoteOut})
@@ -150,6 +176,14 @@ def send_note(request: HttpRequest, payload: NoteIn) -> Status:
     enforce(actor, Action.SEND_NOTE)
     peer = get_object_or_404(Peer.objects.restrict(request.user, "message"), node_id=payload.peer)
     note = notes.send_note(
-        actor, peer, payload.subject, payload.text, payload.language, ip=client_ip(request)
+        actor,
+        peer,
+        payload.subject,
+        payload.text,
+        payload.language,
+        thread_id=payload.thread,
+        request_id=payload.request,
+        case_id=payload.case,
+        ip=client_ip(request),
     )
     return Status(201, note)

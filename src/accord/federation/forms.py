@@ -17,18 +17,59 @@ class PeerForm(forms.Form):
     )
 
 
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+
+
 class NoteForm(forms.Form):
+    """The first note of a new thread."""
+
     peer = forms.ChoiceField(label=_("To node"))
     subject = forms.CharField(label=_("Subject"), max_length=MAX_SUBJECT)
     text = forms.CharField(
         label=_("Text"), max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 6})
     )
-    language = forms.ChoiceField(
-        label=_("Language of the text"), choices=[("en", "English"), ("zh-hans", "简体中文")]
-    )
+    language = forms.ChoiceField(label=_("Language of the text"), choices=LANGUAGES)
+    request = forms.ChoiceField(label=_("About the request (optional)"), required=False)
+    case = forms.ChoiceField(label=_("About our case (optional, not sent)"), required=False)
 
-    def __init__(self, *args: Any, peers: Iterable[Peer] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        peers: Iterable[Peer] = (),
+        requests: Iterable[Any] = (),
+        cases: Iterable[Any] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        recipient = self.fields["peer"]
-        assert isinstance(recipient, forms.ChoiceField)
-        recipient.choices = [(p.node_id, f"{p.node_id} · {p.agency}") for p in peers]
+        _choices(self, "peer", [(p.node_id, f"{p.node_id} · {p.agency}") for p in peers])
+        _choices(
+            self,
+            "request",
+            [("", "—")] + [(str(r.pk), f"{r.reference} · {r.peer.node_id}") for r in requests],
+        )
+        _choices(
+            self, "case", [("", "—")] + [(str(c.pk), f"{c.reference} · {c.title}") for c in cases]
+        )
+
+
+class ReplyForm(forms.Form):
+    text = forms.CharField(
+        label=_("Reply"), max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 5})
+    )
+    language = forms.ChoiceField(label=_("Language of the text"), choices=LANGUAGES)
+
+
+class CaseLinkForm(forms.Form):
+    case = forms.ChoiceField(label=_("Our case (not sent)"), required=False)
+
+    def __init__(self, *args: Any, cases: Iterable[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(
+            self, "case", [("", "—")] + [(str(c.pk), f"{c.reference} · {c.title}") for c in cases]
+        )
+
+
+def _choices(form: forms.Form, name: str, choices: list[tuple[str, str]]) -> None:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    field.choices = choices

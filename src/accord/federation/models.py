@@ -142,8 +142,46 @@ class InboxMessage(models.Model):
         return _admins_only(user)
 
 
+def _note_readers(user: User) -> Q:
+    if user.has_permission(Permission.EXCHANGE_NOTES) or user.has_permission(
+        Permission.MANAGE_FEDERATION
+    ):
+        return Q()
+    return Q(pk__in=[])
+
+
+class NoteThread(models.Model):
+    """A conversation of notes with one peer. Its id is the message id of the
+    note that started it, the same on both nodes; its subject is that note's.
+    A thread may be about a request shared with the peer (the link travels
+    with every note) and, on this node only, about one of its own cases."""
+
+    id = models.UUIDField(primary_key=True)
+    peer = models.ForeignKey(Peer, on_delete=models.PROTECT, related_name="note_threads")
+    subject = models.CharField(_("subject"), max_length=200)
+    # assistance.AssistanceRequest's id, the same on both replicas.
+    request_id = models.UUIDField(null=True, blank=True)
+    # cases.Case's id: this node's own case, never sent.
+    case_id = models.UUIDField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    last_at = models.DateTimeField(db_index=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_at", "-started_at"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @classmethod
+    def restriction(cls, user: User, action: str) -> Q:
+        return _note_readers(user)
+
+
 class Note(models.Model):
-    """A signed text note between officers of two nodes (kind `core.note`)."""
+    """A signed text note between officers of two nodes (kind `core.note`),
+    one of a thread."""
 
     class Direction(models.TextChoices):
         OUT = "out", _("Sent")
@@ -158,6 +196,9 @@ class Note(models.Model):
     text = models.TextField(_("text"))
     language = models.CharField(_("language"), max_length=16)
     created_at = models.DateTimeField(auto_now_add=True)
+    thread = models.ForeignKey(
+        NoteThread, null=True, on_delete=models.PROTECT, related_name="notes"
+    )
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -169,11 +210,7 @@ class Note(models.Model):
 
     @classmethod
     def restriction(cls, user: User, action: str) -> Q:
-        if user.has_permission(Permission.EXCHANGE_NOTES) or user.has_permission(
-            Permission.MANAGE_FEDERATION
-        ):
-            return Q()
-        return Q(pk__in=[])
+        return _note_readers(user)
 
 
 class NoteRead(models.Model):

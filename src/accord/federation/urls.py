@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accord.federation import views
+from accord.federation import note_views, views
 
 app_name = "federation"
 
@@ -14,5 +14,7 @@ urlpatterns = [
     path("federation/peers/<str:node_id>/reconcile/", views.peer_reconcile, name="peer-reconcile"),
     path("federation/retry/", views.outbox_retry, name="retry"),
     path("federation/messages/<uuid:message_id>/", views.message_detail, name="message"),
-    path("notes/", views.note_list, name="notes"),
+    path("notes/", note_views.note_list, name="notes"),
+    path("notes/read/", note_views.notes_read, name="notes-read"),
+    path("notes/<uuid:thread_id>/", note_views.note_thread, name="note-thread"),
 ]

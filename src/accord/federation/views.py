@@ -1,4 +1,5 @@
-"""The inbox endpoint peers post to, and the pages for the channel and notes."""
+"""The inbox endpoint peers post to, and the pages for the channel (the notes'
+pages are in note_views)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -19,10 +19,17 @@ from accord.core.models import AuditEvent, FailureTally
 from accord.core.policy import offered
 from accord.core.signals import client_ip
 from accord.core.tally import Channel
-from accord.federation import anchoring, notes, peering, recovery, recovery_answers, replicas
+from accord.federation import (
+    anchoring,
+    peering,
+    recovery,
+    recovery_answers,
+    replicas,
+    signed_view,
+)
 from accord.federation import inbox as receiving
-from accord.federation.forms import NoteForm, PeerForm
-from accord.federation.models import InboxMessage, Note, OutboxMessage, Peer
+from accord.federation.forms import PeerForm
+from accord.federation.models import InboxMessage, OutboxMessage, Peer
 from accord.federation.policy import PERMISSIONS, Action, allowed
 from accord.federation.queries import channel_summary
 from accord.web.actions import act
@@ -177,45 +184,12 @@ def message_detail(request: SignedInRequest, message_id: str) -> HttpResponse:
     incoming = None
     if outgoing is None:
         incoming = get_object_or_404(InboxMessage.objects.restrict(request.user), pk=message_id)
-    return render(request, "federation/message.html", {"outgoing": outgoing, "incoming": incoming})
-
-
-@permission_required(PERMISSIONS[Action.VIEW_NOTES])
-def note_list(request: SignedInRequest) -> HttpResponse:
-    user = request.user
-    peers = list(Peer.objects.restrict(user, "message"))
-    form = NoteForm(
-        request.POST or None, peers=peers, initial={"language": translation.get_language()}
-    )
-    if request.method == "POST" and form.is_valid():
-        peer = next(p for p in peers if p.node_id == form.cleaned_data["peer"])
-        try:
-            notes.send_note(
-                Actor.of(user),
-                peer,
-                form.cleaned_data["subject"],
-                form.cleaned_data["text"],
-                form.cleaned_data["language"],
-                ip=client_ip(request),
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, _("Note queued for %(node)s.") % {"node": peer.node_id})
-            return redirect("federation:notes")
-    listed = list(Note.objects.restrict(user).select_related("peer")[:100])
-    states = dict(
-        OutboxMessage.objects.filter(pk__in=[n.message_id for n in listed]).values_list(
-            "pk", "status"
+    if outgoing is not None:
+        signed = signed_view.of_outgoing(outgoing, _("The receiver's signed receipt"))
+    else:
+        assert incoming is not None
+        signed = signed_view.of_incoming(
+            incoming, _("The envelope as received"), _("The receipt this node signed")
         )
-    )
-    rows = [(note, states.get(note.message_id)) for note in listed]
-    notes.mark_read(user, listed)
-    context = {
-        "form": form,
-        "rows": rows,
-        "peers": peers,
-        "can_send": offered(allowed(user, Action.SEND_NOTE)),
-        "can_inspect": offered(allowed(user, Action.VIEW_CHANNEL)),
-    }
-    return render(request, "federation/notes.html", context)
+    context = {"outgoing": outgoing, "incoming": incoming, "signed": signed}
+    return render(request, "federation/message.html", context)

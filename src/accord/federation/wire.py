@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from accord.core.ijson import SmallCount
 from accord.federation.kinds import StrictBody
@@ -23,6 +23,7 @@ CHECKPOINT_KIND = "core.audit.checkpoint"
 MAX_SUBJECT = 200
 MAX_TEXT = 20_000
 MAX_PADDING = 65_536
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 class NoteBody(StrictBody):
@@ -30,6 +31,15 @@ class NoteBody(StrictBody):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     language: str = Field(pattern=r"^(en|zh-hans)$")
     author: str = Field(min_length=1, max_length=300)
+    # Optional, and left out when not set, so a note outside any thread is the
+    # v1 note every node already reads (docs/protocol.md, `core.note`).
+    thread: str | None = Field(default=None, pattern=UUID_PATTERN)
+    request: str | None = Field(default=None, pattern=UUID_PATTERN)
+
+    @model_serializer(mode="wrap")
+    def _without_unset_links(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        return {k: v for k, v in dumped.items() if v is not None}
 
 
 class PingBody(StrictBody):

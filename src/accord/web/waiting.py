@@ -297,7 +297,10 @@ def _note_entry(note: Any) -> Entry:
         Kind.NOTE,
         note.subject,
         _("from %(author)s (%(peer)s)") % {"author": note.author_name, "peer": note.peer.node_id},
-        reverse("federation:notes"),
+        # Its conversation: opening it is reading it.
+        reverse("federation:note-thread", args=[note.thread_id])
+        if note.thread_id
+        else reverse("federation:notes"),
         note.created_at,
     )
 

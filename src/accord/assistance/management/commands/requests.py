@@ -17,6 +17,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from accord.assistance import casework, clock, evidence_files, queries, services, wire
 from accord.assistance.models import AssistanceRequest
 from accord.core.audit import Actor
+from accord.core.commands import write_table
 from accord.core.models import User
 from accord.federation import replicas
 from accord.federation.models import Peer
@@ -126,14 +127,22 @@ class Command(BaseCommand):
         if json:
             self.stdout.write(_dumps([wire.shared_view(r) for r in rows]))
             return
-        if not rows:
-            self.stdout.write("No requests.")
-        for row in rows:
-            direction = "out" if row.outgoing else "in"
-            self.stdout.write(
-                f"{row.reference:<24} {direction:<3} {row.peer.node_id:<12} "
-                f"{row.request_type:<22} {row.state:<24} v{row.version}"
-            )
+        write_table(
+            self.stdout,
+            ("REFERENCE", "DIR", "PEER", "TYPE", "STATE", "VERSION"),
+            [
+                (
+                    row.reference,
+                    "out" if row.outgoing else "in",
+                    row.peer.node_id,
+                    row.request_type,
+                    row.state,
+                    f"v{row.version}",
+                )
+                for row in rows
+            ],
+            "No requests.",
+        )
 
     def do_show(self, reference: str, **options: Any) -> None:
         row = self._request(reference)

@@ -17,7 +17,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from accord.cases import imports, jobs, queries, services
 from accord.cases.api import detail
 from accord.cases.models import Case, ImportJob
-from accord.core.commands import actor_named
+from accord.core.commands import actor_named, write_table
 from accord.core.models import User
 from accord.core.policy import Refused
 
@@ -88,11 +88,19 @@ class Command(BaseCommand):
         if json:
             self.stdout.write(_dumps([_summary(row) for row in rows]))
             return
-        if not rows:
-            self.stdout.write("No cases.")
-        for row in rows:
-            flag = " (confidential)" if row.confidential else ""
-            self.stdout.write(f"{row.reference:<24} {row.status:<10} {row.title}{flag}")
+        write_table(
+            self.stdout,
+            ("REFERENCE", "STATUS", "TITLE"),
+            [
+                (
+                    row.reference,
+                    row.status,
+                    row.title + (" (confidential)" if row.confidential else ""),
+                )
+                for row in rows
+            ],
+            "No cases.",
+        )
 
     def do_show(self, reference: str, username: str | None = None, **options: Any) -> None:
         actor = actor_named(username)

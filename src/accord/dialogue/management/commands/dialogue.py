@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accord.core.audit import Actor
-from accord.core.commands import actor_named
+from accord.core.commands import actor_named, write_table
 
 
 class Command(BaseCommand):
@@ -83,12 +83,23 @@ class Command(BaseCommand):
         from accord.dialogue.models import Dialogue
 
         rows = Dialogue.objects.select_related("peer").prefetch_related("rounds")
-        if not rows:
-            self.stdout.write("No dialogues.")
-        for d in rows:
-            self.stdout.write(f"{d.pk}  {d.track:<22} {d.title_en} (with {d.peer.node_id})")
-            for r in d.rounds.order_by("number"):
-                self.stdout.write(f"    round {r.number}: {r.date} {r.venue_en}  [{r.pk}]")
+        # A dialogue's row, then one row per round (its id, and its number in TRACK).
+        write_table(
+            self.stdout,
+            ("ID", "TRACK OR ROUND", "WITH", "TITLE OR DATE AND VENUE"),
+            [
+                line
+                for d in rows
+                for line in [
+                    (d.pk, d.track, d.peer.node_id, d.title_en),
+                    *(
+                        (f"  {r.pk}", f"round {r.number}", "", f"{r.date} {r.venue_en}")
+                        for r in d.rounds.order_by("number")
+                    ),
+                ]
+            ],
+            "No dialogues.",
+        )
 
     def do_show(self, dialogue_id: str, **options: Any) -> None:
         from accord.dialogue.api import dialogue_json

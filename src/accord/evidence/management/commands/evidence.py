@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
 from accord.core.audit import Actor
-from accord.core.commands import actor_named
+from accord.core.commands import actor_named, write_table
 from accord.core.policy import Refused
 
 
@@ -188,12 +188,24 @@ class Command(BaseCommand):
 
             self.stdout.write(_dumps([summary(row) for row in rows]))
             return
-        if not rows:
-            self.stdout.write("No evidence items.")
-        for row in rows:
-            where = row.case.reference if row.case else row.request.reference if row.request else ""
-            gone = " (purged)" if row.purged else ""
-            self.stdout.write(f"{row.pk} {where:<24} {row.size:>12} {row.name!r}{gone}")
+        write_table(
+            self.stdout,
+            ("ID", "CASE OR REQUEST", "BYTES", "NAME"),
+            [
+                (
+                    row.pk,
+                    row.case.reference
+                    if row.case
+                    else row.request.reference
+                    if row.request
+                    else "",
+                    row.size,
+                    repr(row.name) + (" (purged)" if row.purged else ""),
+                )
+                for row in rows
+            ],
+            "No evidence items.",
+        )
 
     def do_show(self, item: str, username: str | None = None, **options: Any) -> None:
         from accord.evidence import queries, services

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accord.core.audit import Actor
+from accord.core.commands import write_table
 from accord.federation.management.commands.peer import _dumps
 from accord.federation.models import MessageStatus, Peer
 from accord.federation.peering import retry
@@ -46,11 +47,20 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(_dumps(rows))
             return
-        for row in rows:
-            oldest = row["oldest_undelivered_at"] or "-"
-            self.stdout.write(
-                f"{row['node_id']:<16} waiting {row['outbox_depth']:<6} "
-                f"applied {row['applied']:<6} refused {row['refused']:<4} "
-                f"received {row['received']:<6} oldest {oldest}  "
-                f"last error {row['last_error'] or '-'}"
-            )
+        write_table(
+            self.stdout,
+            ("NODE", "WAITING", "APPLIED", "REFUSED", "RECEIVED", "OLDEST WAITING", "LAST ERROR"),
+            [
+                (
+                    row["node_id"],
+                    row["outbox_depth"],
+                    row["applied"],
+                    row["refused"],
+                    row["received"],
+                    row["oldest_undelivered_at"] or "-",
+                    row["last_error"] or "-",
+                )
+                for row in rows
+            ],
+            "No peers.",
+        )

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accord.core.audit import Actor
+from accord.core.commands import write_table
 from accord.federation import notes, peering
 from accord.federation.models import Peer
 from accord.federation.policy import ChannelRefused
@@ -54,16 +55,21 @@ class Command(BaseCommand):
         if json:
             self.stdout.write(_dumps(rows))
             return
-        if not rows:
-            self.stdout.write("No peers.")
-        for row in rows:
-            state = "active" if row["active"] else "removed"
-            if row["blocked"]:
-                state = "STOPPED"
-            self.stdout.write(
-                f"{row['node_id']:<16} {state:<8} {row['url']}  "
-                f"waiting {row['outbox_depth']}  fingerprint {row['fingerprint']}"
-            )
+        write_table(
+            self.stdout,
+            ("NODE", "STATE", "ADDRESS", "WAITING", "FINGERPRINT"),
+            [
+                (
+                    row["node_id"],
+                    "STOPPED" if row["blocked"] else "active" if row["active"] else "removed",
+                    row["url"],
+                    row["outbox_depth"],
+                    row["fingerprint"],
+                )
+                for row in rows
+            ],
+            "No peers.",
+        )
 
     def do_remove(self, actor: Actor, node_id: str, **options: Any) -> None:
         peering.remove_peer(actor, _peer(node_id))

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accord.core.audit import Actor
+from accord.core.commands import write_table
 from accord.core.policy import Refused
 from accord.intel import accounts
 from accord.intel.conditions import handling_from, with_conditions
@@ -120,9 +121,15 @@ class Command(BaseCommand):
         return found
 
     def do_collections(self, **options: Any) -> None:
-        for c in Collection.objects.all():
-            count = StixObject.objects.filter(collection=c).count()
-            self.stdout.write(f"{c.pk}  {c.alias:<20} {count:>8} objects  {c.title}")
+        write_table(
+            self.stdout,
+            ("ID", "ALIAS", "OBJECTS", "TITLE"),
+            [
+                (c.pk, c.alias, StixObject.objects.filter(collection=c).count(), c.title)
+                for c in Collection.objects.all()
+            ],
+            "No collections.",
+        )
 
     def do_collection(self, alias: str, title: str, description: str, **options: Any) -> None:
         c = create_collection(Actor.system("cli"), alias, title, description)
@@ -217,13 +224,22 @@ class Command(BaseCommand):
     def do_subscriptions(self, **options: Any) -> None:
         from accord.intel.models import Subscription
 
-        for item in Subscription.objects.select_related("collection").order_by("pk"):
-            state = f"error: {item.last_error[:120]}" if item.last_error else "ok"
-            last = item.last_run_at.isoformat(timespec="seconds") if item.last_run_at else "never"
-            self.stdout.write(
-                f"{item.pk:>4}  {item.collection.alias:<20} {item.objects_url}  "
-                f"after {item.added_after or '-'}  last run {last}  {state}"
-            )
+        write_table(
+            self.stdout,
+            ("ID", "COLLECTION", "OBJECTS URL", "AFTER", "LAST RUN", "STATE"),
+            [
+                (
+                    item.pk,
+                    item.collection.alias,
+                    item.objects_url,
+                    item.added_after or "-",
+                    item.last_run_at.isoformat(timespec="seconds") if item.last_run_at else "never",
+                    f"error: {item.last_error[:120]}" if item.last_error else "ok",
+                )
+                for item in Subscription.objects.select_related("collection").order_by("pk")
+            ],
+            "No subscriptions.",
+        )
 
     def do_unsubscribe(self, subscription: int, **options: Any) -> None:
         from accord.intel import sync
@@ -258,22 +274,25 @@ class Command(BaseCommand):
         from accord.intel import sync
         from accord.intel.models import Retraction
 
-        for item in Retraction.objects.select_related("share__peer", "message"):
-            self.stdout.write(
-                f"{item.stix_id}  {item.share.peer.node_id:<12} {sync.retraction_state(item)}"
-            )
+        write_table(
+            self.stdout,
+            ("OBJECT", "PEER", "STATE"),
+            [
+                (item.stix_id, item.share.peer.node_id, sync.retraction_state(item))
+                for item in Retraction.objects.select_related("share__peer", "message")
+            ],
+            "No retractions.",
+        )
 
     def do_account(self, account_action: str, **options: Any) -> None:
         actor = Actor.system("cli")
         if account_action == "list":
-            for account in Account.objects.prefetch_related("grants__collection"):
-                rights = ", ".join(
-                    f"{g.collection.alias}:{'r' if g.can_read else ''}{'w' if g.can_write else ''}"
-                    for g in account.grants.all()
-                )
-                tokens = " ".join(t.prefix + "…" for t in account.tokens.all()) or "-"
-                state = "" if account.active else " (disabled)"
-                self.stdout.write(f"{account.name:<24} {rights}  tokens: {tokens}{state}")
+            write_table(
+                self.stdout,
+                ("ACCOUNT", "RIGHTS", "TOKENS"),
+                [_account_row(a) for a in Account.objects.prefetch_related("grants__collection")],
+                "No accounts.",
+            )
             return
         if account_action == "add":
             password = ""  # empty: token-only unless stdin gives one  # nosec B105
@@ -300,3 +319,13 @@ class Command(BaseCommand):
             self.stdout.write(f"token {options['prefix']}… of {named.name} revoked")
         else:
             self.stdout.write(accounts.issue_token(actor, named))
+
+
+def _account_row(account: Account) -> tuple[str, str, str]:
+    rights = ", ".join(
+        f"{g.collection.alias}:{'r' if g.can_read else ''}{'w' if g.can_write else ''}"
+        for g in account.grants.all()
+    )
+    tokens = " ".join(t.prefix + "…" for t in account.tokens.all()) or "-"
+    state = "" if account.active else " (disabled)"
+    return account.name, rights or "-", tokens + state

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accord.cases.models import Case
 from accord.core.audit import Actor
-from accord.core.commands import actor_named
+from accord.core.commands import actor_named, write_table
 from accord.core.policy import Refused
 from accord.federation.models import Peer
 from accord.matching import queries, services
@@ -64,11 +64,15 @@ class Command(BaseCommand):
 
     def _list(self, actor: Actor, options: dict[str, Any]) -> None:
         assert actor.user is not None
-        for query in queries.outgoing(actor.user) + queries.incoming(actor.user):
-            self.stdout.write(
-                f"{query.pk} {query.direction} {query.peer.node_id} {query.code} "
-                f"{query.count} {query.status} hits={query.hits} {query.refusal}".rstrip()
-            )
+        write_table(
+            self.stdout,
+            ("ID", "DIR", "PEER", "TYPE", "VALUES", "STATUS", "HITS", "REFUSAL"),
+            [
+                (q.pk, q.direction, q.peer.node_id, q.code, q.count, q.status, q.hits, q.refusal)
+                for q in queries.outgoing(actor.user) + queries.incoming(actor.user)
+            ],
+            "No queries.",
+        )
 
     def _approve(self, actor: Actor, options: dict[str, Any]) -> None:
         query = services.approve(actor, _query(options["query"]))
