@@ -54,17 +54,26 @@ BY_ROLE = {"/", "/dialogue/", "/matching/"}
 # The document's width against the viewport's (horizontal overflow).
 DOCUMENT_WIDTH = """() => {
   const root = document.documentElement;
-  return {scroll: root.scrollWidth, client: root.clientWidth};
+  // The innermost elements that reach past the right edge, to name the culprit.
+  const past = [...document.body.querySelectorAll('*')].filter(el =>
+    el.getBoundingClientRect().right > root.clientWidth + 1
+    && !(el.parentElement && el.parentElement.closest('.table-wrap'))
+    && ![...el.children].some(child =>
+      child.getBoundingClientRect().right > root.clientWidth + 1));
+  const describe = el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')
+    + ` "${(el.textContent || '').trim().slice(0, 40)}"`;
+  return {scroll: root.scrollWidth, client: root.clientWidth,
+          past: past.slice(0, 3).map(describe)};
 }"""
 
-# What is cut off at desktop width: a table box that scrolls, a selector
-# narrower than the choice it shows (measured in the selector's own font,
-# with room for its arrow).
-CLIPPED = """() => {
+# What is cut off at desktop width: a table box that scrolls (on the pages
+# whose tables must fit), a selector narrower than the choice it shows
+# (measured in the selector's own font, with room for its arrow).
+CLIPPED = """(tablesMustFit) => {
   const name = el => el.tagName.toLowerCase() + (el.dataset.testid ? `[${el.dataset.testid}]` : '')
     + (el.querySelector('h2') ? ` "${el.querySelector('h2').textContent.trim()}"` : '');
   const found = [];
-  for (const box of document.querySelectorAll('.table-wrap')) {
+  for (const box of tablesMustFit ? document.querySelectorAll('.table-wrap') : []) {
     if (box.scrollWidth > box.clientWidth + 1) {
       found.push(`${name(box)} scrolls: ${box.scrollWidth}px in ${box.clientWidth}px`);
     }
@@ -121,14 +130,26 @@ def severe_violations(axe, page: Page) -> list[str]:
 def too_wide(page: Page) -> list[str]:
     width = page.evaluate(DOCUMENT_WIDTH)
     if width["scroll"] > width["client"]:
-        return [f"the page is {width['scroll']}px wide in {width['client']}px"]
+        return [
+            f"the page is {width['scroll']}px wide in {width['client']}px"
+            f" (past the edge: {', '.join(width['past'])})"
+        ]
     return []
 
 
-def check(page: Page, axe, where: str, shot: str, screenshot, problems: list[str]) -> None:
+# Pages whose tables must fit at 1366 pixels without scrolling: those found
+# clipped there (the offences table, the users' roles). Elsewhere a table
+# whose data is wide (message ids, long reasons) scrolls inside its box.
+TABLES_FIT = {"/requests/{request}/", "/admin/users/"}
+
+
+def check(
+    page: Page, axe, where: str, shot: str, screenshot, problems: list[str], tables: bool = False
+) -> None:
     """The page as it is now, at desktop width and on a phone."""
     page.set_viewport_size(DESKTOP)
-    problems += [f"{where} at 1366 px: {p}" for p in page.evaluate(CLIPPED) + too_wide(page)]
+    clipped = page.evaluate(CLIPPED, tables) + too_wide(page)
+    problems += [f"{where} at 1366 px: {p}" for p in clipped]
     page.set_viewport_size(PHONE)
     problems += [f"{where} at 390 px: {p}" for p in too_wide(page)]
     problems += [f"{where} at 390 px: {v}" for v in severe_violations(axe, page)]
@@ -195,8 +216,9 @@ def test_main_pages_fit_a_phone_and_pass_axe(
                 )
             if not seen:
                 expect_skip_link_and_focus_ring(page)
-            paths = sidebar_pages(page) + [p.format(**examples) for p in extra]
-            for path in paths:
+            paths = sidebar_pages(page) + extra
+            for template in paths:
+                path = template.format(**examples)
                 if path in seen and path not in BY_ROLE:
                     continue
                 seen.add(path)
@@ -204,7 +226,8 @@ def test_main_pages_fit_a_phone_and_pass_axe(
                 assert response is not None and response.status == 200, (path, response)
                 expect(page.locator("html")).to_have_attribute("lang", lang)
                 shot = shot_name(f"{language}-{username}", path)
-                check(page, axe, f"{username} {path}", shot, screenshot, problems)
+                fit = template in TABLES_FIT
+                check(page, axe, f"{username} {path}", shot, screenshot, problems, fit)
         finally:
             # The nodes are shared: the officer's language goes back to English.
             page.goto(node.url + "/")
