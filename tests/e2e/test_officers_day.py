@@ -148,7 +148,7 @@ def test_a_liaison_officers_day(two_live_nodes, officer_in, language):
     ensure_peered(cn, us)
     marker = f"day{time.time_ns()}"
     summary = f"{SUMMARIES[language]} {marker}"
-    (first, reference), (_, other_reference) = sent_from_cn(cn, us, summary, language, 2)
+    (first, reference), (second, other_reference) = sent_from_cn(cn, us, summary, language, 2)
 
     # 1. What waits for me: the new request, on the dashboard and in the navigation.
     authority = officer_in(us, "central_authority", language)
@@ -287,3 +287,7 @@ def test_a_liaison_officers_day(two_live_nodes, officer_in, language):
             timeout=DELIVERY_TIMEOUT_SECONDS,
             what="the refusal to reach cn.test",
         )
+    # The nodes are shared: the other request is screened too, and waits for no one.
+    with signed_in(us, "central_authority") as receiver:
+        act(receiver, second, "acknowledge")
+        act(receiver, second, "start_screening")
