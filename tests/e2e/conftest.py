@@ -89,6 +89,38 @@ def page(new_page):
 
 
 @pytest.fixture
+def officer_in(new_page) -> Iterator[Callable[[object, str, str], object]]:
+    """officer_in(node, username, language): a browser of its own, signed in
+    (second factor included), in that language ("en" or "zh-hans"), every
+    confirmation a decisive button asks accepted. The nodes are shared with
+    other tests: each user is put back to English afterwards, even on failure."""
+    from playwright.sync_api import expect
+
+    from tests.e2e.test_shell import sign_in, switch_to
+
+    signed: list[tuple[object, object]] = []
+
+    def html_lang(page) -> str:
+        return page.locator("html").get_attribute("lang") or ""
+
+    def make(node, username: str, language: str):
+        page = new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        sign_in(page, node, username)
+        expect(page).to_have_url(node.url + "/")
+        signed.append((page, node))
+        if html_lang(page).lower() != language:
+            switch_to(page, language)
+        return page
+
+    yield make
+    for page, node in signed:
+        page.goto(node.url + "/")
+        if html_lang(page) != "en":
+            switch_to(page, "en")
+
+
+@pytest.fixture
 def screenshot() -> Callable[[object, str], Path]:
     """screenshot(page, name) saves a full-page PNG under test-artifacts/screenshots/."""
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
