@@ -7,8 +7,6 @@ drafting while notes went out)."""
 
 from __future__ import annotations
 
-import base64
-import os
 import threading
 import uuid
 
@@ -17,9 +15,10 @@ from django.db import connection, transaction
 
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
-from accord.federation.models import Note, Peer
+from accord.federation.models import Note
 from accord.federation.outbox import lock_peer
 from tests.live import suite_database_url
+from tests.peers import pinned_peer
 
 pytestmark = pytest.mark.skipif(
     not suite_database_url().startswith(("postgres://", "postgresql://")),
@@ -27,22 +26,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def partner() -> Peer:
-    key = base64.b64encode(os.urandom(32)).decode()
-    return Peer.objects.create(
-        node_id="yy.lock",
-        url="http://127.0.0.1:9/",
-        party="Elsewhere",
-        agency="Police",
-        signing_key=key,
-        encryption_key=key,
-        fingerprint="0" * 64,
-    )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_row_that_refers_to_the_peer_commits_while_the_channel_is_held():
-    peer = partner()
+    peer = pinned_peer("yy.lock")
     held, release = threading.Event(), threading.Event()
 
     def hold_the_channel() -> None:
