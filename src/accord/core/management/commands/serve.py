@@ -62,6 +62,11 @@ class Command(BaseCommand):
             "10",
             "--timeout",
             "60",
+            # An idle connection is kept 75 s (gunicorn's default is 2): a client
+            # reusing it after a short pause otherwise races the close and
+            # gets "connection reset" (seen by the demo client and bench/load.py).
+            "--keep-alive",
+            "75",
             # Several nodes may run on one machine; a shared control socket would clash.
             "--no-control-socket",
         ]
