@@ -100,6 +100,8 @@ class LiveNode:
     log_path: Path = field(init=False)
     # Users enrolled with LIVE_TOTP_SECRET: sign-ins as them give a code too.
     second_factor_users: set[str] = field(default_factory=set)
+    # False: another agency of its party (`accord init --no-central-authority`).
+    central_authority: bool = True
 
     def __post_init__(self) -> None:
         self.log_path = self.data_dir.parent / f"{self.node_id}.log"
@@ -138,8 +140,9 @@ class LiveNode:
         return result
 
     def init(self) -> None:
+        role = [] if self.central_authority else ["--no-central-authority"]
         self.accord(
-            "init", "--node-id", self.node_id, "--party", self.party, "--agency", self.agency
+            "init", "--node-id", self.node_id, "--party", self.party, "--agency", self.agency, *role
         )
 
     def create_user(self, username: str, role: str, password: str = TEST_PASSWORD) -> None:
@@ -284,7 +287,14 @@ def migrated_database(suite_url: str) -> str:
 
 
 def make_node(
-    root: Path, node_id: str, party: str, agency: str, *, empty: bool = False, **env: str
+    root: Path,
+    node_id: str,
+    party: str,
+    agency: str,
+    *,
+    empty: bool = False,
+    central_authority: bool = True,
+    **env: str,
 ) -> LiveNode:
     """A node's place: its data directory and database, migrated already
     unless `empty` (a test of migrations, or of restoring into nothing)."""
@@ -297,7 +307,16 @@ def make_node(
     elif migrated:
         data_dir.mkdir(parents=True, mode=0o700)
         shutil.copyfile(migrated, data_dir / "accord.sqlite3")
-    return LiveNode(node_id, party, agency, data_dir, free_port(), database_url, extra_env=env)
+    return LiveNode(
+        node_id,
+        party,
+        agency,
+        data_dir,
+        free_port(),
+        database_url,
+        extra_env=env,
+        central_authority=central_authority,
+    )
 
 
 def discard_node(node: LiveNode) -> None:

@@ -172,6 +172,7 @@ class NodeOut(Schema):
     node_id: str
     party: str
     agency: str
+    central_authority: bool
     fingerprint: str
     protocol_version: int
 

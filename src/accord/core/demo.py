@@ -45,6 +45,7 @@ class DemoNode:
     people: dict[Role, str]  # role -> full name (synthetic)
     time_zone: str = "UTC"  # ACCORD_TIME_ZONE
     holiday_country: str = ""  # ACCORD_HOLIDAY_COUNTRY
+    central_authority: bool = True  # holds its party's central authority
 
     @property
     def url(self) -> str:
@@ -213,6 +214,7 @@ def prepare(root: Path, node: DemoNode, out: TextIO) -> None:
         node.party,
         "--agency",
         node.agency,
+        *([] if node.central_authority else ["--no-central-authority"]),
     )
     for role, username in USERNAMES.items():
         # Roles that must verify a second factor get the published demo secret.

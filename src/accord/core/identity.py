@@ -1,4 +1,5 @@
-"""This node's identity: id, party, agency and its two key pairs.
+"""This node's identity: id, party, agency, whether it holds its party's
+central authority, and its two key pairs.
 
 The private keys live in the data directory, each in its own 0600 file, and
 never in the database, so a database dump does not carry them."""
@@ -44,6 +45,10 @@ class NodeIdentity:
     agency: str
     signing_key: SigningKey
     encryption_key: PrivateKey
+    # A party (a state) has one or more agency nodes; one of them holds the
+    # party's central authority, which receives and screens the other side's
+    # requests and may assign their execution to another agency of its party.
+    central_authority: bool = True
     # Kept after a key rotation until every peer has applied the announcement.
     previous_signing_key: SigningKey | None = None
     previous_encryption_key: PrivateKey | None = None
@@ -73,6 +78,7 @@ class NodeIdentity:
             "node_id": self.node_id,
             "party": self.party,
             "agency": self.agency,
+            "central_authority": self.central_authority,
             "protocol_version": PROTOCOL_VERSION,
             "fingerprint": self.fingerprint,
             # The partner counts the deadlines this node owns in this calendar.
@@ -122,7 +128,9 @@ def _write_private(path: Path, content: str) -> None:
     os.chmod(path, 0o600)
 
 
-def write_identity(data_dir: Path, node_id: str, party: str, agency: str) -> NodeIdentity:
+def write_identity(
+    data_dir: Path, node_id: str, party: str, agency: str, *, central_authority: bool = True
+) -> NodeIdentity:
     """Generate fresh keys and write them; refuses if any node file exists.
     node.json is written last: its presence marks a complete node."""
     validate_node_fields(node_id, party, agency)
@@ -136,13 +144,19 @@ def write_identity(data_dir: Path, node_id: str, party: str, agency: str) -> Nod
         node_id=node_id,
         party=party.strip(),
         agency=agency.strip(),
+        central_authority=central_authority,
         signing_key=SigningKey.generate(),
         encryption_key=PrivateKey.generate(),
     )
     _write_private(data_dir / SECRET_KEY_FILE, secrets.token_urlsafe(50))
     _write_private(data_dir / SIGNING_KEY_FILE, b64(bytes(identity.signing_key)))
     _write_private(data_dir / ENCRYPTION_KEY_FILE, b64(bytes(identity.encryption_key)))
-    node = {"node_id": identity.node_id, "party": identity.party, "agency": identity.agency}
+    node = {
+        "node_id": identity.node_id,
+        "party": identity.party,
+        "agency": identity.agency,
+        "central_authority": identity.central_authority,
+    }
     _write_private(data_dir / NODE_FILE, json.dumps(node, ensure_ascii=False, indent=2))
     return identity
 
@@ -174,6 +188,8 @@ def read_identity(data_dir: Path) -> NodeIdentity:
             node_id=node["node_id"],
             party=node["party"],
             agency=node["agency"],
+            # A node made before parties had several agencies holds its central authority.
+            central_authority=node.get("central_authority", True),
             signing_key=SigningKey(_read_key(data_dir / SIGNING_KEY_FILE)),
             encryption_key=PrivateKey(_read_key(data_dir / ENCRYPTION_KEY_FILE)),
             previous_signing_key=_optional(data_dir / (SIGNING_KEY_FILE + PREVIOUS), SigningKey),
@@ -183,6 +199,8 @@ def read_identity(data_dir: Path) -> NodeIdentity:
         )
     except KeyError as exc:
         raise IdentityError(f"{node_path} lacks {exc.args[0]!r}") from None
+    if not isinstance(identity.central_authority, bool):
+        raise IdentityError(f"{node_path}: central_authority must be true or false")
     validate_node_fields(identity.node_id, identity.party, identity.agency)
     return identity
 

@@ -28,6 +28,9 @@ router = Router(tags=["federation"])
 class ChannelOut(Schema):
     node_id: str
     url: str
+    party: str
+    agency: str
+    central_authority: bool
     fingerprint: str
     active: bool
     blocked: bool

@@ -21,6 +21,9 @@ class Peer(models.Model):
     url = models.URLField(_("address"), max_length=500)
     party = models.CharField(_("party"), max_length=200)
     agency = models.CharField(_("agency"), max_length=200)
+    # From its signed identity document: whether it holds its party's central
+    # authority (accord.federation.parties).
+    central_authority = models.BooleanField(_("central authority"), default=True)
     signing_key = models.CharField(max_length=64)
     previous_signing_key = models.CharField(max_length=64, blank=True)
     encryption_key = models.CharField(max_length=64)

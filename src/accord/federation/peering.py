@@ -82,6 +82,17 @@ def verify_identity(document: dict, fingerprint: str) -> tuple[bytes, bytes]:
     return signing, encryption
 
 
+def holds_central_authority(document: dict) -> bool:
+    """What the peer's signed identity says of its role in its party (absent:
+    a node made before parties had several agencies, which holds it)."""
+    value = document.get("central_authority", True)
+    if not isinstance(value, bool):
+        raise ValidationError(
+            _("The peer's identity says neither yes nor no to central authority.")
+        )
+    return value
+
+
 def published_calendar(document: dict) -> Calendar:
     """The working calendar the peer publishes (none: UTC, weekends only)."""
     try:
@@ -100,6 +111,7 @@ def add_peer(actor: Actor, url: str, fingerprint: str, *, ip: str = "") -> Peer:
     document = fetch_identity(url)
     signing, encryption = verify_identity(document, expected)
     calendar = published_calendar(document)
+    central_authority = holds_central_authority(document)
     node_id = document["node_id"]
     if node_id == this_node().node_id:
         raise ValidationError(_("That address is this node itself."))
@@ -114,6 +126,7 @@ def add_peer(actor: Actor, url: str, fingerprint: str, *, ip: str = "") -> Peer:
         peer.url = url.rstrip("/")
         peer.party = str(document.get("party", ""))[:200]
         peer.agency = str(document.get("agency", ""))[:200]
+        peer.central_authority = central_authority
         peer.signing_key = b64encode(signing)
         peer.encryption_key = b64encode(encryption)
         peer.fingerprint = expected

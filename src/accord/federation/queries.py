@@ -13,6 +13,9 @@ def channel_summary(peer: Peer) -> dict[str, Any]:
     return {
         "node_id": peer.node_id,
         "url": peer.url,
+        "party": peer.party,
+        "agency": peer.agency,
+        "central_authority": peer.central_authority,
         "fingerprint": peer.fingerprint,
         "active": peer.active,
         "blocked": peer.blocked,

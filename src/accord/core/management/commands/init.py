@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from django.conf import settings
@@ -26,8 +27,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--agency", required=True, help="the agency, e.g. Ministry of Public Security"
         )
+        parser.add_argument(
+            "--central-authority",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help=(
+                "whether this node holds its party's central authority (the default); "
+                "--no-central-authority for another agency of the party, e.g. us.dhs"
+            ),
+        )
 
-    def handle(self, *args: Any, node_id: str, party: str, agency: str, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        node_id: str,
+        party: str,
+        agency: str,
+        central_authority: bool = True,
+        **options: Any,
+    ) -> None:
         data_dir = settings.DATA_DIR
         try:
             identity.validate_node_fields(node_id, party, agency)
@@ -50,7 +68,9 @@ class Command(BaseCommand):
                 "give this node its own database (ACCORD_DATABASE_URL)"
             )
         try:
-            node = identity.write_identity(data_dir, node_id, party, agency)
+            node = identity.write_identity(
+                data_dir, node_id, party, agency, central_authority=central_authority
+            )
         except identity.IdentityError as exc:
             raise CommandError(str(exc)) from None
         audit.record(
@@ -61,10 +81,17 @@ class Command(BaseCommand):
             data={
                 "party": node.party,
                 "agency": node.agency,
+                "central_authority": node.central_authority,
                 "fingerprint": node.fingerprint,
             },
         )
+        role = (
+            "holds the central authority of"
+            if node.central_authority
+            else "is an agency (not the central authority) of"
+        )
         self.stdout.write(
-            f"Node {node.node_id} ({node.agency}, {node.party}) created in {data_dir}"
+            f"Node {node.node_id} ({node.agency}, {node.party}) created in {data_dir}; "
+            f"it {role} {node.party}"
         )
         self.stdout.write(f"Fingerprint (read it to your peers out of band): {node.fingerprint}")
