@@ -14,7 +14,14 @@ from accord.core import identity
 from accord.core.audit import Actor
 from accord.core.models import User
 from accord.core.roles import Role
-from tests.live import TEST_PASSWORD, LiveNode, discard_node, make_node, running_nodes
+from tests.live import (
+    TEST_PASSWORD,
+    LiveNode,
+    discard_node,
+    ensure_peered,
+    make_node,
+    running_nodes,
+)
 from tests.second_factor import verified_session
 
 
@@ -142,6 +149,40 @@ def two_live_nodes(tmp_path_factory) -> Iterator[tuple[LiveNode, LiveNode]]:
             node.init()
             node.create_users({role.value: role.value for role in Role})
             node.start()
+        yield nodes
+    finally:
+        for node in nodes:
+            discard_node(node)
+
+
+@pytest.fixture(scope="session")
+def three_agencies(tmp_path_factory) -> Iterator[tuple[LiveNode, LiveNode, LiveNode]]:
+    """The reference set-up of parties with several agencies (issue 16): cn.mps
+    (China's central authority), us.doj (the United States' central authority)
+    and us.dhs (an executing agency of the United States), every pair peered,
+    one user per role each (username = role value, password TEST_PASSWORD),
+    serving. Shared by the session: tests add to them but must not assume they
+    are empty, nor that a peer they did not add is absent."""
+    root = tmp_path_factory.mktemp("agencies")
+    nodes = (
+        make_node(root, "cn.mps", "China", "Ministry of Public Security"),
+        make_node(root, "us.doj", "United States", "Department of Justice"),
+        make_node(
+            root,
+            "us.dhs",
+            "United States",
+            "Department of Homeland Security",
+            central_authority=False,
+        ),
+    )
+    try:
+        for node in nodes:
+            node.init()
+            node.create_users({role.value: role.value for role in Role})
+            node.start()
+        cn, doj, dhs = nodes
+        for a, b in ((cn, doj), (cn, dhs), (doj, dhs)):
+            ensure_peered(a, b)
         yield nodes
     finally:
         for node in nodes:

@@ -101,3 +101,22 @@ def test_the_other_side_is_the_other_party_and_its_central_authority_is_known():
     assert parties.central_authority_of("United States") == doj
     assert parties.central_authority_of("Testland") is None
     assert parties.own_agencies() == [sibling]
+
+
+@pytest.mark.live
+def test_three_agencies_of_two_parties_know_each_others_party_and_role(three_agencies):
+    cn, doj, dhs = three_agencies
+    seen = {
+        node.node_id: {
+            row["node_id"]: (row["party"], row["central_authority"])
+            for row in json.loads(node.accord("peer", "list", "--json").stdout)
+        }
+        for node in three_agencies
+    }
+    assert seen[cn.node_id]["us.doj"] == ("United States", True)
+    assert seen[cn.node_id]["us.dhs"] == ("United States", False)
+    assert seen[doj.node_id]["us.dhs"] == ("United States", False)
+    assert seen[dhs.node_id]["us.doj"] == ("United States", True)
+    assert seen[dhs.node_id]["cn.mps"] == ("China", True)
+    table = dhs.accord("peer", "list").stdout
+    assert "central authority" in table and "China" in table

@@ -57,10 +57,12 @@ class Command(BaseCommand):
             return
         write_table(
             self.stdout,
-            ("NODE", "STATE", "ADDRESS", "WAITING", "FINGERPRINT"),
+            ("NODE", "PARTY", "ROLE", "STATE", "ADDRESS", "WAITING", "FINGERPRINT"),
             [
                 (
                     row["node_id"],
+                    row["party"],
+                    "central authority" if row["central_authority"] else "agency",
                     "STOPPED" if row["blocked"] else "active" if row["active"] else "removed",
                     row["url"],
                     row["outbox_depth"],
