@@ -54,7 +54,10 @@ OUTCOMES = [
 ]
 
 
-def seed(cn_url: str, us_url: str, password: str, out: TextIO) -> None:
+def seed(cn_url: str, us_url: str, password: str, out: TextIO, *, dhs_url: str = "") -> None:
+    """The reference dialogue between cn.mps (cn_url) and us.doj (us_url); with
+    dhs_url, us.dhs co-chairs too (issue 16: the 2017 round was co-chaired by
+    Guo Shengkun; Jeff Sessions and Elaine Duke)."""
     cn, us = SignedIn(cn_url, "central", password), SignedIn(us_url, "central", password)
     dialogue = cn.call(
         "POST",
