@@ -89,3 +89,4 @@ bench: $(VENV)/.installed-bench messages postgres
 	$(BIN)/python bench/evidence.py
 	$(BIN)/python bench/matching.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/demo.py

@@ -33,7 +33,7 @@ COMMANDS = {
     "backup": "write a back-up of this node (database, keys, stored files) to one archive",
     "restore": "restore a node from a back-up onto an empty data directory and database",
     "migrate": "apply database migrations",
-    "demo": "run the two-node demo federation on loopback (what `make run` does)",
+    "demo": "run the three-node demo federation on loopback (what `make run` does)",
     "manage": "run any Django management command (for operators)",
 }
 

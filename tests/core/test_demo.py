@@ -1,5 +1,6 @@
-"""`make run` = `accord demo`: two peered nodes on loopback, stopped by Ctrl-C,
-data reused on the next run."""
+"""`make run` = `accord demo`: three peered nodes on loopback (cn.mps; us.doj
+and us.dhs, two agencies of one party), stopped by Ctrl-C, data reused on the
+next run."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def start_demo(root, ports):
             "--root",
             str(root),
             "--ports",
-            f"{ports[0]},{ports[1]}",
+            ",".join(str(port) for port in ports),
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -135,11 +136,13 @@ def the_synthetic_past_is_the_same_on_both_nodes(ports) -> None:
     assert cn_one["content"]["synthetic"] is True
 
 
-def test_demo_runs_two_peered_nodes_and_stops_cleanly(tmp_path):
-    ports = (free_port(), free_port())
+def test_demo_runs_three_peered_nodes_and_stops_cleanly(tmp_path):
+    ports = (free_port(), free_port(), free_port())
     demo = start_demo(tmp_path, ports)
     output = read_until(demo, "Ctrl-C")
     assert "accord-demo-2026" in output and "cn.mps now peers with us.doj" in output
+    for pair in ("cn.mps now peers with us.dhs", "us.doj now peers with us.dhs"):
+        assert pair in output
     # The examples, cases with values both nodes hold among them, all made.
     assert "Created 3 synthetic cases" in output
     assert "examples are incomplete" not in output, output
@@ -152,11 +155,13 @@ def test_demo_runs_two_peered_nodes_and_stops_cleanly(tmp_path):
     ]
     assert alarming == [], "\n".join(alarming)
     ask_about_the_planted_overlap(ports)
-    the_evidence_is_on_both_nodes(ports)
-    the_synthetic_past_is_the_same_on_both_nodes(ports)
+    # Requests and evidence are between the two central authorities.
+    the_evidence_is_on_both_nodes(ports[:2])
+    the_synthetic_past_is_the_same_on_both_nodes(ports[:2])
     documents = [httpx.get(f"http://127.0.0.1:{p}/.well-known/accord").json() for p in ports]
-    assert [d["node_id"] for d in documents] == ["cn.mps", "us.doj"]
-    assert documents[0]["fingerprint"] != documents[1]["fingerprint"]
+    assert [d["node_id"] for d in documents] == ["cn.mps", "us.doj", "us.dhs"]
+    assert [d["central_authority"] for d in documents] == [True, True, False]
+    assert len({d["fingerprint"] for d in documents}) == 3
     assert interrupt(demo) == 0
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{ports[0]}/healthz", timeout=2)

@@ -94,7 +94,29 @@ NODES: tuple[DemoNode, ...] = (
         time_zone="America/New_York",
         holiday_country="US",
     ),
+    # Another agency of the United States, not its central authority (issue 16):
+    # it co-chairs the reference dialogue's round and executes what us.doj assigns.
+    DemoNode(
+        "us.dhs",
+        "United States",
+        "Department of Homeland Security",
+        8003,
+        {
+            Role.INVESTIGATOR: "Morgan Diaz (demo)",
+            Role.PROSECUTOR: "Riley Chen (demo)",
+            Role.CENTRAL_AUTHORITY: "Avery Patel (demo)",
+            Role.ANALYST: "Jamie Ortiz (demo)",
+            Role.AUDITOR: "Drew Novak (demo)",
+            Role.NODE_ADMIN: "Quinn Walsh (demo)",
+        },
+        time_zone="America/New_York",
+        holiday_country="US",
+        central_authority=False,
+    ),
 )
+# The web worker processes each demo node runs: one is plenty for a demo, and
+# each further worker costs about 100 MiB (bench/results/demo.md).
+DEMO_WEB_WORKERS = 1
 
 
 # The calendar settings an operator may give the demo (both nodes then keep it).
@@ -151,7 +173,7 @@ def seed_examples(root: Path, out: TextIO) -> None:
     from accord.dialogue.demo import seed as seed_dialogue
     from accord.evidence.demo import seed as seed_evidence
 
-    steps: list[Callable[[str, str, str, TextIO], object]] = []
+    steps: list[Callable[..., object]] = []
     listed = json.loads(accord(root, NODES[0], "requests", "list", "--json"))
     if not any(row["reference"].startswith("SYN-") for row in listed):
         try:
@@ -171,8 +193,10 @@ def seed_examples(root: Path, out: TextIO) -> None:
         out.write("Adding an example evidence item and sending it (synthetic data) …\n")
         steps.append(seed_evidence)
     for step in steps:
+        # The reference dialogue's 2017 round is co-chaired by all three agencies.
+        extra = {"dhs_url": NODES[2].url} if step is seed_dialogue else {}
         try:
-            step(NODES[0].url, NODES[1].url, DEMO_PASSWORD, out)
+            step(NODES[0].url, NODES[1].url, DEMO_PASSWORD, out, **extra)
         except (SeedError, httpx.HTTPError) as exc:
             out.write(f"warning: the examples are incomplete: {exc}\n")
 
@@ -183,8 +207,10 @@ def load_history(root: Path, out: TextIO, months: int = 6) -> None:
     loads its replicas of the same past, which ends yesterday."""
     out.write(f"Loading {months} months of synthetic request history …\n")
     until = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
-    for node in NODES:
-        other = next(n for n in NODES if n is not node)
+    # Between the two central authorities, which exchange the requests.
+    pair = NODES[:2]
+    for node in pair:
+        other = next(n for n in pair if n is not node)
         accord(
             root,
             node,
@@ -256,25 +282,28 @@ def current_code() -> str:
 def banner(out: TextIO) -> None:
     out.write("\nAccord demo federation is running (synthetic data):\n")
     for node in NODES:
-        out.write(f"  {node.node_id:<8} {node.agency}, {node.party}: {node.url}\n")
-    out.write("\nSign in on either node as any of these users, password " + DEMO_PASSWORD + ":\n")
+        role = "central authority" if node.central_authority else "agency"
+        out.write(f"  {node.node_id:<8} {node.agency}, {node.party} ({role}): {node.url}\n")
+    out.write("\nSign in on any node as any of these users, password " + DEMO_PASSWORD + ":\n")
     for role, username in USERNAMES.items():
         out.write(f"  {username:<13} {role.label}\n")
     second = ", ".join(USERNAMES[role] for role in Role if role in SECOND_FACTOR_ROLES)
     out.write(f"\n{second} also give a one-time code after the password (second factor).\n")
     out.write(f"Add the demo secret {DEMO_TOTP_SECRET} to an authenticator app (time-based,\n")
     out.write("6 digits, 30 s), or print the current code with: .venv/bin/accord demo --code\n")
-    out.write("\nThe nodes are peers: send a note from one (Notes) and read it on the other.\n")
+    out.write("\nEvery pair of nodes is peered: send a note from one (Notes) and read it on\n")
+    out.write("another. The United States has two agencies: us.doj holds its central\n")
+    out.write("authority, us.dhs co-chairs the dialogue's round beside it.\n")
     out.write("Assistance requests hold synthetic examples in several states, and six months\n")
     out.write("of synthetic history (SYN-…) for the dashboard's charts; Dialogue holds\n")
     out.write("the reference dialogue's first round, its signed outcomes and commitments.\n")
     out.write("Evidence: cn.mps sent us.doj a synthetic shipping record on the fentanyl\n")
     out.write("precursor request; both nodes show it with its custody chain.\n")
-    out.write("\nPress Ctrl-C to stop both nodes.\n")
+    out.write("\nPress Ctrl-C to stop the three nodes.\n")
     out.flush()
 
 
-def run_demo(root_name: str, out: TextIO, ports: tuple[int, int] = (8001, 8002)) -> int:
+def run_demo(root_name: str, out: TextIO, ports: tuple[int, int, int] = (8001, 8002, 8003)) -> int:
     global NODES
     NODES = tuple(replace(node, port=port) for node, port in zip(NODES, ports, strict=True))
     root = Path(root_name).resolve()
@@ -305,6 +334,8 @@ def run_demo(root_name: str, out: TextIO, ports: tuple[int, int] = (8001, 8002))
                 "127.0.0.1",
                 "--port",
                 str(node.port),
+                "--workers",
+                str(DEMO_WEB_WORKERS),
             ]
             # Own session: Ctrl-C reaches only this supervisor, which then stops
             # each node in order instead of every process dying at once.

@@ -25,7 +25,9 @@ class Command(BaseCommand):
             help="print the demo authenticator's current code (second factor) and exit",
         )
         parser.add_argument(
-            "--ports", default="8001,8002", help="loopback ports of cn.mps and us.doj"
+            "--ports",
+            default="8001,8002,8003",
+            help="loopback ports of cn.mps, us.doj and us.dhs",
         )
 
     def handle(self, *args: Any, root: str, ports: str, print_code: bool, **options: Any) -> None:
@@ -33,13 +35,13 @@ class Command(BaseCommand):
             self.stdout.write(current_code())
             return
         try:
-            cn_port, us_port = (int(p) for p in ports.split(","))
+            cn_port, us_port, dhs_port = (int(p) for p in ports.split(","))
         except ValueError:
-            raise CommandError("--ports takes two port numbers, like 8001,8002") from None
+            raise CommandError("--ports takes three port numbers, like 8001,8002,8003") from None
         try:
             # OutputWrapper is a TextIOBase: it has the write and flush the demo uses.
             out = cast(TextIO, self.stdout)
-            code = run_demo(root, out=out, ports=(cn_port, us_port))
+            code = run_demo(root, out=out, ports=(cn_port, us_port, dhs_port))
         except DemoError as exc:
             raise CommandError(str(exc)) from None
         if code:
