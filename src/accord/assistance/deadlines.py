@@ -216,7 +216,7 @@ def running(r: AssistanceRequest) -> list[Deadline]:
 def deadlines_of(r: AssistanceRequest) -> list[Deadline]:
     """Every deadline of the request, met or not, each knowing its owner's
     zone and this node's, and whether the request has ended."""
-    ended = {"ended": r.is_final, "ended_at": r.ended_at if r.is_final else None}
+    ended, ended_at = r.is_final, (r.ended_at if r.is_final else None)
     found = []
     if r.submitted_at and r.acknowledge_due:
         found.append(
@@ -233,7 +233,7 @@ def deadlines_of(r: AssistanceRequest) -> list[Deadline]:
         # The requested side said when it would take the request up again.
         found.append(("resume", _("Postponement ends"), *postponed, None))
     deadlines = [
-        Deadline(key, label, start, due, met, REQUESTED, r, **ended)
+        Deadline(key, label, start, due, met, REQUESTED, r, ended, ended_at)
         for key, label, start, due, met in found
     ]
     confirmation = confirmation_of(r)
@@ -250,7 +250,8 @@ def deadlines_of(r: AssistanceRequest) -> list[Deadline]:
                 r.ended_at,
                 REQUESTING,
                 r,
-                **ended,
+                ended,
+                ended_at,
             )
         )
     return deadlines
