@@ -64,6 +64,9 @@ NEEDS_NODE = {
 NO_NODE_NEEDED = {("evidence", "verify")}
 
 ALIASES = {"check": ["check", "--deploy", "--database", "default"], "worker": ["db_worker"]}
+# The Django command behind an alias is shown by the alias's name in its help
+# and usage (`accord worker`, not `accord db_worker`).
+SHOWN_AS = {django[0]: name for name, django in ALIASES.items() if django[0] != name}
 
 # Django's own options, which every management command accepts: `accord`
 # chooses the settings and the data directory itself, so its help leaves them
@@ -148,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _hide_django_options() -> None:
-    """Leave Django's own options out of every command's help (and usage)."""
+    """Leave Django's own options out of every command's help (and usage),
+    and name an aliased command as `accord` knows it."""
     import argparse
 
     from django.core.management.base import BaseCommand
@@ -158,7 +162,7 @@ def _hide_django_options() -> None:
         return
 
     def create_parser(self: BaseCommand, prog_name: str, subcommand: str, **kwargs: Any) -> Any:
-        parser = original(self, prog_name, subcommand, **kwargs)
+        parser = original(self, prog_name, SHOWN_AS.get(subcommand, subcommand), **kwargs)
         for action in parser._actions:
             if DJANGO_OPTIONS & set(action.option_strings):
                 action.help = argparse.SUPPRESS

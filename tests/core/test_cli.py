@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from accord.cli import ALIASES, COMMANDS
+from accord.cli import COMMANDS
 from tests.live import TEST_PASSWORD, LiveNode, discard_node, make_node
 
 pytestmark = pytest.mark.live
@@ -167,10 +167,19 @@ DJANGO_OWN = (
 @pytest.mark.parametrize("command", sorted(set(COMMANDS) - {"manage"}))
 def test_help_shows_accords_options_not_djangos(node, command):
     shown = node.accord(command, "--help").stdout
-    assert f"usage: accord {ALIASES.get(command, [command])[0]}" in shown
+    assert f"usage: accord {command}" in shown
     assert not [option for option in DJANGO_OWN if option in shown], shown
     if command == "demo":
         assert "--ports" in shown and "--root" in shown
+
+
+def test_worker_help_names_the_accord_command(node):
+    """`accord worker` wraps django-tasks' db_worker: its help says `accord worker`."""
+    shown = node.accord("worker", "--help").stdout
+    assert shown.startswith("usage: accord worker ")
+    assert "db_worker" not in shown
+    # The operators' way in still names the Django command.
+    assert "usage: accord db_worker" in node.accord("manage", "db_worker", "--help").stdout
 
 
 def test_django_options_still_show_for_the_operators_manage_command(node):

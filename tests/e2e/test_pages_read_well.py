@@ -13,19 +13,23 @@ main page walked once per language by the officers who see it, and on each
 
 The main pages are every area in the sidebar of an investigator, a node
 administrator and a central-authority officer, the login page, the forms and
-account pages, and the detail pages of a draft request and a case made here
-through the API. The shared live nodes serve them; no node is started here."""
+account pages, and the detail pages of what is made here: a draft request
+(and its print in both languages), a case, an import into it, an evidence
+item of it (with its custody timeline), an intelligence object (imported with
+the CLI) and a federation message. The shared live nodes serve them; no node
+is started here."""
 
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.assistance.flow import request_body
 from tests.e2e.test_shell import ZH, in_chinese, sign_in, switch_to
-from tests.live import LiveNode, ensure_peered, signed_in
+from tests.live import LiveNode, ensure_peered, signed_in, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -43,8 +47,13 @@ WALKERS: dict[str, list[str]] = {
         "/cases/{case}/",
         "/account/password/",
         "/account/second-factor/",
+        "/intel/objects/{intel_object}/",
+        "/evidence/{evidence}/",
+        "/cases/{case}/imports/{import_job}/",
+        "/requests/{request}/print/?lang=en",
+        "/requests/{request}/print/?lang=zh-hans",
     ],
-    "node_admin": [],
+    "node_admin": ["/federation/messages/{message}/"],
     "central_authority": [],
 }
 # Pages that differ by role, walked by each of the officers above; every other
@@ -95,8 +104,10 @@ CLIPPED = """(tablesMustFit) => {
 
 
 @pytest.fixture(scope="module")
-def examples(two_live_nodes) -> dict[str, str]:
-    """A draft request and a case on cn.test, so their pages can be walked."""
+def examples(two_live_nodes, tmp_path_factory) -> dict[str, str]:
+    """What the detail pages walked show, made on cn.test: a draft request, a
+    case with an import and an evidence item, an intelligence object and a
+    federation message."""
     cn, us = two_live_nodes
     ensure_peered(cn, us)
     with signed_in(cn, "investigator") as officer:
@@ -108,7 +119,70 @@ def examples(two_live_nodes) -> dict[str, str]:
             "/api/v1/cases", json={"title": "Phishing ring (synthetic)", "title_language": "en"}
         )
         assert case.status_code == 201, case.text
-    return {"request": made.json()["id"], "case": case.json()["id"]}
+        case_id = case.json()["id"]
+        job = officer.post(
+            f"/api/v1/cases/{case_id}/imports/csv",
+            json={"text": "domain,phish-pages.example\nipv4,not-an-address"},
+        )
+        assert job.status_code in (201, 202), job.text
+        item = officer.post(
+            f"/api/v1/evidence/cases/{case_id}/items",
+            data={"description": "Seized phishing kit (synthetic)", "how": "seizure"},
+            files={"file": ("kit.zip", b"PK synthetic kit " * 64, "application/zip")},
+        )
+        assert item.status_code == 201, item.text
+        # Viewed and downloaded: the custody timeline has more than one record.
+        assert officer.get(f"/api/v1/evidence/items/{item.json()['id']}/content").is_success
+        intel_object = imported_object(cn, officer, tmp_path_factory.mktemp("stix"))
+        note = officer.post(
+            "/api/v1/federation/notes",
+            json={
+                "peer": us.node_id,
+                "subject": "Phishing kit",
+                "text": "Seen on your side?",
+                "language": "en",
+            },
+        )
+        assert note.status_code == 201, note.text
+        message = note.json()["message_id"]
+    with signed_in(cn, "node_admin") as admin:
+        # Delivered: its page shows the partner's signed receipt too.
+        wait_until(
+            lambda: admin.get(f"/api/v1/federation/outbox/{message}").json()["status"] == "applied",
+            timeout=60,
+            what="the note delivered",
+        )
+    return {
+        "request": made.json()["id"],
+        "case": case_id,
+        "import_job": job.json()["id"],
+        "evidence": item.json()["id"],
+        "intel_object": intel_object,
+        "message": message,
+    }
+
+
+def imported_object(node: LiveNode, officer, folder) -> str:
+    """An indicator that indicates a malware, imported with `accord intel
+    import`: the indicator's page (with the relationship) by its number."""
+    import stix2
+
+    name = f"Phishing kit host {uuid.uuid4().hex[:8]}"
+    found = stix2.Indicator(
+        name=name,
+        pattern="[domain-name:value = 'phish-pages.example']",
+        pattern_type="stix",
+        object_marking_refs=[stix2.TLP_GREEN],
+    )
+    malware = stix2.Malware(name="Phishing kit (synthetic)", is_family=True)
+    bundle = stix2.Bundle(objects=[found, malware, stix2.Relationship(found, "indicates", malware)])
+    path = folder / "bundle.json"
+    path.write_text(bundle.serialize(), encoding="utf-8")
+    node.accord("intel", "import", str(path))
+    listed = officer.get("/intel/", params={"q": name})
+    numbers = re.findall(r'href="/intel/objects/(\d+)/"', listed.text)
+    assert numbers, listed.text[:2000]
+    return numbers[0]
 
 
 @pytest.fixture
@@ -224,7 +298,10 @@ def test_main_pages_fit_a_phone_and_pass_axe(
                 seen.add(path)
                 response = page.goto(node.url + path)
                 assert response is not None and response.status == 200, (path, response)
-                expect(page.locator("html")).to_have_attribute("lang", lang)
+                # A print is in the language it is asked for.
+                printed = re.search(r"lang=(en|zh-hans)$", path)
+                shown = printed[1] if printed else lang
+                expect(page.locator("html")).to_have_attribute("lang", shown)
                 shot = shot_name(f"{language}-{username}", path)
                 fit = template in TABLES_FIT
                 check(page, axe, f"{username} {path}", shot, screenshot, problems, fit)

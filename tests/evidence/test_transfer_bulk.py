@@ -230,7 +230,9 @@ def test_a_whole_that_does_not_match_its_hash_fails_the_transfer(
         "peer": partner.node_id,
         "reason": "item_damaged",
         "held": 2,
+        "bytes": removed.data["bytes"],
     }
+    assert removed.data["bytes"] >= 2 * item.part_bytes  # the parts held, and the last one
     # Offered again, it starts over from no parts and arrives whole.
     again = put(partner, item, 0)
     assert (again.status_code, again.json()["reason"]) == (409, "not_active")

@@ -15,7 +15,7 @@ from accord.core.audit import Actor
 from accord.core.identity import this_node
 from accord.core.models import AuditEvent
 from accord.core.roles import Role
-from accord.evidence import custody, inbound, services
+from accord.evidence import custody, inbound, partials, services
 from accord.evidence.models import EvidenceItem, IncomingTransfer, TransferStatus
 from accord.evidence.wire import CUSTODY_KIND, RECEIPT_KIND
 from accord.federation.models import InboxMessage, Peer
@@ -250,7 +250,7 @@ def test_an_abandoned_partial_transfer_is_cleaned_up(partner, request_id) -> Non
     assert partial.exists()
 
     with TestCase.captureOnCommitCallbacks(execute=True):
-        cleaned = inbound.clean_orphans(timezone.now() + timedelta(seconds=1))
+        cleaned = partials.clean_orphans(timezone.now() + timedelta(seconds=1))
 
     assert cleaned == 1
     assert not partial.exists()

@@ -192,6 +192,24 @@ def test_a_refused_chunk_fails_the_transfer_and_a_retry_goes_on(users, partner, 
     assert Transfer.objects.get(item=item).status == TransferStatus.ACTIVE
 
 
+def test_a_whole_the_partner_found_damaged_is_sent_again_from_the_start(
+    users, partner, item
+) -> None:
+    """The partner removed the chunks it held (inbound.finish_or_discard):
+    the retry offers the item from chunk 0."""
+    send(users, item)
+    settle(partner)
+    settle(partner, MessageStatus.REFUSED, "item_damaged: the item does not match its SHA-256")
+
+    failed = Transfer.objects.get(item=item)
+    assert (failed.status, failed.confirmed) == (TransferStatus.FAILED, 0)
+
+    send(users, item)
+
+    assert partner.sent(OFFER_KIND)[-1]["first_chunk"] == 0
+    assert [body["index"] for body in partner.sent(CHUNK_KIND)[-WINDOW:]] == [0, 1, 2, 3]
+
+
 def test_only_the_requests_team_sends_to_its_partner(users, partner, item) -> None:
     people = make_people()
     with pytest.raises(Refused):

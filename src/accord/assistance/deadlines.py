@@ -148,6 +148,14 @@ class Deadline:
     # Read only for the owner's zone, so that lists, metrics and reminders,
     # which never show it, do not load the partner's calendar.
     request: AssistanceRequest | None = field(default=None, repr=False, compare=False)
+    # The request ended (refused, withdrawn, closed, lapsed, released): an
+    # unmet deadline no longer runs; `ended_at` says since when.
+    ended: bool = False
+    ended_at: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.met_at is None and not self.ended
 
     @property
     def owner_zone(self) -> str:
@@ -165,11 +173,11 @@ class Deadline:
 
     def fraction_used(self, now: datetime) -> float:
         total = (self.due_at - self.starts_at).total_seconds()
-        end = self.met_at or now
+        end = self.met_at or (self.ended_at if self.ended else None) or now
         return 1.0 if total <= 0 else (end - self.starts_at).total_seconds() / total
 
     def overdue(self, now: datetime) -> bool:
-        return self.met_at is None and now > self.due_at
+        return self.running and now > self.due_at
 
     def time_left(self, now: datetime) -> timedelta:
         return self.due_at - now
@@ -199,9 +207,16 @@ def _postponement(r: AssistanceRequest) -> tuple[datetime, datetime] | None:
     return event.at, calendar_of(r, REQUESTED).end_of_day(day)
 
 
+def running(r: AssistanceRequest) -> list[Deadline]:
+    """The deadlines still running: none once the request has ended (the
+    list's next deadline, the detail page's countdowns)."""
+    return [d for d in deadlines_of(r) if d.running]
+
+
 def deadlines_of(r: AssistanceRequest) -> list[Deadline]:
     """Every deadline of the request, met or not, each knowing its owner's
-    zone and this node's."""
+    zone and this node's, and whether the request has ended."""
+    ended, ended_at = r.is_final, (r.ended_at if r.is_final else None)
     found = []
     if r.submitted_at and r.acknowledge_due:
         found.append(
@@ -218,7 +233,8 @@ def deadlines_of(r: AssistanceRequest) -> list[Deadline]:
         # The requested side said when it would take the request up again.
         found.append(("resume", _("Postponement ends"), *postponed, None))
     deadlines = [
-        Deadline(key, label, start, due, met, REQUESTED, r) for key, label, start, due, met in found
+        Deadline(key, label, start, due, met, REQUESTED, r, ended, ended_at)
+        for key, label, start, due, met in found
     ]
     confirmation = confirmation_of(r)
     if confirmation is not None:
@@ -234,6 +250,8 @@ def deadlines_of(r: AssistanceRequest) -> list[Deadline]:
                 r.ended_at,
                 REQUESTING,
                 r,
+                ended,
+                ended_at,
             )
         )
     return deadlines
@@ -253,4 +271,6 @@ def confirmation_of(r: AssistanceRequest) -> Deadline | None:
         r.submitted_at,
         REQUESTING,
         r,
+        ended=r.is_final,
+        ended_at=r.ended_at if r.is_final else None,
     )

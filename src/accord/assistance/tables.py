@@ -21,7 +21,8 @@ from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accord.assistance.deadlines import Deadline, deadlines_of
+from accord.assistance import deadlines
+from accord.assistance.deadlines import Deadline
 from accord.assistance.models import AssistanceRequest, State
 from accord.assistance.types import RequestType, Urgency
 from accord.web.lists import ListTable, by_label, ordered, reference_cell
@@ -37,9 +38,7 @@ def first_line(summary: str) -> str:
 
 def next_deadline(row: AssistanceRequest) -> Deadline | None:
     """The earliest deadline not yet met, while the request has not ended."""
-    if row.is_final:
-        return None
-    pending = [d for d in deadlines_of(row) if d.met_at is None]
+    pending = deadlines.running(row)
     return min(pending, key=lambda d: d.due_at) if pending else None
 
 

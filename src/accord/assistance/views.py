@@ -153,7 +153,7 @@ def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> 
         "deadlines": [
             (
                 d,
-                d.overdue(now) and not row.is_final,
+                d.overdue(now),
                 max(0, min(100, int(d.fraction_used(now) * 100))),
             )
             for d in deadlines_of(row)

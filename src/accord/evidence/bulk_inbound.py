@@ -26,7 +26,7 @@ from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.core.sealed import seal
-from accord.evidence import ahead, blobs, bulk_wire, inbound, services
+from accord.evidence import ahead, blobs, bulk_wire, inbound, partials, services
 from accord.evidence.bulk_wire import PartRefused
 from accord.evidence.models import EvidenceItem, IncomingTransfer, TransferStatus
 from accord.evidence.wire import BULK_OFFER_KIND, BulkOfferBody
@@ -228,7 +228,7 @@ def damaged(peer: Peer, pk: int, reason: str, detail: str) -> None:
         incoming.held, incoming.received = "0" * incoming.chunks, 0
         incoming.updated_at = timezone.now()
         incoming.save(update_fields=["status", "reason", "held", "received", "updated_at"])
-        inbound.discard_partial(incoming, Actor(label=f"peer:{peer.node_id}"), reason, held)
+        partials.discard_partial(incoming, Actor(label=f"peer:{peer.node_id}"), reason, held)
     ahead.forget(pk)
 
 

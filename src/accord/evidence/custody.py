@@ -33,6 +33,7 @@ EVENTS: tuple[str, ...] = (
     "sealed",
     "released",
     "purged",
+    "discarded",
 )
 FIELDS: tuple[str, ...] = (
     "v",

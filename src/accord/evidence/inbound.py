@@ -14,11 +14,9 @@ the item exists here."""
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import os
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +43,7 @@ from accord.evidence.models import (
 from accord.evidence.wire import (
     CHUNK_KIND,
     CUSTODY_KIND,
+    DAMAGED,
     OFFER_KIND,
     RECEIPT_KIND,
     BulkOfferBody,
@@ -99,8 +98,12 @@ def receive_offer(peer: Peer, body: OfferBody) -> None:
         )
         if not same:
             raise Refusal("offer_changed: the item differs from the transfer under way")
-        if body.first_chunk != incoming.received:
-            raise Refusal(f"resume_mismatch: this node holds {incoming.received} chunks")
+        # No partial file: its chunks failed the whole check and were removed.
+        held = incoming.received if partial_path(incoming).exists() else 0
+        if body.first_chunk != held:
+            raise Refusal(f"resume_mismatch: this node holds {held} chunks")
+        if held != incoming.received:
+            restart(incoming)
         # The sender's chain as it is now (it may have grown since the first offer).
         incoming.custody = [r.to_json() for r in checked_records(peer, body)]
         incoming.status, incoming.reason = TransferStatus.ACTIVE, ""
@@ -130,6 +133,14 @@ def receive_offer(peer: Peer, body: OfferBody) -> None:
         started_at=now,
         updated_at=now,
     )
+    handle = os.open(partial_path(incoming), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(handle)
+
+
+def restart(incoming: IncomingTransfer) -> None:
+    """Nothing of the item is held any more: the transfer starts over."""
+    incoming.received = 0
+    incoming.save(update_fields=["received"])
     handle = os.open(partial_path(incoming), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.close(handle)
 
@@ -196,7 +207,26 @@ def receive_chunk(peer: Peer, body: ChunkBody) -> None:
     incoming.updated_at = timezone.now()
     incoming.save(update_fields=["received", "updated_at"])
     if last:
+        finish_or_discard(peer, incoming)
+
+
+def finish_or_discard(peer: Peer, incoming: IncomingTransfer) -> None:
+    """`finish`; if the whole does not check, the chunks received are of no
+    use: the partial file goes now, not at the orphan sweep. The refusal rolls
+    back this message's writes, so the file is removed at once and the reason
+    says so (the inbox's audit keeps it); the sender starts over from chunk 0
+    (transfer.transfer_refused) and the offer finds no partial file here."""
+    try:
         finish(peer, incoming)
+    except Refusal as refusal:
+        if not str(refusal).startswith(DAMAGED):
+            raise
+        path = partial_path(incoming)
+        size = path.stat().st_size if path.exists() else 0
+        path.unlink(missing_ok=True)
+        raise Refusal(
+            f"{refusal}; the {size} bytes received are removed: offer it again from chunk 0"
+        ) from None
 
 
 def finish(peer: Peer, incoming: IncomingTransfer) -> EvidenceItem:
@@ -381,56 +411,6 @@ def store_peer_records(peer: Peer, item: EvidenceItem, raw: list[Any]) -> int:
         held[record.seq] = record.hash
         added += 1
     return added
-
-
-# ---------------------------------------------------------------- orphans
-
-
-def discard_partial(incoming: IncomingTransfer, actor: Actor, reason: str, held: int) -> None:
-    """The transfer failed here for good: its partial file (the encrypted
-    chunks received) is removed once this transaction commits, audited."""
-    path = partial_path(incoming)
-    audit.record(
-        actor,
-        AuditAction.EVIDENCE_ORPHAN_REMOVED,
-        target_type="evidence.evidenceitem",
-        target_id=str(incoming.item_id),
-        data={"kind": "partial", "peer": incoming.peer.node_id, "reason": reason, "held": held},
-    )
-    transaction.on_commit(functools.partial(path.unlink, missing_ok=True))
-
-
-def clean_orphans(cutoff: datetime) -> int:
-    """Incoming transfers without a chunk since `cutoff`: their partial files
-    are removed and they are marked abandoned (a new offer starts over)."""
-    cleaned = 0
-    stale = IncomingTransfer.objects.filter(
-        status__in=[TransferStatus.ACTIVE, TransferStatus.FAILED], updated_at__lt=cutoff
-    )
-    for pk in stale.values_list("pk", flat=True):
-        with transaction.atomic():
-            incoming = IncomingTransfer.objects.select_for_update().get(pk=pk)
-            if incoming.updated_at >= cutoff or incoming.status == TransferStatus.DONE:
-                continue
-            path = partial_path(incoming)
-            incoming.status, incoming.custody = TransferStatus.ABANDONED, []
-            incoming.reason = f"abandoned: no chunk for {settings.EVIDENCE_ORPHAN_DAYS} days"
-            incoming.finished_at = timezone.now()
-            incoming.save()
-            audit.record(
-                Actor.system("clock"),
-                AuditAction.EVIDENCE_ABANDONED,
-                target_type="evidence.evidenceitem",
-                target_id=str(incoming.item_id),
-                data={
-                    "peer": incoming.peer.node_id,
-                    "direction": "in",
-                    "chunks": incoming.received,
-                },
-            )
-            transaction.on_commit(functools.partial(path.unlink, missing_ok=True))
-        cleaned += 1
-    return cleaned
 
 
 kinds.register(OFFER_KIND, OfferBody)(kinds.peer_handler(receive_offer))

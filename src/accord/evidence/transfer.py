@@ -46,6 +46,7 @@ from accord.evidence.models import (
 from accord.evidence.wire import (
     BULK_OFFER_KIND,
     CHUNK_KIND,
+    DAMAGED,
     MAX_CHUNK_BYTES,
     MAX_RECORDS,
     OFFER_KIND,
@@ -338,6 +339,8 @@ def transfer_refused(sender: Any, peer: Peer, messages: list[OutboxMessage], **_
         peer=peer, status=TransferStatus.ACTIVE
     ):
         hit = [refused[seq] for seq, _index in transfer.in_flight if seq in refused]
+        if hit and hit[0].startswith(DAMAGED):
+            transfer.confirmed = 0  # the peer removed the chunks it held: a retry starts over
         if hit:
             fail(transfer, hit[0], "deliverer")
 
@@ -380,7 +383,7 @@ def tick() -> dict[str, int]:
     up transfers without progress for settings.EVIDENCE_ORPHAN_DAYS (removing
     the partial file of an incoming one), and start the transfer of items
     added after their request went that did not start (follow.py)."""
-    from accord.evidence import inbound
+    from accord.evidence import partials
 
     result = {"topped_up": 0, "pushed": 0, "records": 0, "abandoned": 0, "followed": 0}
     cutoff = timezone.now() - timedelta(days=settings.EVIDENCE_ORPHAN_DAYS)
@@ -402,7 +405,7 @@ def tick() -> dict[str, int]:
     for item_id in custody_sync.behind():
         with transaction.atomic():
             result["records"] += custody_sync.sync_custody(item_id)
-    result["abandoned"] += inbound.clean_orphans(cutoff)
+    result["abandoned"] += partials.clean_orphans(cutoff)
     result["followed"] = follow.tick()
     return result
 

@@ -47,6 +47,7 @@ EVENT_LABELS = {
     "sealed": gettext_lazy("Sealed"),
     "released": gettext_lazy("Released"),
     "purged": gettext_lazy("Purged"),
+    "discarded": gettext_lazy("Partial copy removed"),
 }
 
 # The keys of a custody record's details, named in the reader's language; a
@@ -63,6 +64,7 @@ DETAIL_LABELS = {
     "items": gettext_lazy("Items"),
     "purpose": gettext_lazy("Purpose"),
     "bytes_removed": gettext_lazy("Bytes removed"),
+    "what": gettext_lazy("What"),
 }
 
 

@@ -26,6 +26,9 @@ CHUNK_KIND = "evidence.chunk"
 RECEIPT_KIND = "evidence.receipt"
 CUSTODY_KIND = "evidence.custody"
 BULK_OFFER_KIND = "evidence.bulk-offer"
+# How a receiver refuses an item whose chunks, put together, do not check: it
+# has removed what it held, and the sender starts over from chunk 0.
+DAMAGED = "item_damaged:"
 
 # A chunk's plaintext, at most; its base64 in the body, sealed and base64'd
 # again in the envelope, keeps a message under 1 MiB (transfer.chunk_limit).
@@ -114,6 +117,7 @@ __all__ = [
     "BULK_OFFER_KIND",
     "CHUNK_KIND",
     "CUSTODY_KIND",
+    "DAMAGED",
     "MAX_CHUNK_BYTES",
     "MAX_RECORDS",
     "OFFER_KIND",
