@@ -24,12 +24,30 @@ from accord.evidence import services as evidence
 from accord.evidence.models import EvidenceItem
 
 FOLDER = "assistance-files"
+LEGACY_COLUMNS = (
+    "id",
+    "name",
+    "sha256",
+    "content_type",
+    "version",
+    "request__id",
+    "request__reference",
+    "request__outgoing",
+    "request__peer__id",
+    "request__peer__node_id",
+)
 
 
 def adopt_all() -> dict[str, list[str]]:
     folder = Path(settings.DATA_DIR) / FOLDER
     found: dict[str, list[str]] = {"adopted": [], "missing": [], "damaged": []}
-    rows = ResponseFile.objects.filter(deleted=False).select_related("request", "request__peer")
+    # Only the columns this reads: it runs inside migration assistance 0005,
+    # before later migrations add columns to the request's and the peer's tables.
+    rows = (
+        ResponseFile.objects.filter(deleted=False)
+        .select_related("request", "request__peer")
+        .only(*LEGACY_COLUMNS)
+    )
     for row in rows.order_by("pk"):
         path = folder / row.sha256
         label = f"{row.request.reference}: {row.name} ({row.sha256})"
