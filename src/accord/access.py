@@ -43,6 +43,12 @@ WEB: dict[str, Rule] = {
     "web:two-factor-enrol": Rule(Audience.SIGNED_IN, ("GET", "POST")),
     "web:two-factor-recovery-codes": Rule(Audience.SIGNED_IN, ("POST",)),
     "web:two-factor-reset": Rule(Permission.MANAGE_USERS, ("POST",), ("user_id",)),
+    # Passkeys (accord.web.passkeys): each user's own; the options answer JSON.
+    "web:passkey-add": Rule(Audience.SIGNED_IN, ("POST",)),
+    "web:passkey-options": Rule(Audience.SIGNED_IN, ("POST",)),
+    "web:passkey-remove": Rule(Audience.SIGNED_IN, ("POST",), ("pk",)),
+    "web:passkey-sign-in": Rule(Audience.SIGNED_IN, ("POST",)),
+    "web:passkey-sign-in-options": Rule(Audience.SIGNED_IN, ("POST",)),
     "web:users": Rule(Permission.MANAGE_USERS, ("GET", "POST")),
     "web:user-role": Rule(Permission.MANAGE_USERS, ("POST",), ("user_id",)),
     "web:user-active": Rule(Permission.MANAGE_USERS, ("POST",), ("user_id",)),

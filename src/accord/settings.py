@@ -262,6 +262,23 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django_otp.middleware.OTPMiddleware") + 1,
     "accord.core.middleware.SecondFactorMiddleware",
 )
+# Passkeys (WebAuthn) as the alternative second factor (accord.core.passkeys,
+# django-otp-webauthn). A passkey belongs to one relying-party id, a domain:
+# ACCORD_WEBAUTHN_RP_ID (default: the host name of the first origin below, else
+# the host name the page was asked for, one of ACCORD_ALLOWED_HOSTS; an IP
+# address cannot be one, so on loopback open the node at http://localhost:PORT).
+# ACCORD_WEBAUTHN_ORIGINS lists the origins users open the node at
+# (https://accord.example.org, comma separated; default: the page's own origin).
+# Changing the id makes every passkey unusable: users then enrol new ones.
+WEBAUTHN_RP_ID = env_str("ACCORD_WEBAUTHN_RP_ID", "").strip()
+WEBAUTHN_ORIGINS = env_list("ACCORD_WEBAUTHN_ORIGINS", "")
+INSTALLED_APPS += ["django_otp_webauthn"]
+OTP_WEBAUTHN_HELPER_CLASS = "accord.core.passkeys.Helper"
+OTP_WEBAUTHN_RP_ID_CALLABLE = "accord.core.passkeys.relying_party_id"
+OTP_WEBAUTHN_RP_NAME = "Accord"  # the helper names this node
+OTP_WEBAUTHN_ALLOWED_ORIGINS = WEBAUTHN_ORIGINS
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False  # a second factor, never instead of the password
+OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = ""  # refusals are audited (accord.core.passkeys)
 
 ROOT_URLCONF = "accord.urls"
 WSGI_APPLICATION = "accord.wsgi.application"
@@ -324,9 +341,13 @@ SECURE_SSL_REDIRECT = HTTPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SILENCED_SYSTEM_CHECKS = []
 if not HTTPS:
     # Replaced by one clearer warning of our own (accord.W020) in `accord check`.
-    SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
+    SILENCED_SYSTEM_CHECKS += ["security.W004", "security.W008", "security.W012", "security.W016"]
+if not WEBAUTHN_ORIGINS:
+    # No origins configured: the passkey helper takes the page's own (see above).
+    SILENCED_SYSTEM_CHECKS += ["otp_webauthn.E030"]
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = 31536000

@@ -32,6 +32,11 @@ class AuditAction(models.TextChoices):
     TWOFACTOR_RECOVERY_USED = "core:second-factor:recovery-used", _("Recovery code used")
     TWOFACTOR_RECOVERY_NEW = "core:second-factor:recovery-new", _("New recovery codes made")
     TWOFACTOR_RESET = "core:second-factor:reset", _("Second factor reset")
+    TWOFACTOR_REMOVE = "core:second-factor:remove", _("Passkey removed")
+    TWOFACTOR_REMOVE_REFUSED = (
+        "core:second-factor:remove-refused",
+        _("Removal of the last second factor refused"),
+    )
     ACCESS_DENIED = "core:access:denied", _("Access refused")
     AUDIT_VERIFY = "core:audit:verify", _("Audit log verified")
     AUDIT_CHECKPOINT = "core:audit:checkpoint", _("Audit head checkpoint sent to peers")

@@ -62,6 +62,11 @@ ENROLLED_AT_SIGN_IN = "accord_second_factor"
 # What a user who still owes a second factor may reach: the sign-in steps and
 # the language switch. Everything else (pages and the session API) waits.
 _OPEN_TO_UNVERIFIED = ("web:login", "web:logout", "web:set-language")
+# Each step's pages: its own, and the passkey ceremony that can stand in for it.
+_STEP_VIEWS = {
+    "verify": ("web:two-factor-verify", "web:passkey-sign-in-options", "web:passkey-sign-in"),
+    "enrol": ("web:two-factor-enrol", "web:passkey-options", "web:passkey-add"),
+}
 
 
 def pending_second_factor(request: HttpRequest) -> str | None:
@@ -103,7 +108,7 @@ class SecondFactorMiddleware:
             name = resolve(request.path_info).view_name
         except Resolver404:
             return False
-        return name in _OPEN_TO_UNVERIFIED or name == f"web:two-factor-{step}"
+        return name in _OPEN_TO_UNVERIFIED or name in _STEP_VIEWS[step]
 
 
 class ApiJsonErrorsMiddleware:

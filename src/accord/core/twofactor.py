@@ -1,5 +1,6 @@
 """The second factor (issue 14): a TOTP authenticator (RFC 6238, django-otp's
-TOTP plugin) and single-use recovery codes (its static plugin).
+TOTP plugin), passkeys (WebAuthn, django-otp-webauthn: accord.core.passkeys)
+and single-use recovery codes (django-otp's static plugin).
 
 Node administrators and central-authority officers must verify one before
 they can use the node (`roles.SECOND_FACTOR_ROLES`); anyone else may enrol,
@@ -19,6 +20,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
@@ -52,8 +54,16 @@ def session_verified(user: User) -> bool:
     return bool(check is not None and check())
 
 
-def enrolled(user: User) -> bool:
+def has_authenticator(user: User) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def enrolled(user: User) -> bool:
+    """Whether the user has a second factor: an authenticator or a passkey."""
+    return (
+        has_authenticator(user)
+        or WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
+    )
 
 
 def recovery_codes_left(user: User) -> int:
@@ -131,12 +141,13 @@ def _enrol(actor: Actor, user: User, device: TOTPDevice, *, ip: str) -> Enrolmen
     TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     device.confirmed = True
     device.save()
-    codes = _new_recovery_codes(user)
+    codes = new_recovery_codes(user)
     audit.record(actor, AuditAction.TWOFACTOR_ENROL, user, data={"username": user.username}, ip=ip)
     return Enrolment(device, codes)
 
 
-def _new_recovery_codes(user: User) -> list[str]:
+def new_recovery_codes(user: User) -> list[str]:
+    """A fresh set of recovery codes (the caller audits); the old ones stop working."""
     StaticDevice.objects.filter(user=user).delete()
     device = StaticDevice.objects.create(user=user, name=RECOVERY, confirmed=True)
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
@@ -148,8 +159,8 @@ def regenerate_recovery_codes(user: User, *, ip: str = "") -> list[str]:
     """New codes for an enrolled user; the old ones stop working."""
     with transaction.atomic():
         if not enrolled(user):
-            raise ValidationError(_("Set up an authenticator first."))
-        codes = _new_recovery_codes(user)
+            raise ValidationError(_("Set up an authenticator or a passkey first."))
+        codes = new_recovery_codes(user)
         audit.record(Actor.of(user), AuditAction.TWOFACTOR_RECOVERY_NEW, user, ip=ip)
     return codes
 
@@ -193,11 +204,12 @@ def _failed(user: User, step: str, ip: str) -> NoReturn:
 
 
 def reset(actor: Actor, user: User, *, ip: str = "") -> None:
-    """Remove someone's authenticator and recovery codes (a lost phone): they
+    """Remove someone's authenticator, passkeys and recovery codes (a lost phone): they
     enrol again at their next sign-in, as a new officer would."""
     enforce(actor, Action.RESET_SECOND_FACTOR, ip=ip)
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()
+        WebAuthnCredential.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
         audit.record(
             actor, AuditAction.TWOFACTOR_RESET, user, data={"username": user.username}, ip=ip

@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accord.core import twofactor
+from accord.core import passkeys, twofactor
 from accord.core.audit import Actor
 from accord.core.models import User
 from accord.core.signals import client_ip, signed_in_fully
@@ -26,7 +26,7 @@ from accord.web.guards import SignedInRequest, permission_required, signed_in
 QR_SCALE = 4
 
 
-def _next_url(request: HttpRequest) -> str:
+def next_url(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         return target
@@ -38,6 +38,8 @@ def overview(request: SignedInRequest) -> HttpResponse:
     user = request.user
     context = {
         "enrolled": twofactor.enrolled(user),
+        "authenticator": twofactor.has_authenticator(user),
+        "passkeys": passkeys.passkeys_of(user),
         "required": twofactor.required(user),
         "codes_left": twofactor.recovery_codes_left(user),
     }
@@ -67,8 +69,14 @@ def verify(request: SignedInRequest) -> HttpResponse:
                     _("You signed in with a recovery code; %(count)s are left.")
                     % {"count": twofactor.recovery_codes_left(request.user)},
                 )
-            return redirect(_next_url(request))
-    return render(request, "web/two_factor_verify.html", {"form": form, "next": _next_url(request)})
+            return redirect(next_url(request))
+    context = {
+        "form": form,
+        "next": next_url(request),
+        "passkeys": passkeys.passkeys_of(request.user),
+        "authenticator": twofactor.has_authenticator(request.user),
+    }
+    return render(request, "web/two_factor_verify.html", context)
 
 
 @signed_in
@@ -90,12 +98,12 @@ def enrol(request: SignedInRequest) -> HttpResponse:
             django_otp.login(request, enrolment.device)
             if signing_in:
                 signed_in_fully(request, user, "authenticator enrolled")
-            return _show_codes(request, enrolment.recovery_codes, _next_url(request))
+            return show_codes(request, enrolment.recovery_codes, next_url(request))
     device = twofactor.pending_authenticator(user)
     uri = twofactor.provisioning_uri(device)
     context = {
         "form": form,
-        "next": _next_url(request),
+        "next": next_url(request),
         # Inline SVG: no script, no external fetch, nothing a strict CSP forbids.
         "qr_svg": segno.make(uri, error="m").svg_inline(scale=QR_SCALE, title=_("QR code")),
         "secret": twofactor.secret_of(device),
@@ -113,10 +121,10 @@ def new_recovery_codes(request: SignedInRequest) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("web:two-factor")
-    return _show_codes(request, codes, "/")
+    return show_codes(request, codes, "/")
 
 
-def _show_codes(request: HttpRequest, codes: list[str], next_url: str) -> HttpResponse:
+def show_codes(request: HttpRequest, codes: list[str], next_url: str) -> HttpResponse:
     """Shown on this one answer only: the node keeps no way to show them again."""
     response = render(request, "web/two_factor_codes.html", {"codes": codes, "next": next_url})
     response["Cache-Control"] = "no-store"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accord.web import twofactor, views
+from accord.web import passkeys, twofactor, views
 
 app_name = "web"
 
@@ -17,6 +17,19 @@ urlpatterns = [
         "account/second-factor/recovery-codes/",
         twofactor.new_recovery_codes,
         name="two-factor-recovery-codes",
+    ),
+    path("account/second-factor/passkeys/", passkeys.add, name="passkey-add"),
+    path("account/second-factor/passkeys/options/", passkeys.options, name="passkey-options"),
+    path(
+        "account/second-factor/passkeys/<int:pk>/remove/",
+        passkeys.remove,
+        name="passkey-remove",
+    ),
+    path("account/second-factor/passkeys/sign-in/", passkeys.sign_in, name="passkey-sign-in"),
+    path(
+        "account/second-factor/passkeys/sign-in/options/",
+        passkeys.sign_in_options,
+        name="passkey-sign-in-options",
     ),
     path("admin/users/", views.users, name="users"),
     path("admin/users/<int:user_id>/role/", views.user_role, name="user-role"),
