@@ -265,6 +265,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "Preservation": {},
     "Extension": {"days": 30},
     "Restriction": {"kind": "restrict_use", "text": "Police use only"},
+    "Assignment": {"node": "xx.agency"},
 }
 FINDING = {"ground": "dual_criminality", "applies": True, "rationale": "Fraud in both"}
 NEWCOMER = "obj-outsider-investigator"

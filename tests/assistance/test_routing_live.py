@@ -124,3 +124,19 @@ def test_an_agency_cannot_act_on_a_request_not_assigned_to_it(routed):
     assert response.status_code == 404, response.text
     # The central authority still executes it itself, as in a two-node set-up.
     routed.step(request_id, "begin_execution", state="in_execution")
+
+
+def test_the_executing_agencys_replica_is_repaired_from_the_central_authority(routed):
+    request_id = accepted(routed)
+    before = routed.step(request_id, "assign", ASSIGNMENT, state="accepted")
+    routed.agency.accord(
+        "manage",
+        "shell",
+        "-c",
+        "from accord.assistance.models import AssistanceRequest as R; "
+        f"R.objects.filter(pk={request_id!r}).update(state='closed', executing_node='')",
+    )
+    assert get(routed.agency_ca, request_id)["state"] == "closed"
+    # us.doj owns the request: its digest to us.dhs finds the difference.
+    routed.us.accord("requests", "reconcile", routed.agency.node_id)
+    assert routed.agreed(request_id, timeout=60) == before
