@@ -176,6 +176,8 @@ def rule_problem(kind: Kind, side: str, action: str) -> bool:
     break: dual criminality before accepting, a consultation before refusing."""
     if side != REQUESTED:
         return False
+    if action == "assign":
+        return True  # no other agency of this node's party is its peer here (routing.py)
     if action in ("accept", "accept_with_conditions"):
         return kind.request_type not in NO_DUAL_CRIMINALITY and DUAL not in kind.after
     if action == "refuse":
@@ -263,6 +265,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "Preservation": {},
     "Extension": {"days": 30},
     "Restriction": {"kind": "restrict_use", "text": "Police use only"},
+    "Assignment": {"node": "xx.agency"},
 }
 FINDING = {"ground": "dual_criminality", "applies": True, "rationale": "Fraud in both"}
 NEWCOMER = "obj-outsider-investigator"

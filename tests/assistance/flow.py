@@ -1,9 +1,11 @@
-"""Drive requests through two live nodes over their HTTP API, as officers would,
-and compare the two replicas."""
+"""Drive requests through live nodes over their HTTP API, as officers would,
+and compare the replicas: two (requester and requested central authority),
+or three once the central authority assigns the execution to an agency."""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import Any
 
@@ -141,6 +143,7 @@ SHARED_KEYS = (
     "reference",
     "requesting_node",
     "requested_node",
+    "executing_node",
     "content",
     "state",
     "version",
@@ -169,20 +172,29 @@ def shared(view: dict[str, Any]) -> dict[str, Any]:
 
 def in_step(a: httpx.Client, b: httpx.Client, request_id: str, timeout: float = 30) -> dict:
     """Wait until both replicas agree, and return the shared view."""
+    return agree((a, b), request_id, timeout=timeout)
+
+
+def agree(clients: Sequence[httpx.Client], request_id: str, timeout: float = 30) -> dict:
+    """Wait until every replica agrees and none has a step still waiting for
+    the owner, and return the shared view."""
     found: dict[str, Any] = {}
 
     def same() -> bool:
-        left = b.get(f"/api/v1/assistance/requests/{request_id}")
-        if left.status_code != 200:
-            return False
-        view = get(a, request_id)
-        found["a"], found["b"] = shared(view), shared(left.json())
-        return found["a"] == found["b"] and not any(
-            p["outcome"] == "" for p in view["pending_actions"]
+        views = []
+        for client in clients:
+            response = client.get(f"/api/v1/assistance/requests/{request_id}")
+            if response.status_code != 200:
+                return False
+            views.append(response.json())
+        found["view"] = shared(views[0])
+        return all(shared(view) == found["view"] for view in views) and not any(
+            p["outcome"] == "" for view in views for p in view["pending_actions"]
         )
 
-    wait_until(same, timeout=timeout, what=f"both replicas of {request_id} agree")
-    return found["a"]
+    nodes = len(clients)
+    wait_until(same, timeout=timeout, what=f"the {nodes} replicas of {request_id} agree")
+    return found["view"]
 
 
 # ---------------------------------------------------------------- a pair of nodes
@@ -256,8 +268,8 @@ class Pair:
     def us_ca(self) -> httpx.Client:
         return self.officer(self.us, "central_authority")
 
-    def owner(self, action: str) -> httpx.Client:
-        """The session of the officer who owns the step."""
+    def owner(self, action: str, request_id: str = "") -> httpx.Client:
+        """The session of the officer who owns the step (on the request)."""
         from accord.assistance.machine import REQUESTING, TRANSITIONS
 
         if action in LOCAL_ROLES:
@@ -284,6 +296,12 @@ class Pair:
         request_id = self.draft(request_type, **overrides)
         return request_id, self.submit(request_id)
 
+    def ordered_by_taker(self, request_id: str, action: str) -> bool:
+        """Whether the node of the officer taking the step orders it."""
+        from accord.assistance.machine import REQUESTED, TRANSITIONS
+
+        return TRANSITIONS[action].side == REQUESTED or action == "submit"
+
     def agreed(self, request_id: str, timeout: float = 30) -> dict[str, Any]:
         return in_step(self.cn_ca, self.us_ca, request_id, timeout=timeout)
 
@@ -300,15 +318,15 @@ class Pair:
         """The step's owner takes it; after the partner applied (or confirmed)
         it, both replicas are compared and the new history checked: one event
         more, for this step, to the state the table says. Returns the view."""
-        from accord.assistance.machine import REQUESTED, TRANSITIONS
+        from accord.assistance.machine import TRANSITIONS
 
         transition = TRANSITIONS[action]
-        response = act(self.owner(action), request_id, action, payload, **extra)
+        response = act(self.owner(action, request_id), request_id, action, payload, **extra)
         if transition.local and action != "submit":
             return response
         # A requesting-side step answers with the old version: the requested
         # node orders it and it takes effect when that node confirms it.
-        ordered_here = transition.side == REQUESTED or action == "submit"
+        ordered_here = self.ordered_by_taker(request_id, action)
         version = response["version"] + (0 if ordered_here else 1)
         view = self.agreed(request_id, timeout=timeout)
         last = view["events"][-1]
@@ -333,3 +351,45 @@ class Pair:
             json={"ground": ground, "applies": applies, "rationale": rationale},
         )
         assert response.status_code == 201, response.text
+
+
+class Routed(Pair):
+    """A Pair whose requested node is its party's central authority, which may
+    assign the execution to `agency`: from then on the agency's central
+    authority officer takes the execution steps (asked of the owner, so they
+    answer with the old version), and the three replicas are compared."""
+
+    def __init__(self, officer: Officers, cn: LiveNode, us: LiveNode, agency: LiveNode) -> None:
+        super().__init__(officer, cn, us)
+        self.agency = agency
+        self.assigned: set[str] = set()
+
+    @property
+    def agency_ca(self) -> httpx.Client:
+        return self.officer(self.agency, "central_authority")
+
+    def executes(self, request_id: str, action: str) -> bool:
+        from accord.assistance.machine import EXECUTION
+
+        return request_id in self.assigned and action in EXECUTION
+
+    def step(self, request_id: str, action: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if action == "assign":
+            self.assigned.add(request_id)
+        return super().step(request_id, action, *args, **kwargs)
+
+    def owner(self, action: str, request_id: str = "") -> httpx.Client:
+        if self.executes(request_id, action):
+            return self.agency_ca
+        return super().owner(action, request_id)
+
+    def ordered_by_taker(self, request_id: str, action: str) -> bool:
+        return not self.executes(request_id, action) and super().ordered_by_taker(
+            request_id, action
+        )
+
+    def agreed(self, request_id: str, timeout: float = 30) -> dict[str, Any]:
+        clients = [self.cn_ca, self.us_ca]
+        if request_id in self.assigned:
+            clients.append(self.agency_ca)
+        return agree(clients, request_id, timeout=timeout)

@@ -18,7 +18,7 @@ from ninja import Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
-from accord.assistance import casework, evidence_files, policy, queries, services, wire
+from accord.assistance import casework, evidence_files, policy, queries, routing, services, wire
 from accord.assistance.deadlines import Deadline, confirmation_of, deadlines_of
 from accord.assistance.machine import TRANSITIONS
 from accord.assistance.models import AssistanceRequest, Reminder, ScreeningFinding
@@ -156,6 +156,8 @@ def detail(row: AssistanceRequest, user: Any) -> dict[str, Any]:
     return {
         **wire.shared_view(row),
         "direction": "outgoing" if row.outgoing else "incoming",
+        # The executing agency as this node names it ("" until one is assigned).
+        "executing_agency": routing.agency_label(row.executing_node) if row.executing_node else "",
         "deadlines": [
             {
                 "key": d.key,

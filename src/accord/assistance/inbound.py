@@ -18,13 +18,15 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import ValidationError as SchemaError
 
-from accord.assistance import deadlines, evidence_files, steps
+from accord.assistance import deadlines, evidence_files, replica, routing, steps
 from accord.assistance.follow_up import draft_follow_up
 from accord.assistance.machine import (
+    EXECUTION,
     REQUESTING,
     TRANSITIONS,
     Transition,
@@ -49,15 +51,16 @@ from accord.assistance.types import (
 from accord.assistance.wire import (
     ACTION_KIND,
     ACTION_REFUSED_KIND,
+    ASSIGN_KIND,
     SUBMIT_KIND,
     TRANSITION_KIND,
     ActionBody,
     ActionRefusedBody,
+    AssignBody,
     EventBody,
     SubmitBody,
     TransitionBody,
     check_payload,
-    transition_body,
 )
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
@@ -66,6 +69,7 @@ from accord.federation import kinds
 from accord.federation import services as federation
 from accord.federation.kinds import Refusal
 from accord.federation.models import Peer
+from accord.federation.parties import same_party
 from accord.federation.signals import messages_refused
 
 
@@ -74,6 +78,11 @@ def receive_submit(peer: Peer, body: SubmitBody) -> None:
     node = this_node()
     if body.requesting_node != peer.node_id or body.requested_node != node.node_id:
         raise Refusal("wrong_parties: the request names other nodes")
+    if not node.central_authority or same_party(peer):
+        raise Refusal(
+            "not_central_authority: a request goes to the requested party's central "
+            "authority, from another party"
+        )
     if AssistanceRequest.objects.filter(pk=body.request_id).exists():
         raise Refusal("duplicate_request: this request is already here")
     content, problems = parse_request(body.content)
@@ -152,7 +161,7 @@ def _event_fields(event: EventBody) -> dict[str, Any]:
 
 def receive_transition(peer: Peer, body: TransitionBody) -> None:
     """The requested node moved the request on (on its own, or confirming ours)."""
-    request = _partner_request(peer, body.request_id, outgoing=True)
+    request = _owned_by(peer, body.request_id)
     event = body.event
     transition = TRANSITIONS.get(event.action)
     if transition is None or transition.local:
@@ -168,11 +177,10 @@ def receive_transition(peer: Peer, body: TransitionBody) -> None:
     if event.side != transition.side or event.to_state != transition.leaves(request.state):
         raise Refusal("invalid_step: side or target state does not match")
     pending = None
-    if transition.side == REQUESTING:
-        if body.action_id:
-            pending = request.pending_actions.filter(pk=body.action_id, outcome="").first()
-        if pending is None:
-            raise Refusal("invalid_step: a requesting-side step this node did not ask for")
+    if body.action_id:
+        pending = request.pending_actions.filter(pk=body.action_id, outcome="").first()
+    if transition.side == REQUESTING and pending is None and request.outgoing:
+        raise Refusal("invalid_step: a requesting-side step this node did not ask for")
     steps.advance(
         request,
         transition,
@@ -206,12 +214,17 @@ def receive_transition(peer: Peer, body: TransitionBody) -> None:
 
 
 def receive_action(peer: Peer, body: ActionBody) -> None:
-    """The requester asks for one of its steps: apply it in order, or say why not."""
-    request = _partner_request(peer, body.request_id, outgoing=False)
-    request = AssistanceRequest.objects.select_for_update().get(pk=request.pk)
+    """The requester asks for one of its steps, or the executing agency for
+    an execution step: apply it in order, or say why not."""
+    request = _asked_of_owner(peer, body.request_id)
+    executing = peer.node_id == request.executing_node
     transition = TRANSITIONS.get(body.action)
     reason = ""
-    if transition is None or transition.local or transition.side != REQUESTING:
+    if executing and body.action not in EXECUTION:
+        reason = f"{body.action} is not a step of the executing agency"
+    elif (
+        transition is None or transition.local or (not executing and transition.side != REQUESTING)
+    ):
         reason = f"{body.action} is not a step of the requesting side"
     elif body.actor_role not in transition.roles:
         reason = f"a {body.actor_role} may not take the step {body.action}"
@@ -246,9 +259,15 @@ def receive_action(peer: Peer, body: ActionBody) -> None:
         return
     assert transition is not None
     event = steps.advance(
-        request, transition, payload, REQUESTING, body.actor_name, body.actor_role, timezone.now()
+        request,
+        transition,
+        payload,
+        transition.side,
+        body.actor_name,
+        body.actor_role,
+        timezone.now(),
     )
-    federation.enqueue(peer, TRANSITION_KIND, transition_body(request, event, body.action_id))
+    routing.relay(request, event, action_id=body.action_id, asked_by=peer)
     audit.record(
         Actor(label=f"peer:{peer.node_id}"),
         AuditAction.REQUEST_RECEIVE,
@@ -276,7 +295,7 @@ def _changed_since(request: AssistanceRequest, seen: int) -> str:
 
 
 def receive_action_refused(peer: Peer, body: ActionRefusedBody) -> None:
-    request = _partner_request(peer, body.request_id, outgoing=True)
+    request = _owned_by(peer, body.request_id)
     pending = request.pending_actions.filter(pk=body.action_id, outcome="").first()
     if pending is None:
         raise Refusal("unknown_action: this node asked for no such step")
@@ -295,15 +314,61 @@ def receive_action_refused(peer: Peer, body: ActionRefusedBody) -> None:
     )
 
 
-def _partner_request(peer: Peer, request_id: str, *, outgoing: bool) -> AssistanceRequest:
-    request = (
-        AssistanceRequest.objects.select_for_update()
-        .filter(pk=request_id, peer=peer, outgoing=outgoing)
-        .first()
-    )
+def _owned_by(peer: Peer, request_id: str) -> AssistanceRequest:
+    """A request the peer owns and orders: one this node asked it for, or one
+    it assigned this node to execute."""
+    mine = Q(outgoing=True) | ~Q(requested_node=this_node().node_id)
+    return _locked(Q(pk=request_id, peer=peer) & mine)
+
+
+def _asked_of_owner(peer: Peer, request_id: str) -> AssistanceRequest:
+    """A request this node owns that the peer may ask steps of: the requester,
+    or the agency this node assigned its execution to."""
+    by = Q(peer=peer) | Q(executing_node=peer.node_id)
+    owned = Q(outgoing=False, requested_node=this_node().node_id)
+    return _locked(Q(pk=request_id) & owned & by)
+
+
+def _locked(where: Q) -> AssistanceRequest:
+    request = AssistanceRequest.objects.select_for_update().filter(where).first()
     if request is None:
         raise Refusal("unknown_request: no such request shared with this peer")
     return request
+
+
+def receive_assign(peer: Peer, body: AssignBody) -> None:
+    """This node's party's central authority assigns it the execution of a
+    request: its replica starts from the shared view (routing.py)."""
+    view = body.request
+    if not (same_party(peer) and peer.central_authority):
+        raise Refusal("wrong_parties: only this party's central authority assigns a request")
+    if view.requested_node != peer.node_id or view.executing_node != this_node().node_id:
+        raise Refusal("wrong_parties: the request names other nodes")
+    if view.events[-1].action != "assign":
+        raise Refusal("invalid_request: the history must end with the assignment")
+    if AssistanceRequest.objects.filter(pk=view.id).exists():
+        raise Refusal("duplicate_request: this request is already here")
+    replica.check_timeline(view)
+    content, problems = parse_request(view.content)
+    if problems:
+        raise Refusal("invalid_request: " + "; ".join(problems)[:400])
+    request = AssistanceRequest(
+        id=uuid.UUID(view.id),
+        reference=view.reference,
+        requesting_node=view.requesting_node,
+        requested_node=peer.node_id,
+        peer=peer,
+        outgoing=False,
+        created_at=datetime.fromisoformat(view.created_at),
+        **content_fields(content),
+    )
+    replica.write_shared(request, view)
+    audit.record(
+        Actor(label=f"peer:{peer.node_id}"),
+        AuditAction.REQUEST_RECEIVE,
+        request,
+        data={"reference": request.reference, "action": "assign", "version": request.version},
+    )
 
 
 def settle_refused(sender: Any, peer: Peer, messages: list[Any], **_kwargs: Any) -> None:
@@ -329,3 +394,4 @@ kinds.register(SUBMIT_KIND, SubmitBody)(kinds.peer_handler(receive_submit))
 kinds.register(TRANSITION_KIND, TransitionBody)(kinds.peer_handler(receive_transition))
 kinds.register(ACTION_KIND, ActionBody)(kinds.peer_handler(receive_action))
 kinds.register(ACTION_REFUSED_KIND, ActionRefusedBody)(kinds.peer_handler(receive_action_refused))
+kinds.register(ASSIGN_KIND, AssignBody)(kinds.peer_handler(receive_assign))

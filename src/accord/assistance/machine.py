@@ -5,102 +5,34 @@ payload it must carry. Anything not in this table is refused."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
-from pydantic import AwareDatetime, Field
 
 from accord.assistance.models import State
-from accord.assistance.registry import Branch, types_on
-from accord.assistance.types import (
-    TEXT,
-    Condition,
-    RefusalGround,
-    RequestType,
-    RestrictionKind,
-    Strict,
+from accord.assistance.payloads import (
+    Answers,
+    Assignment,
+    Comment,
+    Conditions,
+    Consultation,
+    Extension,
+    Grounds,
+    Postponement,
+    Preservation,
+    Preserved,
+    Questions,
+    Reason,
+    Response,
+    Restriction,
 )
-from accord.core.ijson import Count
+from accord.assistance.registry import Branch, types_on
+from accord.assistance.types import RequestType, Strict
 from accord.core.roles import Role
 
 REQUESTING, REQUESTED = "requesting", "requested"
 SYSTEM_ROLE = "system"
-
-
-class Comment(Strict):
-    comment: str = Field(default="", max_length=TEXT)
-
-
-class Reason(Strict):
-    comment: str = Field(min_length=1, max_length=TEXT)
-
-
-class Questions(Strict):
-    questions: str = Field(min_length=1, max_length=TEXT)
-
-
-class Answers(Strict):
-    answers: str = Field(min_length=1, max_length=TEXT)
-
-
-class Consultation(Strict):
-    comment: str = Field(min_length=1, max_length=TEXT)
-    proposed_conditions: list[Condition] = Field(default_factory=list, max_length=20)
-
-
-class Conditions(Strict):
-    conditions: list[Condition] = Field(min_length=1, max_length=20)
-    comment: str = Field(default="", max_length=TEXT)
-
-
-class GroundCited(Strict):
-    ground: RefusalGround
-    rationale: str = Field(min_length=1, max_length=TEXT)
-
-
-class Grounds(Strict):
-    grounds: list[GroundCited] = Field(min_length=1, max_length=len(RefusalGround))
-    comment: str = Field(default="", max_length=TEXT)
-
-
-class Postponement(Grounds):
-    until: date | None = None
-
-
-class FileRef(Strict):
-    name: str = Field(min_length=1, max_length=255)
-    content_type: str = Field(min_length=1, max_length=100)
-    size: Count
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-
-
-class Response(Strict):
-    text: str = Field(min_length=1, max_length=TEXT)
-    files: list[FileRef] = Field(default_factory=list, max_length=20)
-
-
-class Preservation(Strict):
-    expires_at: AwareDatetime | None = None
-    comment: str = Field(default="", max_length=TEXT)
-
-
-class Preserved(Preservation):
-    """`preserve` as it travels: the requested node has filled in the expiry
-    (services.apply_step), and both replicas set the hold from it."""
-
-    expires_at: AwareDatetime
-
-
-class Extension(Strict):
-    days: int = Field(default=60, ge=1, le=365)
-    comment: str = Field(default="", max_length=TEXT)
-
-
-class Restriction(Strict):
-    kind: RestrictionKind
-    text: str = Field(min_length=1, max_length=TEXT)
 
 
 CA = frozenset({Role.CENTRAL_AUTHORITY})
@@ -394,6 +326,17 @@ TRANSITIONS: dict[str, Transition] = {
             destructive=True,
         ),
         _t(
+            "assign",
+            _("Assign the execution to an agency"),
+            REQUESTED,
+            CA,
+            {State.ACCEPTED, State.ACCEPTED_WITH_CONDITIONS},
+            None,
+            payload=Assignment,
+            types=_EXECUTABLE,
+            decisive=True,
+        ),
+        _t(
             "begin_execution",
             _("Begin execution"),
             REQUESTED,
@@ -475,6 +418,10 @@ TRANSITIONS: dict[str, Transition] = {
         ),
     )
 }
+
+# The steps an executing agency takes (routing.py): asked of the central
+# authority that assigned it the request, which orders them.
+EXECUTION = frozenset({"begin_execution", "respond_partially", "respond"})
 
 DECISIONS = frozenset(
     {

@@ -69,6 +69,9 @@ class AssistanceRequest(models.Model):
     reference = models.CharField(_("reference"), max_length=80, unique=True)
     requesting_node = models.CharField(_("requesting node"), max_length=100)
     requested_node = models.CharField(_("requested node"), max_length=100)
+    # The agency node of the requested party that executes the request, when
+    # its central authority assigned it (routing.py); shared, "" until then.
+    executing_node = models.CharField(_("executing agency"), max_length=100, blank=True)
     # The partner node: the requested one for outgoing requests, else the requester.
     peer = models.ForeignKey(
         "federation.Peer", on_delete=models.PROTECT, related_name="assistance_requests"

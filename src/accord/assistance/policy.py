@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from accord.assistance import routing
 from accord.assistance.machine import REQUESTED, REQUESTING, SYSTEM_ROLE, TRANSITIONS
 from accord.assistance.models import AssistanceRequest, State
 from accord.assistance.queries import visible, waiting_actions
@@ -92,6 +93,8 @@ def who_may_step(user: Any, action: str, request: AssistanceRequest) -> Refusal 
         return Refusal(_("Your role may not take this step."))
     if not _sees(user, request):
         return Refusal(_("You are not on this request's team."))
+    if executing := routing.step_problem(request, action):
+        return Refusal(executing)
     return None
 
 
@@ -119,11 +122,18 @@ def when_step(action: str, request: AssistanceRequest) -> Refusal | None:
     transition = TRANSITIONS[action]
     if request.state not in transition.sources or request.request_type not in transition.types:
         return Refusal(state_message(request, transition), CONFLICT)
-    if request.outgoing and not transition.local and waiting_actions(request).exists():
+    if (
+        routing.follows_owner(request)
+        and not transition.local
+        and waiting_actions(request).exists()
+    ):
         return Refusal(
             _("An earlier step is still waiting for the partner's confirmation."), CONFLICT
         )
     problems = standing_problems(request, action)
+    if action == "submit":
+        problems += filter(None, [routing.submission_problem(request.peer)])
+    problems += filter(None, [routing.standing_problem(request, action)])
     if problems:
         return Refusal(" ".join(problems), UNPROCESSABLE)
     return None

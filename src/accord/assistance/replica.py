@@ -13,16 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
-from pydantic import Field
 from pydantic import ValidationError as SchemaError
 
 from accord.assistance.models import AssistanceRequest, RequestEvent, ResponseFile, State
 from accord.assistance.rules import content_fields, parse_request, schema_messages
-from accord.assistance.wire import EventBody, Timestamp, content_of, shared_view
+from accord.assistance.wire import RequestView, SharedFile, content_of, shared_view
 from accord.core.identity import this_node
-from accord.core.ijson import Count, SmallPositive
 from accord.federation import kinds, replicas
-from accord.federation.kinds import StrictBody
 from accord.federation.models import MessageStatus, Peer
 
 FAMILY = "assistance.request"
@@ -41,46 +38,13 @@ MILESTONES = (
 )
 
 
-class FileRef(StrictBody):
-    version: SmallPositive
-    name: str = Field(min_length=1, max_length=255)
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size: Count
-
-
-class RequestView(StrictBody):
-    """The requested node's copy of a request, as `wire.shared_view` writes it."""
-
-    id: str = Field(pattern=r"^[0-9a-f-]{36}$")
-    reference: str = Field(min_length=1, max_length=80)
-    requesting_node: str = Field(max_length=100)
-    requested_node: str = Field(max_length=100)
-    content: dict[str, Any]
-    state: str = Field(max_length=32)
-    version: SmallPositive
-    conditions: list[Any] = Field(max_length=100)
-    conditions_accepted: bool
-    refusal_grounds: list[Any] = Field(max_length=100)
-    restrictions: list[Any] = Field(max_length=1000)
-    created_at: Timestamp
-    submitted_at: Timestamp | None
-    received_at: Timestamp | None
-    decided_at: Timestamp | None
-    responded_at: Timestamp | None
-    ended_at: Timestamp | None
-    acknowledge_due: Timestamp | None
-    decision_due: Timestamp | None
-    response_due: Timestamp | None
-    hold_expires: Timestamp | None
-    events: list[EventBody] = Field(min_length=1, max_length=1000)
-    files: list[FileRef] = Field(max_length=1000)
-
-
 def _shared(peer: Peer) -> Q:
     """The requests both nodes hold: every incoming one; an outgoing one once
-    the partner has applied its submission."""
+    the partner has applied its submission; one this node (the requested
+    central authority) assigned to the peer for execution."""
     delivered = Q(submit_message__status=MessageStatus.APPLIED) | Q(received_at__isnull=False)
-    return Q(peer=peer) & (Q(outgoing=False) | (Q(outgoing=True) & delivered))
+    executed_by_peer = Q(outgoing=False, executing_node=peer.node_id)
+    return (Q(peer=peer) & (Q(outgoing=False) | (Q(outgoing=True) & delivered))) | executed_by_peer
 
 
 def _item(request: AssistanceRequest) -> replicas.Item:
@@ -107,18 +71,35 @@ def item(peer: Peer, item_id: str) -> replicas.Item | None:
 def apply(peer: Peer, item_id: str, view: dict[str, Any]) -> dict[str, Any]:
     """Replace the shared part of this node's copy with the owner's; returns
     what the audit record should say beyond the digests."""
-    try:
-        snapshot = RequestView.model_validate(view)
-    except SchemaError as exc:
-        raise kinds.Refusal("invalid_snapshot: " + "; ".join(schema_messages(exc))[:400]) from None
+    snapshot = parse_view(view)
     request = (
         AssistanceRequest.objects.select_for_update()
-        .filter(pk=item_id, peer=peer, outgoing=True)
+        .filter(Q(outgoing=True) | ~Q(requested_node=this_node().node_id), pk=item_id, peer=peer)
         .first()
     )
     if request is None:
         raise kinds.Refusal("unknown_request: this node asked the peer for no such request")
     _check(peer, request, snapshot)
+    removed, listed_only = write_shared(request, snapshot)
+    return {
+        "reference": request.reference,
+        "version": request.version,
+        "files_removed": removed,
+        "files_without_content": listed_only,
+    }
+
+
+def parse_view(view: dict[str, Any]) -> RequestView:
+    try:
+        return RequestView.model_validate(view)
+    except SchemaError as exc:
+        raise kinds.Refusal("invalid_snapshot: " + "; ".join(schema_messages(exc))[:400]) from None
+
+
+def write_shared(request: AssistanceRequest, snapshot: RequestView) -> tuple[list[str], list[str]]:
+    """Make the shared part of this node's copy the owner's `snapshot` (the
+    request's row is saved, a new one inserted): content, state, timeline,
+    milestones, file list. Returns the files removed and those listed only."""
     if snapshot.content != content_of(request):
         content, problems = parse_request(snapshot.content)
         if problems:
@@ -127,6 +108,7 @@ def apply(peer: Peer, item_id: str, view: dict[str, Any]) -> dict[str, Any]:
             setattr(request, name, value)
     request.state = snapshot.state
     request.version = snapshot.version
+    request.executing_node = snapshot.executing_node
     request.conditions = snapshot.conditions
     request.conditions_accepted = snapshot.conditions_accepted
     request.refusal_grounds = snapshot.refusal_grounds
@@ -145,22 +127,21 @@ def apply(peer: Peer, item_id: str, view: dict[str, Any]) -> dict[str, Any]:
     )
     removed, listed_only = _replace_files(request, snapshot.files)
     _settle_pending(request)
-    return {
-        "reference": request.reference,
-        "version": request.version,
-        "files_removed": removed,
-        "files_without_content": listed_only,
-    }
+    return removed, listed_only
 
 
 def _check(peer: Peer, request: AssistanceRequest, snapshot: RequestView) -> None:
     if (
         snapshot.id != str(request.pk)
         or snapshot.reference != request.reference
-        or snapshot.requesting_node != this_node().node_id
+        or snapshot.requesting_node != request.requesting_node
         or snapshot.requested_node != peer.node_id
     ):
         raise kinds.Refusal("invalid_snapshot: it names another request or other nodes")
+    check_timeline(snapshot)
+
+
+def check_timeline(snapshot: RequestView) -> None:
     if snapshot.state not in State.values:
         raise kinds.Refusal(f"invalid_snapshot: unknown state {snapshot.state[:40]}")
     versions = [event.version for event in snapshot.events]
@@ -169,7 +150,9 @@ def _check(peer: Peer, request: AssistanceRequest, snapshot: RequestView) -> Non
         raise kinds.Refusal("invalid_snapshot: the timeline does not lead to its state")
 
 
-def _replace_files(request: AssistanceRequest, files: list[FileRef]) -> tuple[list[str], list[str]]:
+def _replace_files(
+    request: AssistanceRequest, files: list[SharedFile]
+) -> tuple[list[str], list[str]]:
     """The owner's list of response files; a file this node already holds keeps
     its content and type, one it lacks is listed by name and hash only (both
     are named in the audit record)."""

@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import ValidationError as SchemaError
 
-from accord.assistance import deadlines, evidence_files, policy
+from accord.assistance import deadlines, evidence_files, policy, routing
 from accord.assistance.machine import (
     REQUESTED,
     REQUESTING,
@@ -67,10 +67,8 @@ from accord.assistance.types import (
 from accord.assistance.wire import (
     ACTION_KIND,
     SUBMIT_KIND,
-    TRANSITION_KIND,
     ActionBody,
     submit_body,
-    transition_body,
 )
 from accord.cases import policy as case_policy
 from accord.cases.models import Case
@@ -99,6 +97,8 @@ def create_request(
     _enforce(actor, policy.CREATE, None, ip)
     if not peer.active:
         raise ValidationError(_("%(node)s is not an active peer.") % {"node": peer.node_id})
+    if misrouted := routing.submission_problem(peer):
+        _refuse(actor, None, policy.CREATE, misrouted, 422, ip)
     content, problems = parse_draft(data)
     if problems:
         raise ValidationError(problems)
@@ -230,11 +230,13 @@ def perform(
     uploads = list(uploads)
     if uploads and action not in ("respond", "respond_partially"):
         _refuse(actor, request, action, _("Only a response carries files."), 422, ip)
+    if uploads and routing.executing_here(request):
+        _refuse(actor, request, action, _("The central authority sends the files."), 422, ip)
     with transaction.atomic():
         locked = lock_for_step(request, transition)
         if locked.version != version:
             _refuse(actor, request, action, version_message(version, locked.version), 409, ip)
-        if locked.outgoing and not transition.local:
+        if routing.follows_owner(locked) and not transition.local:
             return _ask_partner(actor, locked, transition, checked, ip)
         checked, items = evidence_files.add_response_files(actor, locked, checked, uploads, ip)
         apply_step(actor, locked, transition, checked, ip)
@@ -247,7 +249,8 @@ def lock_for_step(request: AssistanceRequest, transition: Transition) -> Assista
     messages the partner locks the channel (the Peer row) first, as the inbox
     does before it applies a message to the request. Call inside a transaction."""
     if not transition.local:
-        federation.lock_peer(request.peer)
+        for channel in routing.channels(request):
+            federation.lock_peer(channel)
     return AssistanceRequest.objects.select_for_update().get(pk=request.pk)
 
 
@@ -274,6 +277,7 @@ def _check(
     except SchemaError as exc:
         _refuse(actor, request, transition.action, "; ".join(schema_messages(exc)), 422, ip)
     problems = payload_problems(request, transition.action, checked, timezone.now())
+    problems += filter(None, [routing.assignment_problem(transition.action, checked)])
     if transition.action == "postpone" and checked.get("until"):
         # Checked for sense here only: a partner's postponement arrives as recorded.
         problems += filter(None, [dates.ahead_problem(date.fromisoformat(checked["until"]))])
@@ -345,7 +349,7 @@ def apply_step(
         request.save(update_fields=["submit_message"])
         evidence_files.send_attachments(request, ip)
     elif not transition.local:
-        federation.enqueue(request.peer, TRANSITION_KIND, transition_body(request, event, None))
+        routing.relay(request, event)
     audit.record(
         actor,
         AuditAction.REQUEST_TRANSITION,

@@ -10,6 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from pydantic import ValidationError as SchemaError
 
+from accord.assistance import routing
 from accord.assistance.forms import (
     CONDITION_ROWS,
     GROUND_ROWS,
@@ -19,6 +20,7 @@ from accord.assistance.forms import (
 from accord.assistance.machine import TRANSITIONS
 from accord.assistance.types import ConditionKind, RefusalGround, RestrictionKind
 from accord.core import dates
+from accord.federation import parties
 from accord.web import schema_errors
 
 
@@ -27,7 +29,7 @@ def payload_from_post(action: str, post: Any) -> dict[str, Any]:
     schema = TRANSITIONS[action].payload
     names = set(schema.model_fields)
     payload: dict[str, Any] = {}
-    for name in ("comment", "questions", "answers", "text", "kind"):
+    for name in ("comment", "questions", "answers", "text", "kind", "node"):
         if name in names and post.get(name, "").strip():
             payload[name] = post.get(name).strip()
     if "conditions" in names or "proposed_conditions" in names:
@@ -104,6 +106,12 @@ class StepForm(forms.Form):
             fields["days"] = forms.IntegerField(
                 label=_("Extend by (days)"), min_value=1, max_value=365, initial=60
             )
+        elif kind == "assignment":
+            fields["node"] = forms.ChoiceField(
+                label=_("Executing agency"),
+                choices=[(p.node_id, parties.label(p)) for p in routing.assignable_peers()],
+            )
+            fields["comment"] = _area(_("Comment (optional)"), False)
         elif kind == "restriction":
             fields["kind"] = forms.ChoiceField(
                 label=_("Restriction"), choices=RestrictionKind.choices

@@ -122,6 +122,8 @@ def _effects(
         request.conditions_accepted = True
     elif action == "refuse":
         request.refusal_grounds = payload["grounds"]
+    elif action == "assign":
+        request.executing_node = payload["node"]
     elif action == "respond":
         request.responded_at = at
     elif action == "preserve":

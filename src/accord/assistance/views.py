@@ -21,6 +21,7 @@ from accord.assistance import (
     policy,
     queries,
     reminders,
+    routing,
     services,
 )
 from accord.assistance.deadlines import confirmation_of, deadlines_of, first_contact_at
@@ -62,7 +63,8 @@ def opened(request: HttpRequest, request_id: UUID, how: str = "read") -> Assista
 
 
 def _peers() -> list[str]:
-    return list(Peer.objects.filter(active=True).values_list("node_id", flat=True))
+    """The other parties' central authorities: where a request may go (routing.py)."""
+    return [peer.node_id for peer in routing.requestable_peers()]
 
 
 @permission_required(Permission.VIEW_REQUESTS)

@@ -20,7 +20,7 @@ from accord.assistance.types import (
     LINE,
     TEXT,
 )
-from accord.core.ijson import SmallPositive
+from accord.core.ijson import Count, SmallPositive
 from accord.core.text import Timestamp
 from accord.federation.kinds import StrictBody
 
@@ -28,6 +28,7 @@ SUBMIT_KIND = "assistance.submit"
 TRANSITION_KIND = "assistance.transition"
 ACTION_KIND = "assistance.action"
 ACTION_REFUSED_KIND = "assistance.action-refused"
+ASSIGN_KIND = "assistance.assign"
 
 
 class SubmitBody(StrictBody):
@@ -84,6 +85,51 @@ class ActionRefusedBody(StrictBody):
     request_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     action_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     reason: str = Field(max_length=TEXT)
+
+
+class SharedFile(StrictBody):
+    version: SmallPositive
+    name: str = Field(min_length=1, max_length=255)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: Count
+
+
+class RequestView(StrictBody):
+    """The requested node's copy of a request, as `wire.shared_view` writes it."""
+
+    id: str = Field(pattern=r"^[0-9a-f-]{36}$")
+    reference: str = Field(min_length=1, max_length=80)
+    requesting_node: str = Field(max_length=100)
+    requested_node: str = Field(max_length=100)
+    # Left out by a node that predates assignment: "" (none assigned).
+    executing_node: str = Field(default="", max_length=100)
+    content: dict[str, Any]
+    state: str = Field(max_length=32)
+    version: SmallPositive
+    conditions: list[Any] = Field(max_length=100)
+    conditions_accepted: bool
+    refusal_grounds: list[Any] = Field(max_length=100)
+    restrictions: list[Any] = Field(max_length=1000)
+    created_at: Timestamp
+    submitted_at: Timestamp | None
+    received_at: Timestamp | None
+    decided_at: Timestamp | None
+    responded_at: Timestamp | None
+    ended_at: Timestamp | None
+    acknowledge_due: Timestamp | None
+    decision_due: Timestamp | None
+    response_due: Timestamp | None
+    hold_expires: Timestamp | None
+    events: list[EventBody] = Field(min_length=1, max_length=1000)
+    files: list[SharedFile] = Field(max_length=1000)
+
+
+class AssignBody(StrictBody):
+    """The central authority assigns the execution of a request to another
+    agency of its party: the executing agency's replica starts from the
+    request's shared view (`shared_view`), the assignment the last event."""
+
+    request: RequestView
 
 
 def check_payload(transition: Transition, payload: dict[str, Any]) -> dict[str, Any]:
@@ -154,6 +200,7 @@ def shared_view(request: AssistanceRequest) -> dict[str, Any]:
         "reference": request.reference,
         "requesting_node": request.requesting_node,
         "requested_node": request.requested_node,
+        "executing_node": request.executing_node,
         "content": content_of(request),
         "state": request.state,
         "version": request.version,

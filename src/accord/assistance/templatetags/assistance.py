@@ -44,3 +44,10 @@ def restriction_label(code: str) -> str:
     from accord.assistance.types import RestrictionKind
 
     return _label(RestrictionKind, code)
+
+
+@register.filter
+def agency_label(node_id: str) -> str:
+    from accord.assistance.routing import agency_label
+
+    return agency_label(node_id)
