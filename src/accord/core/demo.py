@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -152,16 +153,42 @@ def accord(root: Path, node: DemoNode, *args: str, stdin: str | None = None) -> 
 
 
 def peer_demo_nodes(root: Path, out: TextIO) -> None:
-    """Each demo node pins the other, as two administrators would after reading
-    their fingerprints to each other; skipped when already done."""
-    for node in NODES:
-        peers = {row["node_id"] for row in json.loads(accord(root, node, "peer", "list", "--json"))}
-        for other in NODES:
-            if other is node or other.node_id in peers:
-                continue
-            identity = httpx.get(other.url + ".well-known/accord", timeout=5).json()
-            accord(root, node, "peer", "add", other.url, "--fingerprint", identity["fingerprint"])
-            out.write(f"{node.node_id} now peers with {other.node_id}\n")
+    """Each demo node pins every other, as administrators would after reading
+    their fingerprints to each other; skipped when already done. One process
+    per node, the nodes side by side."""
+    fingerprints = {
+        node.node_id: httpx.get(node.url + ".well-known/accord", timeout=5).json()["fingerprint"]
+        for node in NODES
+    }
+
+    def pin(node: DemoNode) -> list[str]:
+        others = [
+            {"node_id": other.node_id, "url": other.url, "fingerprint": fingerprints[other.node_id]}
+            for other in NODES
+            if other is not node
+        ]
+        return in_one_process(root, node, {"peers": others})
+
+    with ThreadPoolExecutor(len(NODES)) as pool:
+        for node, added in zip(NODES, pool.map(pin, NODES), strict=True):
+            for line in added:
+                out.write(f"{node.node_id} now peers with {line.removeprefix('added ')}\n")
+
+
+def in_one_process(root: Path, node: DemoNode, spec: dict) -> list[str]:
+    """Run accord.core.demoprep for the node; the lines it prints."""
+    result = subprocess.run(
+        [sys.executable, "-m", "accord.core.demoprep"],
+        env=node_env(root, node),
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        message = (result.stderr or result.stdout).strip().splitlines()
+        raise DemoError(f"{node.node_id}: preparing failed: {' '.join(message[-1:])}")
+    return result.stdout.splitlines()
 
 
 def seed_examples(root: Path, out: TextIO) -> None:
@@ -230,34 +257,30 @@ def prepare(root: Path, node: DemoNode, out: TextIO) -> None:
         accord(root, node, "migrate", "--no-input", "-v", "0")
         return
     out.write(f"Creating demo node {node.node_id} …\n")
-    accord(
-        root,
-        node,
-        "init",
-        "--node-id",
-        node.node_id,
-        "--party",
-        node.party,
-        "--agency",
-        node.agency,
-        *([] if node.central_authority else ["--no-central-authority"]),
-    )
-    for role, username in USERNAMES.items():
-        # Roles that must verify a second factor get the published demo secret.
-        totp = ["--totp-secret", DEMO_TOTP_SECRET] if role in SECOND_FACTOR_ROLES else []
-        accord(
-            root,
-            node,
-            "createuser",
-            username,
-            "--role",
-            role.value,
-            "--password-stdin",
-            "--full-name",
-            node.people[role],
-            *totp,
-            stdin=DEMO_PASSWORD + "\n",
-        )
+    users = [
+        {
+            "username": username,
+            "role": role.value,
+            "full_name": node.people[role],
+            "password": DEMO_PASSWORD,
+            # Roles that must verify a second factor get the published demo secret.
+            "totp_secret": DEMO_TOTP_SECRET if role in SECOND_FACTOR_ROLES else "",
+        }
+        for role, username in USERNAMES.items()
+    ]
+    init = {
+        "node_id": node.node_id,
+        "party": node.party,
+        "agency": node.agency,
+        "central_authority": node.central_authority,
+    }
+    in_one_process(root, node, {"init": init, "users": users})
+
+
+def prepare_all(root: Path, out: TextIO) -> None:
+    """The nodes are prepared side by side (each in its own process)."""
+    with ThreadPoolExecutor(len(NODES)) as pool:
+        list(pool.map(lambda node: prepare(root, node, out), NODES))
 
 
 def wait_ready(node: DemoNode, process: subprocess.Popen) -> None:
@@ -308,8 +331,7 @@ def run_demo(root_name: str, out: TextIO, ports: tuple[int, int, int] = (8001, 8
     NODES = tuple(replace(node, port=port) for node, port in zip(NODES, ports, strict=True))
     root = Path(root_name).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    for node in NODES:
-        prepare(root, node, out)
+    prepare_all(root, out)
     interrupted = {"flag": False, "at_once": True}
 
     def on_signal(signum: int, frame: object) -> None:
