@@ -6,9 +6,6 @@ names the agency that holds the match. (Three live nodes: test_fan_out.py.)"""
 
 from __future__ import annotations
 
-import base64
-import os
-
 import pytest
 from django.urls import reverse
 
@@ -20,21 +17,16 @@ from accord.matching import policy, services
 from accord.matching.models import Direction, Query, QueryStatus
 from accord.matching.policy import MatchingRefused
 from tests.matching.test_pages import case, client_of, people  # noqa: F401 (fixtures)
+from tests.peers import pinned_peer
 
 pytestmark = pytest.mark.django_db
 
 
 def make_peer(node_id: str, party: str, agency: str) -> Peer:
-    key = base64.b64encode(os.urandom(32)).decode()
-    return Peer.objects.create(
-        node_id=node_id,
-        url=f"http://127.0.0.1:9/{node_id}/",
-        party=party,
-        agency=agency,
-        signing_key=key,
-        encryption_key=key,
-        fingerprint=os.urandom(32).hex(),
-    )
+    peer = pinned_peer(node_id)
+    peer.party, peer.agency = party, agency
+    peer.save(update_fields=["party", "agency"])
+    return peer
 
 
 @pytest.fixture
