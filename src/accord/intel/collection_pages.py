@@ -71,9 +71,7 @@ def share(request: HttpRequest, collection_id: uuid.UUID) -> HttpResponse:
     return act(
         request,
         lambda: sync.share_with_all(Actor.of(signed_in_user(request)), found),
-        done=_(
-            "The collection is shared with every partner node: new objects go with the next sync."
-        ),
+        done=_("Shared with every partner node: new objects go with the next sync."),
         to="intel:sharing",
     )
 
