@@ -21,6 +21,7 @@ from accord.federation.models import Peer
 from accord.intel import sync
 from accord.intel.models import Collection, Share, StixObject, Subscription
 from accord.intel.policy import Action, allowed, is_mirror
+from accord.intel.store import source_of
 from accord.web.actions import act
 from accord.web.guards import permission_required, signed_in_user
 
@@ -46,6 +47,7 @@ def sharing(request: HttpRequest) -> HttpResponse:
                 "c": found,
                 "count": StixObject.objects.filter(collection=found, latest=True).count(),
                 "mirror": is_mirror(found),
+                "source": source_of(found),
                 "shares": shares,
                 "peers": [p for p in peers if p.pk not in taken],
                 "subscriptions": Subscription.objects.filter(collection=found).order_by("pk"),
@@ -55,6 +57,23 @@ def sharing(request: HttpRequest) -> HttpResponse:
             }
         )
     return render(request, "intel/sharing.html", {"rows": rows})
+
+
+@require_POST
+@permission_required(Permission.MANAGE_FEDERATION)
+def share(request: HttpRequest, collection_id: uuid.UUID) -> HttpResponse:
+    """Share with the chosen partner, or ("all") with every partner node the
+    sharing policy allows (`sync.share_with_all`)."""
+    if request.POST.get("to") != "all":
+        done = _("The collection is shared: new objects go to the partner with the next sync.")
+        return _with_peer(request, collection_id, sync.share, done)
+    found = _collection(collection_id)
+    return act(
+        request,
+        lambda: sync.share_with_all(Actor.of(signed_in_user(request)), found),
+        done=_("Shared with every partner node: new objects go with the next sync."),
+        to="intel:sharing",
+    )
 
 
 def _peer(request: HttpRequest) -> Peer:
@@ -74,13 +93,6 @@ def _with_peer(
         done=done,
         to="intel:sharing",
     )
-
-
-@require_POST
-@permission_required(Permission.MANAGE_FEDERATION)
-def share(request: HttpRequest, collection_id: uuid.UUID) -> HttpResponse:
-    done = _("The collection is shared: new objects go to the partner with the next sync.")
-    return _with_peer(request, collection_id, sync.share, done)
 
 
 @require_POST

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
+from accord.federation import parties
 from accord.federation.models import Peer
 from accord.intel import policy
 from accord.intel.models import Collection, Mirror, StixObject
@@ -40,6 +41,12 @@ def mirrored(peer: Peer, remote_id: str) -> Collection | None:
     return found.collection if found is not None else None
 
 
+def source_of(collection: Collection) -> Peer | None:
+    """The partner node (its agency and party) a mirrored collection came from."""
+    found = Mirror.objects.select_related("peer").filter(collection=collection).first()
+    return found.peer if found is not None else None
+
+
 def mirror_for(peer: Peer, remote_id: str, title: str) -> Collection:
     """The collection the peer's collection `remote_id` lands in, made on its
     first batch."""
@@ -50,7 +57,8 @@ def mirror_for(peer: Peer, remote_id: str, title: str) -> Collection:
         id=uuid.uuid4(),
         alias=f"from-{peer.node_id}-{remote_id[:8]}".replace(".", "-"),
         title=f"{title} ({peer.node_id})"[:300],
-        description=f"Shared by {peer.node_id}; not passed on to third parties.",
+        description=f"Shared by {parties.label(peer)}, node {peer.node_id}; "
+        "not passed on to third parties.",
     )
     Mirror.objects.create(peer=peer, remote_id=remote_id, collection=collection)
     return collection

@@ -55,6 +55,22 @@ def share(actor: Actor, collection: Collection, peer: Peer) -> Share:
 
 
 @audit.refusals_kept()
+def share_with_all(actor: Actor, collection: Collection) -> list[Share]:
+    """Push the collection to every partner node the sharing policy allows:
+    every active peer, of either party (a mirror is shared with none:
+    `policy.allowed`). Each share is its own (collection, peer) row with its
+    own cursor, so every push applies the release rules to that recipient
+    (`releasable`: never TLP:RED, nothing expired, nothing under another's
+    handling conditions)."""
+    policy.enforce(actor, Action.SHARE, collection)
+    return [share(actor, collection, peer) for peer in share_targets()]
+
+
+def share_targets() -> list[Peer]:
+    return list(Peer.objects.filter(active=True).order_by("party", "node_id"))
+
+
+@audit.refusals_kept()
 def unshare(actor: Actor, collection: Collection, peer: Peer) -> None:
     """Stop pushing the collection to the peer. What it was sent stays there
     (a deletion still reaches it only while the share exists)."""

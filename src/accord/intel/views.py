@@ -22,6 +22,7 @@ from accord.core.models import User
 from accord.core.policy import Refused, offered
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
+from accord.federation import parties
 from accord.intel import reads, relations, stix
 from accord.intel.conditions import handling_from, with_conditions
 from accord.intel.exports import export_bundle as bundle_of
@@ -30,6 +31,7 @@ from accord.intel.models import Collection, HandlingCode, Status, StixObject
 from accord.intel.policy import Action, allowed
 from accord.intel.relations import title_of
 from accord.intel.release import Audience, open_to
+from accord.intel.store import source_of
 from accord.web.guards import permission_required, signed_in_user
 
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -97,8 +99,11 @@ def object_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Audience.EXPORT: _("bundle exports"),
     }
     released_to = [str(ways[audience]) for audience in open_to(row)]
+    source = source_of(row.collection)
     context = {
         "row": row,
+        "source": source,
+        "source_label": parties.label(source) if source else "",
         "handling": handling,
         "reliability_label": stix.RELIABILITY.get(handling.reliability, "") if handling else "",
         "accuracy_label": stix.ACCURACY.get(handling.accuracy, "")

@@ -6,7 +6,7 @@ caller who may not act at all learns nothing about what exists."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
@@ -26,7 +26,7 @@ from accord.core.roles import Permission
 from accord.core.services import require
 from accord.core.signals import client_ip
 from accord.federation.models import Peer
-from accord.matching import policy, queries, services
+from accord.matching import policy, queries, results, services
 from accord.matching.models import PURPOSE, REASON, Direction, Hit, MatchingPolicy, Query
 from accord.web.guards import signed_in_user
 
@@ -36,7 +36,9 @@ router = Router(tags=["matching"])
 class AskIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    peers: list[str] = Field(min_length=1, max_length=100, description="partner node ids")
+    peers: list[str] | Literal["all"] = Field(
+        description='partner node ids, or "all": every partner the policy allows'
+    )
     purpose: str = Field(max_length=PURPOSE)
     observables: list[Positive] | None = Field(
         default=None, max_length=100_000, description="observable ids; null: the whole case"
@@ -62,6 +64,9 @@ class QueryOut(Schema):
     id: UUID
     direction: str
     peer: str
+    agency: str
+    party: str
+    ask: UUID | None
     case: UUID | None
     case_reference: str
     purpose: str
@@ -90,6 +95,9 @@ def query_out(row: Query) -> dict[str, Any]:
         "id": row.pk,
         "direction": row.direction,
         "peer": row.peer.node_id,
+        "agency": row.peer.agency,
+        "party": row.peer.party,
+        "ask": row.ask,
         "case": row.case_id,
         "case_reference": row.case_reference,
         "purpose": row.purpose,
@@ -111,7 +119,9 @@ def hit_out(row: Hit, user: User) -> dict[str, Any]:
         "id": row.pk,
         "reference": row.reference,
         "query": row.query_id,
-        "peer": row.query.peer.node_id,
+        "peer": (row.peer or row.query.peer).node_id,
+        "agency": (row.peer or row.query.peer).agency,
+        "party": (row.peer or row.query.peer).party,
         "type": row.query.code,
         "observable": observable.pk if observable else None,
         "value": observable.display if observable else None,
@@ -146,7 +156,11 @@ def _open(request: HttpRequest, case_id: UUID, how: str) -> Case:
         raise Http404 from None
 
 
-def _peers(node_ids: list[str]) -> list[Peer]:
+def _peers(node_ids: list[str] | str) -> list[Peer] | None:
+    if node_ids == "all":
+        return None
+    if not node_ids or len(node_ids) > 100:
+        raise ValidationError(_("Choose from 1 to 100 partner nodes, or all of them."))
     found = {p.node_id: p for p in Peer.objects.filter(node_id__in=node_ids, active=True)}
     unknown = sorted(set(node_ids) - set(found))
     if unknown:
@@ -184,10 +198,12 @@ def case_matching(request: HttpRequest, case_id: UUID) -> dict[str, Any]:
     """A case's queries and hits, for those who may open the case."""
     case = _open(request, case_id, "matching_view")
     user = signed_in_user(request)
+    rows = queries.queries_for_case(user, case)
     return {
         "case": case.pk,
         "reference": case.reference,
-        "queries": [query_out(row) for row in queries.queries_for_case(user, case)],
+        "asks": [ask.as_dict() for ask in results.per_agency(rows)],
+        "queries": [query_out(row) for row in rows],
         "hits": [hit_out(row, user) for row in queries.hits_for_case(user, case)],
     }
 

@@ -146,6 +146,7 @@ def finish_if_complete(query: Query) -> None:
         data={
             "query": str(query.pk),
             "peer": query.peer.node_id,
+            "agency": query.peer.agency,
             "type": query.code,
             "count": query.count,
             "hits": len(held),
@@ -164,6 +165,7 @@ def _record_hits(query: Query, digest: str, held: dict[str, int]) -> None:
     Hit.objects.bulk_create(
         Hit(
             query=query,
+            peer=query.peer,
             observable_id=observables.get(value.partition(":")[2]),
             reference=f"{query.peer.node_id}/{digest[:16]}/{tag:016x}",
         )

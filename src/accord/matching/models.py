@@ -65,6 +65,10 @@ class Query(models.Model):
         Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="matching_queries"
     )
     case_reference = models.CharField(_("case"), max_length=80)
+    # Out only: the fan-out this query belongs to (one officer's "ask", sent
+    # to one or several partners, one query per partner and type), so the
+    # results read per answering agency. Null for queries asked before.
+    ask = models.UUIDField(null=True, blank=True, db_index=True)
     purpose = models.TextField(_("purpose"), max_length=PURPOSE)
     code = models.CharField(_("type"), max_length=32)
     count = models.PositiveIntegerField(_("values asked"))
@@ -188,6 +192,10 @@ class Hit(models.Model):
     alone."""
 
     query = models.ForeignKey(Query, on_delete=models.CASCADE, related_name="hit_rows")
+    # The node that answered "hit": the agency holding the match.
+    peer = models.ForeignKey(
+        Peer, null=True, on_delete=models.PROTECT, related_name="matching_hits"
+    )
     observable = models.ForeignKey(
         Observable, null=True, on_delete=models.SET_NULL, related_name="hits"
     )

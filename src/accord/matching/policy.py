@@ -11,6 +11,13 @@ operator at the shell.
   the audit log (`matching:policy:change`).
 - VIEW a case's queries and hits, REQUEST_DETAILS of a hit: who may open the
   case; details also need RUN_MATCHING and the assistance workflow.
+- ASK_PEER, per partner (`peer_refusal`): whether this user may ask that
+  peer. Hit/no-hit is a check between parties (Prüm's first step): a peer is
+  asked when it is active and belongs to the other side; an agency of this
+  node's own party is never asked (its holdings are shared through national
+  channels, not through a cross-border check). The user needs RUN_MATCHING.
+  "Ask every partner the policy allows" asks exactly the peers for which
+  this returns None (`askable`); a chosen peer it refuses refuses the ask.
 - CARD: the case page's hit/no-hit card, for those who run checks
   (RUN_MATCHING) and may open the case; the roles who only read cases read a
   case's queries and hits through the API (VIEW)."""
@@ -25,6 +32,8 @@ from accord.cases import policy as cases_policy
 from accord.cases.models import Case
 from accord.core.policy import CONFLICT, Refusal, Refused
 from accord.core.roles import Permission
+from accord.federation import parties
+from accord.federation.models import Peer
 from accord.matching.models import Direction, Hit, Query, QueryStatus
 
 ASK = "ask"
@@ -68,6 +77,32 @@ def allowed(user: Any, action: str, obj: Any = None) -> Refusal | None:
     return None
 
 
+def peer_refusal(user: Any, peer: Peer) -> Refusal | None:
+    """None if `user` may ask `peer` a hit/no-hit query (ASK_PEER above)."""
+    if _lacks(user, Permission.RUN_MATCHING):
+        return Refusal(_("You may not run hit/no-hit checks."))
+    if not peer.active:
+        return Refusal(
+            _("%(node)s is not an active partner node.") % {"node": peer.node_id}, CONFLICT
+        )
+    if parties.same_party(peer):
+        return Refusal(
+            _(
+                "%(agency)s is an agency of your own party: hit/no-hit checks are "
+                "asked of the other side's agencies."
+            )
+            % {"agency": parties.label(peer)}
+        )
+    return None
+
+
+def askable(user: Any) -> list[Peer]:
+    """The partners this user may ask, the fan-out of "ask every partner the
+    policy allows": by party, then node id."""
+    peers = Peer.objects.filter(active=True).order_by("party", "node_id")
+    return [peer for peer in peers if peer_refusal(user, peer) is None]
+
+
 def _manage(user: Any, action: str, obj: Any) -> Refusal | None:
     if _lacks(user, Permission.MANAGE_MATCHING):
         return Refusal(_("Only the central authority decides what partners may ask."))
@@ -87,4 +122,4 @@ def _case_of(obj: Any) -> Case | None:
     return None
 
 
-__all__ = ["ACTIONS", "MatchingRefused", "allowed"]
+__all__ = ["ACTIONS", "MatchingRefused", "allowed", "askable", "peer_refusal"]

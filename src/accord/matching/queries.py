@@ -26,7 +26,7 @@ def hits_for_case(user: User, case: Case) -> list[Hit]:
         return []
     return list(
         Hit.objects.filter(query__case=case)
-        .select_related("query", "query__peer", "observable")
+        .select_related("query", "query__peer", "peer", "observable")
         .order_by("query__created_at", "pk")
     )
 

@@ -98,15 +98,24 @@ def set_policy(
 def ask(
     actor: Actor,
     case: Case,
-    peers: list[Peer],
+    peers: list[Peer] | None,
     purpose: str,
     observable_ids: list[int] | None = None,
     *,
     ip: str = "",
 ) -> list[Query]:
     """Ask each peer which of the case's values (all, or the chosen ones) it
-    holds: one query per (peer, observable type), sent at once."""
+    holds: one query per (peer, observable type), sent at once, all under one
+    ask id, so the results read per answering agency. `peers` None: every
+    partner the policy allows this user to ask (`policy.askable`); a chosen
+    peer the policy does not allow refuses the whole ask (audited)."""
     enforce(actor, policy.ASK, case, ip)
+    if peers is None:
+        peers = policy.askable(actor.user)
+    for peer in peers:
+        refusal = policy.peer_refusal(actor.user, peer)
+        if refusal is not None:
+            refuse(actor, peer, policy.ASK, refusal.reason, refusal.status, ip)
     purpose = purpose.strip()
     rows = _chosen(case, observable_ids)
     problems = []
@@ -121,9 +130,10 @@ def ask(
     by_code: dict[str, list[str]] = defaultdict(list)
     for row in rows:
         by_code[row.code].append(f"{row.code}:{row.normal}")
+    fan_out = uuid7()
     with transaction.atomic():
         return [
-            _send(actor, case, peer, code, values, purpose, ip)
+            _send(actor, case, peer, code, values, purpose, ip, fan_out)
             for peer in peers
             for code, values in sorted(by_code.items())
         ]
@@ -140,7 +150,14 @@ def _chosen(case: Case, observable_ids: list[int] | None) -> list[Observable]:
 
 
 def _send(
-    actor: Actor, case: Case, peer: Peer, code: str, values: list[str], purpose: str, ip: str
+    actor: Actor,
+    case: Case,
+    peer: Peer,
+    code: str,
+    values: list[str],
+    purpose: str,
+    ip: str,
+    fan_out: Any,
 ) -> Query:
     asked = psi.Query([value.encode() for value in values])
     held = PeerSet.objects.filter(peer=peer, code=code).values_list("digest", flat=True).first()
@@ -151,6 +168,7 @@ def _send(
         peer=peer,
         case=case,
         case_reference=case.reference,
+        ask=fan_out,
         purpose=purpose,
         code=code,
         count=len(asked.points),
@@ -183,6 +201,9 @@ def _send(
         data={
             "query": str(query.pk),
             "peer": peer.node_id,
+            "agency": peer.agency,
+            "party": peer.party,
+            "ask": str(fan_out),
             "type": code,
             "count": query.count,
             "case": case.reference,

@@ -21,7 +21,7 @@ from accord.core.audit import Actor
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
 from accord.federation.models import Peer
-from accord.matching import policy, queries, services
+from accord.matching import policy, queries, results, services
 from accord.matching.models import Direction, Hit, Query
 from accord.web.actions import act, attempt
 from accord.web.guards import permission_required, signed_in_user
@@ -52,11 +52,13 @@ def case_card(user: Any, case: Case, observables: list[Any]) -> dict[str, Any] |
     if not _offered(user, policy.CARD, case):
         return None
     may_ask = _offered(user, policy.ASK, case)
+    asked = queries.queries_for_case(user, case)
     return {
         "may_ask": may_ask,
         "observables": observables if may_ask else [],
-        "peers": list(Peer.objects.filter(active=True).order_by("node_id")) if may_ask else [],
-        "queries": queries.queries_for_case(user, case),
+        "peers": policy.askable(user) if may_ask else [],
+        "asks": results.per_agency(asked),
+        "queries": asked,
         "hits": [
             (hit, _offered(user, policy.REQUEST_DETAILS, hit))
             for hit in queries.hits_for_case(user, case)
@@ -76,11 +78,12 @@ def _ids(values: list[str]) -> list[int]:
 def ask(request: HttpRequest, case_id: UUID) -> HttpResponse:
     case = _open_case(request, case_id)
     post = request.POST
+    everyone = post.get("to") == "all"
     chosen = post.getlist("peer")
     peers = list(Peer.objects.filter(active=True, node_id__in=chosen).order_by("node_id"))
 
     def run() -> None:
-        if not peers or len(peers) != len(set(chosen)):
+        if not everyone and (not peers or len(peers) != len(set(chosen))):
             raise ValidationError(_("Choose at least one active partner node."))
         observable_ids = _ids(post.getlist("observable"))
         if not observable_ids:
@@ -88,7 +91,7 @@ def ask(request: HttpRequest, case_id: UUID) -> HttpResponse:
         services.ask(
             _actor(request),
             case,
-            peers,
+            None if everyone else peers,
             post.get("purpose", ""),
             observable_ids,
             ip=client_ip(request),

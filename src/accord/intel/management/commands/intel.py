@@ -15,12 +15,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from accord.core.audit import Actor
 from accord.core.commands import write_table
 from accord.core.policy import Refused
+from accord.federation import parties
 from accord.intel import accounts
 from accord.intel.conditions import handling_from, with_conditions
 from accord.intel.exports import export_bundle
 from accord.intel.ingest import ingest
 from accord.intel.models import Account, Collection, HandlingCode, StixObject
-from accord.intel.store import create_collection
+from accord.intel.store import create_collection, source_of
 
 
 class Command(BaseCommand):
@@ -55,7 +56,10 @@ class Command(BaseCommand):
             "share", help="push a collection to a peer node (both ways: the peer shares its own)"
         )
         shared.add_argument("collection")
-        shared.add_argument("peer", help="the peer's node id")
+        shared.add_argument("peer", nargs="?", default="", help="the peer's node id")
+        shared.add_argument(
+            "--all", action="store_true", help="every partner node the sharing policy allows"
+        )
         subscribed = sub.add_parser("subscribe", help="pull a partner's TAXII collection")
         subscribed.add_argument("collection", help="the local collection to fill")
         subscribed.add_argument("objects_url", help="the partner collection's objects/ URL")
@@ -123,9 +127,15 @@ class Command(BaseCommand):
     def do_collections(self, **options: Any) -> None:
         write_table(
             self.stdout,
-            ("ID", "ALIAS", "OBJECTS", "TITLE"),
+            ("ID", "ALIAS", "OBJECTS", "TITLE", "SHARED BY"),
             [
-                (c.pk, c.alias, StixObject.objects.filter(collection=c).count(), c.title)
+                (
+                    c.pk,
+                    c.alias,
+                    StixObject.objects.filter(collection=c).count(),
+                    c.title,
+                    _source(c),
+                )
                 for c in Collection.objects.all()
             ],
             "No collections.",
@@ -192,6 +202,13 @@ class Command(BaseCommand):
         from accord.federation.models import Peer
         from accord.intel import sync
 
+        if options["all"] == bool(peer):
+            raise CommandError("name one peer, or --all")
+        if options["all"]:
+            made = sync.share_with_all(Actor.system("cli"), self._collection(collection))
+            for item in made:
+                self.stdout.write(f"{collection} is shared with {item.peer.node_id}")
+            return
         found = Peer.objects.filter(node_id=peer, active=True).first()
         if found is None:
             raise CommandError(f"no active peer {peer!r}")
@@ -276,9 +293,14 @@ class Command(BaseCommand):
 
         write_table(
             self.stdout,
-            ("OBJECT", "PEER", "STATE"),
+            ("OBJECT", "PEER", "STATE", "AGENCY"),
             [
-                (item.stix_id, item.share.peer.node_id, sync.retraction_state(item))
+                (
+                    item.stix_id,
+                    item.share.peer.node_id,
+                    sync.retraction_state(item),
+                    parties.label(item.share.peer),
+                )
                 for item in Retraction.objects.select_related("share__peer", "message")
             ],
             "No retractions.",
@@ -319,6 +341,11 @@ class Command(BaseCommand):
             self.stdout.write(f"token {options['prefix']}… of {named.name} revoked")
         else:
             self.stdout.write(accounts.issue_token(actor, named))
+
+
+def _source(collection: Collection) -> str:
+    source = source_of(collection)
+    return parties.label(source) if source is not None else "-"
 
 
 def _account_row(account: Account) -> tuple[str, str, str]:

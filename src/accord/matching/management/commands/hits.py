@@ -13,21 +13,30 @@ from accord.core.audit import Actor
 from accord.core.commands import actor_named, write_table
 from accord.core.policy import Refused
 from accord.federation.models import Peer
-from accord.matching import queries, services
+from accord.matching import queries, results, services
 from accord.matching.models import Query
 
 
 class Command(BaseCommand):
-    help = "Hit/no-hit: ask a peer, list queries, approve or decline, set a peer's policy."
+    help = (
+        "Hit/no-hit: ask peers, read a case's results per agency, list queries, "
+        "approve or decline, set a peer's policy."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-        ask = sub.add_parser("ask", help="ask a peer which of a case's values it holds")
+        ask = sub.add_parser("ask", help="ask peers which of a case's values they hold")
         ask.add_argument("case", help="the case's reference")
-        ask.add_argument("--peer", action="append", required=True, help="a peer's node id")
+        whom = ask.add_mutually_exclusive_group(required=True)
+        whom.add_argument("--peer", action="append", help="a peer's node id")
+        whom.add_argument(
+            "--all", action="store_true", help="every partner the matching policy allows"
+        )
         ask.add_argument("--purpose", required=True)
         ask.add_argument("--type", action="append", default=[], help="only this observable type")
         listing = sub.add_parser("list", help="list queries, in and out")
+        outcome = sub.add_parser("results", help="a case's results, per answering agency")
+        outcome.add_argument("case", help="the case's reference")
         for name in ("approve", "decline"):
             decide = sub.add_parser(name, help=f"{name} an incoming query")
             decide.add_argument("query")
@@ -54,13 +63,32 @@ class Command(BaseCommand):
         case = Case.objects.filter(reference=options["case"]).first()
         if case is None:
             raise CommandError(f"no case {options['case']}")
-        peers = [_peer(node) for node in options["peer"]]
+        peers = None if options["all"] else [_peer(node) for node in options["peer"]]
         chosen = None
         if options["type"]:
             rows = case.observables.filter(code__in=options["type"])
             chosen = list(rows.values_list("pk", flat=True))
         for query in services.ask(actor, case, peers, options["purpose"], chosen):
-            self.stdout.write(f"{query.pk} {query.peer.node_id} {query.code} {query.count}")
+            self.stdout.write(
+                f"{query.pk} {query.peer.node_id} {query.code} {query.count} {query.peer.agency}"
+            )
+
+    def _results(self, actor: Actor, options: dict[str, Any]) -> None:
+        assert actor.user is not None
+        case = Case.objects.filter(reference=options["case"]).first()
+        if case is None:
+            raise CommandError(f"no case {options['case']}")
+        asks = results.per_agency(queries.queries_for_case(actor.user, case))
+        write_table(
+            self.stdout,
+            ("ASK", "NODE", "AGENCY", "PARTY", "RESULT", "HITS", "REFUSAL"),
+            [
+                (ask.id, a.peer.node_id, a.peer.agency, a.peer.party, a.outcome, a.hits, a.refusal)
+                for ask in asks
+                for a in ask.agencies
+            ],
+            "Not asked yet.",
+        )
 
     def _list(self, actor: Actor, options: dict[str, Any]) -> None:
         assert actor.user is not None
