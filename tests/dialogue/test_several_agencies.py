@@ -49,7 +49,9 @@ def round1(ca, partner, second) -> Round:
     dialogue = services.create_dialogue(
         ca, [partner.peer, second.peer], "law_enforcement_cyber", DIALOGUE_EN, DIALOGUE_ZH
     )
-    round_ = services.save_round(ca, dialogue, {"number": 1, "date": "2017-10-04", "venue_en": "Washington"})
+    round_ = services.save_round(
+        ca, dialogue, {"number": 1, "date": "2017-10-04", "venue_en": "Washington"}
+    )
     services.set_delegation(ca, round_, [{"role": "co_chair", "name": "Guo Shengkun"}])
     partner.delegation(round_, [{"role": "co_chair", "name": "Jeff Sessions"}])
     second.delegation(round_, [{"role": "co_chair", "name": "Elaine Duke"}])
@@ -114,7 +116,9 @@ def test_co_chairs_of_one_party_alone_need_every_participant(ca, partner, second
     dialogue = services.create_dialogue(
         ca, [partner.peer, second.peer], "economic", "Economic", "经济"
     )
-    round_ = services.save_round(ca, dialogue, {"number": 1, "date": "2018-01-01", "venue_en": "Beijing"})
+    round_ = services.save_round(
+        ca, dialogue, {"number": 1, "date": "2018-01-01", "venue_en": "Beijing"}
+    )
     partner.delegation(round_, [{"role": "co_chair", "name": "Jeff Sessions"}])
     second.delegation(round_, [{"role": "co_chair", "name": "Elaine Duke"}])
     assert signing.required_signers(round_) == signing.parties(dialogue)
