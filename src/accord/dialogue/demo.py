@@ -54,6 +54,16 @@ OUTCOMES = [
 ]
 
 
+def _rounds(node: SignedIn, dialogue_id: str) -> Any:
+    """The dialogue's rounds on `node`, once it holds the dialogue. Asked of the
+    list first, which is empty while the dialogue is on its way (the dialogue's
+    own address would answer 404, a warning in the demo's log)."""
+    listed = node.call("GET", "/api/v1/dialogue/dialogues")
+    if not any(d["id"] == dialogue_id for d in listed):
+        return []
+    return node.call("GET", f"/api/v1/dialogue/dialogues/{dialogue_id}")["rounds"]
+
+
 def seed(cn_url: str, us_url: str, password: str, out: TextIO, *, dhs_url: str = "") -> None:
     """The reference dialogue between cn.mps (cn_url) and us.doj (us_url); with
     dhs_url, us.dhs takes part too (issue 16: the 2017 round was co-chaired by
@@ -106,14 +116,6 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO, *, dhs_url: str =
             ]
         },
     )
-    # Asked of the list, which is empty while the dialogue is on its way (the
-    # dialogue's own address would answer 404, a warning in the demo's log).
-    _until(
-        lambda: any(
-            d["id"] == dialogue["id"] for d in us.call("GET", "/api/v1/dialogue/dialogues")
-        ),
-        "the dialogue",
-    )
     sessions = {"role": "co_chair", "name": "Jeff Sessions", "title": "Attorney General"}
     duke = {
         "role": "co_chair",
@@ -123,7 +125,7 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO, *, dhs_url: str =
     # Each agency names its own co-chair; without us.dhs, us.doj names both.
     delegations = [(us, [sessions, duke])] if dhs is None else [(us, [sessions]), (dhs, [duke])]
     for node, people in delegations:
-        _until(lambda node=node: node.call("GET", path)["rounds"], "the round")
+        _until(partial(_rounds, node, dialogue["id"]), "the dialogue and its round")
         node.call("PUT", f"/api/v1/dialogue/rounds/{round_id}/delegation", {"people": people})
     ids = {}
     for topic, english, chinese in OUTCOMES:
