@@ -38,10 +38,12 @@ def behind_the_back(node: LiveNode, code: str) -> None:
 
 def record(side: Side, dialogue_id: str) -> dict[str, Any]:
     """The record as `side` shows it, less what each node measures for itself
-    (a commitment's indicators read that node's own requests)."""
+    (a commitment's indicators read that node's own requests, per agency and
+    party too)."""
     view = side.view(dialogue_id)
     for commitment in view["commitments"]:
         del commitment["indicators"], commitment["overdue"]
+        del commitment["by_agency"], commitment["by_party"]
     return view
 
 

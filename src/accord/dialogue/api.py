@@ -22,9 +22,10 @@ from accord.core.signals import client_ip
 from accord.dialogue import export, progress
 from accord.dialogue.fields import TEXT
 from accord.dialogue.models import Commitment, Dialogue, Disagreement, Outcome, Round
+from accord.dialogue.participants import co_chairs, labels, participants
 from accord.dialogue.policy import PERMISSIONS, Action, require_permission
 from accord.dialogue.services import commitments, dialogues, disagreements, outcomes
-from accord.dialogue.signing import parties, status_of
+from accord.dialogue.signing import missing, required_signers, status_of
 from accord.federation.models import Peer
 
 router = Router(tags=["dialogue"])
@@ -35,7 +36,9 @@ class In(Schema):
 
 
 class DialogueIn(In):
-    peer: str = Field(max_length=100)
+    # One partner (`peer`), several agencies (`peers`), or both: the peer first.
+    peer: str = Field(default="", max_length=100)
+    peers: list[str] = Field(default_factory=list, max_length=50)
     track: str = Field(max_length=32)
     title_en: str = Field(max_length=300)
     title_zh: str = Field(max_length=300)
@@ -146,7 +149,18 @@ def measured_json(m: progress.Measured) -> dict[str, Any]:
 def commitment_json(c: Commitment, today: date) -> dict[str, Any]:
     measured = progress.commitment_progress(c, today)
     standing = progress.standing(c, measured)
+    split = progress.by_agency_and_party(c, today)
     return {
+        "owner_agency": labels(c.outcome.round.dialogue).get(c.owner_node, c.owner_node),
+        # This node's cooperation with each agency of the dialogue, and per party.
+        "by_agency": [
+            {**row, "indicators": [measured_json(m) for m in row["indicators"]]}
+            for row in split["agencies"]
+        ],
+        "by_party": [
+            {**row, "indicators": [measured_json(m) for m in row["indicators"]]}
+            for row in split["parties"]
+        ],
         "id": str(c.pk),
         "outcome": str(c.outcome_id),
         "title_en": c.title_en,
@@ -163,15 +177,24 @@ def commitment_json(c: Commitment, today: date) -> dict[str, Any]:
 
 
 def dialogue_json(d: Dialogue) -> dict[str, Any]:
-    sides = parties(d)
     today = timezone.now().date()
     document = export.export_dialogue(d)
+    names = labels(d)
     for outcome in document["outcomes"]:
+        found = Outcome.objects.select_related("round").get(pk=outcome["id"])
+        required = required_signers(found.round)
+        outcome["required_signers"] = list(required)
         for version in outcome["versions"]:
-            row = Outcome.objects.get(pk=outcome["id"]).versions.get(version=version["version"])
-            version["status"] = status_of(row, sides)
+            row = found.versions.get(version=version["version"])
+            version["status"] = status_of(row, required)
+            version["awaiting"] = [
+                {"node": node, "agency": names.get(node, node)} for node in missing(row, required)
+            ]
+    for round_ in document["rounds"]:
+        round_["co_chairs"] = co_chairs(Round.objects.get(pk=round_["id"]))
     return {
         **{k: document[k] for k in ("dialogue", "rounds", "outcomes")},
+        "participants": participants(d),
         "disagreements": [
             {
                 "id": str(x.pk),
@@ -207,19 +230,23 @@ def list_dialogues(request: HttpRequest) -> list[dict[str, Any]]:
             "title_en": d.title_en,
             "title_zh": d.title_zh,
             "partner": d.peer.node_id,
+            "peers": sorted(p.node_id for p in d.peers.all()),
             "rounds": d.rounds.count(),
         }
-        for d in Dialogue.objects.restrict(request.user).select_related("peer")
+        for d in Dialogue.objects.restrict(request.user)
+        .select_related("peer")
+        .prefetch_related("peers")
     ]
 
 
 @router.post("/dialogue/dialogues", response={201: dict[str, Any]})
 def create_dialogue(request: HttpRequest, payload: DialogueIn) -> Status:
     require_permission(_actor(request), Action.CREATE_DIALOGUE)
-    peer = get_object_or_404(Peer, node_id=payload.peer, active=True)
+    wanted = list(dict.fromkeys(n for n in (payload.peer, *payload.peers) if n))
+    peers = [get_object_or_404(Peer, node_id=node, active=True) for node in wanted]
     dialogue = dialogues.create_dialogue(
         _actor(request),
-        peer,
+        peers,
         payload.track,
         payload.title_en,
         payload.title_zh,

@@ -54,16 +54,29 @@ OUTCOMES = [
 ]
 
 
+def _rounds(node: SignedIn, dialogue_id: str) -> Any:
+    """The dialogue's rounds on `node`, once it holds the dialogue. Asked of the
+    list first, which is empty while the dialogue is on its way (the dialogue's
+    own address would answer 404, a warning in the demo's log)."""
+    listed = node.call("GET", "/api/v1/dialogue/dialogues")
+    if not any(d["id"] == dialogue_id for d in listed):
+        return []
+    return node.call("GET", f"/api/v1/dialogue/dialogues/{dialogue_id}")["rounds"]
+
+
 def seed(cn_url: str, us_url: str, password: str, out: TextIO, *, dhs_url: str = "") -> None:
     """The reference dialogue between cn.mps (cn_url) and us.doj (us_url); with
-    dhs_url, us.dhs co-chairs too (issue 16: the 2017 round was co-chaired by
-    Guo Shengkun; Jeff Sessions and Elaine Duke)."""
+    dhs_url, us.dhs takes part too (issue 16: the 2017 round was co-chaired by
+    Guo Shengkun; Jeff Sessions and Elaine Duke), names its own co-chair, signs
+    every outcome with the other two and owns the immigration commitment."""
     cn, us = SignedIn(cn_url, "central", password), SignedIn(us_url, "central", password)
+    dhs = SignedIn(dhs_url, "central", password) if dhs_url else None
     dialogue = cn.call(
         "POST",
         "/api/v1/dialogue/dialogues",
         {
             "peer": "us.doj",
+            "peers": ["us.dhs"] if dhs else [],
             "track": "law_enforcement_cyber",
             "title_en": "China–US Law Enforcement and Cybersecurity Dialogue",
             "title_zh": "中美执法及网络安全对话",
@@ -103,29 +116,17 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO, *, dhs_url: str =
             ]
         },
     )
-    # Asked of the list, which is empty while the dialogue is on its way (the
-    # dialogue's own address would answer 404, a warning in the demo's log).
-    _until(
-        lambda: any(
-            d["id"] == dialogue["id"] for d in us.call("GET", "/api/v1/dialogue/dialogues")
-        ),
-        "the dialogue",
-    )
-    _until(lambda: us.call("GET", path)["rounds"], "the round")
-    us.call(
-        "PUT",
-        f"/api/v1/dialogue/rounds/{round_id}/delegation",
-        {
-            "people": [
-                {"role": "co_chair", "name": "Jeff Sessions", "title": "Attorney General"},
-                {
-                    "role": "co_chair",
-                    "name": "Elaine Duke",
-                    "title": "Acting Secretary of Homeland Security",
-                },
-            ]
-        },
-    )
+    sessions = {"role": "co_chair", "name": "Jeff Sessions", "title": "Attorney General"}
+    duke = {
+        "role": "co_chair",
+        "name": "Elaine Duke",
+        "title": "Acting Secretary of Homeland Security",
+    }
+    # Each agency names its own co-chair; without us.dhs, us.doj names both.
+    delegations = [(us, [sessions, duke])] if dhs is None else [(us, [sessions]), (dhs, [duke])]
+    for node, people in delegations:
+        _until(partial(_rounds, node, dialogue["id"]), "the dialogue and its round")
+        node.call("PUT", f"/api/v1/dialogue/rounds/{round_id}/delegation", {"people": people})
     ids = {}
     for topic, english, chinese in OUTCOMES:
         ids[topic] = cn.call(
@@ -140,17 +141,21 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO, *, dhs_url: str =
             expect=201,
         )["id"]
 
-    def arrived(outcome_id: str) -> bool:
-        return any(x["id"] == outcome_id for x in us.call("GET", path)["outcomes"])
+    def arrived(node: SignedIn, outcome_id: str) -> bool:
+        return any(x["id"] == outcome_id for x in node.call("GET", path)["outcomes"])
 
+    signers = [(us, "Attorney General")]
+    if dhs is not None:
+        signers.append((dhs, "Acting Secretary of Homeland Security"))
     for topic, outcome_id in ids.items():
-        _until(partial(arrived, outcome_id), f"the {topic} outcome")
-        us.call(
-            "POST",
-            f"/api/v1/dialogue/outcomes/{outcome_id}/signatures",
-            {"version": 1, "signer_title": "Attorney General"},
-            expect=201,
-        )
+        for node, title in signers:
+            _until(partial(arrived, node, outcome_id), f"the {topic} outcome")
+            node.call(
+                "POST",
+                f"/api/v1/dialogue/outcomes/{outcome_id}/signatures",
+                {"version": 1, "signer_title": title},
+                expect=201,
+            )
     commitments = [
         (
             ids["narcotics"],
@@ -188,6 +193,17 @@ def seed(cn_url: str, us_url: str, password: str, out: TextIO, *, dhs_url: str =
             [{"code": "assistance.locations_completed", "target": 5}],
         ),
     ]
+    if dhs is not None:
+        commitments.append(
+            (
+                ids["immigration"],
+                "us.dhs",
+                "2027-06-30",
+                "Verify the nationality of persons to be repatriated",
+                "核实待遣返人员的国籍",
+                [{"code": "assistance.answered", "target": 10}],
+            )
+        )
     for outcome_id, owner, due, english, chinese, links in commitments:
         cn.call(
             "POST",

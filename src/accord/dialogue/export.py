@@ -25,11 +25,13 @@ def fingerprint(public_key_b64: str) -> str:
 
 def export_dialogue(dialogue: Dialogue) -> dict[str, Any]:
     node = this_node()
-    peer = dialogue.peer
     own = [node.signing_key, node.previous_signing_key]
     keys = {
         node.node_id: [base64.b64encode(bytes(k.verify_key)).decode() for k in own if k],
-        peer.node_id: [k for k in (peer.signing_key, peer.previous_signing_key) if k],
+        **{
+            peer.node_id: [k for k in (peer.signing_key, peer.previous_signing_key) if k]
+            for peer in dialogue.peers.all()
+        },
     }
     # Keys a node signed with before it rotated: each signature was checked
     # against the key pinned for that node when it arrived.
@@ -78,6 +80,8 @@ def export_dialogue(dialogue: Dialogue) -> dict[str, Any]:
                 "round_number": o.round.number,
                 "topic": o.topic,
                 "proposed_by": o.author_node,
+                # Whose signatures make it agreed: the round's co-chairing nodes.
+                "required_signers": list(signing.required_signers(r)),
                 "versions": [
                     {
                         "version": v.version,
@@ -120,8 +124,9 @@ def _content(document: dict[str, Any], outcome: dict[str, Any], version: dict[st
 
 
 def verify(document: dict[str, Any], trusted: dict[str, set[str]] | None = None) -> list[Finding]:
-    """Every outcome version: content hash, each signature, and whether both
-    parties signed it. A malformed file is one finding, not an exception.
+    """Every outcome version: content hash, each signature, and whether every
+    node it needs (its round's co-chairing nodes) signed it. A malformed file
+    is one finding, not an exception.
 
     The file lists the keys it was signed with; `trusted` (node -> SHA-256
     fingerprints held out of band) limits each named node to keys with those
@@ -143,16 +148,32 @@ def verify(document: dict[str, Any], trusted: dict[str, set[str]] | None = None)
                 for k in sorted(listed - keys[node])
             ]
         parties = set(document["dialogue"]["parties"])
-        if len(parties) != 2 or not parties <= set(keys):
-            return [Finding("file", False, "a dialogue has exactly two parties, each with keys")]
+        if len(parties) < 2 or not parties <= set(keys):
+            return [Finding("file", False, "a dialogue has two or more parties, each with keys")]
         return untrusted + [
             f
             for o in document["outcomes"]
             for v in o["versions"]
-            for f in _verify_version(document, o, v, keys, parties)
+            for f in _verify_version(document, o, v, keys, _required(document, o, parties))
         ]
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         return [Finding("file", False, f"malformed export: {exc!r}")]
+
+
+def _required(document: dict, outcome: dict, parties: set[str]) -> set[str]:
+    """Whose signatures the outcome needs: the file's list (every party when it
+    has none), never fewer than two nodes nor fewer than the round's co-chairs."""
+    listed = set(outcome.get("required_signers") or parties)
+    chairs = {
+        d["node"]
+        for r in document["rounds"]
+        if r["id"] == outcome["round"]
+        for d in r["delegations"]
+        if d["role"] == "co_chair"
+    }
+    if len(listed) < 2 or not listed <= parties or not chairs <= listed:
+        return parties
+    return listed
 
 
 def _verify_version(

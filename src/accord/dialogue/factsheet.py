@@ -15,14 +15,14 @@ from accord.core.roles import Permission
 from accord.core.signals import client_ip
 from accord.dialogue import progress
 from accord.dialogue.models import Commitment, Round
-from accord.dialogue.signing import parties, status_of
+from accord.dialogue.signing import required_signers, status_of
 from accord.dialogue.views import actor_of, restricted
 from accord.web.guards import permission_required
 
 
 def factsheet_context(round_: Round, language: str) -> dict[str, Any]:
     dialogue = round_.dialogue
-    sides = parties(dialogue)
+    required = required_signers(round_)
     today = timezone.now().date()
     outcomes = []
     for outcome in round_.outcomes.all():
@@ -31,7 +31,7 @@ def factsheet_context(round_: Round, language: str) -> dict[str, Any]:
             (
                 outcome,
                 latest,
-                status_of(latest, sides) if latest else "",
+                status_of(latest, required) if latest else "",
                 latest.signatures.all() if latest else [],
             )
         )

@@ -18,7 +18,7 @@ from accord.dialogue.types import Topic
 class CommitmentForm(forms.Form):
     title_en = forms.CharField(label=_("Commitment (English)"), max_length=500)
     title_zh = forms.CharField(label=_("Commitment (Chinese)"), max_length=500, required=False)
-    owner_node = forms.ChoiceField(label=_("Owed by"))  # the two sides: __init__
+    owner_node = forms.ChoiceField(label=_("Owed by"))  # the participating agencies: __init__
     due_date = forms.DateField(
         label=_("Due date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
@@ -32,12 +32,19 @@ class CommitmentForm(forms.Form):
         label=_("Target"), required=False, widget=forms.TextInput(attrs={"inputmode": "decimal"})
     )
 
-    def __init__(self, sides: tuple[str, str], *args: Any, prefix_id: str = "", **kwargs: Any):
+    def __init__(
+        self,
+        sides: tuple[str, ...],
+        names: dict[str, str] | None = None,
+        *args: Any,
+        prefix_id: str = "",
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.auto_id = f"commitment-{prefix_id}-%s"
         fields = self.fields
         fields["owner_node"] = forms.ChoiceField(
-            label=_("Owed by"), choices=[(side, side) for side in sides]
+            label=_("Owed by"), choices=[(side, (names or {}).get(side, side)) for side in sides]
         )
         fields["indicator"] = forms.ChoiceField(
             label=_("Indicator"),

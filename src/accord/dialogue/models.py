@@ -1,7 +1,8 @@
-"""A bilateral dialogue, held by both nodes. Every object has one author node,
-and only that node changes it (a side writes only its own delegation, its own
-positions and its own signatures); the other node's copy follows through the
-federation channel."""
+"""A dialogue between agencies, held by every participating node (two or
+more: the author node and its peers, of the other party or of its own). Every
+object has one author node, and only that node changes it (a node writes only
+its own delegation, its own positions and its own signatures); the other
+nodes' copies follow through the federation channel."""
 
 from __future__ import annotations
 
@@ -30,7 +31,12 @@ class Dialogue(models.Model):
     track = models.CharField(_("track"), max_length=32, choices=Track.choices)
     title_en = models.CharField(_("title (English)"), max_length=300)
     title_zh = models.CharField(_("title (Chinese)"), max_length=300)
+    # The node this one first shares the dialogue with (the author, on every
+    # other node); kept for callers that speak of one partner.
     peer = models.ForeignKey("federation.Peer", on_delete=models.PROTECT, related_name="dialogues")
+    # Every other participating agency node (the author's peers, possibly of
+    # its own party); this node and they are the dialogue's participants.
+    peers = models.ManyToManyField("federation.Peer", related_name="shared_dialogues")
     author_node = models.CharField(max_length=100)
     created_at = models.DateTimeField()
 

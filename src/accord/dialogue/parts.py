@@ -57,6 +57,7 @@ class DialogueView(StrictBody):
     title_zh: str = Field(min_length=1, max_length=300)
     author_node: Node
     created_at: Stamp
+    nodes: list[Node] = Field(default_factory=list, max_length=50)
 
 
 class RoundView(StrictBody):

@@ -15,6 +15,7 @@ from accord.core.calendars import Calendar
 from accord.core.indicators import Reading
 from accord.dialogue.models import Commitment
 from accord.dialogue.types import TOPIC_CATEGORIES, Topic
+from accord.federation.parties import other_side, party_key
 
 PERIOD_DAYS = 365
 
@@ -80,19 +81,106 @@ def measure(link: dict[str, Any], start: date, end: date, partner: str = "") -> 
     )
 
 
+def combine(measured: list[Measured]) -> Measured:
+    """Several agencies' readings of one indicator as one party's: counts add
+    up; a percentage or a number of hours is the mean of theirs weighted by the
+    records each rests on (docs/dialogue.md, "Indicators by agency and party")."""
+    if len(measured) == 1:
+        return measured[0]
+    first, readings = measured[0], [m.reading for m in measured]
+    total = sum(r.count for r in readings)
+
+    def together(values: list[tuple[float | None, int]]) -> float | None:
+        known = [(v, n) for v, n in values if v is not None]
+        if not known:
+            return None
+        if first.reading.unit == "count":
+            return float(sum(v for v, _n in known))
+        weight = sum(n for _v, n in known)
+        if not weight:
+            return None
+        return round(sum(v * n for v, n in known) / weight, 2)
+
+    months = [month for month, _v in first.reading.series]
+    series = [
+        (month, together([(dict(r.series).get(month), r.count) for r in readings]))
+        for month in months
+    ]
+    reading = Reading(
+        together([(r.value, r.count) for r in readings]),
+        first.reading.unit,
+        "; ".join(dict.fromkeys(r.basis for r in readings)),
+        series,
+        total,
+    )
+    return Measured(
+        first.code,
+        first.label,
+        first.how,
+        first.topic,
+        first.start,
+        first.end,
+        reading,
+        first.target,
+    )
+
+
+def measured_with(
+    link: dict[str, Any], start: date, end: date, nodes: list[str]
+) -> Measured | None:
+    """One indicator over this node's cooperation with several agencies, combined."""
+    found = [m for m in (measure(link, start, end, node) for node in nodes) if m]
+    return combine(found) if found else None
+
+
+def counterparts(item: Commitment) -> list[str]:
+    """The agencies a commitment is measured with here: the dialogue's agencies
+    of the other party (one partner in a bilateral dialogue)."""
+    peers = item.outcome.round.dialogue.peers.all()
+    return sorted(p.node_id for p in peers if other_side(p)) or sorted(p.node_id for p in peers)
+
+
 def commitment_progress(item: Commitment, today: date | None = None) -> list[Measured]:
-    """Measured on the cooperation with the dialogue's partner only."""
+    """Measured on this node's cooperation with the other party's agencies of
+    the dialogue only, combined."""
     start, end = period(today)
-    partner = item.outcome.round.dialogue.peer.node_id
-    return [m for m in (measure(link, start, end, partner) for link in item.indicators) if m]
+    nodes = counterparts(item)
+    return [m for m in (measured_with(link, start, end, nodes) for link in item.indicators) if m]
+
+
+def by_agency_and_party(item: Commitment, today: date | None = None) -> dict[str, Any]:
+    """A commitment's indicators per agency of the dialogue (this node's
+    cooperation with each) and per party (its agencies combined)."""
+    start, end = period(today)
+    peers = sorted(item.outcome.round.dialogue.peers.all(), key=lambda p: p.node_id)
+    agencies = [
+        (
+            peer,
+            [m for m in (measure(link, start, end, peer.node_id) for link in item.indicators) if m],
+        )
+        for peer in peers
+    ]
+    parties: dict[str, tuple[str, list[list[Measured]]]] = {}
+    for peer, measured in agencies:
+        parties.setdefault(party_key(peer.party), (peer.party, []))[1].append(measured)
+    return {
+        "agencies": [
+            {"node": p.node_id, "agency": p.agency, "party": p.party, "indicators": m}
+            for p, m in agencies
+        ],
+        "parties": [
+            {"party": name, "indicators": [combine(list(same)) for same in zip(*rows, strict=True)]}
+            for name, rows in parties.values()
+        ],
+    }
 
 
 def owner_calendar(item: Commitment) -> Calendar:
-    """The calendar of the side that owes the commitment: this node's from its
-    settings, the partner's as its identity document published it."""
-    peer = item.outcome.round.dialogue.peer
-    if item.owner_node == peer.node_id:
-        return Calendar.from_document(peer.calendar)
+    """The calendar of the agency that owns the commitment: this node's from
+    its settings, a peer's as its identity document published it."""
+    owner = item.outcome.round.dialogue.peers.filter(node_id=item.owner_node).first()
+    if owner is not None:
+        return Calendar.from_document(owner.calendar)
     return calendars.here()
 
 

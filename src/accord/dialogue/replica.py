@@ -10,7 +10,10 @@ merged by that same rule.
 
 Keys are "family:id", the id a row's UUID, or "<uuid>/<node>" for a side's
 part (a node id holds no "/"). Only what this node shares with the peer is an
-item: the parts of the dialogues it keeps with that peer (Dialogue.peer).
+item: the parts of the dialogues it keeps with that peer (Dialogue.peers),
+owned by this node or by the peer. A third participant's parts are compared
+in its own pairs with each of them, so every participant holds the same
+replica.
 Every side's part is an item even when empty (no delegation yet), so a part
 lost on one node differs from the other's.
 
@@ -51,7 +54,7 @@ def _only(queryset: Any, pk: uuid.UUID | None) -> Any:
 
 
 def dialogue_units(peer: Peer, pk: uuid.UUID | None) -> Iterator[Unit]:
-    for d in _only(Dialogue.objects.filter(peer=peer), pk):
+    for d in _only(Dialogue.objects.filter(peers=peer), pk):
         view = {
             "id": str(d.pk),
             "track": d.track,
@@ -59,12 +62,13 @@ def dialogue_units(peer: Peer, pk: uuid.UUID | None) -> Iterator[Unit]:
             "title_zh": d.title_zh,
             "author_node": d.author_node,
             "created_at": d.created_at.isoformat(),
+            "nodes": list(signing.parties(d)),
         }
         yield str(d.pk), d.author_node, view
 
 
 def round_units(peer: Peer, pk: uuid.UUID | None) -> Iterator[Unit]:
-    for r in _only(Round.objects.filter(dialogue__peer=peer), pk):
+    for r in _only(Round.objects.filter(dialogue__peers=peer), pk):
         yield str(r.pk), r.author_node, _round_view(r)
 
 
@@ -79,7 +83,7 @@ def _round_view(r: Round) -> dict[str, Any]:
 
 
 def delegation_units(peer: Peer, pk: uuid.UUID | None) -> Iterator[Unit]:
-    rounds = Round.objects.filter(dialogue__peer=peer).prefetch_related("delegates")
+    rounds = Round.objects.filter(dialogue__peers=peer).prefetch_related("delegates")
     for r in _only(rounds, pk):
         for node in _sides(peer):
             people = sorted(
@@ -95,7 +99,7 @@ def delegation_units(peer: Peer, pk: uuid.UUID | None) -> Iterator[Unit]:
 
 
 def _outcomes(peer: Peer, pk: uuid.UUID | None) -> Any:
-    found = Outcome.objects.filter(round__dialogue__peer=peer)
+    found = Outcome.objects.filter(round__dialogue__peers=peer)
     return _only(found.prefetch_related("versions__signatures"), pk)
 
 
@@ -136,7 +140,7 @@ def signatures_units(peer: Peer, pk: uuid.UUID | None) -> Iterator[Unit]:
 
 
 def _disagreements(peer: Peer, pk: uuid.UUID | None) -> Any:
-    found = Disagreement.objects.filter(dialogue__peer=peer)
+    found = Disagreement.objects.filter(dialogue__peers=peer)
     return _only(found.prefetch_related("positions", "history"), pk)
 
 
@@ -186,7 +190,7 @@ def position_units(peer: Peer, pk: uuid.UUID | None) -> Iterator[Unit]:
 
 
 def status_units(peer: Peer, pk: uuid.UUID | None) -> Iterator[Unit]:
-    for x in _only(Disagreement.objects.filter(dialogue__peer=peer), pk):
+    for x in _only(Disagreement.objects.filter(dialogue__peers=peer), pk):
         view = {
             "disagreement_id": str(x.pk),
             "status": x.status,
@@ -197,7 +201,7 @@ def status_units(peer: Peer, pk: uuid.UUID | None) -> Iterator[Unit]:
 
 
 def _commitments(peer: Peer, pk: uuid.UUID | None) -> Any:
-    return _only(Commitment.objects.filter(outcome__round__dialogue__peer=peer), pk)
+    return _only(Commitment.objects.filter(outcome__round__dialogue__peers=peer), pk)
 
 
 def commitment_units(peer: Peer, pk: uuid.UUID | None) -> Iterator[Unit]:
@@ -232,17 +236,24 @@ def _parent(item_id: str) -> uuid.UUID | None:
         return None
 
 
+def _between(peer: Peer, owner: str) -> bool:
+    """Whether two nodes compare a part: one of them owns it (or nobody does).
+    A third participant's part is compared in its own pairs with each of them."""
+    return owner in ("", this_node().node_id, peer.node_id)
+
+
 def family(name: str, units: Units, apply: snapshots.Apply) -> replicas.Family:
     def items(peer: Peer) -> Iterator[replicas.Item]:
         for item_id, owner, view in units(peer, None):
-            yield replicas.Item(f"{name}:{item_id}", owner, view)
+            if _between(peer, owner):
+                yield replicas.Item(f"{name}:{item_id}", owner, view)
 
     def item(peer: Peer, item_id: str) -> replicas.Item | None:
         pk = _parent(item_id)
         if pk is None:
             return None
         for found_id, owner, view in units(peer, pk):
-            if found_id == item_id:
+            if found_id == item_id and _between(peer, owner):
                 return replicas.Item(f"{name}:{item_id}", owner, view)
         return None
 

@@ -1,15 +1,16 @@
-"""What both nodes sign, and how a signature is checked. An outcome version is
-agreed when both nodes' Ed25519 signatures cover the same canonical content
-(RFC 8785). The content and the statement a node signs are each built here and
-nowhere else: the services sign with them, the inbound handlers check with
-them, and the offline verifier (`accord dialogue verify`, export.py) rebuilds
-them from an export file without any database."""
+"""What the co-chairing nodes sign, and how a signature is checked. An outcome
+version is agreed when every co-chairing agency's node has an Ed25519 signature
+over the same canonical content (RFC 8785). The content and the statement a
+node signs are each built here and nowhere else: the services sign with
+them, the inbound handlers check with them, and the offline verifier (`accord
+dialogue verify`, export.py) rebuilds them from an export file without any
+database."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nacl.exceptions import BadSignatureError
@@ -18,7 +19,9 @@ from nacl.signing import VerifyKey
 from accord.core.canonical import canonical_bytes
 from accord.core.identity import this_node
 from accord.dialogue.fields import now_iso
-from accord.dialogue.models import Dialogue, Outcome, OutcomeSignature, OutcomeVersion
+from accord.dialogue.models import Dialogue, Outcome, OutcomeSignature, OutcomeVersion, Round
+from accord.dialogue.types import DelegationRole
+from accord.federation.parties import party_key
 
 CONTENT_TAG = "accord.dialogue.outcome/1"
 SIGNATURE_TAG = "accord.dialogue.signature/1"
@@ -128,20 +131,49 @@ def signed_by(version: OutcomeVersion, node: str) -> bool:
     return version.signatures.filter(node=node).exists()
 
 
-def status_of(version: OutcomeVersion, parties: tuple[str, str]) -> str:
-    """agreed: both nodes' valid signatures over this very content."""
-    signed = {
-        s.node for s in version.signatures.all() if verify_signature(s, version.content_sha256)
-    }
-    if set(parties) <= signed:
+def valid_signers(version: OutcomeVersion) -> set[str]:
+    """The nodes whose signature verifies over this very content."""
+    return {s.node for s in version.signatures.all() if verify_signature(s, version.content_sha256)}
+
+
+def status_of(version: OutcomeVersion, required: Sequence[str]) -> str:
+    """agreed: every required node's valid signature over this very content."""
+    signed = valid_signers(version)
+    if set(required) <= signed:
         return "agreed"
     return "proposed" if signed else "unsigned"
 
 
-def parties(dialogue: Dialogue) -> tuple[str, str]:
-    return (
-        dialogue.author_node,
-        dialogue.peer.node_id
-        if dialogue.author_node == this_node().node_id
-        else this_node().node_id,
-    )
+def missing(version: OutcomeVersion, required: Sequence[str]) -> list[str]:
+    """The required nodes that have not signed this version yet."""
+    signed = valid_signers(version)
+    return [node for node in required if node not in signed]
+
+
+def parties(dialogue: Dialogue) -> tuple[str, ...]:
+    """Every participating node: this one and the dialogue's peers, sorted."""
+    return tuple(sorted({this_node().node_id, *(p.node_id for p in dialogue.peers.all())}))
+
+
+def party_of(dialogue: Dialogue) -> dict[str, str]:
+    """Each participating node's party, as its identity says (compared by party_key)."""
+    here = this_node()
+    found = {p.node_id: party_key(p.party) for p in dialogue.peers.all()}
+    return {here.node_id: party_key(here.party), **found}
+
+
+def required_signers(round_: Round) -> tuple[str, ...]:
+    """Whose signatures make an outcome of this round agreed: every node with a
+    co-chair in the round's delegations. While the co-chairs recorded do not
+    yet span two parties (or none are recorded), every participant of the
+    dialogue: an outcome is never agreed by one side alone."""
+    dialogue = round_.dialogue
+    sides = party_of(dialogue)
+    chairs = {
+        e.node
+        for e in round_.delegates.all()
+        if e.role == DelegationRole.CO_CHAIR and e.node in sides
+    }
+    if len({sides[node] for node in chairs}) >= 2:
+        return tuple(sorted(chairs))
+    return tuple(sorted(sides))

@@ -47,6 +47,7 @@ from accord.dialogue.parts import (
     StatusView,
 )
 from accord.dialogue.services.commitments import validate_links
+from accord.dialogue.services.partner import participant_peers
 from accord.federation import kinds
 from accord.federation.kinds import StrictBody
 from accord.federation.models import Peer
@@ -109,8 +110,9 @@ def apply_dialogue(peer: Peer, item_id: str, view: dict[str, Any]) -> None:
     v = _parse(DialogueView, view)
     _names(item_id, v.id)
     _written_by(peer, v.author_node, "a dialogue")
-    _held(Dialogue, item_id, peer, "peer")
-    Dialogue.objects.update_or_create(
+    _held(Dialogue, item_id, peer, "peers")
+    peers = participant_peers(peer, v.nodes)
+    dialogue, _created = Dialogue.objects.update_or_create(
         id=uuid.UUID(v.id),
         defaults={
             "track": str(v.track),
@@ -121,6 +123,7 @@ def apply_dialogue(peer: Peer, item_id: str, view: dict[str, Any]) -> None:
             "created_at": _when(v.created_at),
         },
     )
+    dialogue.peers.set(peers)
 
 
 def apply_round(peer: Peer, item_id: str, view: dict[str, Any]) -> None:
@@ -128,7 +131,7 @@ def apply_round(peer: Peer, item_id: str, view: dict[str, Any]) -> None:
     _names(item_id, v.id)
     _written_by(peer, v.author_node, "a round")
     dialogue = _shared(Dialogue, v.dialogue_id, peer, "peer")
-    _held(Round, item_id, peer, "dialogue__peer")
+    _held(Round, item_id, peer, "dialogue__peers")
     if Round.objects.filter(dialogue=dialogue, number=v.number).exclude(pk=item_id).exists():
         raise kinds.Refusal(f"invalid_snapshot: round {v.number} is another round here")
     Round.objects.update_or_create(
@@ -152,8 +155,8 @@ def apply_outcome(peer: Peer, item_id: str, view: dict[str, Any]) -> dict[str, A
     v = _parse(OutcomeView, view)
     _names(item_id, v.id)
     _written_by(peer, v.author_node, "an outcome")
-    round_ = _shared(Round, v.round_id, peer, "dialogue__peer")
-    held = _held(Outcome, item_id, peer, "round__dialogue__peer")
+    round_ = _shared(Round, v.round_id, peer, "dialogue__peers")
+    held = _held(Outcome, item_id, peer, "round__dialogue__peers")
     if [x.version for x in v.versions] != list(range(1, len(v.versions) + 1)):
         raise kinds.Refusal("invalid_snapshot: the versions are not numbered 1 to N")
     outcome = Outcome(
@@ -202,10 +205,10 @@ def apply_disagreement(peer: Peer, item_id: str, view: dict[str, Any]) -> None:
     _names(item_id, v.id)
     _written_by(peer, v.author_node, "a disagreement")
     dialogue = _shared(Dialogue, v.dialogue_id, peer, "peer")
-    round_ = _shared(Round, v.round_id, peer, "dialogue__peer") if v.round_id else None
+    round_ = _shared(Round, v.round_id, peer, "dialogue__peers") if v.round_id else None
     if round_ is not None and round_.dialogue_id != dialogue.pk:
         raise kinds.Refusal("invalid_snapshot: the round is of another dialogue")
-    _held(Disagreement, item_id, peer, "dialogue__peer")
+    _held(Disagreement, item_id, peer, "dialogue__peers")
     fields = {
         "dialogue": dialogue,
         "round": round_,
@@ -229,15 +232,15 @@ def apply_commitment(peer: Peer, item_id: str, view: dict[str, Any]) -> None:
     v = _parse(CommitmentView, view)
     _names(item_id, v.id)
     _written_by(peer, v.author_node, "a commitment")
-    _shared(Outcome, v.outcome_id, peer, "round__dialogue__peer")
+    outcome = _shared(Outcome, v.outcome_id, peer, "round__dialogue__peers")
     me = this_node().node_id
-    if v.owner_node not in (me, peer.node_id):
-        raise kinds.Refusal("invalid_snapshot: the owner must be one of the two sides")
+    if v.owner_node not in signing.parties(outcome.round.dialogue):
+        raise kinds.Refusal("invalid_snapshot: the owner must be a participating node")
     try:
         links = validate_links(v.indicators)
     except ValidationError as exc:
         raise kinds.Refusal("invalid_snapshot: " + " ".join(exc.messages)[:400]) from None
-    held = _held(Commitment, item_id, peer, "outcome__round__dialogue__peer")
+    held = _held(Commitment, item_id, peer, "outcome__round__dialogue__peers")
     if held is not None and held.owner_node == me != v.owner_node:
         raise kinds.Refusal("not_owner: this node owes the commitment and reports on it")
     fields = {
@@ -264,7 +267,7 @@ def apply_delegation(peer: Peer, item_id: str, view: dict[str, Any]) -> dict[str
     v = _parse(DelegationView, view)
     _names(item_id, f"{v.round_id}/{v.node}")
     _written_by(peer, v.node, "a delegation")
-    round_ = _shared(Round, v.round_id, peer, "dialogue__peer")
+    round_ = _shared(Round, v.round_id, peer, "dialogue__peers")
     round_.delegates.filter(node=v.node).delete()
     DelegateEntry.objects.bulk_create(
         DelegateEntry(round=round_, node=v.node, **{**p.model_dump(), "role": str(p.role)})
@@ -281,7 +284,7 @@ def apply_signatures(peer: Peer, item_id: str, view: dict[str, Any]) -> dict[str
     v = _parse(SignaturesView, view)
     _names(item_id, f"{v.outcome_id}/{v.node}")
     _written_by(peer, v.node, "a signature")
-    outcome = _shared(Outcome, v.outcome_id, peer, "round__dialogue__peer")
+    outcome = _shared(Outcome, v.outcome_id, peer, "round__dialogue__peers")
     versions = {x.version: x for x in outcome.versions.all()}
     held = set(
         OutcomeSignature.objects.filter(version__outcome=outcome, node=v.node).values_list(
@@ -315,7 +318,7 @@ def apply_position(peer: Peer, item_id: str, view: dict[str, Any]) -> None:
     v = _parse(PositionView, view)
     _names(item_id, f"{v.disagreement_id}/{v.node}")
     _written_by(peer, v.node, "a position")
-    item = _shared(Disagreement, v.disagreement_id, peer, "dialogue__peer")
+    item = _shared(Disagreement, v.disagreement_id, peer, "dialogue__peers")
     if item.author_node != v.node and any(e.kind == "opened" for e in v.history):
         raise kinds.Refusal("invalid_snapshot: only the author opened the disagreement")
     if v.position is None:
@@ -338,7 +341,7 @@ def apply_report(peer: Peer, item_id: str, view: dict[str, Any]) -> None:
     _names(item_id, v.id)
     found = (
         Commitment.objects.select_for_update()
-        .filter(pk=item_id, outcome__round__dialogue__peer=peer)
+        .filter(pk=item_id, outcome__round__dialogue__peers=peer)
         .first()
     )
     if found is None:
@@ -358,11 +361,11 @@ def apply_status(peer: Peer, item_id: str, view: dict[str, Any]) -> dict[str, An
     v = _parse(StatusView, view)
     _names(item_id, v.disagreement_id)
     me = this_node().node_id
-    if v.status_node not in (me, peer.node_id, ""):
-        raise kinds.Refusal("invalid_snapshot: the status was set by neither side")
-    item = Disagreement.objects.select_for_update().filter(pk=item_id, dialogue__peer=peer).first()
+    item = Disagreement.objects.select_for_update().filter(pk=item_id, dialogue__peers=peer).first()
     if item is None:
         raise kinds.Refusal(f"invalid_snapshot: no such disagreement {item_id} with this peer")
+    if v.status_node not in (*signing.parties(item.dialogue), ""):
+        raise kinds.Refusal("invalid_snapshot: the status was set by no participating node")
     if v.status_node == me and not item.history.filter(node=me, at=v.status_at).exists():
         raise kinds.Refusal("not_owner: a status change this node did not make names it")
     theirs, ours = (v.status_at, v.status_node), (item.status_at, item.status_node)

@@ -26,9 +26,10 @@ from accord.core.signals import client_ip
 from accord.dialogue import export, progress
 from accord.dialogue.forms import CommitmentForm
 from accord.dialogue.models import Commitment, Dialogue, Disagreement, Outcome, Round
+from accord.dialogue.participants import co_chairs, labels
 from accord.dialogue.policy import Action, allowed
 from accord.dialogue.services import commitments, dialogues, disagreements, outcomes, signers
-from accord.dialogue.signing import parties, signed_by, status_of
+from accord.dialogue.signing import missing, parties, required_signers, signed_by, status_of
 from accord.dialogue.types import (
     CommitmentStatus,
     DelegationRole,
@@ -90,24 +91,29 @@ def detail(request: HttpRequest, dialogue_id: UUID) -> HttpResponse:
     return render(request, "dialogue/detail.html", detail_context(dialogue, user))
 
 
-def _outcome_row(user: User, outcome: Outcome, sides: tuple[str, str]) -> dict[str, Any]:
+def _outcome_row(
+    user: User, outcome: Outcome, sides: tuple[str, ...], names: dict[str, str]
+) -> dict[str, Any]:
     versions = list(outcome.versions.order_by("-version").prefetch_related("signatures"))
     latest = versions[0] if versions else None
+    required = required_signers(outcome.round)
     return {
         "o": outcome,
         "latest": latest,
         "older": versions[1:],
-        "status": status_of(latest, sides) if latest else "unsigned",
+        "status": status_of(latest, required) if latest else "unsigned",
+        "awaiting": [names.get(n, n) for n in missing(latest, required)] if latest else [],
         "signed_here": latest is not None and signed_by(latest, this_node().node_id),
         "may_sign": latest is not None and _may(user, Action.SIGN_OUTCOME, latest),
         "may_amend": _may(user, Action.AMEND_OUTCOME, outcome),
         "may_commit": _may(user, Action.CREATE_COMMITMENT, outcome),
-        "commitment_form": CommitmentForm(sides, prefix_id=str(outcome.pk)),
+        "commitment_form": CommitmentForm(sides, names, prefix_id=str(outcome.pk)),
     }
 
 
 def detail_context(dialogue: Dialogue, user: User) -> dict[str, Any]:
     sides = parties(dialogue)
+    names = labels(dialogue)
     today = timezone.now().date()
     found = Outcome.objects.filter(round__dialogue=dialogue).select_related("round")
     items = dialogue.disagreements.prefetch_related("positions", "history")
@@ -115,8 +121,10 @@ def detail_context(dialogue: Dialogue, user: User) -> dict[str, Any]:
         "d": dialogue,
         "here": this_node().node_id,
         "sides": sides,
+        "names": names,
+        "agencies": [names[side] for side in sides],
         "rounds": dialogue.rounds.order_by("number").prefetch_related("delegates"),
-        "outcomes": [_outcome_row(user, outcome, sides) for outcome in found],
+        "outcomes": [_outcome_row(user, outcome, sides, names) for outcome in found],
         "commitments": [
             (c, m, progress.standing(c, m), _may(user, Action.REPORT_COMMITMENT, c))
             for c, m in (
@@ -153,9 +161,12 @@ def round_page(request: HttpRequest, round_id: UUID) -> HttpResponse:
     user = signed_in_user(request)
     own = list(round_.delegates.filter(node=this_node().node_id))
     rows = own + [None] * max(0, DELEGATION_ROWS - len(own))
+    base = detail_context(round_.dialogue, user)
     context = {
-        **detail_context(round_.dialogue, user),
+        **base,
         "r": round_,
+        "co_chairs": co_chairs(round_),
+        "round_outcomes": [row for row in base["outcomes"] if row["o"].round_id == round_.pk],
         "own_rows": rows,
         "may_delegate": _may(user, Action.SET_DELEGATION, round_),
         "may_propose": _may(user, Action.PROPOSE_OUTCOME, round_),
@@ -188,17 +199,19 @@ def export_view(request: HttpRequest, dialogue_id: UUID) -> HttpResponse:
 @require_POST
 @permission_required(Permission.MANAGE_DIALOGUE)
 def create(request: HttpRequest) -> HttpResponse:
-    peer = Peer.objects.filter(node_id=request.POST.get("peer", ""), active=True).first()
+    wanted = [request.POST.get("peer", ""), *request.POST.getlist("peers")]
+    found = {p.node_id: p for p in Peer.objects.filter(node_id__in=wanted, active=True)}
+    peers = [found[node] for node in dict.fromkeys(wanted) if node in found]
     created: list[Dialogue] = []
 
     def change() -> None:
-        if peer is None:
+        if not peers or len(peers) < len(set(wanted) - {""}):
             raise ValidationError(_("Choose an active partner node."))
         post = request.POST
         created.append(
             dialogues.create_dialogue(
                 actor_of(request),
-                peer,
+                peers,
                 post.get("track", ""),
                 post.get("title_en", ""),
                 post.get("title_zh", ""),
@@ -392,7 +405,9 @@ def commitment(request: HttpRequest, outcome_id: UUID) -> HttpResponse:
     typed and each problem beside its field."""
     outcome = restricted(Outcome, request, outcome_id)
     dialogue = outcome.round.dialogue
-    form = CommitmentForm(parties(dialogue), request.POST, prefix_id=str(outcome.pk))
+    form = CommitmentForm(
+        parties(dialogue), labels(dialogue), request.POST, prefix_id=str(outcome.pk)
+    )
     if form.is_valid():
         try:
             commitments.create_commitment(

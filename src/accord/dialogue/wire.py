@@ -21,7 +21,7 @@ from accord.dialogue.models import (
     OutcomeVersion,
     Round,
 )
-from accord.dialogue.signing import signature_fields
+from accord.dialogue.signing import parties, signature_fields
 from accord.dialogue.types import (
     CommitmentStatus,
     DelegationRole,
@@ -61,6 +61,9 @@ class DialogueBody(StrictBody):
     title_zh: str = Field(min_length=1, max_length=300)
     author_node: str
     created_at: Timestamp
+    # Every participating node, the author's included, sorted; empty (an older
+    # sender): the author and the receiver only.
+    nodes: list[str] = Field(default_factory=list, max_length=50)
 
 
 class RoundBody(StrictBody):
@@ -169,6 +172,7 @@ def dialogue_body(d: Dialogue) -> DialogueBody:
         title_zh=d.title_zh,
         author_node=d.author_node,
         created_at=d.created_at.isoformat(),
+        nodes=list(parties(d)),
     )
 
 

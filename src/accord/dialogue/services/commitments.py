@@ -1,5 +1,6 @@
-"""Commitments attached to an outcome: owed by one side, reported on only by
-the side that owes them, and measured against indicators.
+"""Commitments attached to an outcome: owned by one agency (a participating
+node), reported on only by the agency that owns them, and measured against
+indicators.
 
 A commitment's history is the record both sides hold of every report: it only
 grows. A report here rewrites it under the commitment's row lock (taken after
@@ -24,11 +25,10 @@ from accord.dialogue import wire
 from accord.dialogue.fields import actor_name, clean_text, now_iso
 from accord.dialogue.models import Commitment, Outcome
 from accord.dialogue.policy import Action, enforce
-from accord.dialogue.services.partner import received, require_author
+from accord.dialogue.services.partner import lock_channels, publish, received, require_author
 from accord.dialogue.signing import parties
 from accord.dialogue.types import CommitmentStatus, Topic
 from accord.federation import kinds
-from accord.federation import services as federation
 from accord.federation.models import Peer
 
 
@@ -39,7 +39,7 @@ def create_commitment(
     dialogue = outcome.round.dialogue
     owner = data.get("owner_node", "")
     if owner not in parties(dialogue):
-        raise ValidationError(_("The owner must be one of the two sides."))
+        raise ValidationError(_("The owner must be one of the participating agencies."))
     try:
         due = (
             data["due_date"]
@@ -71,9 +71,9 @@ def create_commitment(
             updated_at=at,
             history=[{"at": at, "node": node, "status": "open", "by": actor_name(actor)}],
         )
-        federation.publish(
+        publish(
             actor,
-            dialogue.peer,
+            dialogue,
             wire.COMMITMENT_KIND,
             wire.commitment_body(item),
             action=AuditAction.DIALOGUE_CHANGE,
@@ -110,10 +110,10 @@ def set_commitment_status(
     if status not in CommitmentStatus.values:
         raise ValidationError(_("Unknown status."))
     note = clean_text(note, _("Note"), required=False)
-    peer = item.outcome.round.dialogue.peer
+    dialogue = item.outcome.round.dialogue
     at = now_iso()
     with transaction.atomic():
-        federation.lock_peer(peer)
+        lock_channels(dialogue)
         # Read the history under the lock: a report committed since `item` was
         # loaded stays in it.
         locked = Commitment.objects.select_for_update().get(pk=item.pk)
@@ -129,9 +129,9 @@ def set_commitment_status(
             },
         ]
         locked.save(update_fields=["status", "updated_at", "history"])
-        federation.publish(
+        publish(
             actor,
-            peer,
+            dialogue,
             wire.COMMITMENT_KIND,
             wire.commitment_body(locked),
             action=AuditAction.DIALOGUE_CHANGE,
@@ -152,7 +152,7 @@ def apply_partner_commitment(peer: Peer, body: wire.CommitmentBody) -> Commitmen
     found = Commitment.objects.select_for_update().filter(pk=body.id).first()
     if found is None:
         require_author(peer, body.author_node, "a new commitment")
-        outcome = Outcome.objects.filter(pk=body.outcome_id, round__dialogue__peer=peer).first()
+        outcome = Outcome.objects.filter(pk=body.outcome_id, round__dialogue__peers=peer).first()
         if outcome is None:
             raise kinds.Refusal("unknown_outcome: no such outcome with this peer")
         found = Commitment(
@@ -166,7 +166,7 @@ def apply_partner_commitment(peer: Peer, body: wire.CommitmentBody) -> Commitmen
             indicators=body.indicators,
         )
         if body.owner_node not in parties(outcome.round.dialogue):
-            raise kinds.Refusal("invalid_body: the owner must be one of the two sides")
+            raise kinds.Refusal("invalid_body: the owner must be a participating node")
         try:
             found.indicators = validate_links(body.indicators)
         except ValidationError as exc:

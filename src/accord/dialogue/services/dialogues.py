@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -18,6 +19,8 @@ from accord.dialogue.fields import clean_text
 from accord.dialogue.models import DelegateEntry, Dialogue, Round
 from accord.dialogue.policy import Action, enforce
 from accord.dialogue.services.partner import (
+    participant_peers,
+    publish,
     received,
     require_author,
     shared_dialogue,
@@ -25,31 +28,46 @@ from accord.dialogue.services.partner import (
 )
 from accord.dialogue.types import DelegationRole, Topic, Track
 from accord.federation import kinds
-from accord.federation import services as federation
 from accord.federation.models import Peer
+from accord.federation.parties import other_side
 
 
 def create_dialogue(
-    actor: Actor, peer: Peer, track: str, title_en: str, title_zh: str, *, ip: str = ""
+    actor: Actor,
+    peer: Peer | Sequence[Peer],
+    track: str,
+    title_en: str,
+    title_zh: str,
+    *,
+    ip: str = "",
 ) -> Dialogue:
+    """A dialogue this node holds with one peer or several (agencies of the
+    other party, and possibly other agencies of this node's own)."""
     enforce(actor, Action.CREATE_DIALOGUE, ip=ip)
     if track not in Track.values:
         raise ValidationError(_("Unknown track."))
-    if not peer.active:
-        raise ValidationError(_("%(node)s is not an active peer.") % {"node": peer.node_id})
+    peers = list({p.node_id: p for p in ([peer] if isinstance(peer, Peer) else peer)}.values())
+    if not peers:
+        raise ValidationError(_("A dialogue needs at least one other agency."))
+    for one in peers:
+        if not one.active:
+            raise ValidationError(_("%(node)s is not an active peer.") % {"node": one.node_id})
+    if not any(other_side(one) for one in peers):
+        raise ValidationError(_("A dialogue needs at least one agency of the other party."))
     with transaction.atomic():
         dialogue = Dialogue.objects.create(
             id=uuid.uuid4(),
             track=track,
             title_en=clean_text(title_en, _("Title (English)"), limit=300),
             title_zh=clean_text(title_zh, _("Title (Chinese)"), limit=300),
-            peer=peer,
+            peer=peers[0],
             author_node=this_node().node_id,
             created_at=timezone.now(),
         )
-        federation.publish(
+        dialogue.peers.set(peers)
+        publish(
             actor,
-            peer,
+            dialogue,
             wire.DIALOGUE_KIND,
             wire.dialogue_body(dialogue),
             action=AuditAction.DIALOGUE_CHANGE,
@@ -110,9 +128,9 @@ def save_round(
             data.get("venue_zh", ""), _("Venue (Chinese)"), required=False, limit=300
         )
         target.save()
-        federation.publish(
+        publish(
             actor,
-            dialogue.peer,
+            dialogue,
             wire.ROUND_KIND,
             wire.round_body(target),
             action=AuditAction.DIALOGUE_CHANGE,
@@ -148,9 +166,9 @@ def set_delegation(
             )
     with transaction.atomic():
         _replace_delegation(round_, node, people)
-        federation.publish(
+        publish(
             actor,
-            round_.dialogue.peer,
+            round_.dialogue,
             wire.DELEGATION_KIND,
             wire.DelegationBody(
                 round_id=str(round_.pk), node=node, people=[wire.Delegate(**p) for p in people]
@@ -172,11 +190,14 @@ def _replace_delegation(round_: Round, node: str, people: list[dict[str, Any]]) 
 
 
 def apply_partner_dialogue(peer: Peer, body: wire.DialogueBody) -> Dialogue:
-    """A dialogue the partner created (or renamed)."""
+    """A dialogue the partner created (or renamed, or opened to more agencies).
+    Its participants are the nodes the body names (none named: the author and
+    this node); this node must peer with each of them."""
     require_author(peer, body.author_node, "a dialogue")
     found = Dialogue.objects.filter(pk=body.id).first()
-    if found is not None and (found.author_node != body.author_node or found.peer != peer):
+    if found is not None and found.author_node != body.author_node:
         raise kinds.Refusal("not_author: this dialogue belongs to another node")
+    peers = participant_peers(peer, body.nodes)
     dialogue, _created = Dialogue.objects.update_or_create(
         id=uuid.UUID(body.id),
         defaults={
@@ -188,6 +209,7 @@ def apply_partner_dialogue(peer: Peer, body: wire.DialogueBody) -> Dialogue:
             "created_at": datetime.fromisoformat(body.created_at),
         },
     )
+    dialogue.peers.set(peers)
     received(peer, dialogue, "dialogue")
     return dialogue
 

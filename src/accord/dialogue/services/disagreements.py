@@ -19,6 +19,8 @@ from accord.dialogue.fields import actor_name, clean_text, now_iso
 from accord.dialogue.models import Dialogue, Disagreement, DisagreementEvent, Position, Round
 from accord.dialogue.policy import Action, enforce
 from accord.dialogue.services.partner import (
+    lock_channels,
+    publish,
     received,
     require_author,
     shared_dialogue,
@@ -27,7 +29,6 @@ from accord.dialogue.services.partner import (
 )
 from accord.dialogue.types import DisagreementStatus, Topic
 from accord.federation import kinds
-from accord.federation import services as federation
 from accord.federation.models import Peer
 
 
@@ -67,9 +68,9 @@ def open_disagreement(
             kind="opened",
             data={"issue_en": item.issue_en},
         )
-        federation.publish(
+        publish(
             actor,
-            dialogue.peer,
+            dialogue,
             wire.DISAGREEMENT_KIND,
             wire.disagreement_body(item, actor_name(actor), at),
             action=AuditAction.DIALOGUE_CHANGE,
@@ -95,9 +96,9 @@ def state_position(
     )
     with transaction.atomic():
         position = _apply_position(item, body)
-        federation.publish(
+        publish(
             actor,
-            item.dialogue.peer,
+            item.dialogue,
             wire.POSITION_KIND,
             body,
             action=AuditAction.DIALOGUE_CHANGE,
@@ -140,12 +141,12 @@ def set_disagreement_status(
         note=clean_text(note, _("Note"), required=False),
     )
     with transaction.atomic():
-        federation.lock_peer(item.dialogue.peer)  # the one lock order: the channel, then the item
+        lock_channels(item.dialogue)  # the one lock order: the channels, then the item
         locked = Disagreement.objects.select_for_update().get(pk=item.pk)
         _apply_status(locked, body)
-        federation.publish(
+        publish(
             actor,
-            item.dialogue.peer,
+            item.dialogue,
             wire.STATUS_KIND,
             body,
             action=AuditAction.DIALOGUE_CHANGE,
@@ -219,7 +220,7 @@ def apply_partner_status(peer: Peer, body: wire.StatusBody) -> Disagreement:
     """A status the partner set on a disagreement both nodes hold."""
     require_author(peer, body.node, "a status change")
     item = Disagreement.objects.select_for_update().filter(pk=body.disagreement_id).first()
-    if item is None or item.dialogue.peer != peer:
+    if item is None or not item.dialogue.peers.filter(pk=peer.pk).exists():
         raise kinds.Refusal("unknown_disagreement: no such disagreement with this peer")
     _apply_status(item, body)
     received(peer, item, "status")

@@ -19,10 +19,15 @@ from accord.dialogue.fields import clean_text
 from accord.dialogue.models import Outcome, OutcomeSignature, OutcomeVersion, Round
 from accord.dialogue.policy import Action, check, enforce, refuse, require_permission
 from accord.dialogue.services import signers
-from accord.dialogue.services.partner import received, require_author, shared_round
+from accord.dialogue.services.partner import (
+    lock_channels,
+    publish,
+    received,
+    require_author,
+    shared_round,
+)
 from accord.dialogue.types import Topic
 from accord.federation import kinds
-from accord.federation import services as federation
 from accord.federation.models import Peer
 
 
@@ -77,7 +82,7 @@ def amend_outcome(
     text_en = clean_text(text_en, _("Text (English)"))
     text_zh = clean_text(text_zh, _("Text (Chinese)"))
     with transaction.atomic():
-        federation.lock_peer(outcome.round.dialogue.peer)  # the channel, then the item
+        lock_channels(outcome.round.dialogue)  # the channels, then the item
         locked = Outcome.objects.select_for_update().get(pk=outcome.pk)
         return _new_version(actor, locked, text_en, text_zh, signer_title, ip)
 
@@ -97,9 +102,9 @@ def _new_version(
         created_at=timezone.now(),
     )
     signature = _sign(version, actor, title)
-    federation.publish(
+    publish(
         actor,
-        outcome.round.dialogue.peer,
+        outcome.round.dialogue,
         wire.OUTCOME_KIND,
         wire.outcome_body(outcome, version, signature),
         action=AuditAction.DIALOGUE_SIGN,
@@ -116,9 +121,9 @@ def sign_outcome(
 ) -> OutcomeSignature:
     """This node's authorised official co-signs the version it has read."""
     require_permission(actor, Action.SIGN_OUTCOME, ip=ip)
-    peer = outcome.round.dialogue.peer
+    dialogue = outcome.round.dialogue
     with transaction.atomic():
-        federation.lock_peer(peer)  # the one lock order: the channel, then the item
+        lock_channels(dialogue)  # the one lock order: the channels, then the item
         version = outcome.versions.select_for_update().filter(version=version_number).first()
         if version is None:
             raise ValidationError(_("No such version."))
@@ -126,9 +131,9 @@ def sign_outcome(
         if refusal is not None:
             refuse(actor, Action.SIGN_OUTCOME, refusal, outcome, ip)  # kept: refusals_kept
         signature = _sign(version, actor, signer_title)
-        federation.publish(
+        publish(
             actor,
-            peer,
+            dialogue,
             wire.SIGNATURE_KIND,
             wire.signature_body(outcome, version, signature),
             action=AuditAction.DIALOGUE_SIGN,
@@ -193,7 +198,7 @@ def apply_partner_signature(peer: Peer, body: wire.SignatureBody) -> OutcomeSign
     version = OutcomeVersion.objects.filter(
         outcome_id=body.outcome_id,
         version=body.version,
-        outcome__round__dialogue__peer=peer,
+        outcome__round__dialogue__peers=peer,
     ).first()
     if version is None:
         raise kinds.Refusal("unknown_outcome: no such outcome version with this peer")

@@ -49,6 +49,12 @@ def moment(value: str) -> str:
 
 
 @register.filter
+def agency(names: dict[str, str], node: str) -> str:
+    """A participating node named by its agency and party (views.labels)."""
+    return names.get(node, node) if isinstance(names, dict) else node
+
+
+@register.filter
 def listing(items: list[str]) -> str:
     """A list joined the way the interface language joins lists."""
     from django.utils.translation import get_language

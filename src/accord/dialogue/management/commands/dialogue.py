@@ -82,7 +82,7 @@ class Command(BaseCommand):
     def do_list(self, **options: Any) -> None:
         from accord.dialogue.models import Dialogue
 
-        rows = Dialogue.objects.select_related("peer").prefetch_related("rounds")
+        rows = Dialogue.objects.prefetch_related("rounds", "peers")
         # A dialogue's row, then one row per round (its id, and its number in TRACK).
         write_table(
             self.stdout,
@@ -91,7 +91,12 @@ class Command(BaseCommand):
                 line
                 for d in rows
                 for line in [
-                    (d.pk, d.track, d.peer.node_id, d.title_en),
+                    (
+                        d.pk,
+                        d.track,
+                        ", ".join(sorted(p.node_id for p in d.peers.all())),
+                        d.title_en,
+                    ),
                     *(
                         (f"  {r.pk}", f"round {r.number}", "", f"{r.date} {r.venue_en}")
                         for r in d.rounds.order_by("number")
