@@ -16,7 +16,8 @@ administrator and a central-authority officer, the login page, the forms and
 account pages, and the detail pages of what is made here: a draft request
 (and its print in both languages), a case, an import into it, an evidence
 item of it (with its custody timeline), an intelligence object (imported with
-the CLI) and a federation message. The shared live nodes serve them; no node
+the CLI), a federation message, and a dialogue with its round and the round's
+fact sheet. The shared live nodes serve them; no node
 is started here."""
 
 from __future__ import annotations
@@ -54,7 +55,11 @@ WALKERS: dict[str, list[str]] = {
         "/requests/{request}/print/?lang=zh-hans",
     ],
     "node_admin": ["/federation/messages/{message}/"],
-    "central_authority": [],
+    "central_authority": [
+        "/dialogue/{dialogue}/",
+        "/dialogue/rounds/{round}/",
+        "/dialogue/rounds/{round}/fact-sheet/",
+    ],
 }
 # Pages that differ by role, walked by each of the officers above; every other
 # page once per language.
@@ -152,7 +157,33 @@ def examples(two_live_nodes, tmp_path_factory) -> dict[str, str]:
             timeout=60,
             what="the note delivered",
         )
+    with signed_in(cn, "central_authority") as central:
+        dialogue = central.post(
+            "/api/v1/dialogue/dialogues",
+            json={
+                "peer": us.node_id,
+                "track": "law_enforcement_cyber",
+                "title_en": "Law Enforcement and Cybersecurity Dialogue (synthetic)",
+                "title_zh": "执法及网络安全对话（合成）",
+            },
+        )
+        assert dialogue.status_code == 201, dialogue.text
+        dialogue_id = dialogue.json()["dialogue"]["id"]
+        dialogue_round = central.post(
+            f"/api/v1/dialogue/dialogues/{dialogue_id}/rounds",
+            json={
+                "number": 1,
+                "date": "2017-10-04",
+                "venue_en": "Washington, D.C.",
+                "venue_zh": "华盛顿",
+                "topics": ["cybersecurity", "narcotics"],
+                "documents": [],
+            },
+        )
+        assert dialogue_round.status_code == 201, dialogue_round.text
     return {
+        "dialogue": dialogue_id,
+        "round": dialogue_round.json()["id"],
         "request": made.json()["id"],
         "case": case_id,
         "import_job": job.json()["id"],
@@ -301,7 +332,9 @@ def test_main_pages_fit_a_phone_and_pass_axe(
                 # A print is in the language it is asked for.
                 printed = re.search(r"lang=(en|zh-hans)$", path)
                 shown = printed[1] if printed else lang
-                expect(page.locator("html")).to_have_attribute("lang", shown)
+                # (Language tags are case-insensitive: a print writes zh-hans.)
+                language_tag = re.compile(f"^{re.escape(shown)}$", re.IGNORECASE)
+                expect(page.locator("html")).to_have_attribute("lang", language_tag)
                 shot = shot_name(f"{language}-{username}", path)
                 fit = template in TABLES_FIT
                 check(page, axe, f"{username} {path}", shot, screenshot, problems, fit)
