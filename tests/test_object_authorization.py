@@ -519,7 +519,10 @@ def test_the_cases_accept_and_refuse_every_step_for_each_reason():
     for action, statuses in tried.items():
         accepted = {200, 201} if action != "lapse" else set()
         assert statuses >= {403, 404} and (statuses & {200, 201}) == accepted & statuses
-        assert action == "lapse" or statuses & {200, 201}, f"{action} is never accepted"
+        # assign needs another agency of this node's party among its peers,
+        # which this world has not: tests/assistance/test_routing*.py accept it.
+        never = ("lapse", "assign")
+        assert action in never or statuses & {200, 201}, f"{action} is never accepted"
         assert action in ("member", "lapse") or 409 in statuses, f"{action}: no state refusal"
     assert side_refused >= set(TRANSITIONS)
 

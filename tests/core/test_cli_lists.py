@@ -33,7 +33,7 @@ def test_every_list_command_prints_a_header_row_over_its_rows(users):
     expected = {
         ("requests", "list"): (["REFERENCE", "DIR", "PEER", "TYPE", "STATE"], request.reference),
         ("cases", "list"): (["REFERENCE", "STATUS", "TITLE"], case.reference),
-        ("peer", "list"): (["NODE", "STATE", "ADDRESS", "WAITING"], "us.lists"),
+        ("peer", "list"): (["NODE", "PARTY", "ROLE", "STATE", "ADDRESS", "WAITING"], "us.lists"),
         ("outbox", "status"): (["NODE", "WAITING", "APPLIED", "REFUSED"], "us.lists"),
         ("intel", "collections"): (["ID", "ALIAS", "OBJECTS", "TITLE"], "shared-iocs"),
     }
