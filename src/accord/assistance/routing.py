@@ -80,6 +80,13 @@ def executing_here(request: AssistanceRequest) -> bool:
     return not request.outgoing and request.requested_node != this_node().node_id
 
 
+def sends_files(request: AssistanceRequest) -> bool:
+    """Whether this node's response may carry files: not an executing agency's
+    (the central authority sends the files), the one rule for the service
+    and the step form."""
+    return not executing_here(request)
+
+
 def follows_owner(request: AssistanceRequest) -> bool:
     """This node's steps on the request are asked of the node that owns it."""
     return request.outgoing or executing_here(request)

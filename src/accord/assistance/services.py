@@ -230,7 +230,7 @@ def perform(
     uploads = list(uploads)
     if uploads and action not in ("respond", "respond_partially"):
         _refuse(actor, request, action, _("Only a response carries files."), 422, ip)
-    if uploads and routing.executing_here(request):
+    if uploads and not routing.sends_files(request):
         _refuse(actor, request, action, _("The central authority sends the files."), 422, ip)
     with transaction.atomic():
         locked = lock_for_step(request, transition)

@@ -299,6 +299,7 @@ def step_forms(
         "primary_step": first[0] if first else None,
         "other_steps": rest,
         "open_step": bound.transition.action if bound is not None else "",
+        "sends_files": routing.sends_files(row),
     }
 
 
