@@ -173,8 +173,13 @@ def test_the_sharing_forms_refuse_what_the_services_refuse(client_for):
         ("intel:unsubscribe", {"subscription": "999"}),
         ("intel:unshare", {"peer": "us.doj"}),
     ):
+        refused = AuditEvent.objects.filter(action="intel:action:refused").count()
         answer = admin.post(reverse(name, args=[shared.pk]), data, follow=True)
         assert answer.status_code == 200 and 'class="message error' in answer.content.decode()
+        # Each refusal is audited with its reason, as the services audit theirs.
+        events = AuditEvent.objects.filter(action="intel:action:refused").order_by("seq")
+        assert events.count() == refused + 1, name
+        assert events.last().data["reason"] and events.last().target_id == str(shared.pk)
     assert not Share.objects.exists() and not Subscription.objects.exists()
     # An analyst works with intelligence but does not connect partners.
     denied = AuditEvent.objects.filter(action="core:access:denied").count()

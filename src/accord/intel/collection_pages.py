@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
@@ -66,7 +65,7 @@ def share(request: HttpRequest, collection_id: uuid.UUID) -> HttpResponse:
     sharing policy allows (`sync.share_with_all`)."""
     if request.POST.get("to") != "all":
         done = _("The collection is shared: new objects go to the partner with the next sync.")
-        return _with_peer(request, collection_id, sync.share, done)
+        return _with_peer(request, collection_id, Action.SHARE, sync.share, done)
     found = _collection(collection_id)
     return act(
         request,
@@ -76,30 +75,28 @@ def share(request: HttpRequest, collection_id: uuid.UUID) -> HttpResponse:
     )
 
 
-def _peer(request: HttpRequest) -> Peer:
-    peer = Peer.objects.filter(node_id=request.POST.get("peer", "")[:100], active=True).first()
-    if peer is None:
-        raise ValidationError(_("Choose an active partner node."))
-    return peer
-
-
 def _with_peer(
-    request: HttpRequest, collection_id: uuid.UUID, change: Callable[..., object], done: str
+    request: HttpRequest,
+    collection_id: uuid.UUID,
+    action: Action,
+    change: Callable[..., object],
+    done: str,
 ) -> HttpResponse:
     found = _collection(collection_id)
-    return act(
-        request,
-        lambda: change(Actor.of(signed_in_user(request)), found, _peer(request)),
-        done=done,
-        to="intel:sharing",
-    )
+    actor = Actor.of(signed_in_user(request))
+
+    def both() -> None:
+        peer = sync.partner_named(actor, action, found, request.POST.get("peer", ""))
+        change(actor, found, peer)
+
+    return act(request, both, done=done, to="intel:sharing")
 
 
 @require_POST
 @permission_required(Permission.MANAGE_FEDERATION)
 def unshare(request: HttpRequest, collection_id: uuid.UUID) -> HttpResponse:
     done = _("No longer shared: what the partner received stays there.")
-    return _with_peer(request, collection_id, sync.unshare, done)
+    return _with_peer(request, collection_id, Action.UNSHARE, sync.unshare, done)
 
 
 @require_POST
@@ -131,10 +128,8 @@ def unsubscribe(request: HttpRequest, collection_id: uuid.UUID) -> HttpResponse:
             number = int(request.POST.get("subscription", ""))
         except ValueError:
             number = 0
-        item = Subscription.objects.filter(collection=found, pk=number).first()
-        if item is None:
-            raise ValidationError(_("No such subscription on this collection."))
-        sync.unsubscribe(Actor.of(signed_in_user(request)), item)
+        actor = Actor.of(signed_in_user(request))
+        sync.unsubscribe(actor, sync.subscription_named(actor, found, number))
 
     return act(
         request,

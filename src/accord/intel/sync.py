@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from accord.core import audit, ijson, sealed
 from accord.core.audit import Actor, AuditAction
+from accord.core.policy import CONFLICT, UNPROCESSABLE, Refusal
 from accord.federation import services as federation
 from accord.federation.models import MessageStatus, Peer
 from accord.intel import policy
@@ -40,6 +40,26 @@ SEALED_AS = "intel.subscription"
 
 
 # ---------------------------------------------------------------- sharing with peers
+
+
+@audit.refusals_kept()
+def partner_named(actor: Actor, action: Action, collection: Collection, node_id: str) -> Peer:
+    """The partner node a share or unshare names: an active peer to share with,
+    any peer (active or not) to stop sharing with. An unknown name is refused,
+    audited like every other refusal of the sharing services."""
+    policy.enforce(actor, action, collection)
+    peers = Peer.objects.filter(node_id=node_id[:100])
+    if action is Action.SHARE:
+        peers = peers.filter(active=True)
+    found = peers.first()
+    if found is None:
+        reason = (
+            _("Choose an active partner node.")
+            if action is Action.SHARE
+            else _("No such partner node.")
+        )
+        policy.refuse(actor, action.value, Refusal(reason, UNPROCESSABLE), collection)
+    return found
 
 
 @audit.refusals_kept()
@@ -79,11 +99,24 @@ def unshare(actor: Actor, collection: Collection, peer: Peer) -> None:
         # Not `count, _`: that would hide gettext and turn the message into a crash.
         count, _deleted = Share.objects.filter(collection=collection, peer=peer).delete()
         if not count:
-            raise ValidationError(
-                _("%(collection)s is not shared with %(peer)s.")
-                % {"collection": collection.alias, "peer": peer.node_id}
-            )
+            reason = _("%(collection)s is not shared with %(peer)s.") % {
+                "collection": collection.alias,
+                "peer": peer.node_id,
+            }
+            policy.refuse(actor, Action.UNSHARE.value, Refusal(reason, CONFLICT), collection)
         audit.record(actor, AuditAction.INTEL_SHARE, collection, data={"unshared": peer.node_id})
+
+
+@audit.refusals_kept()
+def subscription_named(actor: Actor, collection: Collection, number: int) -> Subscription:
+    """One of the collection's subscriptions, by its number; another number is
+    refused, audited."""
+    policy.enforce(actor, Action.SUBSCRIBE, collection)
+    found = Subscription.objects.filter(collection=collection, pk=number).first()
+    if found is None:
+        reason = _("No such subscription on this collection.")
+        policy.refuse(actor, Action.SUBSCRIBE.value, Refusal(reason, UNPROCESSABLE), collection)
+    return found
 
 
 @audit.refusals_kept()
@@ -172,7 +205,8 @@ def subscribe(
 ) -> Subscription:
     policy.enforce(actor, Action.SUBSCRIBE, collection)
     if not objects_url.startswith(("https://", "http://")) or "/objects" not in objects_url:
-        raise ValidationError(_("Give the partner collection's TAXII objects URL."))
+        reason = _("Give the partner collection's TAXII objects URL.")
+        policy.refuse(actor, Action.SUBSCRIBE.value, Refusal(reason, UNPROCESSABLE), collection)
     with transaction.atomic():
         item = Subscription.objects.create(
             collection=collection,

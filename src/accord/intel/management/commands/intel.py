@@ -21,6 +21,7 @@ from accord.intel.conditions import handling_from, with_conditions
 from accord.intel.exports import export_bundle
 from accord.intel.ingest import ingest
 from accord.intel.models import Account, Collection, HandlingCode, StixObject
+from accord.intel.policy import Action
 from accord.intel.store import create_collection, source_of
 
 
@@ -199,7 +200,6 @@ class Command(BaseCommand):
             )
 
     def do_share(self, collection: str, peer: str, **options: Any) -> None:
-        from accord.federation.models import Peer
         from accord.intel import sync
 
         if options["all"] == bool(peer):
@@ -209,10 +209,8 @@ class Command(BaseCommand):
             for item in made:
                 self.stdout.write(f"{collection} is shared with {item.peer.node_id}")
             return
-        found = Peer.objects.filter(node_id=peer, active=True).first()
-        if found is None:
-            raise CommandError(f"no active peer {peer!r}")
-        sync.share(Actor.system("cli"), self._collection(collection), found)
+        actor, shared = Actor.system("cli"), self._collection(collection)
+        sync.share(actor, shared, sync.partner_named(actor, Action.SHARE, shared, peer))
         self.stdout.write(
             f"{collection} is shared with {peer}; run `accord intel sync` or wait for the clock"
         )
@@ -229,13 +227,10 @@ class Command(BaseCommand):
         self.stdout.write(f"subscription {item.pk} to {objects_url}")
 
     def do_unshare(self, collection: str, peer: str, **options: Any) -> None:
-        from accord.federation.models import Peer
         from accord.intel import sync
 
-        found = Peer.objects.filter(node_id=peer).first()
-        if found is None:
-            raise CommandError(f"no peer {peer!r}")
-        sync.unshare(Actor.system("cli"), self._collection(collection), found)
+        actor, shared = Actor.system("cli"), self._collection(collection)
+        sync.unshare(actor, shared, sync.partner_named(actor, Action.UNSHARE, shared, peer))
         self.stdout.write(f"{collection} is no longer shared with {peer}")
 
     def do_subscriptions(self, **options: Any) -> None:
