@@ -45,6 +45,7 @@ from accord.core.policy import Refused
 from accord.core.roles import Permission
 from accord.core.signals import client_ip
 from accord.evidence import views as evidence_views
+from accord.federation import threads
 from accord.federation.models import Peer
 from accord.matching import queries as matching_queries
 from accord.web.actions import act, attempt
@@ -185,6 +186,9 @@ def detail_context(row: AssistanceRequest, user: Any, *, offer: bool = True) -> 
         "team": row.team.all(),
         "case": casework.case_seen(user, row),
         "hits": matching_queries.hits_of_request(user, row),
+        # Conversations with the partner about this request (federation notes).
+        "conversations": threads.about_request(user, row) if offer else [],
+        "may_write": offer and threads.may_write_about(user, row),
         "case_choices": casework.cases_to_file_under(user) if may(policy.VIEW) else [],
         "may_add_member": may(policy.ADD_MEMBER),
         "candidates": User.objects.filter(is_active=True, role__in=policy.TEAM_ROLES).exclude(

@@ -40,16 +40,24 @@ def note_list(request: SignedInRequest) -> HttpResponse:
     actor = Actor.of(user)
     peers = list(Peer.objects.restrict(user, "message"))
     can_send = allowed(user, Action.SEND_NOTE) is None
+    asked = request.GET.get("request", "")
+    linkable = threads.linkable_requests(user, asked=asked) if can_send else []
+    initial = {
+        "language": translation.get_language(),
+        "request": asked,
+        "case": request.GET.get("case", ""),
+    }
+    # From a request page's "write to the partner": to its peer, about it.
+    about = next((r for r in linkable if str(r.pk) == asked), None)
+    if about is not None:
+        initial["peer"] = about.peer.node_id
+        initial["subject"] = _("About request %(reference)s") % {"reference": about.reference}
     form = NoteForm(
         request.POST or None,
         peers=peers,
-        requests=threads.linkable_requests(user) if can_send else (),
+        requests=linkable,
         cases=threads.linkable_cases(user) if can_send else (),
-        initial={
-            "language": translation.get_language(),
-            "request": request.GET.get("request", ""),
-            "case": request.GET.get("case", ""),
-        },
+        initial=initial,
     )
     if request.method == "POST" and form.is_valid():
         peer = next(p for p in peers if p.node_id == form.cleaned_data["peer"])

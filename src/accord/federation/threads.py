@@ -21,7 +21,7 @@ from accord.core.audit import Actor, AuditAction
 from accord.core.models import User
 from accord.federation import kinds
 from accord.federation.models import Note, NoteThread, Peer
-from accord.federation.policy import Action, enforce
+from accord.federation.policy import Action, allowed, enforce
 from accord.federation.wire import NoteBody
 
 
@@ -234,15 +234,37 @@ def open_thread(actor: Actor, thread_id: UUID, *, ip: str = "") -> tuple[NoteThr
     return thread, shown
 
 
-def linkable_requests(user: User, limit: int = 200) -> list[Any]:
+def linkable_requests(user: User, limit: int = 200, asked: str = "") -> list[Any]:
     """The requests a new thread may be about, for the form: shared with a
-    peer and open to this officer, newest first."""
+    peer and open to this officer, newest first, and the one `asked` for (a
+    request page's "write to the partner" link) if it is such a request."""
     from django.db.models import Q
 
     shared = Q(outgoing=False) | Q(submit_message__isnull=False)
     rows = _requests().restrict(user).filter(shared).select_related("peer")
-    return list(rows.order_by("-created_at")[:limit])
+    newest = list(rows.order_by("-created_at")[:limit])
+    try:
+        wanted = as_id(asked) if asked else None
+    except ValidationError:
+        wanted = None  # a mangled link: the form simply names no request
+    if wanted and all(r.pk != wanted for r in newest):
+        newest += list(rows.filter(pk=wanted))  # the one the page links from, however old
+    return newest
 
 
 def linkable_cases(user: User, limit: int = 200) -> list[Any]:
     return list(_cases().restrict(user).order_by("-created_at")[:limit])
+
+
+def about_request(user: User, request: Any, limit: int = 20) -> list[Row]:
+    """The conversations about one request this user may read, newest first:
+    for the request page's card."""
+    return rows(user, list(visible(user).filter(request_id=request.pk)[:limit]))
+
+
+def may_write_about(user: User, request: Any) -> bool:
+    """Whether this officer may start a thread about `request` with its peer:
+    one who may send notes, about a request both nodes hold."""
+    if allowed(user, Action.SEND_NOTE) is not None:
+        return False
+    return _shared_with(request.peer).filter(pk=request.pk).exists()
