@@ -179,6 +179,7 @@ API: dict[str, Rule] = {
     "GET /api/v1/federation/inbox": Rule(Permission.MANAGE_FEDERATION),
     "GET /api/v1/federation/notes": Rule(Permission.EXCHANGE_NOTES),
     "POST /api/v1/federation/notes": Rule(Permission.EXCHANGE_NOTES, ("POST",)),
+    "POST /api/v1/federation/notes/read": Rule(Permission.EXCHANGE_NOTES, ("POST",)),
     "GET /api/v1/assistance/requests": Rule(Permission.VIEW_REQUESTS),
     "POST /api/v1/assistance/requests": Rule(Permission.VIEW_REQUESTS, ("POST",)),
     "GET /api/v1/assistance/requests/{request_id}": Rule(Permission.VIEW_REQUESTS),

@@ -219,3 +219,27 @@ def test_notes_kept_before_threads_each_start_their_own_after_the_migration():
     executor.migrate(executor.loader.graph.leaf_nodes())
     note = Note.objects.get(message_id=message_id)
     assert note.thread_id == message_id and note.thread.subject == "Before threads"
+
+
+def test_notes_are_marked_read_through_the_api_by_thread_or_all(users, client_for, peer):
+    first = received(peer)
+    second = received(peer, "Another lead.")
+    received(peer, "Follow-up.", thread=str(first.thread_id))
+    reader = client_for(Role.INVESTIGATOR)
+
+    def read(body: dict) -> tuple[int, dict]:
+        answer = reader.post(
+            "/api/v1/federation/notes/read", data=body, content_type="application/json"
+        )
+        return answer.status_code, answer.json()
+
+    assert read({"thread": str(first.thread_id)}) == (200, {"marked": 2, "unread": 1})
+    listed = reader.get("/api/v1/federation/notes").json()["items"]
+    assert {n["message_id"]: n["read"] for n in listed}[str(second.message_id)] is False
+    marked = events("federation:note:mark-read")
+    assert marked and marked[-1].actor_user_id == users[Role.INVESTIGATOR].pk
+    assert read({}) == (200, {"marked": 1, "unread": 0})
+    assert read({}) == (200, {"marked": 0, "unread": 0})
+    # A thread the reader may not see, or none at all, is not found; nothing changes.
+    status, _ = read({"thread": "00000000-0000-0000-0000-000000000000"})
+    assert status == 404

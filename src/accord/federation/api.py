@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from ninja.pagination import paginate
@@ -83,6 +83,16 @@ class NoteIn(Schema):
     thread: UUID | None = None
     request: UUID | None = None
     case: UUID | None = None
+
+
+class NotesReadIn(Schema):
+    # One thread's notes, or (none named) every note waiting for this reader.
+    thread: UUID | None = None
+
+
+class NotesReadOut(Schema):
+    marked: int
+    unread: int
 
 
 class NoteOut(Schema):
@@ -190,3 +200,20 @@ def send_note(request: HttpRequest, payload: NoteIn) -> Status:
         ip=client_ip(request),
     )
     return Status(201, note)
+
+
+@router.post("/federation/notes/read", response=NotesReadOut)
+def read_notes(request: HttpRequest, payload: NotesReadIn) -> Any:
+    """Mark as read, for the caller, the received notes of one thread or all
+    that wait: the same audited change as the notes page's button. Returns how
+    many were marked and how many still wait."""
+    actor = _actor(request)
+    enforce(actor, Action.VIEW_NOTES, what="read_notes")
+    waiting = notes.unread(request.user)
+    if payload.thread is not None:
+        thread = threads.visible(request.user).filter(pk=payload.thread).first()
+        if thread is None:
+            raise Http404
+        waiting = waiting.filter(thread=thread)
+    marked = notes.mark_read(actor, list(waiting), ip=client_ip(request))
+    return {"marked": marked, "unread": notes.unread(request.user).count()}
