@@ -30,9 +30,11 @@ Transfer (`transfer`, skipped with --no-transfer): two live nodes on loopback
 requesting node with `accord evidence add` after the request's submission,
 which sends it by itself; the time is the sender's own, from queueing the offer to storing the
 receiver's signed receipt. Items from 1 MiB go the bulk way (docs/evidence.md
-7.6): the part hashes computed, the signed offer through the channel, then the
-sealed parts (8 MiB) raw over signed PUTs, four at a time, each hashed and
-fsynced on arrival, the whole decrypted and re-checked at the end. Peak RSS there is the
+7.6): the parts named by their chunks' tags, the signed offer through the
+channel, then the sealed parts (8 MiB) raw over signed PUTs, four at a time,
+each chunk authenticated on arrival and written (the file fsynced once, before
+the whole is checked), the whole decrypted and hashed in order as the parts
+come. Peak RSS there is the
 largest VmHWM of any process of either node, read after each size (the
 processes live on, so the figure after 100 MB includes the 1 MB run).
 
@@ -195,7 +197,43 @@ def child(size: int) -> dict[str, Any]:
     }
 
 
-def transfer(sizes: dict[str, int], env: dict[str, str] | None = None) -> dict[str, Any]:
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(after[pid] - before.get(pid, 0.0) for pid in after)
+
+
+def cpu_by_role(before: dict[int, float], after: dict[int, float]) -> dict[str, float]:
+    """CPU seconds used since `before`, by kind of process: the web server's
+    workers, the background process (deliverer, clock, pushers), the rest."""
+    found: dict[str, float] = {}
+    for pid, seconds in after.items():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            command = b""
+        role = "web" if b"gunicorn" in command else "other"
+        role = "background" if b"background" in command else role
+        role = "supervisor" if b"supervise" in command else role
+        found[role] = round(found.get(role, 0.0) + seconds - before.get(pid, 0.0), 2)
+    return found
+
+
+def perf_record(pids: dict[str, list[int]], output: Path) -> subprocess.Popen | None:
+    """`perf record` of the whole machine while a transfer runs (--perf): the
+    threads a node starts meanwhile are in it too. The node's processes are
+    listed beside it, for `perf report --pid`."""
+    if not shutil.which("perf"):
+        return None
+    output.with_suffix(".pids.json").write_text(json.dumps(pids))
+    return subprocess.Popen(
+        ["perf", "record", "-q", "-a", "-F", "499", "-o", str(output)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def transfer(
+    sizes: dict[str, int], env: dict[str, str] | None = None, perf: Path | None = None
+) -> dict[str, Any]:
     """Node-to-node transfer of each size between two fresh live nodes."""
     from contextlib import ExitStack
 
@@ -206,6 +244,7 @@ def transfer(sizes: dict[str, int], env: dict[str, str] | None = None) -> dict[s
     import django
 
     django.setup()
+    from bench.taxii import session_cpu_by_pid  # each node is a session of its own
     from tests import live
     from tests.assistance.flow import Officers, Pair
     from tests.evidence.test_transfer_live import peak_rss_kb
@@ -230,8 +269,24 @@ def transfer(sizes: dict[str, int], env: dict[str, str] | None = None) -> dict[s
                     stream = Generated(size, os.urandom(MB))
                     while chunk := stream.read(MB):
                         out.write(chunk)
-                added = cn.accord(
-                    "evidence", "add", str(path), "--request", request_id, "--as", "investigator"
+                groups = {n.node_id: n.process.pid for n in (cn, us) if n.process}
+                cpu_before = {node: session_cpu_by_pid(pid) for node, pid in groups.items()}
+                recorders = []
+                if perf is not None:
+                    perf.mkdir(parents=True, exist_ok=True)
+                    pids = {node: sorted(cpu_before[node]) for node in groups}
+                    recorder = perf_record(pids, perf / f"{name.replace(' ', '')}.data")
+                    if recorder is not None:
+                        recorders.append(recorder)
+                # Not cn.accord(): storing 1 GB on a loaded machine takes more than its 120 s.
+                command = ["evidence", "add", str(path), "--request", request_id]
+                added = subprocess.run(
+                    [sys.executable, "-m", "accord.cli", *command, "--as", "investigator"],
+                    env=cn.env,
+                    capture_output=True,
+                    text=True,
+                    timeout=3600,
+                    check=True,
                 )
                 item_id = added.stdout.split()[0]
                 path.unlink()
@@ -242,7 +297,18 @@ def transfer(sizes: dict[str, int], env: dict[str, str] | None = None) -> dict[s
                     out = [r for r in rows if r["direction"] == "out" and r["status"] == "done"]
                     return out[0] if out else None
 
-                row = wait_until(done, timeout=3600, interval=0.2, what="the receipt")
+                # Polled once a second: each poll is a request the sender's web
+                # server answers, counted in its CPU time (the times measured
+                # are the nodes' own, not the poll's).
+                row = wait_until(done, timeout=3600, interval=1.0, what="the receipt")
+                cpu_after = {node: session_cpu_by_pid(pid) for node, pid in groups.items()}
+                cpu = {
+                    node: round(cpu_used(cpu_before[node], cpu_after[node]), 2) for node in groups
+                }
+                roles = {node: cpu_by_role(cpu_before[node], cpu_after[node]) for node in groups}
+                for recorder in recorders:
+                    recorder.send_signal(2)  # SIGINT: perf writes its file and stops
+                    recorder.wait(timeout=120)
                 # The node's own times: from queueing the offer to storing the receipt.
                 seconds = (
                     datetime.fromisoformat(row["finished_at"])
@@ -268,6 +334,11 @@ def transfer(sizes: dict[str, int], env: dict[str, str] | None = None) -> dict[s
                     "transfer_s": round(seconds, 3),
                     "transfer_mb_s": round(size / MB / seconds, 1),
                     "phases_s": phases,
+                    # CPU seconds of every process of each node, from `evidence add`
+                    # to the receipt (steadier than wall time on a shared machine).
+                    "cpu_s": cpu,
+                    "cpu_s_per_gb": {k: round(v * 1024 * MB / size, 2) for k, v in cpu.items()},
+                    "cpu_s_by_process": roles,
                     "peak_rss_mb": {k: round(v / 1024, 1) for k, v in peaks.items()},
                 }
                 print("transfer", name, found[name], flush=True)
@@ -286,8 +357,8 @@ def transfer_report(results: dict[str, Any]) -> list[str]:
         "",
         "| size | transfer s | transfer MB/s | limit MB/s | transfer / limit | "
         "durable write MB/s | transfer / min(limit, write) | s to offer, parts, receipt | "
-        "peak RSS MB (sender, receiver) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "CPU s per GB (sender, receiver) | peak RSS MB (sender, receiver) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in rows.items():
         limit = results["sizes"].get(name, {}).get("limit_mb_s") or 0
@@ -297,25 +368,28 @@ def transfer_report(results: dict[str, Any]) -> list[str]:
         share_bound = round(row["transfer_mb_s"] / bound, 3) if bound else "-"
         rss = ", ".join(str(v) for v in row["peak_rss_mb"].values())
         phases = ", ".join(str(v) for v in row.get("phases_s", {}).values()) or "-"
+        cpu = ", ".join(str(v) for v in row.get("cpu_s_per_gb", {}).values()) or "-"
         lines.append(
             f"| {name} | {row['transfer_s']} | **{row['transfer_mb_s']}** | {limit or '-'} | "
-            f"{share} | {disk or '-'} | {share_bound} | {phases} | {rss} |"
+            f"{share} | {disk or '-'} | {share_bound} | {phases} | {cpu} | {rss} |"
         )
     lines += [
         "",
         "From the offer queued (the item added after the request's submission) to the "
         "receiver's receipt stored, "
-        "by the sender's clock: part hashes, the signed offer through the channel, sealed "
-        f"parts of {results.get('part_mb', 8)} MiB raw over signed PUTs (four in flight), "
-        "each hashed and fsynced on "
-        "arrival, the whole decrypted and checked in order as the parts come (the final "
-        "check goes on from there), the receipt back. Limit: the store's "
+        "by the sender's clock: the parts named by their chunks' tags, the signed offer "
+        f"through the channel, sealed parts of {results.get('part_mb', 8)} MiB raw over "
+        "signed PUTs (four in flight), each chunk authenticated on arrival and written, the "
+        "whole decrypted and hashed in order as the parts come, the file fsynced once before "
+        "the final check, the receipt back. Limit: the store's "
         "crypto-and-hash limit above. Durable write: the same bytes written to the data "
-        "directory's disk with an fsync every 8 MiB, in the same run (a part counts as held "
-        "only once on disk, so no transfer goes faster). Phases: from the offer queued to "
-        "the receiver applying it (the part hashes and the channel), from there to the item "
+        "directory's disk with an fsync every 8 MiB, in the same run (what a receiver that "
+        "fsyncs each part cannot beat; this one no longer does). Phases: from the offer queued to "
+        "the receiver applying it (naming the parts and the channel), from there to the item "
         "made there (the parts and the check), and the receipt back. Peak RSS: the largest "
-        "VmHWM of any process of the node, cumulative over the sizes run before.",
+        "VmHWM of any process of the node, cumulative over the sizes run before. CPU s per "
+        "GB: user and system CPU time of all the node's processes during the transfer, "
+        "scaled to 1 GB (steadier than wall time when other work shares the cores).",
         "",
     ]
     return lines
@@ -373,6 +447,7 @@ def main() -> None:
     parser.add_argument("--no-transfer", action="store_true", help="skip the node-to-node transfer")
     parser.add_argument("--output", default=str(RESULTS / "evidence"), help="path, no suffix")
     parser.add_argument("--part-mb", type=int, help="ACCORD_EVIDENCE_PART_MB of both nodes")
+    parser.add_argument("--perf", help="folder for a `perf record` of each node per transfer")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child)))
@@ -394,7 +469,7 @@ def main() -> None:
     if not args.no_transfer:
         env = {"ACCORD_EVIDENCE_PART_MB": str(args.part_mb)} if args.part_mb else {}
         results["part_mb"] = args.part_mb or 8
-        results["transfer"] = transfer(sizes, env)
+        results["transfer"] = transfer(sizes, env, Path(args.perf) if args.perf else None)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")

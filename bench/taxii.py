@@ -215,7 +215,12 @@ def session_memory(sid: int) -> dict:
 
 def session_cpu(sid: int) -> float:
     """User + system CPU seconds of the processes now in a session."""
-    ticks = 0
+    return sum(session_cpu_by_pid(sid).values())
+
+
+def session_cpu_by_pid(sid: int) -> dict[int, float]:
+    """User + system CPU seconds of each process now in a session."""
+    ticks = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -224,8 +229,8 @@ def session_cpu(sid: int) -> float:
         except OSError:
             continue
         if int(fields[3]) == sid:
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+            ticks[int(entry.name)] = int(fields[11]) + int(fields[12])  # utime, stime
+    return {pid: tick / os.sysconf("SC_CLK_TCK") for pid, tick in ticks.items()}
 
 
 def stop_process(process: subprocess.Popen, grace: float = 15) -> None:

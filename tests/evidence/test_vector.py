@@ -121,19 +121,18 @@ def compute(inputs: dict[str, Any]) -> dict[str, str]:
     def pretty(value: Any) -> str:
         return json.dumps(value, indent=2, ensure_ascii=False)
 
-    # The item's one stored chunk is its one part (section 7.6), PUT by cn.mps.
+    # The item's one stored chunk is its one part (section 7.6), PUT by cn.mps;
+    # the part is named by the SHA-256 of its one chunk's tag (its last 16 bytes).
     part = bytes.fromhex(chunks[0]["ciphertext_and_tag"])
+    named = hashlib.sha256(part[-16:]).hexdigest()
     path = bulk_wire.PART_PATH.format(item=item["id"], index=0)
     headers = bulk_wire.sign_request(
-        keys["cn.mps"], "PUT", path, "cn.mps", "us.doj", at(inputs["bulk_at"]),
-        hashlib.sha256(part).hexdigest(),
-    )  # fmt: skip
-    document = bulk_wire.request_document(
-        "PUT", path, "cn.mps", "us.doj", inputs["bulk_at"], hashlib.sha256(part).hexdigest()
+        keys["cn.mps"], "PUT", path, "cn.mps", "us.doj", at(inputs["bulk_at"]), named
     )
+    document = bulk_wire.request_document("PUT", path, "cn.mps", "us.doj", inputs["bulk_at"], named)
     bulk_part = {
         "part_bytes": bulk_wire.part_bytes_for(len(content), 1_048_576, 8 * 1_048_576),
-        "parts": [hashlib.sha256(part).hexdigest()],
+        "parts": [named],
         "signed": rfc8785.dumps(document).decode("utf-8"),
         "headers": headers,
     }
@@ -236,6 +235,10 @@ def test_the_documented_values_hold_from_first_principles(blocks):
         headers["Accord-Content-SHA256"],
     )
     assert signed["sha256"] == part["parts"][0]
+    # The part is named by the SHA-256 of its chunks' tags: the last 16 bytes of
+    # the one sealed chunk of the at-rest block.
+    sealed = json.loads(blocks["at-rest"])["chunks"][0]["ciphertext_and_tag"]
+    assert part["parts"][0] == hashlib.sha256(bytes.fromhex(sealed)[-16:]).hexdigest()
     VerifyKey(keys["cn.mps"]).verify(
         part["signed"].encode("utf-8"), base64.b64decode(headers["Accord-Signature"])
     )

@@ -148,6 +148,10 @@ class AuditAction(models.TextChoices):
     EVIDENCE_SEND_FAILED = "evidence:transfer:failed", _("Evidence transfer failed")
     EVIDENCE_RECEIVE = "evidence:transfer:received", _("Evidence item received from a partner")
     EVIDENCE_ABANDONED = "evidence:transfer:abandoned", _("Abandoned evidence transfer cleaned up")
+    EVIDENCE_PARTS_LOST = (
+        "evidence:transfer:parts-lost",
+        _("Evidence parts lost in a restart of the machine, asked for again"),
+    )
     EVIDENCE_ORPHAN_REMOVED = "evidence:blob:orphan", _("Unreferenced evidence bytes removed")
     EVIDENCE_EXPORT_FETCH = "evidence:export:fetch", _("Kept court bundle fetched again")
     EVIDENCE_UPLOAD_START = "evidence:upload:start", _("Resumable evidence upload started")

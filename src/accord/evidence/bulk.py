@@ -1,6 +1,7 @@
 """Sending an item the bulk way (docs/evidence.md, "Bulk transfer"): the
-signed offer names the SHA-256 of each part of the item's ciphertext as this
-node stores it, and the parts follow as raw bytes, several at once, each in
+signed offer names each part of the item's ciphertext as this node stores it
+by the SHA-256 of its chunks' tags (read where they lie, so nothing reads the
+item before its offer), and the parts follow as raw bytes, several at once, each in
 a PUT signed by this node (bulk_wire.py), straight from the storage: nothing
 is decrypted, re-encrypted or base64'd on the way, and no process holds more
 than a part per request in flight.
@@ -23,7 +24,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 import httpx
@@ -85,18 +85,22 @@ def new_transfer(
 
 
 def part_hashes(blob: Blob, part_bytes: int) -> list[str]:
-    """The SHA-256 of each part of the stored ciphertext, two parts at a time
-    (hashlib lets go of the interpreter's lock)."""
+    """The name of each part of the stored ciphertext: the SHA-256 of its
+    chunks' tags (bulk_wire.part_sha256), read where they lie, 16 bytes per
+    stored chunk: no pass over the item's bytes before the offer."""
     count = bulk_wire.part_count(blob.size, blob.chunk_bytes, part_bytes)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(partial(_hash_part, blob, part_bytes), range(count)))
-
-
-def _hash_part(blob: Blob, part_bytes: int, index: int) -> str:
-    digest = hashlib.sha256()
-    for data in read_part(blob, part_bytes, index):
-        digest.update(data)
-    return digest.hexdigest()
+    hashes = []
+    with blobs.storage().open(blob.storage_name, "rb") as handle:
+        for index in range(count):
+            digest = hashlib.sha256()
+            for offset in bulk_wire.tag_offsets(blob.size, blob.chunk_bytes, part_bytes, index):
+                handle.seek(offset)
+                tag = handle.read(bulk_wire.TAG_BYTES)
+                if len(tag) != bulk_wire.TAG_BYTES:
+                    raise blobs.Damaged(_("The stored bytes of this item are cut short."))
+                digest.update(tag)
+            hashes.append(digest.hexdigest())
+    return hashes
 
 
 def read_part(blob: Blob, part_bytes: int, index: int) -> Iterator[bytes]:

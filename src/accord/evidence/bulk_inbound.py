@@ -4,20 +4,21 @@ in a request signed by the sending node (bulk_views.py calls in here).
 
 The parts are the sender's ciphertext as it stores it, under the key the
 sealed offer carried: each is streamed to its own offset of the partial file,
-hashed on the way, and kept only if its SHA-256 is the one the signed offer
-named for it; it is on disk (fsync) before the row that says it is held
-commits, so a node killed at any point loses at most the parts under way.
-When the last part is in, the whole is decrypted and checked against the
-offer's SHA-256 (inbound.finish) and the item exists here, its receipt on
-its way back through the channel. Every refusal is audited."""
+every stored chunk authenticated on the way, and kept only if the SHA-256 of
+its tags is the one the signed offer named for it (bulk_disk.py, which also
+says when the bytes must be on disk: a node killed at any point loses at
+most the parts under way). When the last part is in, the file is fsynced,
+the whole is decrypted and checked against the offer's SHA-256
+(inbound.finish) and the item exists here, its receipt on its way back
+through the channel. Every refusal is audited."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,7 +27,7 @@ from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.core.sealed import seal
-from accord.evidence import ahead, blobs, bulk_wire, inbound, partials, services
+from accord.evidence import ahead, blobs, bulk_disk, bulk_wire, inbound, partials, services
 from accord.evidence.bulk_wire import PartRefused
 from accord.evidence.models import EvidenceItem, IncomingTransfer, TransferStatus
 from accord.evidence.wire import BULK_OFFER_KIND, BulkOfferBody
@@ -35,9 +36,6 @@ from accord.federation import services as federation
 from accord.federation.kinds import Refusal
 from accord.federation.models import Peer
 
-READ_BYTES = 1_048_576
-
-
 # ---------------------------------------------------------------- offer
 
 
@@ -45,6 +43,8 @@ def receive_bulk_offer(peer: Peer, body: BulkOfferBody) -> None:
     check_offer(peer, body)
     incoming = inbound.open_incoming(peer, body.item_id)
     if incoming is not None:
+        bulk_disk.recheck(incoming.pk)
+        incoming.refresh_from_db()
         held = (incoming.sha256, incoming.size, incoming.chunk_bytes, incoming.part_bytes)
         if held != (body.sha256, body.size, body.chunk_bytes, body.part_bytes) or (
             incoming.parts != body.parts
@@ -125,6 +125,8 @@ def authenticate(headers: dict[str, str], method: str, path: str, ip: str) -> Pe
 def state(peer: Peer, item_id: uuid.UUID, ip: str) -> dict[str, Any]:
     """What this node holds of the item: the sender pushes the rest."""
     incoming = find(peer, item_id, f"GET {item_id}", ip)
+    bulk_disk.recheck(incoming.pk)
+    incoming.refresh_from_db(fields=["held", "status"])
     return {"status": incoming.status, "parts": incoming.chunks, "held": incoming.held}
 
 
@@ -143,6 +145,7 @@ def store_part(
     hash is the offer's, and finish the item when it was the last one."""
     what = f"PUT {item_id} part {index}"
     incoming = find(peer, item_id, what, ip)
+    bulk_disk.recheck(incoming.pk)
     if incoming.status == TransferStatus.DONE:
         return {"status": incoming.status, "parts": incoming.chunks, "held": incoming.chunks}
     if incoming.status != TransferStatus.ACTIVE:
@@ -164,34 +167,15 @@ def store_part(
     with ahead.part_lock(inbound.partial_path(incoming), offset, expected):
         incoming.refresh_from_db(fields=["held", "status"])
         if incoming.status == TransferStatus.ACTIVE and incoming.held[index] != "1":
-            digest = write_part(incoming, stream, offset, expected)
+            cipher = AESGCM(inbound.stored_key(incoming))
+            digest = bulk_disk.write_part(incoming, stream, offset, expected, cipher)
             if digest != incoming.parts[index]:
-                detail = f"part {index} does not match its SHA-256 in the offer"
+                detail = f"part {index} does not authenticate or match its SHA-256 in the offer"
                 refuse(PartRefused(422, "bad_part_hash", detail), peer, what, ip)
         result = keep(peer, incoming.pk, index, what, ip)
     if result["status"] == TransferStatus.ACTIVE:
         ahead.advance(incoming.pk)  # check what is in order while the rest comes
     return result
-
-
-def write_part(incoming: IncomingTransfer, stream: Any, offset: int, length: int) -> str:
-    """Copy the body to the partial file at `offset`, on disk before the
-    caller records it; returns the SHA-256 of what came (short: of less)."""
-    digest = hashlib.sha256()
-    handle = os.open(inbound.partial_path(incoming), os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        written = 0
-        while written < length:
-            data = stream.read(min(READ_BYTES, length - written))
-            if not data:
-                break
-            digest.update(data)
-            os.pwrite(handle, data, offset + written)
-            written += len(data)
-        os.fsync(handle)
-    finally:
-        os.close(handle)
-    return digest.hexdigest()
 
 
 def keep(peer: Peer, pk: int, index: int, what: str, ip: str) -> dict[str, Any]:
@@ -206,8 +190,11 @@ def keep(peer: Peer, pk: int, index: int, what: str, ip: str) -> dict[str, Any]:
                 incoming.held = "".join(held)
                 incoming.received = incoming.held.count("1")
                 incoming.updated_at = timezone.now()
-                incoming.save(update_fields=["held", "received", "updated_at"])
+                bulk_disk.mark_unsynced(incoming)
+                fields = ["held", "received", "updated_at", "unsynced_boot"]
+                incoming.save(update_fields=fields)
                 if incoming.received == incoming.chunks:
+                    durable(incoming)
                     inbound.finish(peer, incoming)
     except Refusal as refusal:
         reason, _sep, detail = str(refusal).partition(": ")
@@ -215,6 +202,14 @@ def keep(peer: Peer, pk: int, index: int, what: str, ip: str) -> dict[str, Any]:
         refuse(PartRefused(422, reason, detail), peer, what, ip)
     incoming = IncomingTransfer.objects.get(pk=pk)
     return {"status": incoming.status, "parts": incoming.chunks, "held": incoming.received}
+
+
+def durable(incoming: IncomingTransfer) -> None:
+    """All parts on disk before the whole is checked and the item made."""
+    try:
+        bulk_disk.sync(incoming)
+    except OSError:
+        raise Refusal("item_damaged: the parts received could not be put on disk") from None
 
 
 def damaged(peer: Peer, pk: int, reason: str, detail: str) -> None:

@@ -74,6 +74,26 @@ def part_span(size: int, chunk_bytes: int, part_bytes: int, index: int) -> tuple
     return start, min(part_bytes, sealed_size(size, chunk_bytes) - start)
 
 
+def tag_offsets(size: int, chunk_bytes: int, part_bytes: int, index: int) -> list[int]:
+    """Where the tag of each stored chunk of part `index` lies in the
+    ciphertext (its last TAG_BYTES bytes), in order."""
+    start, length = part_span(size, chunk_bytes, part_bytes, index)
+    end, stride = start + length, chunk_bytes + TAG_BYTES
+    return [min(at + stride, end) - TAG_BYTES for at in range(start, end, stride)]
+
+
+def part_sha256(part: bytes, chunk_bytes: int) -> str:
+    """What names a part in the offer: the SHA-256 of the tags of its stored
+    chunks, one after another. Each tag authenticates its chunk under the
+    item's key, so the tags stand for the part's bytes (docs/evidence.md 7.6)."""
+    stride = chunk_bytes + TAG_BYTES
+    digest = hashlib.sha256()
+    for at in range(0, len(part), stride):
+        end = min(at + stride, len(part))
+        digest.update(part[end - TAG_BYTES : end])
+    return digest.hexdigest()
+
+
 # ---------------------------------------------------------------- signed requests
 
 
@@ -150,8 +170,10 @@ __all__ = [
     "PartRefused",
     "part_bytes_for",
     "part_count",
+    "part_sha256",
     "part_span",
     "sealed_size",
     "sign_request",
+    "tag_offsets",
     "verify_request",
 ]

@@ -269,11 +269,15 @@ class IncomingTransfer(models.Model):
         "assistance.AssistanceRequest", on_delete=models.PROTECT, related_name="+"
     )
     # The bulk path (bulk_inbound.py): ciphertext bytes per part, the SHA-256
-    # of each part from the signed offer (empty: JSON chunks), and which parts
-    # are on disk ('0'/'1' per part). `chunks` and `received` count parts then.
+    # of each part's tags from the signed offer (empty: JSON chunks), and which
+    # parts are held ('0'/'1' per part). `chunks` and `received` count parts then.
     part_bytes = models.BigIntegerField(default=0)
     parts = models.JSONField(default=list, blank=True)
     held = models.TextField(blank=True)
+    # The machine's boot id when a part was last recorded held without an
+    # fsync of its own (bulk_disk.py): after a restart of the machine, the
+    # parts held are checked again on disk before any counts.
+    unsynced_boot = models.CharField(max_length=64, blank=True, default="")
     # The sender's custody records as the offer carried them.
     custody = models.JSONField(default=list)
     sealed_key = models.TextField()
