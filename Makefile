@@ -13,7 +13,7 @@ PARALLEL ?= -n 2 --dist loadfile --durations=15
 CATALOGUES := $(wildcard src/accord/locale/*/LC_MESSAGES/django.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: run test ci bench lint format test-sqlite test-postgres test-browser messages \
+.PHONY: run test ci bench bench-scale lint format test-sqlite test-postgres test-browser messages \
         system-gettext system-browser system-sodium postgres clean
 
 run: $(VENV)/.installed messages system-sodium
@@ -90,3 +90,15 @@ bench: $(VENV)/.installed-bench messages postgres
 	$(BIN)/python bench/matching.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/demo.py
+
+# Issue 18's scale measurements, not part of `make bench` (an hour or more):
+# federation with 100,000 messages on both databases, and the TAXII store grown
+# to 1,000,000 objects on PostgreSQL (from 100,000 objects on, each read is a
+# bounded sample of 50 pages; objects past the first 10,000 are copies of a
+# stix2-built one with their own id, name and pattern). Results are written
+# after each database / store size. The probe prints only (see its docstring).
+bench-scale: $(VENV)/.installed-bench messages postgres
+	$(BIN)/python bench/federation.py --count 100000 --no-rest --name federation-100k
+	$(BIN)/python bench/taxii.py --full --databases postgres --skip-medallion \
+		--bounded-from 100000 --template-from 10000 --out taxii-1m-postgres
+	$(BIN)/python bench/taxii_scale_probe.py  # first page at 1k and 1M on one node, one load

@@ -32,7 +32,16 @@ objects for Accord alone (several minutes per database, mostly the validator
 on ingest); --full adds 100,000 and 1,000,000 (hours); --sizes and --accord-sizes set
 the sizes freely; --medallion-timeout 120 gives sharper bounds (+2 minutes).
 
-Results: bench/results/taxii.json and bench/results/taxii.md."""
+For the largest sizes (`make bench-scale`): --bounded-from N reads only the
+first --sample-pages pages of each read from N objects on (first page, the
+filtered read from the midpoint, median page, memory per process and the store
+on disk are still measured; the cursor is keyset, so a page's cost does not
+grow with its depth); --template-from N builds the objects past index N from
+one stix2-built indicator (own id, name, pattern) instead of stix2 each time.
+The json and md are written after every size, so a run cut short keeps what it
+measured (--report-only rewrites the md from the json).
+
+Results: bench/results/taxii.json and bench/results/taxii.md (--out sets the stem)."""
 
 from __future__ import annotations
 
@@ -92,14 +101,41 @@ def _build(start: int, stop: int) -> list[str]:
     return out
 
 
-def build_objects(count: int) -> list[str]:
-    """The workload's objects as JSON texts, built on every core before any server runs."""
-    step = 5000
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        chunks = pool.map(
-            _build, range(0, count, step), [min(s + step, count) for s in range(0, count, step)]
+def _build_from_template(start: int, stop: int) -> list[str]:
+    """Indicators start..stop-1 as _build makes them, but only the first is built
+    by stix2: the others are its text with their own id, name and pattern (the
+    same fields and sizes; stix2 takes ~1 ms per object, 15+ minutes for 1M on
+    a shared machine)."""
+    template = _build(start, start + 1)[0]
+    first = json.loads(template)
+    out = [template]
+    for i in range(start + 1, stop):
+        out.append(
+            template.replace(first["id"], f"indicator--{uuid.uuid4()}")
+            .replace(first["name"], f"bench indicator {i}")
+            .replace(
+                first["pattern"],
+                f"[ipv4-addr:value = '10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}']",
+            )
         )
+    return out
+
+
+def build_objects(count: int, template_from: int = 0) -> list[str]:
+    """The workload's objects as JSON texts, built on every core before any server
+    runs; from the index template_from on (if set), by _build_from_template."""
+    step = 5000
+    starts = range(0, count, step)
+    builders = [
+        _build_from_template if template_from and s >= template_from else _build for s in starts
+    ]
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        chunks = pool.map(_call, builders, starts, [min(s + step, count) for s in starts])
         return [text for chunk in chunks for text in chunk]
+
+
+def _call(builder, start: int, stop: int) -> list[str]:
+    return builder(start, stop)
 
 
 def envelopes_of(objects: list[str], size: int) -> list[bytes]:
@@ -210,6 +246,10 @@ def session_memory(sid: int) -> dict:
         "largest_peak_mib": round(largest["hwm_kib"] / 1024, 1),
         "largest_cmd": largest.get("cmd", ""),
         "processes": len(rows),
+        "per_process": [
+            {"cmd": r["cmd"][:80], "rss_mib": round(r["rss_kib"] / 1024, 1)}
+            for r in sorted(rows, key=lambda r: -r["rss_kib"])
+        ],
     }
 
 
@@ -328,15 +368,18 @@ def ingest(server, envelopes: list[bytes], per_envelope: int, budget: Budget) ->
     }
 
 
-def read_back(client: Client, page: int, budget: Budget, **filters) -> dict:
-    """Every page of a (filtered) Get Objects, following `next` until `more` is false."""
+def read_back(
+    client: Client, page: int, budget: Budget, max_pages: int | None = None, **filters
+) -> dict:
+    """Every page of a (filtered) Get Objects, following `next` until `more` is
+    false; or only the first max_pages pages (a bounded sample, `bounded` true)."""
     client.budget = budget
     pages = as_pages(client.collection.get_objects, per_request=page, **filters)
     latencies: list[float] = []
     count = 0
     started = time.perf_counter()
     try:
-        while True:
+        while max_pages is None or len(latencies) < max_pages:
             began = time.perf_counter()
             try:
                 envelope = next(pages)
@@ -355,6 +398,7 @@ def read_back(client: Client, page: int, budget: Budget, **filters) -> dict:
         "seconds": round(seconds, 3),
         "per_second": round(count / seconds, 1),
         "timed_out": False,
+        "bounded": max_pages is not None,
         "pages": len(latencies),
         "first_page_ms": round(latencies[0] * 1000, 1),
         "page_p50_ms": round(statistics.median(latencies) * 1000, 1),
@@ -366,13 +410,13 @@ def timed_out(budget: Budget, done: int) -> dict:
     return {"objects": done, "seconds": budget.seconds, "timed_out": True}
 
 
-def first_page_ms(client: Client, page: int, rounds: int) -> float:
-    """Median latency of the first page (no filter, `limit`=page)."""
+def first_page_ms(client: Client, page: int, rounds: int, **filters) -> float:
+    """Median latency of the first page (`limit`=page, no filter unless given)."""
     client.budget = Budget(None)
     times = []
     for _ in range(rounds):
         began = time.perf_counter()
-        client.collection.get_objects(limit=page)
+        client.collection.get_objects(limit=page, **filters)
         times.append(time.perf_counter() - began)
     return round(statistics.median(times) * 1000, 1)
 
@@ -637,79 +681,92 @@ def phase(server, run, *args, **kwargs) -> dict:
     return result
 
 
-def run_steps(server, sizes: list[int], envelopes: list[bytes], args, budget_seconds) -> list:
-    """Grow the store through the sizes; at each, ingest, read back, filter."""
-    steps = []
+def run_steps(server, sizes: list[int], envelopes: list[bytes], args, budget_seconds, steps, save):
+    """Grow the store through the sizes; at each, ingest, read back, filter.
+    Each step is appended to `steps` and `save()` is called, so a run cut short
+    keeps the sizes it measured. From --bounded-from on, the reads are bounded
+    samples of --sample-pages pages instead of the whole store."""
     have = 0
     for size in sizes:
-        step: dict = {"objects": size}
+        step: dict = {"objects": size, "load_at_start": [round(x, 2) for x in os.getloadavg()]}
         samples = []
+        bounded = args.sample_pages if args.bounded_from and size >= args.bounded_from else None
 
         batch = envelopes[have // args.envelope : size // args.envelope]
         step["ingest"] = phase(server, ingest, server, batch, args.envelope, Budget(budget_seconds))
         step["ingest"]["added"] = size - have
         finish(server, step, "ingest", None, samples)
         have = size
-        step["read"] = phase(server, read_back, server.client, args.page, Budget(budget_seconds))
-        finish(server, step, "read", size, samples)
+        step["read"] = phase(
+            server, read_back, server.client, args.page, Budget(budget_seconds), bounded
+        )
+        finish(server, step, "read", None if bounded else size, samples)
         after, expected = midpoint(server, size, args.envelope)
         query = {"type": "indicator", "added_after": after}
         step["filtered"] = phase(
-            server, read_back, server.client, args.page, Budget(budget_seconds), **query
+            server, read_back, server.client, args.page, Budget(budget_seconds), bounded, **query
         )
         step["filtered"]["expected"] = expected
-        finish(server, step, "filtered", expected, samples)
+        finish(server, step, "filtered", None if bounded else expected, samples)
         if isinstance(server, AccordServer):
             if server.client is server.basic:
                 # The same reads without the per-request password check.
                 step["read_bearer"] = phase(
-                    server, read_back, server.bearer, args.page, Budget(None)
+                    server, read_back, server.bearer, args.page, Budget(None), bounded
                 )
-                finish(server, step, "read_bearer", size, samples)
+                finish(server, step, "read_bearer", None if bounded else size, samples)
                 step["filtered_bearer"] = phase(
-                    server, read_back, server.bearer, args.page, Budget(None), **query
+                    server, read_back, server.bearer, args.page, Budget(None), bounded, **query
                 )
-                finish(server, step, "filtered_bearer", expected, samples)
+                finish(server, step, "filtered_bearer", None if bounded else expected, samples)
             step["first_page_basic_ms"] = first_page_ms(server.basic, args.page, args.probes)
             step["first_page_bearer_ms"] = first_page_ms(server.bearer, args.page, args.probes)
+            step["filtered_first_page_ms"] = first_page_ms(
+                server.basic, args.page, args.probes, **query
+            )
             step["store_mib"] = server.store_mib()
         else:
             step["preloaded"] = server.preloaded
         step["memory"] = server.memory()
         step["memory"]["max_total_mib"] = max([*samples, step["memory"]["total_mib"]])
         step["load_1min"] = round(os.getloadavg()[0], 2)
+        step["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        step["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         steps.append(step)
         print(json.dumps({"server": server.label, **step}), flush=True)
+        save()
     return steps
 
 
 def run_accord(
-    database: str, sizes: list[int], objects: list[str], envelopes: list[bytes], args
+    database: str, sizes: list[int], objects: list[str], envelopes: list[bytes], args, results, save
 ) -> dict:
     # Measured just before each node: the machine's speed drifts over a long run.
     validator = validator_cost(objects, args.validator_sample)
     print(json.dumps({"validator": validator}), flush=True)
     root = Path(tempfile.mkdtemp(prefix=f"accord-bench-taxii-{database}-"))
     server = AccordServer(root, database, args.auth)
+    run = {"server": "accord", "database": database, "validator": validator, "steps": []}
+    results["runs"].append(run)
     try:
-        return {
-            "server": "accord",
-            "database": database,
-            "validator": validator,
-            "steps": run_steps(server, sizes, envelopes, args, None),
-        }
+        run_steps(server, sizes, envelopes, args, None, run["steps"], save)
+        return run
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
-def run_medallion(sizes: list[int], objects: list[str], envelopes: list[bytes], args) -> dict:
+def run_medallion(
+    sizes: list[int], objects: list[str], envelopes: list[bytes], args, results, save
+) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="medallion-bench-"))
     server = MedallionServer(workdir, objects, args.envelope)
+    run = {"server": "medallion", "version": MEDALLION_VERSION, "steps": []}
+    results["runs"].append(run)
     try:
         server.start()
-        steps = run_steps(server, sizes, envelopes, args, args.medallion_timeout)
-        return {"server": "medallion", "version": MEDALLION_VERSION, "steps": steps}
+        run_steps(server, sizes, envelopes, args, args.medallion_timeout, run["steps"], save)
+        return run
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -917,8 +974,81 @@ def report(results: dict) -> str:
                 f"| {memory['largest_mib']} / {memory['largest_peak_mib']} "
                 f"| {step.get('store_mib', '-')} |"
             )
+    lines += scale_section(results)
     lines += [""] + [f"- {note}" for note in results.get("notes", [])]
+    if not results.get("complete", True):
+        lines += ["", "**Partial results**: the run had not finished when this was written."]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def role(cmd: str) -> str:
+    """A process's module (`python -m accord.cli background` -> background)."""
+    words = cmd.split()
+    module = words[words.index("-m") + 1] if "-m" in words[:-1] else words[0] if words else "?"
+    if module == "accord.cli" and len(words) > words.index("-m") + 2:
+        return words[words.index("-m") + 2]
+    return module.rsplit(".", 1)[-1]
+
+
+def scale_section(results: dict) -> list[str]:
+    """Accord per size: ingest, first page, filtered first page, memory per
+    process, disk; and the largest size over the smallest (goal: at most 2x)."""
+    lines = [
+        "",
+        "## Accord as the store grows",
+        "",
+        f"First page / filtered first page: median of {results['probes']} requests "
+        "(HTTP Basic; filtered = type=indicator + added_after at the store's midpoint). "
+        "Page p50: median page of the read-back (pages of 100); *bounded*: from "
+        f"{results.get('bounded_from') or '-'} objects on, only the first "
+        f"{results.get('sample_pages')} pages of each read are fetched (the cursor is "
+        "keyset, so a page's cost does not depend on its depth; the filtered read starts "
+        "at the midpoint). RSS MiB per process, largest first.",
+        "",
+        "| database | store | ingest obj/s | first page ms | filtered first page ms "
+        "| page p50 ms (read / filtered) | RSS MiB total | RSS MiB per process | disk MiB "
+        "| load 1/5/15 at end |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in (r for r in results["runs"] if r["server"] == "accord"):
+        for step in run["steps"]:
+            read, filtered = step["read"], step["filtered"]
+            mark = " (bounded)" if read.get("bounded") else ""
+            per = ", ".join(
+                f"{role(p['cmd'])} {p['rss_mib']:.0f}"
+                for p in step["memory"].get("per_process", [])
+            )
+            lines.append(
+                f"| {run['database']} | {step['objects']:,} | {step['ingest']['per_second']:.0f} "
+                f"| {step['first_page_basic_ms']} | {step.get('filtered_first_page_ms', '-')} "
+                f"| {read.get('page_p50_ms', '-')} / {filtered.get('page_p50_ms', '-')}{mark} "
+                f"| {step['memory']['total_mib']} | {per} | {step['store_mib']} "
+                f"| {step.get('load_at_end', step['load_1min'])} |"
+            )
+        if len(run["steps"]) > 1:
+            low, high = run["steps"][0], run["steps"][-1]
+            pairs = (
+                ("first page ms", "first_page_basic_ms"),
+                ("filtered first page ms", "filtered_first_page_ms"),
+            )
+            parts = [
+                f"{title} {high[key]} / {low[key]} = **{high[key] / low[key]:.2f}×**"
+                for title, key in pairs
+                if key in low and key in high
+            ]
+            parts.append(
+                f"RSS total {high['memory']['total_mib']} / {low['memory']['total_mib']} MiB "
+                f"= **{high['memory']['total_mib'] / low['memory']['total_mib']:.2f}×**, "
+                f"largest process {high['memory']['largest_mib']} / "
+                f"{low['memory']['largest_mib']} MiB = "
+                f"**{high['memory']['largest_mib'] / low['memory']['largest_mib']:.2f}×**"
+            )
+            lines += [
+                "",
+                f"{run['database']}, {high['objects']:,} over {low['objects']:,} objects "
+                "(goal ≤ 2×): " + "; ".join(parts) + ".",
+            ]
+    return lines
 
 
 def observations(results: dict) -> list[str]:
@@ -969,7 +1099,31 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=3, help="first pages per credential")
     parser.add_argument("--validator-sample", type=int, default=1000)
     parser.add_argument("--out", default="taxii", help="results file stem in bench/results")
+    parser.add_argument(
+        "--bounded-from",
+        type=int,
+        default=0,
+        help="from this store size on, read only --sample-pages pages of each read "
+        "instead of the whole store (default 0: always the whole store)",
+    )
+    parser.add_argument(
+        "--sample-pages", type=int, default=50, help="pages per bounded read (default 50)"
+    )
+    parser.add_argument(
+        "--template-from",
+        type=int,
+        default=0,
+        help="objects from this index on are copies of a stix2-built indicator with "
+        "their own id, name and pattern (default 0: every object built by stix2)",
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite the md from the --out json"
+    )
     args = parser.parse_args()
+    if args.report_only:
+        saved = json.loads((RESULTS / f"{args.out}.json").read_text())
+        (RESULTS / f"{args.out}.md").write_text(report(saved))
+        return
 
     sizes = sorted(int(s) for s in args.sizes.split(",") if s)
     extra = {int(s) for s in args.accord_sizes.split(",") if s}
@@ -986,7 +1140,7 @@ def main() -> None:
 
     began = time.monotonic()
     print(f"building {accord_sizes[-1]:,} indicators with stix2", flush=True)
-    objects = build_objects(accord_sizes[-1])
+    objects = build_objects(accord_sizes[-1], args.template_from)
     envelopes = envelopes_of(objects, args.envelope)
     results = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -1003,17 +1157,28 @@ def main() -> None:
         "probes": args.probes,
         "medallion_timeout": args.medallion_timeout,
         "load_1min_at_start": round(os.getloadavg()[0], 2),
+        "load_at_start": [round(x, 2) for x in os.getloadavg()],
+        "bounded_from": args.bounded_from,
+        "sample_pages": args.sample_pages,
+        "template_from": args.template_from,
         "runs": [],
     }
+
+    def save(final: bool = False) -> None:
+        """Write the results so far (after every step, and at the end)."""
+        results["seconds"] = round(time.monotonic() - began)
+        results["complete"] = final
+        results["notes"] = observations(results)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n")
+        (RESULTS / f"{args.out}.md").write_text(report(results))
+
     if not args.skip_medallion:
-        results["runs"].append(run_medallion(sizes, objects, envelopes, args))
+        run_medallion(sizes, objects, envelopes, args, results, save)
     for database in args.databases.split(","):
-        results["runs"].append(run_accord(database, accord_sizes, objects, envelopes, args))
-    results["seconds"] = round(time.monotonic() - began)
-    results["notes"] = observations(results)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / f"{args.out}.md").write_text(report(results))
+        run_accord(database, accord_sizes, objects, envelopes, args, results, save)
+    results["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    save(final=True)
     print(report(results))
 
 
