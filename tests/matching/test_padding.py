@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from accord.core.audit import AuditAction
 from accord.core.models import AuditEvent
 from accord.core.roles import Role
-from accord.matching import api, psi, results
+from accord.matching import api, indicators, psi, results
 from accord.matching.models import Hit, Query, QueryStatus
 from accord.matching.wire import ANSWER_KIND, QUERY_KIND, REFUSED_KIND, SET_KIND
 from tests.matching.test_flow import THEIRS, ask_ipv4, policy, remote_query, sent
@@ -132,6 +133,9 @@ def test_refused_for_its_padding_alone_the_query_is_asked_again_within_the_limit
     assert hits_of(again) == SHARED
     [ask] = results.per_agency([query, again])
     assert [(a.outcome, a.hits) for a in ask.agencies] == [(results.HIT, 2)]
+    # The indicator counts the ask's query once: the one that replaced it.
+    today = timezone.now().date()
+    assert indicators.queries_asked({}, today, today).count == 1
     # The limit is remembered: the next ask sends no more than 4 points at once.
     later = ask_ipv4(users, case, remote)
     assert later.count == 4 and [len(b["points"]) for b in parts_of(remote, later)] == [4]
