@@ -144,6 +144,10 @@ EVIDENCE_UPLOAD_HOURS = env_int("ACCORD_EVIDENCE_UPLOAD_HOURS", 24, minimum=1)
 # transaction that receives a query; a larger one is built by the task worker
 # outside any transaction (about 25 s per 1,000,000 values on one core).
 MATCHING_INLINE_SET = env_int("ACCORD_MATCHING_INLINE_SET", 20_000)
+# Hit/no-hit: the asker pads each query with random points to a bucket
+# (16, 24, 32, 48, …), so the answerer learns the bucket, not the number of
+# values asked (docs/matching.md 1.7); off, it sends exactly the values.
+MATCHING_PAD_QUERIES = env_bool("ACCORD_MATCHING_PAD_QUERIES", True)
 # The bulk path (evidence.bulk): items of at least this size go as raw sealed
 # parts over a signed HTTP request each instead of JSON chunks in envelopes;
 # a part holds about EVIDENCE_PART_MB of ciphertext, and the sender keeps

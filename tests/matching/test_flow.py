@@ -69,7 +69,10 @@ def partner_answer(remote: RemotePeer, answerer: psi.Answerer) -> tuple[dict, di
 def test_the_asker_learns_exactly_the_shared_values(users, case, remote, deliver):
     query = ask_ipv4(users, case, remote)
     [body] = sent(remote, QUERY_KIND)
-    assert body["count"] == 3 and body["type"] == "ipv4" and body["case"] == case.reference
+    # Three values, padded with random points to the smallest bucket (docs/matching.md 1.7).
+    assert body["count"] == psi.MIN_QUERY_BUCKET == len(body["points"])
+    assert body["type"] == "ipv4" and body["case"] == case.reference
+    assert (query.values_count, query.count) == (3, psi.MIN_QUERY_BUCKET)
     assert not any(value in json.dumps(body) for value in OURS)
     answer, the_set = partner_answer(remote, psi.Answerer.setup([v.encode() for v in THEIRS]))
     assert deliver(remote, ANSWER_KIND, answer)["status"] == "applied"
@@ -190,7 +193,7 @@ def tampered(answer: dict, **changes: Any) -> dict:
     ("change", "reason"),
     [
         (lambda a: tampered(a, points=a["points"][:2]), "count_mismatch"),
-        (lambda a: tampered(a, points=[a["points"][0]] * 3), "duplicate_point"),
+        (lambda a: tampered(a, points=[a["points"][0]] * len(a["points"])), "duplicate_point"),
         (
             lambda a: tampered(
                 a, points=[base64.b64encode(b"\xff" * 32).decode(), *a["points"][1:]]

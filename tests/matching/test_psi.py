@@ -75,6 +75,41 @@ def test_padding_changes_sizes_not_the_result():
     assert query.intersect(answerer.reblind(query.points), answerer.blinded_set) == [1, 3]
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    asked=st.lists(st.sampled_from([f"ipv4:10.0.0.{i}".encode() for i in range(40)]), max_size=30),
+    held=values,
+    cap=st.integers(min_value=0, max_value=40),
+    part=st.integers(min_value=1, max_value=20),
+)
+def test_a_padded_query_in_parts_finds_exactly_the_intersection(asked, held, cap, part):
+    """Padded to a bucket (cut to `cap` when the values fit), answered part by
+    part as between nodes (2.1), read back as the asker's final step does
+    (`Query.resume` with the number of points sent): the hits are exactly the
+    intersection, duplicates included, and the decoys' answers are ignored."""
+    answerer = Answerer.setup(held, pad=True)
+    query = Query.padded(asked, cap=cap)
+    distinct = len(set(asked))
+    assert len(query.points) == psi.query_size(distinct, cap) >= distinct
+    if not cap or cap >= psi.bucket(distinct, psi.MIN_QUERY_BUCKET):
+        assert len(query.points) == psi.bucket(distinct, psi.MIN_QUERY_BUCKET)
+    else:
+        assert len(query.points) == max(distinct, cap)
+    reblinded = [
+        point for chunk in psi.chunked(query.points, part) for point in answerer.reblind(chunk)
+    ]
+    resumed = Query.resume(asked, query.key, len(query.points))
+    assert resumed.intersect(reblinded, answerer.blinded_set) == expected(asked, held)
+
+
+@pytest.mark.parametrize(
+    ("count", "cap", "size"),
+    [(3, 0, 16), (3, 10, 10), (3, 2, 3), (3, 16, 16), (3, 100, 16), (17, 20, 20), (40, 0, 48)],
+)
+def test_the_padding_is_cut_to_a_known_limit_never_below_the_values(count, cap, size):
+    assert psi.query_size(count, cap) == size
+
+
 @pytest.mark.parametrize(
     ("count", "minimum", "padded"),
     [(0, 16, 16), (16, 16, 16), (17, 16, 24), (24, 16, 24), (25, 16, 32), (1025, 1024, 1536)],

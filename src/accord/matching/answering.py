@@ -4,8 +4,10 @@ each accepted part is answered with this node's key, and the blinded set is
 sent once per query unless the asker holds it already.
 
 What this node keeps of a query: its size, type, purpose and case reference
-(all stated by the asker), and the blinded points only while a query waits
-for approval. Never a value of the asker: it never has one."""
+(all stated by the asker; the size is the number of points, which the asker
+pads to a bucket by default, so not the number of values asked), and the
+blinded points only while a query waits for approval. Never a value of the
+asker: it never has one."""
 
 from __future__ import annotations
 
@@ -137,7 +139,7 @@ def _check_same(query: Query, body: QueryBody) -> None:
 
 def _open(peer: Peer, body: QueryBody) -> Query:
     """The first part of a query: record it and apply the policy."""
-    reason = policy_refusal(peer, body)
+    reason, limit = policy_refusal(peer, body)
     query = Query.objects.create(
         id=body.query,
         direction=Direction.IN,
@@ -159,10 +161,10 @@ def _open(peer: Peer, body: QueryBody) -> Query:
             actor,
             peer,
             REFUSED_KIND,
-            RefusedBody(query=str(query.pk), reason=reason),
+            RefusedBody(query=str(query.pk), reason=reason, limit=limit),
             action=AuditAction.MATCHING_QUERY_REFUSED,
             target=query,
-            data={**facts, "reason": reason},
+            data={**facts, "reason": reason, "limit": limit},
         )
         return query
     policy = MatchingPolicy.objects.get(peer=peer)
@@ -185,16 +187,23 @@ def describe(query: Query) -> dict[str, object]:
     }
 
 
-def policy_refusal(peer: Peer, body: QueryBody) -> str:
-    """Why this node's policy refuses the query, or "" (docs/matching.md 3)."""
+def policy_refusal(peer: Peer, body: QueryBody) -> tuple[str, int]:
+    """Why this node's policy refuses the query, or "", and the most points
+    it would take for it now (docs/matching.md 3; 0 when no number would do).
+    A padded query's `count` includes its padding, and this node cannot tell
+    padding from values: it counts and names points."""
     policy = MatchingPolicy.objects.filter(peer=peer).first()
     if policy is None:
-        return "no_policy: this node answers no hit/no-hit queries from your node"
+        return "no_policy: this node answers no hit/no-hit queries from your node", 0
     if body.type not in policy.types:
         allowed = ", ".join(policy.types) or "none"
-        return f"type_not_allowed: {body.type} may not be asked (allowed: {allowed})"
+        return f"type_not_allowed: {body.type} may not be asked (allowed: {allowed})", 0
     if body.count > policy.max_values:
-        return f"too_many_values: {body.count} values asked, at most {policy.max_values}"
+        return (
+            f"too_many_values: {body.count} points asked (values and any padding), "
+            f"at most {policy.max_values} per query",
+            policy.max_values,
+        )
     used = (
         Query.objects.filter(
             peer=peer, direction=Direction.IN, created_at__gte=timezone.now() - DAY
@@ -205,10 +214,11 @@ def policy_refusal(peer: Peer, body: QueryBody) -> str:
     )
     if used + body.count > policy.per_day:
         return (
-            f"rate_limited: {used} values asked in the last 24 hours, "
-            f"{body.count} more would pass the limit of {policy.per_day}"
+            f"rate_limited: {used} points asked in the last 24 hours, "
+            f"{body.count} more would pass the limit of {policy.per_day}",
+            max(0, policy.per_day - used),
         )
-    return ""
+    return "", 0
 
 
 def answer_part(query: Query, index: int, points: list[bytes]) -> None:

@@ -72,8 +72,11 @@ class QueryOut(Schema):
     purpose: str
     type: str
     count: int
+    values_count: int | None
     status: str
     refusal: str
+    limit: int
+    asked_again: UUID | None
     hits: int
     created_by: str
     decided_by: str
@@ -90,7 +93,10 @@ def _username(user: User | None) -> str:
 
 
 def query_out(row: Query) -> dict[str, Any]:
-    """A query as the API shows it: never its secret scalar nor the values asked."""
+    """A query as the API shows it: never its secret scalar nor the values
+    asked. `count` is the points sent or received (with any padding);
+    `values_count`, on an outgoing query, the values this node asked (null
+    on an incoming one: the answerer cannot know it)."""
     return {
         "id": row.pk,
         "direction": row.direction,
@@ -103,8 +109,11 @@ def query_out(row: Query) -> dict[str, Any]:
         "purpose": row.purpose,
         "type": row.code,
         "count": row.count,
+        "values_count": (row.values_count or row.count) if row.direction == Direction.OUT else None,
         "status": row.status,
         "refusal": row.refusal,
+        "limit": row.limit,
+        "asked_again": row.asked_again,
         "hits": row.hits,
         "created_by": _username(row.created_by),
         "decided_by": _username(row.decided_by),

@@ -21,7 +21,7 @@ from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.federation.kinds import Refusal
 from accord.federation.models import Peer
-from accord.matching import psi
+from accord.matching import outgoing, psi
 from accord.matching.answering import decode, part_size
 from accord.matching.models import (
     Direction,
@@ -136,9 +136,9 @@ def finish_if_complete(query: Query) -> None:
             defaults={"digest": blinded.digest, "tags": blinded.to_bytes()},
         )
     query.received_parts.all().delete()
-    query.status, query.hits, query.secret = QueryStatus.ANSWERED, len(held), ""
+    query.status, query.hits, query.secret, query.values = QueryStatus.ANSWERED, len(held), "", []
     query.answered_at = timezone.now()
-    query.save(update_fields=["status", "hits", "secret", "answered_at"])
+    query.save(update_fields=["status", "hits", "secret", "values", "answered_at"])
     audit.record(
         Actor(label=f"peer:{query.peer.node_id}"),
         AuditAction.MATCHING_RESULT,
@@ -189,11 +189,17 @@ def _the_set(query: Query, first: Part, sets: list[Part]) -> psi.BlindedSet:
 
 
 def receive_refused(peer: Peer, body: RefusedBody) -> None:
-    """The peer's policy refused the query, or its central authority declined it."""
+    """The peer's policy refused the query, or its central authority declined
+    it. Refused for its padding alone (the values fit in the `limit` the
+    peer gave), the same values are asked again at once with the padding
+    cut to that limit (`outgoing.ask_again`, audited after the refusal); the
+    refused query points to the new one and leaves the ask's results."""
     query = _pending(peer, body.query)
     query.received_parts.all().delete()
     query.status, query.refusal, query.secret = QueryStatus.REFUSED, body.reason, ""
-    query.save(update_fields=["status", "refusal", "secret"])
+    query.limit = body.limit
+    query.save(update_fields=["status", "refusal", "secret", "limit"])
+    again = outgoing.may_ask_again(query, body.limit)
     audit.record(
         Actor(label=f"peer:{peer.node_id}"),
         AuditAction.MATCHING_QUERY_REFUSED,
@@ -203,6 +209,14 @@ def receive_refused(peer: Peer, body: RefusedBody) -> None:
             "peer": peer.node_id,
             "type": query.code,
             "case": query.case_reference,
+            "count": query.count,
+            "values": query.values_count,
             "reason": body.reason,
+            "limit": body.limit,
+            "ask_again": again,
         },
     )
+    if again:
+        query.asked_again = outgoing.ask_again(query, body.limit).pk
+    query.values = []  # the key is gone, and so are the values asked (docs/matching.md 4)
+    query.save(update_fields=["asked_again", "values"])

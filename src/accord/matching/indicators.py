@@ -37,6 +37,9 @@ def _queries(params: dict[str, Any], start: date, end: date) -> list[Query]:
         case__confidential=False,
         created_at__gte=low,
         created_at__lt=high,
+        # A query refused for its padding and asked again at once counts once,
+        # as the query that replaced it (docs/matching.md 3.2).
+        asked_again__isnull=True,
     ).select_related("case")
     if params.get("partner"):
         rows = rows.filter(peer__node_id=params["partner"])

@@ -71,11 +71,24 @@ class Query(models.Model):
     ask = models.UUIDField(null=True, blank=True, db_index=True)
     purpose = models.TextField(_("purpose"), max_length=PURPOSE)
     code = models.CharField(_("type"), max_length=32)
-    count = models.PositiveIntegerField(_("values asked"))
+    # The points the query carries (the wire's `count`): the values asked
+    # plus, when the asker pads, random points up to a bucket. All the
+    # answerer ever knows of the query's size.
+    count = models.PositiveIntegerField(_("points asked"))
+    # Out only: the distinct values this node asked (its own knowledge,
+    # never sent); `count - values_count` points were padding. 0 on an
+    # incoming query.
+    values_count = models.PositiveIntegerField(_("values asked"), default=0)
     parts = models.PositiveIntegerField(default=1)
     held_set = models.CharField(max_length=64, blank=True)
     status = models.CharField(_("status"), max_length=20, choices=QueryStatus.choices)
     refusal = models.TextField(_("reason"), blank=True)
+    # Out only, on a refusal: the most points the answerer said it takes
+    # (`matching.refused`'s `limit`, 0 if none), and the query that asked
+    # the same values again with its padding cut to that limit, when the
+    # values alone fit (docs/matching.md 3.2).
+    limit = models.PositiveIntegerField(default=0)
+    asked_again = models.UUIDField(null=True, blank=True)
     hits = models.PositiveIntegerField(_("hits"), default=0)
     # Out only: the secret scalar (hex) until the answer is in, and this
     # node's own values asked, in the order of the points sent.
@@ -107,6 +120,12 @@ class Query(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.code} query {self.pk}"
+
+    @property
+    def padding(self) -> int:
+        """How many of the points sent were random (out only; 0 on a query
+        asked before padding was recorded, or incoming: unknowable)."""
+        return self.count - self.values_count if self.values_count else 0
 
     @classmethod
     def restriction(cls, user: User, action: str) -> Q:

@@ -9,7 +9,8 @@ and gives its own set once, blinded and compacted (the tags of H(x)·b, see
 H(v)·b. Neither side can compute the other's blinding without the other's
 scalar, so the asker learns which of its values the answerer holds and nothing
 else about the answerer's values (beyond their number, or its bucket), and the
-answerer learns only how many points were asked.
+answerer learns only how many points were asked (with `Query.padded`, the
+bucket of the number of values).
 
 Pure: no Django, no I/O. Values are byte strings (the caller's canonical
 "type:normal-form" UTF-8); points are 32-byte canonical ristretto255 encodings.
@@ -156,6 +157,16 @@ def bucket(count: int, minimum: int) -> int:
     power = 1 << (size - 1).bit_length()
     three_quarters = power // 4 * 3
     return three_quarters if three_quarters >= size else power
+
+
+def query_size(count: int, cap: int = 0) -> int:
+    """How many points a padded query of `count` distinct values sends: its
+    bucket (at least MIN_QUERY_BUCKET), but never more than `cap` (the
+    answerer's stated limit, when known and > 0) unless the values alone are
+    more (docs/matching.md 1.7: then the answerer refuses the values, not
+    the padding)."""
+    size = bucket(count, MIN_QUERY_BUCKET)
+    return max(count, min(size, cap)) if cap else size
 
 
 # ---------------------------------------------------------------- parallel work
@@ -371,9 +382,13 @@ class Query:
         return query
 
     @classmethod
-    def padded(cls, values: Sequence[bytes], *, key: Key | None = None) -> Query:
+    def padded(cls, values: Sequence[bytes], *, key: Key | None = None, cap: int = 0) -> Query:
+        """Padded to the bucket of the distinct values (`query_size`), at most
+        `cap` points when the values fit in it. The decoys come after the
+        blinded values (both look uniformly random, so the order shows
+        nothing); their answers are ignored."""
         count = len(set(values))
-        return cls(values, key=key, padding=bucket(count, MIN_QUERY_BUCKET) - count)
+        return cls(values, key=key, padding=query_size(count, cap) - count)
 
     def intersect(self, reblinded: Sequence[bytes], answerer_set: BlindedSet) -> list[int]:
         """Indices (ascending) of `values` the answerer holds. The answer must have

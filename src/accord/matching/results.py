@@ -100,10 +100,14 @@ class AskResult:
 def per_agency(queries: list[Query]) -> list[AskResult]:
     """Group a case's outgoing queries by ask (newest first), then by
     partner (by party, then node id). A query asked before asks were
-    recorded is an ask of its own."""
+    recorded is an ask of its own. A query refused for its padding and
+    asked again (`Query.asked_again`) gives way to the query that replaced
+    it."""
     asks: dict[UUID, AskResult] = {}
     by_peer: dict[tuple[UUID, int], AgencyResult] = {}
     for query in sorted(queries, key=lambda q: q.created_at, reverse=True):
+        if query.asked_again:
+            continue
         key = query.ask or query.pk
         ask = asks.get(key)
         if ask is None:

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from uuid6 import uuid7
 
@@ -28,19 +28,17 @@ from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.federation import services as federation
 from accord.federation.models import Peer
-from accord.matching import answering, policy, psi
+from accord.matching import answering, outgoing, policy
 from accord.matching.models import (
     PURPOSE,
     REASON,
-    Direction,
     Hit,
     MatchingPolicy,
-    PeerSet,
     Query,
     QueryStatus,
 )
 from accord.matching.policy import MatchingRefused
-from accord.matching.wire import QUERY_KIND, REFUSED_KIND, QueryBody, RefusedBody
+from accord.matching.wire import REFUSED_KIND, RefusedBody
 
 MAX_LIMIT = 1_000_000
 
@@ -133,7 +131,7 @@ def ask(
     fan_out = uuid7()
     with transaction.atomic():
         return [
-            _send(actor, case, peer, code, values, purpose, ip, fan_out)
+            outgoing.send(actor, case, peer, code, values, purpose, fan_out=fan_out, ip=ip)
             for peer in peers
             for code, values in sorted(by_code.items())
         ]
@@ -147,71 +145,6 @@ def _chosen(case: Case, observable_ids: list[int] | None) -> list[Observable]:
     if len(chosen) != len(set(observable_ids)):
         raise ValidationError(_("Some of the chosen values are not in this case."))
     return chosen
-
-
-def _send(
-    actor: Actor,
-    case: Case,
-    peer: Peer,
-    code: str,
-    values: list[str],
-    purpose: str,
-    ip: str,
-    fan_out: Any,
-) -> Query:
-    asked = psi.Query([value.encode() for value in values])
-    held = PeerSet.objects.filter(peer=peer, code=code).values_list("digest", flat=True).first()
-    chunks = psi.chunked(psi.points_to_wire(asked.points), psi.MAX_POINTS_PER_MESSAGE)
-    query = Query.objects.create(
-        id=uuid7(),
-        direction=Direction.OUT,
-        peer=peer,
-        case=case,
-        case_reference=case.reference,
-        ask=fan_out,
-        purpose=purpose,
-        code=code,
-        count=len(asked.points),
-        parts=len(chunks),
-        held_set=held or "",
-        status=QueryStatus.ASKED,
-        # The secret scalar until the answer is in (asking.finish_if_complete deletes it).
-        secret=asked.key.scalar.hex(),
-        values=[value.decode() for value in asked.unique],
-        created_by=actor.user,
-        created_at=timezone.now(),
-    )
-    for index, points in enumerate(chunks):
-        body = QueryBody(
-            query=str(query.pk),
-            part=index,
-            parts=len(chunks),
-            count=query.count,
-            type=code,
-            purpose=purpose,
-            case=case.reference,
-            held_set=query.held_set,
-            points=list(points),
-        )
-        federation.enqueue(peer, QUERY_KIND, body)
-    audit.record(
-        actor,
-        AuditAction.MATCHING_ASK,
-        query,
-        data={
-            "query": str(query.pk),
-            "peer": peer.node_id,
-            "agency": peer.agency,
-            "party": peer.party,
-            "ask": str(fan_out),
-            "type": code,
-            "count": query.count,
-            "case": case.reference,
-            "purpose": purpose,
-        },
-        ip=ip,
-    )
-    return query
 
 
 @audit.refusals_kept()
@@ -246,7 +179,7 @@ def decline(actor: Actor, query: Query, reason: str, *, ip: str = "") -> Query:
             actor,
             locked.peer,
             REFUSED_KIND,
-            RefusedBody(query=str(locked.pk), reason=f"declined: {reason}"),
+            RefusedBody(query=str(locked.pk), reason=f"declined: {reason}", limit=0),
             action=AuditAction.MATCHING_DECLINE,
             target=locked,
             data={**answering.describe(locked), "reason": reason},

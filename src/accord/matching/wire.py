@@ -62,3 +62,7 @@ class RefusedBody(StrictBody):
 
     query: QueryId
     reason: str = Field(min_length=1, max_length=1000)
+    # The most points the answerer would take for this query now (its
+    # max_values, or what is left of its daily limit), 0 when no number
+    # would do (docs/matching.md 2.5): the asker cuts its padding to it.
+    limit: SmallCount

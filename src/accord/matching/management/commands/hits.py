@@ -70,7 +70,8 @@ class Command(BaseCommand):
             chosen = list(rows.values_list("pk", flat=True))
         for query in services.ask(actor, case, peers, options["purpose"], chosen):
             self.stdout.write(
-                f"{query.pk} {query.peer.node_id} {query.code} {query.count} {query.peer.agency}"
+                f"{query.pk} {query.peer.node_id} {query.code} values={query.values_count} "
+                f"points={query.count} {query.peer.agency}"
             )
 
     def _results(self, actor: Actor, options: dict[str, Any]) -> None:
@@ -94,9 +95,19 @@ class Command(BaseCommand):
         assert actor.user is not None
         write_table(
             self.stdout,
-            ("ID", "DIR", "PEER", "TYPE", "VALUES", "STATUS", "HITS", "REFUSAL"),
+            ("ID", "DIR", "PEER", "TYPE", "VALUES", "POINTS", "STATUS", "HITS", "REFUSAL"),
             [
-                (q.pk, q.direction, q.peer.node_id, q.code, q.count, q.status, q.hits, q.refusal)
+                (
+                    q.pk,
+                    q.direction,
+                    q.peer.node_id,
+                    q.code,
+                    (q.values_count or q.count) if q.direction == "out" else "-",
+                    q.count,
+                    q.status,
+                    q.hits,
+                    q.refusal + (f" (asked again as {q.asked_again})" if q.asked_again else ""),
+                )
                 for q in queries.outgoing(actor.user) + queries.incoming(actor.user)
             ],
             "No queries.",
