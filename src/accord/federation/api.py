@@ -209,11 +209,14 @@ def read_notes(request: HttpRequest, payload: NotesReadIn) -> Any:
     many were marked and how many still wait."""
     actor = _actor(request)
     enforce(actor, Action.VIEW_NOTES, what="read_notes")
-    waiting = notes.unread(request.user)
+    user = actor.user
+    if user is None:  # enforce lets only a signed-in reader through
+        raise Http404
+    waiting = notes.unread(user)
     if payload.thread is not None:
-        thread = threads.visible(request.user).filter(pk=payload.thread).first()
+        thread = threads.visible(user).filter(pk=payload.thread).first()
         if thread is None:
             raise Http404
         waiting = waiting.filter(thread=thread)
     marked = notes.mark_read(actor, list(waiting), ip=client_ip(request))
-    return {"marked": marked, "unread": notes.unread(request.user).count()}
+    return {"marked": marked, "unread": notes.unread(user).count()}
