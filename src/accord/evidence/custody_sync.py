@@ -26,9 +26,15 @@ log = logging.getLogger(__name__)
 def links(item_id: Any) -> list[Transfer | IncomingTransfer]:
     """The peers that hold this item with this node: it was sent to them or came from them."""
     done = TransferStatus.DONE
-    return list(Transfer.objects.filter(item_id=item_id, status=done)) + list(
-        IncomingTransfer.objects.filter(item_id=item_id, status=done)
-    )
+    # Asked first with exists(), which reads no column: migration assistance
+    # 0005 writes custody for adopted files (no transfers yet) before later
+    # migrations add columns to these tables.
+    found: list[Transfer | IncomingTransfer] = []
+    for model in (Transfer, IncomingTransfer):
+        rows = model.objects.filter(item_id=item_id, status=done)
+        if rows.exists():
+            found += list(rows)
+    return found
 
 
 def sync_custody(item_id: Any, only: Peer | None = None) -> int:
