@@ -52,6 +52,17 @@ def pytest_runtest_makereport(item, call):
             report.sections.append((f"{node.node_id} log, last lines", node.log_tail()))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """--dist loadfile in the order of tests/scheduling.py (live files first,
+    the files of each shared node set one unit)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests.scheduling import LongestFirst
+
+    return LongestFirst(config, log)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def test_node_identity() -> identity.NodeIdentity:
     data_dir = settings.DATA_DIR  # a fresh temporary folder (tests/settings.py)
