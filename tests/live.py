@@ -28,6 +28,10 @@ from tests.second_factor import LIVE_CODES, LIVE_TOTP_SECRET
 
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 20
+# A hang guard for one `accord` command, not a speed bar: `make ci` runs its
+# legs side by side, and on a loaded machine `accord migrate` of a whole
+# release took over 120 s.
+COMMAND_TIMEOUT_SECONDS = 300
 TEST_PASSWORD = "correct-horse-battery-9"
 # A failing test's report carries the end of every running node's log (the
 # server side of a 500 is there, and CI keeps nothing else of a node).
@@ -132,7 +136,7 @@ class LiveNode:
             input=stdin,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=COMMAND_TIMEOUT_SECONDS,
             check=False,
         )
         if check and result.returncode != 0:
