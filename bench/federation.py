@@ -55,6 +55,11 @@ from accord.federation.envelope import (  # noqa: E402
 RESULTS = ROOT / "bench" / "results"
 REST_SECONDS = 10
 ENQUEUE_CHUNK = 10_000  # pings queued per `accord peer ping` (one transaction each)
+# The two nodes run with a node's default settings: tests.live closes each
+# PostgreSQL connection after use (ACCORD_DB_CONN_MAX_AGE=0, so a suite's
+# hundred nodes fit the server's max_connections), which costs a new
+# connection (~10 ms here) per request and per deliverer round.
+NODE_DEFAULTS = {"ACCORD_DB_CONN_MAX_AGE": "60"}
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/accord")
 
 
@@ -230,7 +235,9 @@ def node_at_rest(root: Path, database_url: str, web_workers: int | None = None) 
     """One node as an operator runs it (`accord serve`, default options unless
     `web_workers` is given), idle: the RSS and CPU of each of its processes."""
     label = f"w{web_workers}" if web_workers else "default"
-    node = make_node(root, f"cn.rest-{label}", "China", "Ministry of Public Security")
+    node = make_node(
+        root, f"cn.rest-{label}", "China", "Ministry of Public Security", **NODE_DEFAULTS
+    )
     node.init()
     log = node.log_path.open("ab")
     workers = ["--workers", str(web_workers)] if web_workers else []
@@ -289,8 +296,11 @@ def run_database(
     root = Path(tempfile.mkdtemp(prefix=f"accord-bench-{label}-"))
     at_rest = nodes_at_rest(root, database_url) if rest else {}
     print(json.dumps({"database": label, "node_at_rest": at_rest}), flush=True)
-    sender_env = {"ACCORD_FEDERATION_BATCH_SIZE": str(batch)}
-    with peered_pair(root, "bench", cn_env=sender_env) as (sender, receiver):
+    sender_env = {"ACCORD_FEDERATION_BATCH_SIZE": str(batch), **NODE_DEFAULTS}
+    with peered_pair(root, "bench", cn_env=sender_env, us_env=NODE_DEFAULTS) as (
+        sender,
+        receiver,
+    ):
         sender.create_user("node_admin", "node_admin")
         # Warm-up: connections, caches, first page of the deliverer.
         sender.accord("peer", "ping", "us.bench", "--count", "50", "--size", str(size))

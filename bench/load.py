@@ -198,7 +198,7 @@ def users(root: Path, count: int, seconds: float) -> dict:
         for node in (cn, us):
             node.init()
             node.create_users(OFFICERS)
-        start(cn, workers=2, threads=4)  # `accord serve`'s defaults
+        start(cn, workers=1, threads=8)  # `accord serve`'s defaults
         us.start()
         peer_nodes(cn, us)
         officers = Officers(stack, cn, us)
@@ -409,7 +409,7 @@ def report(results: dict) -> str:
         f"## {u['users']} users on one node, {u['seconds']} s",
         "",
         "Investigator sessions with 0.5-1.5 s think time; the node runs `accord serve`'s "
-        "defaults (2 web processes x 4 threads, one background process), and a peer node "
+        "defaults (1 web process x 8 threads, one background process), and a peer node "
         f"exchanged {u['notes_sent']} notes with it meanwhile ({u['notes_refused']} failed).",
         "",
         "| page | requests | errors | p50 ms | p95 ms | p99 ms |",

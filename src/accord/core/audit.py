@@ -111,8 +111,11 @@ def make_entry(
 
 
 def record_many(entries: list[Entry]) -> list[AuditEvent]:
-    """Append events in order, linking each to the one before."""
-    with transaction.atomic():
+    """Append events in order, linking each to the one before. Inside the
+    caller's transaction no savepoint is taken (two round trips fewer per
+    audited change): an error here rolls back the caller's whole change,
+    which no event may outlive anyway."""
+    with transaction.atomic(savepoint=False):
         head = _wait_for_head()
         events = [
             _link(
@@ -297,7 +300,8 @@ def refusals_kept() -> Iterator[None]:
 
 def _record_refusals(entries: list[Entry]) -> None:
     try:
-        record_many(entries)
+        with transaction.atomic():  # a savepoint: a failure here leaves the caller's
+            record_many(entries)  # transaction as it was
     except (DatabaseError, transaction.TransactionManagementError):
         # The caller's own transaction is broken: the refusal's record cannot be
         # written on this connection. Say so, and let the original error through.

@@ -14,8 +14,6 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
-
 
 class CalendarError(ValueError):
     """A time zone, country or closed day that is not valid."""
@@ -31,7 +29,11 @@ def zone(name: str) -> ZoneInfo:
 
 def check_country(code: str) -> str:
     """The ISO 3166 code if the `holidays` package knows the country's holidays."""
-    if code and code not in holidays.list_supported_countries():
+    if not code:
+        return code
+    import holidays  # ~5 MiB: loaded by the processes that count days, when they do
+
+    if code not in holidays.list_supported_countries():
         raise CalendarError(f"{code!r} is not a country code the holidays package knows")
     return code
 
@@ -48,6 +50,8 @@ def parse_days(values: list[str] | tuple[str, ...]) -> frozenset[date]:
 @cache
 def _public_days(country: str, year: int) -> tuple[frozenset[date], frozenset[date]]:
     """(public holidays, weekend days that are working days) of one year."""
+    import holidays
+
     found = holidays.country_holidays(country, years=year)
     workdays: set[date] = getattr(found, "weekend_workdays", set())
     return frozenset(found), frozenset(d for d in workdays if d.year == year)

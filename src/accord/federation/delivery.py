@@ -91,6 +91,13 @@ class Outcome:
 RECEIPT_COLUMNS = ("status", "receipt", "refusal_reason", "delivered_at")
 
 
+class Batch(list[OutboxMessage]):
+    """The next messages to send; `full` when the count or the byte budget
+    cut it short, so more are likely waiting."""
+
+    full = False
+
+
 class Deliverer:
     def __init__(
         self,
@@ -162,23 +169,43 @@ class Deliverer:
         for peer_pk in list(due):
             if self.stopping.is_set():
                 break
-            if self._claim(peer_pk):
+            started = self._start(peer_pk)
+            if started is not None:
                 try:
-                    worked |= self.deliver_peer(Peer.objects.get(pk=peer_pk)) > 0
+                    worked |= self.deliver_peer(*started) > 0
                 finally:
                     self._release(peer_pk)
         return worked
 
+    def _start(self, peer_pk: int) -> tuple[Peer, list[OutboxMessage]] | None:
+        """Claim the peer's lease, read the peer and its first batch, and count
+        that batch's attempt: one transaction, so one commit (one sync on
+        PostgreSQL) before the first send instead of two. None: another
+        deliverer holds the lease."""
+        with transaction.atomic():
+            if not self._claim(peer_pk):
+                return None
+            peer = Peer.objects.get(pk=peer_pk)
+            batch = self._next_batch(peer)
+            self._count_attempt(batch)
+        return peer, batch
+
     def _claim(self, peer_pk: int) -> bool:
         """Take or renew the peer's lease with one conditional UPDATE; the row
-        count says whether this deliverer won."""
+        count says whether this deliverer won. Only when it did not is the
+        holder looked at: a dead deliverer on this machine loses it at once."""
         now = datetime.now(UTC)
         free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=self.owner)
-        holder = Peer.objects.filter(pk=peer_pk).values_list("lease_owner", flat=True).first()
-        if holder and _dead_local_owners([holder]):
-            free |= Q(lease_owner=holder)
         lease = timedelta(seconds=settings.FEDERATION_LEASE_SECONDS)
         claimed = Peer.objects.filter(free, pk=peer_pk).update(
+            lease_owner=self.owner, lease_until=now + lease
+        )
+        if claimed:
+            return True
+        holder = Peer.objects.filter(pk=peer_pk).values_list("lease_owner", flat=True).first()
+        if not holder or not _dead_local_owners([holder]):
+            return False
+        claimed = Peer.objects.filter(pk=peer_pk, lease_owner=holder).update(
             lease_owner=self.owner, lease_until=now + lease
         )
         return claimed == 1
@@ -188,21 +215,27 @@ class Deliverer:
             lease_owner="", lease_until=None
         )
 
-    def deliver_peer(self, peer: Peer) -> int:
-        """Send batches until the outbox is empty, a failure, or a stop request.
+    def deliver_peer(self, peer: Peer, first: list[OutboxMessage] | None = None) -> int:
+        """Send batches until the outbox is empty, a failure, or a stop request
+        (`first`: the first batch, its attempt counted already).
 
-        Pipelined: when a batch comes back fully answered, the next batch goes
-        out at once and this batch's receipts are checked and stored while the
-        peer works on it. At most one request is in flight, so the channel
-        stays in seq order."""
+        Pipelined: when a full batch comes back fully answered, the next batch
+        goes out at once and this batch's receipts are checked and stored while
+        the peer works on it. At most one request is in flight, so the channel
+        stays in seq order. After a batch that was not full (a quiet channel)
+        the receipts are stored first: looking for more would only delay them."""
         total, failure = 0, None
-        current = self._send_next(peer, self._next_batch(peer))
+        if first is None:
+            current = self._send_next(peer, self._next_batch(peer))
+        else:
+            current = self._submit(peer, first) if first else None
         while current is not None:
             batch, future = current
             current = None
             answer = future.result()
             go_on = failure is None and not self.stopping.is_set()
-            if go_on and self._fully_answered(answer, batch):
+            full = isinstance(batch, Batch) and batch.full
+            if go_on and full and self._fully_answered(answer, batch):
                 current = self._send_next(peer, self._next_batch(peer, after=batch[-1].seq))
             outcome = self.settle(peer, batch, answer)
             total += outcome.delivered
@@ -222,9 +255,17 @@ class Deliverer:
     def _send_next(self, peer: Peer, batch: list[OutboxMessage]) -> tuple | None:
         if not batch:
             return None
-        OutboxMessage.objects.filter(pk__in=[m.pk for m in batch]).update(
-            attempts=F("attempts") + 1
-        )
+        self._count_attempt(batch)
+        return self._submit(peer, batch)
+
+    @staticmethod
+    def _count_attempt(batch: list[OutboxMessage]) -> None:
+        if batch:
+            OutboxMessage.objects.filter(pk__in=[m.pk for m in batch]).update(
+                attempts=F("attempts") + 1
+            )
+
+    def _submit(self, peer: Peer, batch: list[OutboxMessage]) -> tuple:
         for message in batch:
             message.peer = peer
         return batch, self.pool.submit(self._post, peer, batch)
@@ -248,17 +289,19 @@ class Deliverer:
             return False
         return document.get("error") is None and len(document.get("receipts", [])) == len(batch)
 
-    def _next_batch(self, peer: Peer, after: int = 0) -> list[OutboxMessage]:
+    def _next_batch(self, peer: Peer, after: int = 0) -> Batch:
         """The oldest pending messages (past seq `after`), as many as fit the
         count and a byte budget of half the receiver's default request limit."""
         pending = peer.outbox.filter(status=MessageStatus.PENDING, seq__gt=after).order_by("seq")
         budget = settings.FEDERATION_MAX_REQUEST_BYTES // 2
-        batch: list[OutboxMessage] = []
+        batch = Batch()
         for message in pending[: self.batch_size]:
             budget -= len(message.body) + 600  # the envelope around the body
             if batch and budget < 0:
+                batch.full = True
                 break
             batch.append(message)
+        batch.full |= len(batch) >= self.batch_size
         return batch
 
     def send_batch(self, peer: Peer, batch: list[OutboxMessage]) -> Outcome:

@@ -24,8 +24,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--workers", type=int, default=2, help="web worker processes")
-        parser.add_argument("--threads", type=int, default=4, help="threads per web worker")
+        # One web process by default (docs/operations.md, "Processes"): a node
+        # serves its officers and its peers, far below one core of Python, and
+        # each more process costs ~100 MiB for nothing.
+        parser.add_argument("--workers", type=int, default=1, help="web worker processes")
+        parser.add_argument("--threads", type=int, default=8, help="threads per web worker")
         parser.add_argument(
             "--no-worker",
             action="store_true",
