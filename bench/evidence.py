@@ -447,6 +447,7 @@ def main() -> None:
     parser.add_argument("--no-transfer", action="store_true", help="skip the node-to-node transfer")
     parser.add_argument("--output", default=str(RESULTS / "evidence"), help="path, no suffix")
     parser.add_argument("--part-mb", type=int, help="ACCORD_EVIDENCE_PART_MB of both nodes")
+    parser.add_argument("--in-flight", type=int, help="ACCORD_EVIDENCE_PARTS_IN_FLIGHT of both")
     parser.add_argument("--perf", help="folder for a `perf record` of each node per transfer")
     args = parser.parse_args()
     if args.child:
@@ -468,7 +469,10 @@ def main() -> None:
         print(name, results["sizes"][name], flush=True)
     if not args.no_transfer:
         env = {"ACCORD_EVIDENCE_PART_MB": str(args.part_mb)} if args.part_mb else {}
+        if args.in_flight:
+            env["ACCORD_EVIDENCE_PARTS_IN_FLIGHT"] = str(args.in_flight)
         results["part_mb"] = args.part_mb or 8
+        results["parts_in_flight"] = args.in_flight or 4
         results["transfer"] = transfer(sizes, env, Path(args.perf) if args.perf else None)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)

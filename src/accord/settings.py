@@ -157,7 +157,7 @@ MATCHING_PAD_QUERIES = env_bool("ACCORD_MATCHING_PAD_QUERIES", True)
 # a part holds about EVIDENCE_PART_MB of ciphertext, and the sender keeps
 # EVIDENCE_PARTS_IN_FLIGHT of them on the wire at once.
 EVIDENCE_BULK_MIN_BYTES = env_int("ACCORD_EVIDENCE_BULK_MIN_MB", 1, minimum=0) * 1_048_576
-EVIDENCE_PART_BYTES = env_int("ACCORD_EVIDENCE_PART_MB", 8, minimum=1) * 1_048_576
+EVIDENCE_PART_BYTES = env_int("ACCORD_EVIDENCE_PART_MB", 32, minimum=1) * 1_048_576
 EVIDENCE_PARTS_IN_FLIGHT = env_int("ACCORD_EVIDENCE_PARTS_IN_FLIGHT", 4, minimum=1)
 if EVIDENCE_PART_BYTES > 64 * 1_048_576 or EVIDENCE_PARTS_IN_FLIGHT > 32:
     raise ImproperlyConfigured(

@@ -299,3 +299,24 @@ def test_parts_held_survive_a_killed_node_without_a_check(partner, request_id) -
     # Same boot: what the kernel had is still there, nothing is checked again.
     assert state(partner, item).json()["held"] == "100"
     assert not AuditEvent.objects.filter(action="evidence:transfer:parts-lost").exists()
+
+
+def test_chunks_hashed_as_they_came_count_only_once_their_part_is_held(partner, request_id) -> None:
+    """A part's first chunk arrives where the check stands and is hashed as it
+    comes; the part is then refused (its second chunk does not authenticate).
+    The sender, who holds the key, could have sent other bytes that
+    authenticate: what was hashed is forgotten, and the part as it is finally
+    held is what the item is checked against."""
+    item = offered(partner, request_id)
+    put(partner, item, 0)
+    pk = IncomingTransfer.objects.get(item_id=item.id).pk
+    assert ahead.advance(pk) == 1
+    # Chunk 2 (the first of part 1) made by the key holder from other bytes,
+    # then a chunk that does not authenticate.
+    other = AESGCM(item.key).encrypt(blobs.nonce(2), b"x" * CHUNK, blobs.aad(2, False))
+    refused = put(partner, item, 1, other + bytes(CHUNK + blobs.TAG_BYTES))
+    assert (refused.status_code, refused.json()["reason"]) == (422, "bad_part_hash")
+    assert put(partner, item, 1).status_code == 200
+    assert put(partner, item, 2).json()["status"] == "done"
+    plain = b"".join(blobs.read_plaintext(Blob.objects.get(pk=item.sha256)))
+    assert plain == DATA

@@ -11,11 +11,23 @@ final check goes on from where this one stands. The check itself is the
 same (every chunk authenticated, every plaintext byte hashed in order, the
 whole compared at the end); only when it runs changes.
 
+A chunk that arrives exactly where the check stands (the lowest part on the
+wire, once everything before it is checked) is hashed as it comes, from the
+plaintext its arrival check has just decrypted (`inline`): it is neither
+read back nor decrypted a second time. Otherwise, once its part is held, it
+is read back from the partial file (`advance`). One request at a time
+advances the check; the others answer their sender at once.
+
 That is sound because the bytes of a part never change once it is held: a
 part is written only under an exclusive lock on its byte range of the
 partial file (an open-file-description lock, so it excludes threads and
 processes alike), by a writer that found it not held under that lock, and
 the lock is let go only after the row that says it is held has committed.
+A chunk hashed as it came is of a part not yet held: if that part does not
+end up held by the same request (a short body, a chunk that does not
+authenticate, tags other than the offer's, any error), the request forgets
+the check before it lets the lock go, so bytes written again later are
+never taken on the strength of what was hashed before.
 
 The state is this process's memory: a node killed, another process storing
 the last part, or anything unexpected, and the final check simply starts
@@ -60,7 +72,6 @@ class Progress:
     """Chunks [0, chunks) checked: `digest` holds their plaintext, `size` its length."""
 
     ident: tuple[Any, ...]
-    parts: int = 0
     chunks: int = 0
     size: int = 0
     digest: Any = field(default_factory=hashlib.sha256)
@@ -104,40 +115,84 @@ def advance(pk: int) -> int:
     if incoming is None or incoming.status != TransferStatus.ACTIVE or not incoming.parts:
         return 0
     progress = _for(incoming)
-    with progress.lock:
+    per_part = incoming.part_bytes // (incoming.chunk_bytes + blobs.TAG_BYTES)
+    count = blobs.chunk_count(incoming.size, incoming.chunk_bytes)
+    # One request at a time checks; the others answer their sender at once
+    # (the one checking takes the parts held meanwhile as it goes on).
+    if not progress.lock.acquire(blocking=False):
+        return progress.chunks // per_part
+    try:
         cipher = AESGCM(inbound.stored_key(incoming))
         path = inbound.partial_path(incoming)
-        while progress.parts < incoming.chunks and incoming.held[progress.parts] == "1":
+        while progress.chunks < count and incoming.held[progress.chunks // per_part] == "1":
             if "0" not in incoming.held:
                 break  # all in: the last part's request checks the rest
-            if not _check_part(incoming, progress, cipher, path):
+            last = min(count, (progress.chunks // per_part + 1) * per_part)
+            try:
+                with open(path, "rb") as handle:
+                    digest = progress.digest
+                    progress.size += hash_chunks(
+                        incoming, handle, cipher, progress.chunks, last, digest
+                    )
+            except Exception:
                 forget(pk)  # the final check starts over, and names the damage
                 return 0
+            progress.chunks = last
             incoming.refresh_from_db(fields=["held", "status"])
             if incoming.status != TransferStatus.ACTIVE:
                 break
-        return progress.parts
+        return progress.chunks // per_part
+    finally:
+        progress.lock.release()
 
 
-def _check_part(incoming: IncomingTransfer, progress: Progress, cipher: AESGCM, path: Path) -> bool:
-    stride = incoming.chunk_bytes + blobs.TAG_BYTES
-    count = blobs.chunk_count(incoming.size, incoming.chunk_bytes)
-    first = progress.chunks
-    last = min(count, (progress.parts + 1) * (incoming.part_bytes // stride))
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(first * stride)
-            for index in range(first, last):
-                sealed = handle.read(stride)
-                plain = cipher.decrypt(
-                    blobs.nonce(index), sealed, blobs.aad(index, index == count - 1)
-                )
+class Inline:
+    """Hashes the chunks of one part request that arrive where the check
+    stands (pass `take` to the part's writer); `used` says whether it did."""
+
+    def __init__(self, incoming: IncomingTransfer) -> None:
+        self.progress, self.used = _for(incoming), False
+
+    def take(self, index: int, plain: memoryview) -> None:
+        progress = self.progress
+        if progress.chunks != index or not progress.lock.acquire(blocking=False):
+            return
+        try:
+            if progress.chunks == index:
                 progress.digest.update(plain)
                 progress.size += len(plain)
-    except Exception:
-        return False
-    progress.chunks, progress.parts = last, progress.parts + 1
-    return True
+                progress.chunks, self.used = index + 1, True
+        finally:
+            progress.lock.release()
+
+
+def inline(incoming: IncomingTransfer) -> Inline:
+    return Inline(incoming)
+
+
+def hash_chunks(
+    incoming: IncomingTransfer, handle: Any, cipher: AESGCM, first: int, last: int, digest: Any
+) -> int:
+    """Decrypt stored chunks [first, last) of the partial file, each
+    authenticated, into `digest`; returns the plaintext's length. Raises
+    InvalidTag or ValueError where one does not authenticate or is short.
+    One buffer each for the sealed and the plain chunk, whatever the size."""
+    stride = incoming.chunk_bytes + blobs.TAG_BYTES
+    count = blobs.chunk_count(incoming.size, incoming.chunk_bytes)
+    sealed, plain = memoryview(bytearray(stride)), memoryview(bytearray(incoming.chunk_bytes))
+    handle.seek(first * stride)
+    size = 0
+    for index in range(first, last):
+        got = handle.readinto(sealed)
+        if got <= blobs.TAG_BYTES:
+            raise ValueError(f"chunk {index} is missing")
+        opened = plain[: got - blobs.TAG_BYTES]
+        cipher.decrypt_into(
+            blobs.nonce(index), sealed[:got], blobs.aad(index, index == count - 1), opened
+        )
+        digest.update(opened)
+        size += len(opened)
+    return size
 
 
 @contextmanager
@@ -154,4 +209,4 @@ def taken(incoming: IncomingTransfer) -> Iterator[tuple[Any, int, int]]:
         yield found.digest, found.size, found.chunks
 
 
-__all__ = ["advance", "forget", "part_lock", "taken"]
+__all__ = ["Inline", "advance", "forget", "hash_chunks", "inline", "part_lock", "taken"]

@@ -39,6 +39,7 @@ from django.utils import timezone
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.evidence import ahead, blobs, bulk_wire, inbound
+from accord.evidence.bulk_body import ReadInto, fill
 from accord.evidence.models import IncomingTransfer, TransferStatus
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
@@ -53,26 +54,23 @@ def current_boot() -> str:
         return ""
 
 
-def _read_exact(stream: Any, size: int) -> bytes:
-    data = stream.read(size)
-    while 0 < len(data) < size:
-        more = stream.read(size - len(data))
-        if not more:
-            break
-        data += more
-    return bytes(data)
-
-
 def write_part(
-    incoming: IncomingTransfer, stream: Any, offset: int, length: int, cipher: AESGCM
+    incoming: IncomingTransfer,
+    readinto: ReadInto,
+    offset: int,
+    length: int,
+    cipher: AESGCM,
+    take: Callable[[int, memoryview], Any] | None = None,
 ) -> str:
-    """Copy the body to the partial file at `offset`, each stored chunk
-    authenticated on the way; returns the SHA-256 of the tags, or "" if a
-    chunk does not authenticate or the body is short (the rest unread)."""
+    """Copy the body (bulk_body.reader) to the partial file at `offset`,
+    each stored chunk authenticated on the way; returns the SHA-256 of the
+    tags, or "" if a chunk does not authenticate or the body is short (the
+    rest unread). `take(index, plaintext)` sees each chunk once it is written
+    (ahead.Inline)."""
     handle = os.open(inbound.partial_path(incoming), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
-        read = partial(_read_exact, stream)
-        tags = _checked(incoming, read, offset, length, cipher, partial(os.pwrite, handle))
+        write = partial(os.pwrite, handle)
+        tags = _checked(incoming, readinto, offset, length, cipher, write, take)
         if tags and not current_boot():
             os.fsync(handle)  # no way to tell a restart: on disk before it counts
     finally:
@@ -88,41 +86,49 @@ def part_on_disk(incoming: IncomingTransfer, cipher: AESGCM, index: int) -> bool
     try:
         with open(inbound.partial_path(incoming), "rb") as handle:
             handle.seek(offset)
-            return _checked(incoming, handle.read, offset, length, cipher) == incoming.parts[index]
+            tags = _checked(incoming, handle.readinto, offset, length, cipher)
+            return tags == incoming.parts[index]
     except OSError:
         return False
 
 
 def _checked(
     incoming: IncomingTransfer,
-    read: Callable[[int], bytes],
+    readinto: ReadInto,
     offset: int,
     length: int,
     cipher: AESGCM,
-    write: Callable[[bytes, int], Any] | None = None,
+    write: Callable[[memoryview, int], Any] | None = None,
+    take: Callable[[int, memoryview], Any] | None = None,
 ) -> str:
-    """Read the part's stored chunks one by one, each authenticated (and
-    written at its offset, if asked); the SHA-256 of their tags, or "" as
-    soon as one is short or does not authenticate."""
+    """Read the part's stored chunks one by one into one buffer, each
+    authenticated (and written at its offset, if asked); the SHA-256 of their
+    tags, or "" as soon as one is short or does not authenticate."""
     stride = incoming.chunk_bytes + blobs.TAG_BYTES
     count = blobs.chunk_count(incoming.size, incoming.chunk_bytes)
     index, tags, done = offset // stride, hashlib.sha256(), 0
+    buffer, plain = memoryview(bytearray(stride)), memoryview(bytearray(incoming.chunk_bytes))
     while done < length:
         want = min(stride, length - done)
-        data = read(want)
-        if len(data) < want or not _authentic(cipher, data, index, count):
+        data = buffer[:want]
+        if fill(readinto, data) < want or not _authentic(cipher, data, plain, index, count):
             return ""
         tags.update(data[-blobs.TAG_BYTES :])
         if write is not None:
             write(data, offset + done)
+        if take is not None:
+            take(index, plain[: want - blobs.TAG_BYTES])
         done, index = done + want, index + 1
     return tags.hexdigest()
 
 
-def _authentic(cipher: AESGCM, sealed: bytes, index: int, count: int) -> bool:
+def _authentic(
+    cipher: AESGCM, sealed: memoryview, plain: memoryview, index: int, count: int
+) -> bool:
+    aad = blobs.aad(index, index == count - 1)
     try:
-        cipher.decrypt(blobs.nonce(index), sealed, blobs.aad(index, index == count - 1))
-    except InvalidTag:
+        cipher.decrypt_into(blobs.nonce(index), sealed, aad, plain[: len(sealed) - blobs.TAG_BYTES])
+    except (InvalidTag, ValueError):
         return False
     return True
 

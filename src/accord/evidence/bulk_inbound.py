@@ -28,6 +28,7 @@ from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
 from accord.core.sealed import seal
 from accord.evidence import ahead, blobs, bulk_disk, bulk_wire, inbound, partials, services
+from accord.evidence.bulk_body import ReadInto
 from accord.evidence.bulk_wire import PartRefused
 from accord.evidence.models import EvidenceItem, IncomingTransfer, TransferStatus
 from accord.evidence.wire import BULK_OFFER_KIND, BulkOfferBody
@@ -139,10 +140,11 @@ def find(peer: Peer, item_id: uuid.UUID, what: str, ip: str) -> IncomingTransfer
 
 
 def store_part(
-    peer: Peer, item_id: uuid.UUID, index: int, stream: Any, length: int, sha256: str, ip: str
+    peer: Peer, item_id: uuid.UUID, index: int, body: ReadInto, length: int, sha256: str, ip: str
 ) -> dict[str, Any]:
-    """Stream part `index` to its place in the partial file, keep it if its
-    hash is the offer's, and finish the item when it was the last one."""
+    """Stream part `index` (`body`: bulk_body.reader) to its place in the
+    partial file, keep it if its hash is the offer's, and finish the item
+    when it was the last one."""
     what = f"PUT {item_id} part {index}"
     incoming = find(peer, item_id, what, ip)
     bulk_disk.recheck(incoming.pk)
@@ -166,13 +168,21 @@ def store_part(
     # once the row that says so has committed.
     with ahead.part_lock(inbound.partial_path(incoming), offset, expected):
         incoming.refresh_from_db(fields=["held", "status"])
-        if incoming.status == TransferStatus.ACTIVE and incoming.held[index] != "1":
-            cipher = AESGCM(inbound.stored_key(incoming))
-            digest = bulk_disk.write_part(incoming, stream, offset, expected, cipher)
-            if digest != incoming.parts[index]:
-                detail = f"part {index} does not authenticate or match its SHA-256 in the offer"
-                refuse(PartRefused(422, "bad_part_hash", detail), peer, what, ip)
-        result = keep(peer, incoming.pk, index, what, ip)
+        inline = ahead.inline(incoming)
+        try:
+            if incoming.status == TransferStatus.ACTIVE and incoming.held[index] != "1":
+                cipher = AESGCM(inbound.stored_key(incoming))
+                digest = bulk_disk.write_part(incoming, body, offset, expected, cipher, inline.take)
+                if digest != incoming.parts[index]:
+                    detail = f"part {index} does not authenticate or match its SHA-256 in the offer"
+                    refuse(PartRefused(422, "bad_part_hash", detail), peer, what, ip)
+            result = keep(peer, incoming.pk, index, what, ip)
+        except BaseException:
+            if inline.used:  # hashed as it came, but the part is not held: not to be trusted
+                ahead.forget(incoming.pk)
+            raise
+        if inline.used and result["status"] not in (TransferStatus.ACTIVE, TransferStatus.DONE):
+            ahead.forget(incoming.pk)
     if result["status"] == TransferStatus.ACTIVE:
         ahead.advance(incoming.pk)  # check what is in order while the rest comes
     return result

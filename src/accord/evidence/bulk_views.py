@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accord.core.signals import client_ip
-from accord.evidence import bulk_inbound, bulk_wire
+from accord.evidence import bulk_body, bulk_inbound, bulk_wire
 from accord.evidence.bulk_wire import PartRefused
 
 
@@ -48,7 +48,8 @@ def part(request: HttpRequest, item_id: uuid.UUID, index: int) -> JsonResponse:
     try:
         peer = bulk_inbound.authenticate(headers, "PUT", request.path_info, ip)
         sha256 = headers[bulk_wire.SHA256_HEADER]
-        result = bulk_inbound.store_part(peer, item_id, index, request, length, sha256, ip)
+        body = bulk_body.reader(request)
+        result = bulk_inbound.store_part(peer, item_id, index, body, length, sha256, ip)
     except PartRefused as refused:
         return _refused(refused)
     except DatabaseError:

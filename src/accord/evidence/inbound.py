@@ -285,7 +285,6 @@ def check_whole(incoming: IncomingTransfer, path: Path) -> None:
     """Decrypt the partial file chunk by chunk (each authenticates) and check
     the plaintext against the offer's size and SHA-256."""
     cipher = AESGCM(stored_key(incoming))
-    stride = incoming.chunk_bytes + blobs.TAG_BYTES
     # The stored chunks (a bulk transfer counts its parts in `chunks`).
     count = blobs.chunk_count(incoming.size, incoming.chunk_bytes)
     # Of a bulk item, the chunks up to some part may be checked already, as
@@ -293,13 +292,7 @@ def check_whole(incoming: IncomingTransfer, path: Path) -> None:
     with ahead.taken(incoming) as (digest, size, first):
         try:
             with open(path, "rb") as handle:
-                handle.seek(first * stride)
-                for index in range(first, count):
-                    last = index == count - 1
-                    sealed = handle.read(stride)
-                    plain = cipher.decrypt(blobs.nonce(index), sealed, blobs.aad(index, last))
-                    digest.update(plain)
-                    size += len(plain)
+                size += ahead.hash_chunks(incoming, handle, cipher, first, count, digest)
                 extra = handle.read(1)
         except Exception:
             raise Refusal("item_damaged: the chunks received do not authenticate") from None
