@@ -5,6 +5,7 @@ settings are read, so every command sees the same node."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -109,7 +110,19 @@ def _take_data_dir(args: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        run(sys.argv[1:] if argv is None else argv)
+    finally:
+        if argv is None:
+            # The process ends here. Its last act would be a collection of
+            # every object Django and the apps made (a quarter of a short
+            # command's CPU time, and seconds of a core after a large
+            # import): frozen, they are left to the operating system.
+            gc.freeze()
+
+
+def run(argv: list[str]) -> None:
+    args = list(argv)
     if not args or args[0] in {"-h", "--help", "help"}:
         print(USAGE)
         return
