@@ -31,10 +31,10 @@ requesting node with `accord evidence add` after the request's submission,
 which sends it by itself; the time is the sender's own, from queueing the offer to storing the
 receiver's signed receipt. Items from 1 MiB go the bulk way (docs/evidence.md
 7.6): the parts named by their chunks' tags, the signed offer through the
-channel, then the sealed parts (8 MiB) raw over signed PUTs, four at a time,
-each chunk authenticated on arrival and written (the file fsynced once, before
-the whole is checked), the whole decrypted and hashed in order as the parts
-come. Peak RSS there is the
+channel, then the sealed parts (64 MiB by default, --part-mb) raw over signed
+PUTs, two at a time (--in-flight), each chunk authenticated on arrival and
+written (the file fsynced once, before the whole is checked), the whole
+decrypted and hashed in order as the parts come. Peak RSS there is the
 largest VmHWM of any process of either node, read after each size (the
 processes live on, so the figure after 100 MB includes the 1 MB run).
 
@@ -378,8 +378,10 @@ def transfer_report(results: dict[str, Any]) -> list[str]:
         "From the offer queued (the item added after the request's submission) to the "
         "receiver's receipt stored, "
         "by the sender's clock: the parts named by their chunks' tags, the signed offer "
-        f"through the channel, sealed parts of {results.get('part_mb', 8)} MiB raw over "
-        "signed PUTs (four in flight), each chunk authenticated on arrival and written, the "
+        f"through the channel, sealed parts of {results.get('part_mb', 64)} MiB raw over "
+        f"signed PUTs ({results.get('parts_in_flight', 2)} in flight; over plain HTTP each "
+        "body goes from the stored file by sendfile), each chunk authenticated on arrival and "
+        "written, the "
         "whole decrypted and hashed in order as the parts come, the file fsynced once before "
         "the final check, the receipt back. Limit: the store's "
         "crypto-and-hash limit above. Durable write: the same bytes written to the data "
@@ -471,8 +473,8 @@ def main() -> None:
         env = {"ACCORD_EVIDENCE_PART_MB": str(args.part_mb)} if args.part_mb else {}
         if args.in_flight:
             env["ACCORD_EVIDENCE_PARTS_IN_FLIGHT"] = str(args.in_flight)
-        results["part_mb"] = args.part_mb or 8
-        results["parts_in_flight"] = args.in_flight or 4
+        results["part_mb"] = args.part_mb or 64
+        results["parts_in_flight"] = args.in_flight or 2
         results["transfer"] = transfer(sizes, env, Path(args.perf) if args.perf else None)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)

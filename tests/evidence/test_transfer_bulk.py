@@ -320,3 +320,60 @@ def test_chunks_hashed_as_they_came_count_only_once_their_part_is_held(partner, 
     assert put(partner, item, 2).json()["status"] == "done"
     plain = b"".join(blobs.read_plaintext(Blob.objects.get(pk=item.sha256)))
     assert plain == DATA
+
+
+def test_a_part_far_ahead_of_the_check_waits_for_it_and_never_for_long(
+    partner, request_id, monkeypatch
+) -> None:
+    """keep_pace: while a checker thread works, a part stored more than
+    AHEAD_PARTS parts beyond the check is answered once the check catches up;
+    if it does not, after PACE_SECONDS; and at once when no checker runs."""
+    import threading
+    import time
+
+    item = offered(partner, request_id)
+    incoming = IncomingTransfer.objects.get(item_id=item.id)
+    progress = ahead._for(incoming)
+    far = ahead.AHEAD_PARTS + 2
+    started = time.monotonic()
+    ahead.keep_pace(incoming, far)
+    assert time.monotonic() - started < 1  # no checker thread: at once
+    monkeypatch.setattr(ahead, "PACE_SECONDS", 0.3)
+    ahead._running.add(incoming.pk)
+    try:
+        started = time.monotonic()
+        ahead.keep_pace(incoming, far)
+        assert time.monotonic() - started >= 0.3  # nothing moved: waited, but not for ever
+        monkeypatch.setattr(ahead, "PACE_SECONDS", 30)
+
+        def catch_up() -> None:
+            time.sleep(0.2)
+            progress.chunks = 2 * 2  # two parts of two chunks checked
+            ahead._moved(progress)
+
+        mover = threading.Thread(target=catch_up)
+        mover.start()
+        started = time.monotonic()
+        ahead.keep_pace(incoming, far)
+        mover.join()
+        assert 0.1 < time.monotonic() - started < 10  # answered as soon as the check moved
+    finally:
+        ahead._running.discard(incoming.pk)
+        ahead.forget(incoming.pk)
+
+
+def test_after_the_final_check_a_late_checker_does_not_start_over(partner, request_id) -> None:
+    item = offered(partner, request_id)
+    pk = IncomingTransfer.objects.get(item_id=item.id).pk
+    put(partner, item, 0)
+    put(partner, item, 1)
+    incoming = IncomingTransfer.objects.get(pk=pk)
+    with ahead.taken(incoming) as (_digest, _size, first):
+        assert first == 4  # two parts checked as they came
+        # A checker thread woken by an earlier part, late: the transfer is
+        # still active, but the check is the final one's now.
+        assert ahead.advance(pk) == 0
+        assert ahead._for(incoming).closed
+    assert put(partner, item, 2).json()["status"] == "done"
+    assert ahead.advance(pk) == 0
+    assert pk not in ahead._progress  # nothing left behind

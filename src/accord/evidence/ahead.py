@@ -15,8 +15,10 @@ A chunk that arrives exactly where the check stands (the lowest part on the
 wire, once everything before it is checked) is hashed as it comes, from the
 plaintext its arrival check has just decrypted (`inline`): it is neither
 read back nor decrypted a second time. Otherwise, once its part is held, it
-is read back from the partial file (`advance`). One request at a time
-advances the check; the others answer their sender at once.
+is read back from the partial file (`advance`), by one thread per transfer
+(`advance_soon`): the request that stored the part answers its sender at
+once, and the hashing (which lets go of the interpreter's lock) runs beside
+the parts still coming.
 
 That is sound because the bytes of a part never change once it is held: a
 part is written only under an exclusive lock on its byte range of the
@@ -37,9 +39,11 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.db import connection, transaction
 
 from accord.evidence import blobs
 from accord.evidence.models import IncomingTransfer, TransferStatus
@@ -76,8 +81,16 @@ class Progress:
     size: int = 0
     digest: Any = field(default_factory=hashlib.sha256)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Taken by the final check: nothing is to be added to it any more.
+    closed: bool = False
+    # Notified whenever the check moves on (keep_pace waits on it).
+    moved: threading.Condition = field(default_factory=threading.Condition)
 
 
+log = logging.getLogger(__name__)
+# How far the parts stored may run ahead of the check (keep_pace).
+AHEAD_PARTS = 4
+PACE_SECONDS = 5.0
 _progress: dict[int, Progress] = {}
 _guard = threading.Lock()
 
@@ -106,22 +119,64 @@ def forget(pk: int) -> None:
         _progress.pop(pk, None)
 
 
+def advance_soon(pk: int) -> None:
+    """Advance the check in a thread of this process, so that the request
+    that stored a part answers its sender at once; one thread per transfer,
+    which goes on while parts come. Inside a transaction (a thread sees only
+    what has committed) the check advances here instead."""
+    if transaction.get_connection().in_atomic_block:
+        advance(pk)
+        return
+    with _guard:
+        if pk in _running:
+            _again.add(pk)
+            return
+        _running.add(pk)
+    threading.Thread(target=_checker, args=(pk,), name=f"accord-check-{pk}", daemon=True).start()
+
+
+_running: set[int] = set()
+_again: set[int] = set()
+
+
+def _checker(pk: int) -> None:
+    try:
+        while True:
+            try:
+                advance(pk)
+            except Exception:
+                log.exception("checking evidence transfer %s ahead", pk)
+                forget(pk)  # the final check starts from the first chunk
+            with _guard:
+                if pk not in _again:
+                    _running.discard(pk)
+                    stopped = _progress.get(pk)
+                    break
+                _again.discard(pk)
+        if stopped is not None:
+            _moved(stopped)  # nobody waits on a check that stands still
+    finally:
+        connection.close()  # this thread's own
+
+
 def advance(pk: int) -> int:
     """Check the parts held in order from where the check stands; returns how
-    many parts are checked. Call after a part's row has committed."""
+    many parts are checked (0 when none is left to check ahead). Call after
+    a part's row has committed."""
     from accord.evidence import inbound
 
     incoming = IncomingTransfer.objects.filter(pk=pk).first()
     if incoming is None or incoming.status != TransferStatus.ACTIVE or not incoming.parts:
+        forget(pk)
         return 0
+    if "0" not in incoming.held:
+        return 0  # all in: the last part's request checks the rest
     progress = _for(incoming)
+    if progress.closed:
+        return 0
     per_part = incoming.part_bytes // (incoming.chunk_bytes + blobs.TAG_BYTES)
     count = blobs.chunk_count(incoming.size, incoming.chunk_bytes)
-    # One request at a time checks; the others answer their sender at once
-    # (the one checking takes the parts held meanwhile as it goes on).
-    if not progress.lock.acquire(blocking=False):
-        return progress.chunks // per_part
-    try:
+    with progress.lock:
         cipher = AESGCM(inbound.stored_key(incoming))
         path = inbound.partial_path(incoming)
         while progress.chunks < count and incoming.held[progress.chunks // per_part] == "1":
@@ -138,12 +193,11 @@ def advance(pk: int) -> int:
                 forget(pk)  # the final check starts over, and names the damage
                 return 0
             progress.chunks = last
+            _moved(progress)
             incoming.refresh_from_db(fields=["held", "status"])
             if incoming.status != TransferStatus.ACTIVE:
                 break
         return progress.chunks // per_part
-    finally:
-        progress.lock.release()
 
 
 class Inline:
@@ -155,7 +209,9 @@ class Inline:
 
     def take(self, index: int, plain: memoryview) -> None:
         progress = self.progress
-        if progress.chunks != index or not progress.lock.acquire(blocking=False):
+        if progress.closed or progress.chunks != index:
+            return
+        if not progress.lock.acquire(blocking=False):
             return
         try:
             if progress.chunks == index:
@@ -199,14 +255,58 @@ def hash_chunks(
 def taken(incoming: IncomingTransfer) -> Iterator[tuple[Any, int, int]]:
     """For the final check: (digest, size, first chunk still to check), the
     check made so far in this process or a fresh start; waits for a check
-    under way. The progress is gone afterwards, whatever the outcome."""
+    under way. The progress is gone afterwards, whatever the outcome: a
+    closed one stands in its place, so that a checker thread still going
+    does not start the check over beside the final one."""
     with _guard:
-        found = _progress.pop(incoming.pk, None)
-    if found is None or found.ident != _ident(incoming):
+        found = _progress.get(incoming.pk)
+        _progress[incoming.pk] = Progress(_ident(incoming), closed=True)
+    if found is None or found.ident != _ident(incoming) or found.closed:
         yield hashlib.sha256(), 0, 0
         return
+    _moved(found, closed=True)
     with found.lock:
         yield found.digest, found.size, found.chunks
 
 
-__all__ = ["Inline", "advance", "forget", "hash_chunks", "inline", "part_lock", "taken"]
+def keep_pace(incoming: IncomingTransfer, index: int) -> None:
+    """Answer the sender of part `index` only once the check is at most
+    AHEAD_PARTS parts behind it (or after PACE_SECONDS): parts that come
+    faster than they are checked only take the machine from the check,
+    which must then catch up after the last one. Only while a checker
+    thread runs; a part is never refused for it."""
+    with _guard:
+        progress = _progress.get(incoming.pk)
+    if progress is None:
+        return
+    per_part = incoming.part_bytes // (incoming.chunk_bytes + blobs.TAG_BYTES)
+    deadline = time.monotonic() + PACE_SECONDS
+    with progress.moved:
+        while (
+            not progress.closed
+            and incoming.pk in _running
+            and index - progress.chunks // per_part > AHEAD_PARTS
+        ):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            progress.moved.wait(left)
+
+
+def _moved(progress: Progress, *, closed: bool = False) -> None:
+    with progress.moved:
+        progress.closed = progress.closed or closed
+        progress.moved.notify_all()
+
+
+__all__ = [
+    "Inline",
+    "advance",
+    "advance_soon",
+    "forget",
+    "hash_chunks",
+    "inline",
+    "keep_pace",
+    "part_lock",
+    "taken",
+]

@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from accord.core import audit
 from accord.core.audit import Actor, AuditAction
 from accord.core.identity import this_node
-from accord.evidence import blobs, bulk_wire
+from accord.evidence import blobs, bulk_send, bulk_wire
 from accord.evidence.bulk_wire import PartRefused
 from accord.evidence.models import Blob, EvidenceItem, Transfer, TransferStatus
 from accord.evidence.wire import BulkOfferBody
@@ -219,9 +219,12 @@ class Pusher:
         self.node = this_node()
 
     def run(self) -> str:
-        with httpx.Client(timeout=settings.FEDERATION_HTTP_TIMEOUT_SECONDS) as self.client:
+        timeout = settings.FEDERATION_HTTP_TIMEOUT_SECONDS
+        self.plain = bulk_send.PlainSender.for_peer(self.base, timeout)
+        with httpx.Client(timeout=timeout) as self.client:
             try:
                 self.blob = Blob.objects.get(pk=self.transfer.sha256)
+                self.file = bulk_send.local_file(self.blob)
                 return self._rounds()
             except Stopped:
                 return "stopped"
@@ -232,6 +235,9 @@ class Pusher:
                 reason = getattr(exc, "message", "") or "the stored bytes are missing"
                 self._fail(f"unreadable: {reason}")
                 return "unreadable"
+            finally:
+                if self.plain is not None:
+                    self.plain.close()
 
     def _rounds(self) -> str:
         for round_ in range(MAX_ROUNDS):
@@ -255,11 +261,16 @@ class Pusher:
         failed = 0
         with ThreadPoolExecutor(max_workers=settings.EVIDENCE_PARTS_IN_FLIGHT) as pool:
             futures = {pool.submit(self._put, index): index for index in indexes}
-            for future in as_completed(futures):
-                if future.result():
-                    self._mark(futures[future])
-                else:
-                    failed += 1
+            try:
+                for future in as_completed(futures):
+                    if future.result():
+                        self._mark(futures[future])
+                    else:
+                        failed += 1
+            finally:
+                if self.plain is not None:
+                    pool.shutdown(wait=True)
+                    self.plain.close()  # the pool's threads are done with their connections
         if failed:
             raise httpx.TransportError(f"{failed} of {len(indexes)} parts not delivered")
 
@@ -271,9 +282,14 @@ class Pusher:
             self.blob.size, self.blob.chunk_bytes, part_bytes, index
         )
         path = bulk_wire.PART_PATH.format(item=self.transfer.item_id, index=index)
-        body = read_part(self.blob, part_bytes, index)
+        sha256 = self.transfer.parts[index]
         try:
-            self._request("PUT", path, body, self.transfer.parts[index], length)
+            if self.plain is not None and self.file is not None:
+                headers = self._headers("PUT", path, sha256, length)
+                self._answer(*self.plain.put(path, headers, self.file, _start, length))
+            else:
+                body = read_part(self.blob, part_bytes, index)
+                self._request("PUT", path, body, sha256, length)
         except TRANSIENT as exc:
             log.info("evidence part %s to %s: %s", index, self.peer.node_id, exc)
             return False
@@ -287,6 +303,17 @@ class Pusher:
         sha256: str = bulk_wire.EMPTY_SHA256,
         length: int = 0,
     ) -> dict[str, Any]:
+        headers = self._headers(method, path, sha256, length)
+        response = self.client.request(method, self.base + path, content=body, headers=headers)
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if response.status_code not in (401, 404, 409, 422):
+            response.raise_for_status()
+        return self._answer(response.status_code, answer)
+
+    def _headers(self, method: str, path: str, sha256: str, length: int) -> dict[str, str]:
         headers = bulk_wire.sign_request(
             self.node.signing_key, method, path, self.node.node_id, self.peer.node_id,
             timezone.now(), sha256,
@@ -294,13 +321,16 @@ class Pusher:
         headers["Content-Type"] = "application/octet-stream"
         if method == "PUT":
             headers["Content-Length"] = str(length)  # streamed, not chunked
-        response = self.client.request(method, self.base + path, content=body, headers=headers)
-        if response.status_code in (401, 404, 409, 422):
-            answer = response.json()
-            raise PartRefused(response.status_code, answer["reason"], answer.get("detail", ""))
-        response.raise_for_status()
-        result: dict[str, Any] = response.json()
-        return result
+        return headers
+
+    @staticmethod
+    def _answer(status: int, answer: Any) -> dict[str, Any]:
+        """The receiver's JSON answer; its refusal raised with its reason."""
+        if status in (401, 404, 409, 422) and isinstance(answer, dict) and "reason" in answer:
+            raise PartRefused(status, answer["reason"], answer.get("detail", ""))
+        if not 200 <= status < 300 or not isinstance(answer, dict):
+            raise httpx.TransportError(f"the receiver answered {status}")
+        return answer
 
     def _mark(self, index: int) -> None:
         with transaction.atomic():

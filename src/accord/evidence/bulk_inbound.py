@@ -184,7 +184,8 @@ def store_part(
         if inline.used and result["status"] not in (TransferStatus.ACTIVE, TransferStatus.DONE):
             ahead.forget(incoming.pk)
     if result["status"] == TransferStatus.ACTIVE:
-        ahead.advance(incoming.pk)  # check what is in order while the rest comes
+        ahead.advance_soon(incoming.pk)  # check what is in order while the rest comes
+        ahead.keep_pace(incoming, index)
     return result
 
 
