@@ -220,6 +220,33 @@ def test_the_page_export_form_takes_the_purpose(people, request_):
     assert custody_events(item)[-1] == "exported"
 
 
+def test_a_purpose_too_long_to_keep_whole_is_refused_not_cut(people, request_):
+    """The purpose goes whole into each item's signed custody record; one
+    over the limit is refused with the limit named, audited, and nothing is
+    exported, from the API as from the service."""
+    accept_with(request_, SPECIALITY)
+    item = received(request_)
+    author = Actor.of(people["author"])
+    longest = f"Trial, {request_.reference}: " + "证" * (services.FIELD - 20)
+    longest = longest[: services.FIELD]
+    with pytest.raises(services.EvidenceRefused, match="at most 300") as refused:
+        services.export_bundle(author, [item], io.BytesIO(), purpose=longest + "证")
+    assert refused.value.status == 422
+    client = signed_in(people["author"])
+    answer = client.post(
+        "/api/v1/evidence/exports",
+        {"items": [str(item.pk)], "cover": False, "purpose": longest + "x" * 500},
+        content_type="application/json",
+    )
+    assert answer.status_code == 422
+    assert "800" in answer.json()["detail"]
+    assert [r["action"] for r in refusals(item)] == ["export"] * 2
+    assert custody_events(item) == ["received"]
+    assert events(AuditAction.EVIDENCE_EXPORT) == 0
+    services.export_bundle(author, [item], io.BytesIO(), purpose=longest)
+    assert item.custody.get(event="exported").details["purpose"] == longest
+
+
 # ---------------------------------------------------------------- how was it used?
 
 

@@ -268,6 +268,15 @@ def export_bundle(
 
     if not items:
         refuse(actor, None, policy.EXPORT, _("Choose at least one item."), UNPROCESSABLE, ip)
+    purpose = clean_text(purpose).strip()
+    if len(purpose) > FIELD:
+        # Kept whole in each item's signed custody record, which travels with
+        # the chain (300 records to a message): never cut short.
+        reason = _(
+            "The purpose of an export is at most %(limit)s characters; this one has %(count)s."
+        )
+        reason = reason % {"limit": FIELD, "count": len(purpose)}
+        refuse(actor, items[0], policy.EXPORT, reason, UNPROCESSABLE, ip)
     node = this_node()
     sources = []
     with transaction.atomic():
@@ -276,8 +285,8 @@ def export_bundle(
             bound_by_conditions(actor, locked, policy.EXPORT, purpose, ip)
             blob = blob_of(actor, locked, policy.EXPORT, ip)
             details: dict[str, Any] = {"items": len(items)}
-            if purpose.strip():
-                details["purpose"] = clean_text(purpose).strip()[:FIELD]
+            if purpose:
+                details["purpose"] = purpose
             write_custody(locked, "exported", actor, details=details)
             sources.append(item_source(locked, blob))
         audit.record(
@@ -285,7 +294,7 @@ def export_bundle(
             AuditAction.EVIDENCE_EXPORT,
             target_type="evidence.evidenceitem",
             target_id=",".join(s.id for s in sources)[:200],
-            data={"items": [s.id for s in sources], "purpose": clean_text(purpose)[:FIELD]},
+            data={"items": [s.id for s in sources], "purpose": purpose},
             ip=ip,
         )
     now = timezone.now()

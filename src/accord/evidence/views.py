@@ -208,7 +208,7 @@ def export(request: HttpRequest) -> HttpResponse:
     chosen = request.POST.getlist("item")
     items = [_open(request, key, "export") for key in chosen[:500]]
     try:
-        purpose = request.POST.get("purpose", "")[:2000]
+        purpose = request.POST.get("purpose", "")
         return api.bundle_response(request, items, purpose=purpose, page=True)
     except (Refused, blobs.BlobError) as exc:
         if not items:
