@@ -118,6 +118,45 @@ def test_progress_is_what_has_committed_and_a_rerun_imports_nothing_twice(
     assert events(AuditAction.OBSERVABLES_IMPORT) == 1
 
 
+def test_an_import_whose_worker_was_killed_is_resumed_not_left_running(people, case):
+    """SIGKILL leaves the task "running" in the database: the clock sees that
+    its worker's process is gone, marks the task failed and resumes the job;
+    a task whose worker lives is waited for."""
+    import subprocess
+    import sys
+
+    from accord.core import tasks
+
+    job = imports.import_csv(Actor.of(people["author"]), case, CSV)
+    jobs.step(job.pk)
+    alive = tasks.worker_id()
+    DBTaskResult.objects.filter(id=job.task).update(status="RUNNING", worker_ids=[alive])
+    assert not tasks.gone(alive)
+    assert jobs.resume_stalled() == 0, "its worker (this process) is running it"
+    # A worker process that has ended, killed mid-task.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stat = open(f"/proc/{child.pid}/stat").read().rsplit(")", 1)[-1].split()
+        killed = f"{alive.split('.')[0]}.{alive.split('.')[1]}.{child.pid}.{stat[19]}.abcdefgh"
+        assert not tasks.gone(killed)
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    assert tasks.gone(killed)
+    first_task = job.task
+    DBTaskResult.objects.filter(id=first_task).update(worker_ids=[killed])
+    assert jobs.resume_stalled() == 1
+    stale = DBTaskResult.objects.get(id=first_task)
+    assert (stale.status, stale.traceback) == ("FAILED", tasks.DEAD)
+    run_worker()
+    job.refresh_from_db()
+    assert (job.status, job.done) == ("done", 10)
+    assert case.observables.count() == 8
+    # Another machine's worker, or one named otherwise, is taken at its word.
+    assert not tasks.gone("accord.0123456789ab.1.1.abcdefgh")
+    assert not tasks.gone("Xq3k9s0d")
+
+
 def test_the_clock_enqueues_again_an_import_whose_task_ended_unfinished(people, case):
     job = imports.import_csv(Actor.of(people["author"]), case, CSV)
     first_task = job.task

@@ -14,8 +14,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
-from django.utils.crypto import get_random_string
 
+from accord.core import tasks
 from accord.core.background import Loop, run_loops
 
 
@@ -97,6 +97,6 @@ def run_worker(stop: threading.Event) -> None:
         backend_name=DEFAULT_TASK_BACKEND_ALIAS,
         startup_delay=False,
         max_tasks=None,
-        worker_id=get_random_string(32),
+        worker_id=tasks.worker_id(),  # named after this process: core/tasks.py
         excluded_queue_names=[],
     ).run()
