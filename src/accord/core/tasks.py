@@ -25,7 +25,9 @@ DEAD = "accord: the worker process running this task ended before it did"
 
 
 def still_waiting(task_id: str) -> bool:
-    """Whether the worker has yet to run this task, or is running it."""
+    """Whether the worker has yet to run this task, or is running it. A
+    running task whose worker process has ended (`gone`) is marked failed
+    here, with the reason, and is not waited for."""
     if not task_id:
         return False
     from django_tasks import TaskResultStatus

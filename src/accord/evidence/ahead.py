@@ -140,6 +140,8 @@ _again: set[int] = set()
 
 
 def _checker(pk: int) -> None:
+    stopped: Progress | None = None
+    ended = False
     try:
         while True:
             try:
@@ -150,12 +152,17 @@ def _checker(pk: int) -> None:
             with _guard:
                 if pk not in _again:
                     _running.discard(pk)
-                    stopped = _progress.get(pk)
+                    stopped, ended = _progress.get(pk), True
                     break
                 _again.discard(pk)
+    finally:
+        if not ended:  # whatever stopped this thread, it no longer checks
+            with _guard:
+                _running.discard(pk)
+                _again.discard(pk)
+                stopped = _progress.get(pk)
         if stopped is not None:
             _moved(stopped)  # nobody waits on a check that stands still
-    finally:
         connection.close()  # this thread's own
 
 
